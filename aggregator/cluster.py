@@ -1,0 +1,174 @@
+"""Incremental story clustering: wires text features, sketches (datasketch) and the store.
+
+A Clusterer keeps the time window in memory (loaded once from persisted signatures), takes the
+articles not yet clustered in batches, and writes each batch's decisions in one transaction, so a
+crash loses at most the batch in progress and a re-run redoes exactly that batch.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlite_utils import Database
+
+from . import features as ft
+from . import sketch
+from . import text as tx
+from .store import stories as st
+from .stories import STORY_THRESHOLD, Doc, assign
+
+# Articles per transaction. A poll of 30 outlets brings ~1,000 new items; 2,000 keeps one poll in
+# one batch (so arrival order within it never matters) and bounds memory.
+BATCH_SIZE = 2000
+# Recent texts per outlet used to learn its boilerplate lines.
+BOILERPLATE_SAMPLE = 50
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    articles: int
+    new_stories: int
+    updated_stories: int
+    merges: int
+    seconds: float
+
+
+class Clusterer:
+    def __init__(self, db: Database, window_hours: float, threshold: float = STORY_THRESHOLD,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.db = db
+        self.window = window_hours * 3600.0
+        self.threshold = threshold
+        self.now = now
+        self.df, self.n_docs = st.load_df(db)
+        self.docs: dict[int, Doc] = {}
+        self.sigs: dict[int, tuple[bytes, bytes]] = {}
+        self.copy_index = sketch.copy_index()
+        self.story_index = sketch.story_index()
+        self.first_seen: dict[str, float] = {}
+        self._times: dict[int, float] = {}
+        self._loaded_since: float | None = None
+
+    def _load(self, since: float) -> None:
+        if self._loaded_since is not None:
+            return
+        self._loaded_since = since
+        for s in st.load_window(self.db, since):
+            self._remember(Doc(s.id, s.key, s.vec, s.time if s.dated else None, s.outlet, s.url,
+                               s.story_id, s.copy_root), s.copy_sig, s.story_sig, s.time)
+        for sid, fs in self.db.execute("SELECT id, first_seen FROM stories"):
+            self.first_seen[sid] = st.epoch(fs)
+
+    def _remember(self, d: Doc, copy_sig: bytes, story_sig: bytes, t: float) -> None:
+        self.docs[d.id] = d
+        self.sigs[d.id] = (copy_sig, story_sig)
+        self._times[d.id] = t
+        self.copy_index.add(d.id, copy_sig)
+        self.story_index.add(d.id, story_sig)
+
+    def _evict(self, before: float) -> None:
+        for aid in [a for a, t in self._times.items() if t < before]:
+            self.copy_index.remove(aid)
+            self.story_index.remove(aid)
+            del self.docs[aid], self.sigs[aid], self._times[aid]
+
+    def run(self, limit: int | None = None) -> ClusterReport:
+        """Cluster every article not yet in a story (at most ``limit``)."""
+        started = _time.perf_counter()
+        total = new_stories = merges = 0
+        updated: set[str] = set()
+        while limit is None or total < limit:
+            size = BATCH_SIZE if limit is None else min(BATCH_SIZE, limit - total)
+            batch = st.pending(self.db, size)
+            if not batch:
+                break
+            n_new, touched, n_merges = self._batch(batch)
+            total += len(batch)
+            new_stories += n_new
+            merges += n_merges
+            updated |= touched
+        return ClusterReport(total, new_stories, max(0, len(updated) - new_stories), merges,
+                             _time.perf_counter() - started)
+
+    def _bodies(self, batch: list[st.PendingArticle]) -> dict[int, str]:
+        by_feed: dict[str, list[st.PendingArticle]] = defaultdict(list)
+        for a in batch:
+            by_feed[a.feed_url].append(a)
+        bodies: dict[int, str] = {}
+        for feed_url, items in by_feed.items():
+            texts = [f"{a.summary}\n{a.fulltext or ''}" for a in items]
+            sample = texts + st_recent(self.db, feed_url, BOILERPLATE_SAMPLE)
+            boiler = tx.recurring_lines(sample, tx.BOILERPLATE_SHARE, tx.BOILERPLATE_MIN_DOCS)
+            for a, t in zip(items, texts, strict=True):
+                bodies[a.id] = tx.strip_lines(t, boiler)
+        return bodies
+
+    def _batch(self, batch: list[st.PendingArticle]) -> tuple[int, set[str], int]:
+        times = {a.id: st.epoch(a.sort_time) for a in batch}
+        self._load(min(times.values()) - self.window)
+        self._evict(min(times.values()) - self.window)
+        bodies = self._bodies(batch)
+        counts = {a.id: ft.terms(a.title, bodies[a.id], a.language).as_dict() for a in batch}
+        increments: Counter[str] = Counter()
+        for c in counts.values():
+            increments.update(c.keys())
+        for t, n in increments.items():
+            self.df[t] = self.df.get(t, 0) + n
+        self.n_docs += len(batch)
+
+        new_docs: list[Doc] = []
+        sketches: list[st.NewSketch] = []
+        for a in batch:
+            vec = ft.weigh(counts[a.id], self.df, self.n_docs)
+            copy_sig = sketch.signature(tx.shingles(ft.match_text(a.title, bodies[a.id]),
+                                                    ft.SHINGLE_SIZE), sketch.COPY_PERMS)
+            story_sig = sketch.signature(ft.key_terms(vec), sketch.STORY_PERMS)
+            d = Doc(a.id, a.key, vec, times[a.id] if a.dated else None, a.outlet, a.url)
+            new_docs.append(d)
+            sketches.append(st.NewSketch(a.id, vec, copy_sig, story_sig, times[a.id], a.dated))
+            self.copy_index.add(a.id, copy_sig)
+            self.story_index.add(a.id, story_sig)
+            self.sigs[a.id] = (copy_sig, story_sig)
+            self.docs[a.id] = d
+            self._times[a.id] = times[a.id]
+
+        candidates = {d.id: self.story_index.query(self.sigs[d.id][1]) for d in new_docs}
+        copy_candidates = {
+            d.id: [(o, sketch.jaccard(self.sigs[d.id][0], self.sigs[o][0]))
+                   for o in self.copy_index.query(self.sigs[d.id][0]) if o != d.id]
+            for d in new_docs}
+        window = [d for d in self.docs.values() if d.story_id is not None]
+        result = assign(new_docs, window, candidates, copy_candidates, self.window,
+                        self.first_seen, self.threshold)
+        touched = st.save_assignment(self.db, sketches, result, dict(increments), len(batch),
+                                     self.now(), sketch.SKETCH_VERSION)
+        # Bring the in-memory window in step with what was written.
+        renamed = dict(result.merges)
+        story_of = {lk.article_id: lk.story_id for lk in result.links}
+        roots = {c.article_id: c.source_id for c in result.copies}
+        for aid, d in list(self.docs.items()):
+            sid = story_of.get(aid, d.story_id)
+            sid = renamed.get(sid, sid) if sid else sid
+            if sid != d.story_id or aid in roots:
+                self.docs[aid] = Doc(d.id, d.key, d.vec, d.time, d.outlet, d.url, sid,
+                                     roots.get(aid, d.copy_root))
+        new_ids = {lk.story_id for lk in result.links} - set(self.first_seen)
+        for sid, fs in self.db.execute(
+                f"SELECT id, first_seen FROM stories WHERE id IN ({','.join('?' * len(touched))})",
+                sorted(touched)):
+            self.first_seen[sid] = st.epoch(fs)
+        for old, _ in result.merges:
+            self.first_seen.pop(old, None)
+        return len(new_ids), touched, len(result.merges)
+
+
+def st_recent(db: Database, feed_url: str, limit: int) -> list[str]:
+    rows = db.execute(
+        "SELECT summary || char(10) || COALESCE(fulltext, '') FROM articles a "
+        "JOIN story_links l ON l.article_id = a.id WHERE a.feed_url = ? "
+        "ORDER BY a.id DESC LIMIT ?", (feed_url, limit)).fetchall()
+    return [r[0] for r in rows]

@@ -1,0 +1,219 @@
+"""Load and validate feeds.toml into a Config. The only place that reads the config file.
+
+A bad file raises ConfigError naming the file, the entry and the key; nothing else runs.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import USER_AGENT
+from .errors import ConfigError
+from .model import Config, EmailSettings, FeedConfig, FetchLimits, Settings
+
+DEFAULT_CONFIG = "feeds.toml"
+CONFIG_ENV = "AGGREGATOR_CONFIG"
+
+ROLES = ("wire", "national", "international", "local", "public", "state", "opinion",
+         "aggregator", "business", "magazine", "blog")
+
+_FEED_KEYS: dict[str, type | tuple[type, ...]] = {
+    "url": str, "outlet": str, "language": str, "country": str, "owner": str, "role": str,
+    "fulltext": bool, "interval": int,
+}
+_SETTING_KEYS: dict[str, type | tuple[type, ...]] = {
+    "database": str, "site_dir": str, "mail_dir": str, "templates": str,
+    "timeout": (int, float), "connect_timeout": (int, float), "max_bytes": int,
+    "max_redirects": int, "concurrency": int, "per_host": int, "allowed_private_networks": list,
+    "user_agent": str, "default_interval": int, "min_interval": int, "max_interval": int,
+    "parse_timeout": (int, float), "parse_workers": int, "window_hours": (int, float),
+    "single_source": bool, "site_title": str, "site_days": int,
+}
+_EMAIL_KEYS: dict[str, type | tuple[type, ...]] = {
+    "smtp_host": str, "smtp_port": int, "security": str, "username": str, "sender": str,
+    "recipients": list, "subject_prefix": str, "unsubscribe_url": str, "list_name": str,
+    "maildir": str, "send_hour": int,
+}
+
+
+def config_path(explicit: str | None) -> Path:
+    """The config file to use: --config, else $AGGREGATOR_CONFIG, else ./feeds.toml."""
+    return Path(explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ConfigError(f"{p}: no such file (use --config or {CONFIG_ENV})") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read: {e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}") from e
+    return parse_config(raw, p)
+
+
+def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
+    unknown = set(raw) - {"settings", "feeds", "email"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown table {sorted(unknown)[0]!r}")
+    base = path.resolve().parent
+    settings = _settings(_table(raw, "settings", path), path, base)
+    feeds_raw = raw.get("feeds", [])
+    if not isinstance(feeds_raw, list):
+        raise ConfigError(f"{path}: 'feeds' must be an array of tables ([[feeds]])")
+    feeds: list[FeedConfig] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(feeds_raw, start=1):
+        feed = _feed(entry, i, path)
+        if feed.url in seen:
+            raise ConfigError(
+                f"{path}: feeds entry {i} ({feed.outlet}): key 'url': duplicate of entry {seen[feed.url]}"
+            )
+        seen[feed.url] = i
+        feeds.append(feed)
+    email = _email(_table(raw, "email", path), path, base)
+    return Config(path=str(path.resolve()), settings=settings, feeds=tuple(feeds), email=email)
+
+
+def _table(raw: Mapping[str, Any], name: str, path: Path) -> Mapping[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{path}: [{name}] must be a table")
+    return value
+
+
+def _check(where: str, table: Mapping[str, Any], keys: Mapping[str, type | tuple[type, ...]]) -> None:
+    for key, value in table.items():
+        if key not in keys:
+            raise ConfigError(f"{where}: key {key!r}: unknown key (expected one of {', '.join(sorted(keys))})")
+        expected = keys[key]
+        # bool is an int in Python; refuse true/false where a number is expected
+        if isinstance(value, bool) and expected is not bool:
+            raise ConfigError(f"{where}: key {key!r}: expected {_type_name(expected)}, got a boolean")
+        if not isinstance(value, expected):
+            raise ConfigError(f"{where}: key {key!r}: expected {_type_name(expected)}, got {type(value).__name__}")
+
+
+def _type_name(t: type | tuple[type, ...]) -> str:
+    names = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
+             "list": "a list"}
+    if isinstance(t, tuple):
+        return "a number"
+    return names.get(t.__name__, t.__name__)
+
+
+def _feed(entry: Any, i: int, path: Path) -> FeedConfig:
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"{path}: feeds entry {i}: must be a table")
+    label = entry.get("outlet") or entry.get("url") or "?"
+    where = f"{path}: feeds entry {i} ({label})"
+    _check(where, entry, _FEED_KEYS)
+    for key in ("url", "outlet"):
+        if not entry.get(key, "").strip():
+            raise ConfigError(f"{where}: key {key!r}: required and must not be empty")
+    url = entry["url"].strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where}: key 'url': must be an http(s) URL with a host, got {url!r}")
+    role = entry.get("role")
+    if role is not None and role not in ROLES:
+        raise ConfigError(f"{where}: key 'role': {role!r} is not one of {', '.join(ROLES)}")
+    interval = entry.get("interval")
+    if interval is not None and interval < 1:
+        raise ConfigError(f"{where}: key 'interval': must be at least 1 (minutes)")
+    return FeedConfig(
+        url=url, outlet=entry["outlet"].strip(), language=entry.get("language"),
+        country=entry.get("country"), owner=entry.get("owner"), role=role,
+        fulltext=entry.get("fulltext", False), interval=interval,
+    )
+
+
+def _positive(where: str, table: Mapping[str, Any], key: str) -> None:
+    if key in table and table[key] <= 0:
+        raise ConfigError(f"{where}: key {key!r}: must be greater than zero")
+
+
+def _settings(t: Mapping[str, Any], path: Path, base: Path) -> Settings:
+    where = f"{path}: [settings]"
+    _check(where, t, _SETTING_KEYS)
+    for key in ("timeout", "connect_timeout", "max_bytes", "concurrency", "per_host",
+                "default_interval", "min_interval", "max_interval", "parse_timeout",
+                "parse_workers", "window_hours", "site_days"):
+        _positive(where, t, key)
+    if t.get("max_redirects", 0) < 0:
+        raise ConfigError(f"{where}: key 'max_redirects': must not be negative")
+    nets = t.get("allowed_private_networks", [])
+    for n in nets:
+        try:
+            ipaddress.ip_network(n, strict=False)
+        except (ValueError, TypeError) as e:
+            raise ConfigError(f"{where}: key 'allowed_private_networks': {n!r} is not a CIDR range") from e
+    limits = FetchLimits(
+        deadline=float(t.get("timeout", FetchLimits.deadline)),
+        connect_timeout=float(t.get("connect_timeout", FetchLimits.connect_timeout)),
+        max_bytes=t.get("max_bytes", FetchLimits.max_bytes),
+        max_redirects=t.get("max_redirects", FetchLimits.max_redirects),
+        concurrency=t.get("concurrency", FetchLimits.concurrency),
+        per_host=t.get("per_host", FetchLimits.per_host),
+        allowed_private_networks=tuple(nets),
+        user_agent=t.get("user_agent", USER_AGENT),
+    )
+
+    def resolve(key: str, default: str) -> str:
+        return str((base / t.get(key, default)).resolve())
+
+    templates = t.get("templates")
+    return Settings(
+        database=resolve("database", "aggregator.db"),
+        site_dir=resolve("site_dir", "site"),
+        mail_dir=resolve("mail_dir", "mail"),
+        templates=str((base / templates).resolve()) if templates else None,
+        limits=limits,
+        default_interval=t.get("default_interval", Settings.default_interval),
+        min_interval=t.get("min_interval", Settings.min_interval),
+        max_interval=t.get("max_interval", Settings.max_interval),
+        parse_timeout=float(t.get("parse_timeout", Settings.parse_timeout)),
+        parse_workers=t.get("parse_workers", os.cpu_count() or 2),
+        window_hours=float(t.get("window_hours", Settings.window_hours)),
+        single_source=t.get("single_source", Settings.single_source),
+        site_title=t.get("site_title", Settings.site_title),
+        site_days=t.get("site_days", Settings.site_days),
+    )
+
+
+def _email(t: Mapping[str, Any], path: Path, base: Path) -> EmailSettings:
+    where = f"{path}: [email]"
+    if "password" in t:
+        raise ConfigError(f"{where}: key 'password': never store it here; set AGGREGATOR_SMTP_PASSWORD")
+    _check(where, t, _EMAIL_KEYS)
+    security = t.get("security", "starttls")
+    if security not in ("starttls", "tls", "none"):
+        raise ConfigError(f"{where}: key 'security': must be starttls, tls or none, got {security!r}")
+    recipients = t.get("recipients", [])
+    for r in recipients:
+        if not isinstance(r, str) or "@" not in r:
+            raise ConfigError(f"{where}: key 'recipients': {r!r} is not an e-mail address")
+    unsub = t.get("unsubscribe_url")
+    if unsub is not None and urlsplit(unsub).scheme not in ("http", "https", "mailto"):
+        raise ConfigError(f"{where}: key 'unsubscribe_url': must be an http(s) or mailto URL")
+    hour = t.get("send_hour", EmailSettings.send_hour)
+    if not 0 <= hour <= 23:
+        raise ConfigError(f"{where}: key 'send_hour': must be 0-23")
+    maildir = t.get("maildir")
+    return EmailSettings(
+        smtp_host=t.get("smtp_host", EmailSettings.smtp_host),
+        smtp_port=t.get("smtp_port", 465 if security == "tls" else EmailSettings.smtp_port),
+        security=security, username=t.get("username"),
+        sender=t.get("sender", EmailSettings.sender), recipients=tuple(recipients),
+        subject_prefix=t.get("subject_prefix", EmailSettings.subject_prefix),
+        unsubscribe_url=unsub, list_name=t.get("list_name", EmailSettings.list_name),
+        maildir=str((base / maildir).resolve()) if maildir else None, send_hour=hour,
+    )

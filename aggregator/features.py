@@ -1,0 +1,91 @@
+"""What the clusterer knows of an article: weighted terms, names, key terms. Pure functions.
+
+An article's *terms* are stemmed content words of its title (counted TITLE_WEIGHT times) and of
+the first LEAD_WORDS words of its text, plus its names and numbers (NAME_WEIGHT). Weights are
+sublinear term frequency times inverse document frequency over the articles seen so far.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from . import text as tx
+
+# Measured with `aggregator eval` on shared/data/eval (neus-val, ecbplus-dev), average link:
+# title counted twice beat once (+0.012 ARI neus-val, +0.008 ecbplus-dev) and three times (flat).
+TITLE_WEIGHT = 2.0
+# Names and numbers as extra terms: +0.011 ARI on ecbplus-dev (hard same-type negatives).
+NAME_WEIGHT = 1.0
+# Only the lead matters for "same event": 100-150 words scored as well as full text on both
+# sets and cut the per-article cost of long extracted texts ~3x.
+LEAD_WORDS = 150
+# Key terms (highest weights) form the story-candidate sketch: 20 keeps rare names and places
+# of even short items while common words stay out.
+KEY_TERMS = 20
+# Word 3-shingles for copy detection (DESIGN.md: republished copies have Jaccard 0.5-0.8).
+SHINGLE_SIZE = 3
+NAME_PREFIX = "#"
+
+
+@dataclass(frozen=True)
+class Terms:
+    """Raw term counts of one article (before rarity weighting)."""
+
+    counts: tuple[tuple[str, float], ...]
+
+    def as_dict(self) -> dict[str, float]:
+        return dict(self.counts)
+
+
+def terms(title: str, body: str, language: str | None) -> Terms:
+    counts: dict[str, float] = {}
+    for t in tx.content_terms(title, language):
+        counts[t] = counts.get(t, 0.0) + TITLE_WEIGHT
+    lead = tx.lead(body, LEAD_WORDS)
+    for t in tx.content_terms(lead, language):
+        counts[t] = counts.get(t, 0.0) + 1.0
+    for n in tx.names(f"{title}. {lead}"):
+        counts[NAME_PREFIX + n] = counts.get(NAME_PREFIX + n, 0.0) + NAME_WEIGHT
+    return Terms(tuple(sorted(counts.items())))
+
+
+def match_text(title: str, body: str) -> str:
+    """The text compared for copies: title and full body."""
+    return f"{title}\n{body}"
+
+
+def idf(df: int, n_docs: int) -> float:
+    """Smoothed inverse document frequency; 0 for terms in (nearly) every document."""
+    return max(0.0, math.log((n_docs + 1) / (df + 1)))
+
+
+def weigh(counts: Mapping[str, float], df: Mapping[str, int], n_docs: int) -> dict[str, float]:
+    """Unit-length TF-IDF vector."""
+    vec: dict[str, float] = {}
+    for term, c in counts.items():
+        w = (1.0 + math.log(c)) * idf(df.get(term, 0), n_docs) if c >= 1 else c * idf(df.get(term, 0), n_docs)
+        if w > 0:
+            vec[term] = w
+    norm = math.sqrt(sum(w * w for w in vec.values()))
+    if not norm:
+        return {}
+    return {t: w / norm for t, w in vec.items()}
+
+
+def key_terms(vec: Mapping[str, float], k: int = KEY_TERMS) -> list[str]:
+    """The ``k`` highest-weighted terms, ties broken by the term itself (deterministic)."""
+    return [t for t, _ in sorted(vec.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
+
+
+def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(w * b.get(t, 0.0) for t, w in a.items())
+
+
+def shared_terms(a: Mapping[str, float], b: Mapping[str, float], k: int = 6) -> list[str]:
+    """The terms contributing most to the similarity of two vectors."""
+    common = [(a[t] * b[t], t) for t in a.keys() & b.keys()]
+    return [t.removeprefix(NAME_PREFIX) for _, t in sorted(common, key=lambda x: (-x[0], x[1]))[:k]]

@@ -1,0 +1,228 @@
+"""The safe HTTP fetcher: the only module that imports httpx (and its aiohttp transport).
+
+Every request: http/https only; the host's addresses (IP literals, DNS answers and every redirect
+hop) checked by netguard before connecting, and the resolver the connection pool uses returns only
+allowed addresses, so what is connected to is what was checked; at most ``max_redirects`` hops;
+one overall deadline per fetch (httpx timeouts are per operation, a slow drip never trips them);
+decoded bytes capped with bounded decompression.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
+from httpx_aiohttp import AiohttpTransport
+
+from . import netguard
+from .decode import BoundedDecoder
+from .errors import FetchError
+from .model import FetchLimits, FetchResult
+
+Resolve = Callable[[str], Awaitable[list[str]]]
+ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9,"
+          " application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+ACCEPT_PAGE = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+_REDIRECTS = (301, 302, 303, 307, 308)
+_PERMANENT = (301, 308)
+
+
+async def system_resolve(host: str) -> list[str]:
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return sorted({str(i[4][0]) for i in infos})
+
+
+class _GuardedResolver(AbstractResolver):
+    """Hands aiohttp only the addresses netguard allows."""
+
+    def __init__(self, resolve: Resolve, networks: tuple[Any, ...]) -> None:
+        self._resolve = resolve
+        self._networks = networks
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        addrs = [a for a in await self._resolve(host) if netguard.allowed(a, self._networks)]
+        if not addrs:
+            raise OSError(f"no allowed address for {host}")
+        return [ResolveResult(hostname=host, host=a, port=port,
+                              family=socket.AF_INET6 if ":" in a else socket.AF_INET,
+                              proto=0, flags=socket.AI_NUMERICHOST) for a in addrs]
+
+    async def close(self) -> None:
+        return None
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def max_age_seconds(cache_control: str | None) -> int | None:
+    if not cache_control:
+        return None
+    for part in cache_control.split(","):
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "max-age" and value.strip().isdigit():
+            return int(value.strip())
+    return None
+
+
+class Fetcher:
+    """``async with Fetcher(limits) as f: await f.fetch(url, ...)``."""
+
+    def __init__(self, limits: FetchLimits, resolve: Resolve = system_resolve) -> None:
+        self.limits = limits
+        self._resolve = resolve
+        self._networks = netguard.parse_networks(limits.allowed_private_networks)
+        self._client: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> Fetcher:
+        limits = self.limits
+        resolver = _GuardedResolver(self._resolve, self._networks)
+
+        def session() -> aiohttp.ClientSession:
+            connector = aiohttp.TCPConnector(
+                resolver=resolver, limit=limits.concurrency, limit_per_host=limits.per_host,
+                ssl=ssl.create_default_context(), ttl_dns_cache=60)
+            return aiohttp.ClientSession(connector=connector, auto_decompress=False,
+                                         trust_env=False)
+
+        transport = AiohttpTransport(client=session)
+        self._client = httpx.AsyncClient(
+            transport=transport, follow_redirects=False, trust_env=False,
+            timeout=httpx.Timeout(limits.deadline, connect=limits.connect_timeout),
+            headers={"User-Agent": limits.user_agent})
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def _check_host(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise FetchError("bad_scheme", f"only http and https are fetched, not {parts.scheme!r}")
+        host = parts.hostname
+        if not host:
+            raise FetchError("bad_url", f"no host in {url!r}")
+        lit = netguard.literal(host)
+        if lit is not None:
+            addrs = [lit]
+        else:
+            try:
+                addrs = await self._resolve(host)
+            except (OSError, UnicodeError) as e:
+                raise FetchError("dns_error", f"cannot resolve {host}: {e}") from e
+        if not addrs:
+            raise FetchError("dns_error", f"no address for {host}")
+        if not any(netguard.allowed(a, self._networks) for a in addrs):
+            raise FetchError("blocked_address",
+                             f"{host} resolves to {', '.join(addrs)}, which is not a public address")
+
+    async def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None,
+                    accept: str = ACCEPT) -> FetchResult:
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self.limits.deadline):
+                return await self._fetch(url, etag, last_modified, accept, started)
+        except TimeoutError:
+            raise FetchError("timeout", f"no complete answer within {self.limits.deadline:g} s") from None
+
+    async def _fetch(self, url: str, etag: str | None, last_modified: str | None, accept: str,
+                     started: float) -> FetchResult:
+        assert self._client is not None, "use `async with Fetcher(...)`"
+        headers = {"Accept": accept, "Accept-Encoding": "gzip, deflate"}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        permanent: str | None = None
+        all_permanent = True
+        current = url
+        for hop in range(self.limits.max_redirects + 1):
+            await self._check_host(current)
+            try:
+                async with self._client.stream("GET", current, headers=headers) as resp:
+                    if resp.status_code in _REDIRECTS:
+                        location = resp.headers.get("location")
+                        if not location:
+                            raise FetchError("http_3xx", f"HTTP {resp.status_code} without Location",
+                                             resp.status_code)
+                        all_permanent = all_permanent and resp.status_code in _PERMANENT
+                        current = urljoin(current, location.strip())
+                        permanent = current if all_permanent else None
+                        if hop == self.limits.max_redirects:
+                            break
+                        continue
+                    return await self._finish(resp, current, permanent, started)
+            except httpx.HTTPError as e:
+                raise _network_error(e) from e
+        raise FetchError("too_many_redirects", f"more than {self.limits.max_redirects} redirects")
+
+    async def _finish(self, resp: httpx.Response, final_url: str, permanent: str | None,
+                      started: float) -> FetchResult:
+        status = resp.status_code
+        h = resp.headers
+        if status == 304:
+            return FetchResult(304, final_url, None, tuple(h.items()), h.get("etag"),
+                               h.get("last-modified"), permanent, max_age_seconds(h.get("cache-control")),
+                               time.monotonic() - started)
+        if status == 410:
+            raise FetchError("gone", "HTTP 410 Gone: the feed was removed", status)
+        if status in (429, 503):
+            wait = retry_after_seconds(h.get("retry-after"), time.time())
+            kind = "http_429" if status == 429 else "http_5xx"
+            raise FetchError(kind, f"HTTP {status}" + (f", retry after {wait:.0f} s" if wait else ""),
+                             status, wait)
+        if 400 <= status < 500:
+            raise FetchError("http_4xx", f"HTTP {status}", status)
+        if status >= 500:
+            raise FetchError("http_5xx", f"HTTP {status}", status)
+        if status != 200:
+            raise FetchError("http_status", f"unexpected HTTP {status}", status)
+        length = h.get("content-length")
+        encoding = h.get("content-encoding", "")
+        if length and length.isdigit() and not encoding and int(length) > self.limits.max_bytes:
+            raise FetchError("too_large", f"Content-Length {length} exceeds {self.limits.max_bytes}",
+                             status)
+        decoder = BoundedDecoder(encoding, self.limits.max_bytes)
+        async for chunk in resp.aiter_raw():
+            decoder.feed(chunk)
+        body = decoder.finish()
+        return FetchResult(status, final_url, body, tuple(h.items()), h.get("etag"),
+                           h.get("last-modified"), permanent, max_age_seconds(h.get("cache-control")),
+                           time.monotonic() - started)
+
+
+def _network_error(e: httpx.HTTPError) -> FetchError:
+    chain: list[BaseException] = []
+    cur: BaseException | None = e
+    while cur is not None and len(chain) < 10:
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    text = " | ".join(str(c) for c in chain)
+    if any(isinstance(c, ssl.SSLError) for c in chain) or "SSL" in text or "certificate" in text:
+        return FetchError("tls_error", f"TLS failed: {chain[-1]}"[:300])
+    if "no allowed address" in text:
+        return FetchError("blocked_address", "the host resolves only to non-public addresses")
+    if isinstance(e, httpx.TimeoutException):
+        return FetchError("timeout", f"network timeout: {e}"[:300])
+    return FetchError("connection_error", f"{type(e).__name__}: {chain[-1]}"[:300])

@@ -1,0 +1,119 @@
+"""Feed bytes to ParsedFeed: the only module that imports feedparser.
+
+Runs inside a worker process (see workers.py) because feedparser has regular-expression
+blow-ups on hostile input. The body is always handed over as ``io.BytesIO`` with the response
+headers; a bare bytes/str body would be taken for a file name or URL.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import feedparser
+
+from . import sanitize, urls
+from .errors import ParseError
+from .model import Article, ParsedFeed
+
+# Per-feed and per-field caps: the largest real feeds we replay carry ~100 items with ~2 KB
+# summaries; anything past these is cut, never stored.
+MAX_ITEMS = 500
+MAX_TITLE = 400
+MAX_SUMMARY = 4000
+MAX_CONTENT = 100_000
+MAX_AUTHOR = 200
+MAX_KEY = 1000
+MAX_RAW_DATE = 100
+# A date more than this far ahead of the fetch is treated as missing (clock skew allowance).
+FUTURE_SLACK = timedelta(minutes=15)
+
+# We sanitise with nh3 afterwards; feedparser's own sanitiser is slower and weaker.
+feedparser.SANITIZE_HTML = False
+feedparser.RESOLVE_RELATIVE_URIS = False
+
+
+def parse_feed(body: bytes, headers: dict[str, str], final_url: str, language: str | None,
+               now: datetime) -> ParsedFeed:
+    hdrs = {k.lower(): v for k, v in headers.items()}
+    hdrs["content-location"] = final_url
+    try:
+        d = feedparser.parse(io.BytesIO(body), response_headers=hdrs, sanitize_html=False,
+                             resolve_relative_uris=False)
+    except Exception as e:  # feedparser raises anything from its dependencies
+        raise ParseError("parse_error", f"feed parser failed: {type(e).__name__}: {e}") from e
+    entries = d.get("entries") or []
+    if not d.get("version") and not entries:
+        reason = d.get("bozo_exception")
+        detail = f": {type(reason).__name__}: {reason}"[:200] if reason else ""
+        raise ParseError("not_a_feed", f"not an RSS, Atom or JSON feed{detail}")
+    feed = d.get("feed") or {}
+    base = urls.canonical(feed.get("link"), final_url) or final_url
+    lang = language or _short(feed.get("language"))
+    articles = []
+    for entry in entries[:MAX_ITEMS]:
+        a = _article(entry, base, lang, now)
+        if a is not None:
+            articles.append(a)
+    ttl = feed.get("ttl")
+    try:
+        ttl_minutes = int(ttl) if ttl is not None else None
+    except (TypeError, ValueError):
+        ttl_minutes = None
+    return ParsedFeed(title=sanitize.one_line(str(feed.get("title") or ""))[:MAX_TITLE],
+                      articles=tuple(articles), ttl_minutes=ttl_minutes,
+                      link=urls.canonical(feed.get("link"), final_url))
+
+
+def _short(value: Any) -> str | None:
+    if not value or not isinstance(value, str):
+        return None
+    return value.strip().lower()[:10] or None
+
+
+def _date(e: Any, now: datetime) -> tuple[datetime | None, str]:
+    raw = ""
+    for key in ("published", "updated", "created"):
+        if e.get(key):
+            raw = str(e.get(key))[:MAX_RAW_DATE]
+            break
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        parsed = e.get(key)
+        if parsed:
+            try:
+                dt = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+            except (OverflowError, ValueError, TypeError, OSError):
+                continue
+            if dt > now + FUTURE_SLACK or dt.year < 1990:
+                return None, raw
+            return dt, raw
+    return None, raw
+
+
+def _article(e: Any, base: str, language: str | None, now: datetime) -> Article | None:
+    title = sanitize.one_line(str(e.get("title") or ""))[:MAX_TITLE]
+    link = urls.canonical(str(e.get("link") or ""), base)
+    content = ""
+    if e.get("content"):
+        content = str(e["content"][0].get("value") or "")
+    summary_html = str(e.get("summary") or "")
+    summary = sanitize.to_text(summary_html or content)[:MAX_SUMMARY]
+    content_html = sanitize.clean_html((content or summary_html)[:MAX_CONTENT])[:MAX_CONTENT]
+    author = sanitize.one_line(str(e.get("author") or ""))[:MAX_AUTHOR]
+    published, raw = _date(e, now)
+    if not title and not summary:
+        return None
+    guid = sanitize.strip_controls(str(e.get("id") or "")).strip()
+    if guid:
+        key = guid[:MAX_KEY]
+    elif link:
+        key = link[:MAX_KEY]
+    else:
+        key = "sha256:" + hashlib.sha256(f"{link}\0{title}\0{raw}".encode(
+            "utf-8", "surrogatepass")).hexdigest()
+    return Article(key=key, url=link, title=title or summary[:120], summary=summary,
+                   content_html=content_html, author=author, published=published,
+                   published_raw=sanitize.strip_controls(raw), language=language)

@@ -1,0 +1,150 @@
+"""Polling: fetch every due feed concurrently, parse in worker processes, store.
+
+Wires fetch (httpx), workers + parse (feedparser), schedule and the store. One feed's failure is
+recorded as data and never stops the others; each feed is bounded by its own fetch deadline and
+parse time limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlite_utils import Database
+
+from . import schedule, urls
+from .errors import AggregatorError, FetchError, ParseError
+from .fetch import ACCEPT_PAGE, Fetcher, Resolve, system_resolve
+from .fulltext import extract
+from .model import Config, FetchResult, ParsedFeed, PollOutcome, PollReport
+from .parse import parse_feed
+from .store import parse_iso
+from .store import feeds as store
+from .workers import WorkerPool
+
+Progress = Callable[[PollOutcome, int, int], None]
+# Article pages fetched per feed and poll for full text: polite to the outlet, and new items per
+# poll of a busy feed stay under this (replayed captures: at most 29 new items in 4 hours).
+MAX_FULLTEXT_PER_POLL = 30
+
+
+@dataclass(frozen=True)
+class PollOptions:
+    force: bool = False
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    resolve: Resolve = system_resolve
+
+
+def due_feeds(db: Database, config: Config, now: datetime, force: bool) -> list[store.FeedState]:
+    states = store.feed_states(db, [f.url for f in config.feeds])
+    return [s for s in states if schedule.is_due(now, parse_iso(s.next_due),
+                                                 parse_iso(s.retry_until), s.gone, force)]
+
+
+async def poll(db: Database, config: Config, options: PollOptions,
+               progress: Progress | None = None) -> PollReport:
+    store.sync_feeds(db, config.feeds)
+    now = options.now()
+    due = due_feeds(db, config, now, options.force)
+    settings = config.settings
+    sem = asyncio.Semaphore(settings.limits.concurrency)
+    outcomes: list[PollOutcome] = []
+    async with Fetcher(settings.limits, options.resolve) as fetcher, \
+            WorkerPool(min(settings.parse_workers, max(1, len(due)))) as pool:
+
+        async def one(state: store.FeedState) -> None:
+            async with sem:
+                outcome = await _poll_feed(db, config, state, fetcher, pool, options)
+            outcomes.append(outcome)
+            if progress:
+                progress(outcome, len(outcomes), len(due))
+
+        await asyncio.gather(*(one(s) for s in due))
+    order = {f.url: i for i, f in enumerate(config.feeds)}
+    return PollReport(tuple(sorted(outcomes, key=lambda o: order.get(o.url, 0))))
+
+
+def _interval(config: Config, state: store.FeedState) -> int:
+    return state.interval or config.settings.default_interval
+
+
+async def _poll_feed(db: Database, config: Config, state: store.FeedState, fetcher: Fetcher,
+                     pool: WorkerPool, options: PollOptions) -> PollOutcome:
+    s = config.settings
+    status: int | None = None
+    try:
+        result = await fetcher.fetch(state.url, state.etag, state.last_modified)
+        status = result.status
+        now = options.now()
+        redirect_to, redirect_count, new_url = _redirect(state, result)
+        next_due = schedule.next_success(now, _interval(config, state), result.max_age, None,
+                                         s.min_interval, s.max_interval)
+        body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else None
+        if result.body is None or body_hash == state.body_hash:
+            store.save_not_modified(db, state.url, result.status, now, next_due, redirect_to,
+                                    redirect_count)
+            return PollOutcome(state.url, True, 0, result.status, not_modified=True)
+        parsed: ParsedFeed = await pool.run(
+            parse_feed, (result.body, dict(result.headers), result.final_url, state.language, now),
+            s.parse_timeout)
+        next_due = schedule.next_success(now, _interval(config, state), result.max_age,
+                                         parsed.ttl_minutes, s.min_interval, s.max_interval)
+        fulltexts = await _fulltexts(db, state, parsed, fetcher, pool, s.parse_timeout) \
+            if state.fulltext else {}
+        update = store.FeedUpdate(
+            url=state.url, status=result.status, now=now, next_due=next_due,
+            etag=result.etag, last_modified=result.last_modified, body_hash=body_hash,
+            ttl_minutes=parsed.ttl_minutes, title=parsed.title or None, redirect_to=redirect_to,
+            redirect_count=redirect_count, new_url=new_url)
+        new = store.save_success(db, update, state.outlet, parsed.articles, fulltexts)
+        return PollOutcome(state.url, True, new, result.status)
+    except (FetchError, ParseError) as e:
+        return _failure(db, config, state, e, status, options.now())
+
+
+def _redirect(state: store.FeedState, result: FetchResult) -> tuple[str | None, int, str | None]:
+    target = result.permanent_redirect
+    if not target or target == state.url:
+        return None, 0, None
+    count = state.redirect_count + 1 if state.redirect_to == target else 1
+    return target, count, target if count >= schedule.REDIRECT_CONFIRMATIONS else None
+
+
+def _failure(db: Database, config: Config, state: store.FeedState, e: FetchError | ParseError,
+             status: int | None, now: datetime) -> PollOutcome:
+    s = config.settings
+    gone = e.kind == "gone"
+    retry_until = None
+    next_due = None
+    st = getattr(e, "status", None) or status
+    if not gone:
+        wait = getattr(e, "retry_after", None)
+        if wait is not None:
+            retry_until = schedule.retry_after(now, wait, s.min_interval, s.max_interval)
+            next_due = retry_until
+        else:
+            next_due = schedule.next_failure(now, _interval(config, state), state.failures + 1,
+                                             s.max_interval)
+    store.save_failure(db, state.url, st, e.kind, e.message, now, next_due, retry_until, gone)
+    return PollOutcome(state.url, False, 0, st, e.kind, e.message)
+
+
+async def _fulltexts(db: Database, state: store.FeedState, parsed: ParsedFeed, fetcher: Fetcher,
+                     pool: WorkerPool, timeout: float) -> dict[str, str]:
+    known = {k for (k,) in db.execute("SELECT key FROM articles WHERE feed_url=?", (state.url,))}
+    todo = [a for a in parsed.articles if a.key not in known and urls.is_http(a.url)]
+    out: dict[str, str] = {}
+    for a in todo[:MAX_FULLTEXT_PER_POLL]:
+        assert a.url is not None
+        try:
+            page = await fetcher.fetch(a.url, accept=ACCEPT_PAGE)
+            if page.body:
+                text = await pool.run(extract, (page.body, page.final_url), timeout)
+                if text:
+                    out[a.key] = text
+        except AggregatorError:
+            continue  # the item is still stored; matching falls back to its summary
+    return out

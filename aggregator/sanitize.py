@@ -1,0 +1,52 @@
+"""HTML sanitising and HTML-to-text with nh3: the only module that imports nh3.
+
+Everything from a feed is untrusted. ``clean_html`` keeps a small set of formatting tags and only
+http(s)/mailto links; ``to_text`` keeps only text. Both are idempotent.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+import nh3
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "cite", "code", "em", "figcaption", "figure", "h2",
+    "h3", "h4", "i", "li", "ol", "p", "pre", "q", "small", "strong", "sub", "sup", "ul",
+}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+# C0/C1 control characters other than tab and newline, plus the Unicode non-characters.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def strip_controls(text: str) -> str:
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
+
+
+def clean_html(fragment: str) -> str:
+    """Sanitised HTML: no scripts, styles, event handlers, forms or non-http(s) links."""
+    cleaned = nh3.clean(
+        strip_controls(fragment), tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES, link_rel="noopener noreferrer nofollow", strip_comments=True,
+    )
+    return strip_controls(cleaned)
+
+
+_BLOCK = re.compile(r"<\s*/?\s*(p|br|div|li|h[1-6]|tr|blockquote)\b[^>]*>", re.I)
+
+
+def to_text(fragment: str) -> str:
+    """Plain text of an HTML (or plain) fragment; block boundaries become line breaks."""
+    marked = _BLOCK.sub("\n", strip_controls(fragment))
+    text = html.unescape(nh3.clean(marked, tags=set(), clean_content_tags={"script", "style"}))
+    text = unicodedata.normalize("NFC", strip_controls(text))
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return "\n".join(line for line in lines if line).strip()
+
+
+def one_line(fragment: str) -> str:
+    return " ".join(to_text(fragment).split())

@@ -1,0 +1,64 @@
+"""The SQLite store: the only package that imports sqlite_utils.
+
+Opening applies pending migrations, turns on WAL and a busy timeout. Feed and article state lives
+in ``feeds.py``, clustering and story state in ``stories.py``, digest records in ``digests.py``;
+all return our own dataclasses or plain values, never sqlite rows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from ..errors import StorageError
+from .schema import migrations
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def iso(dt: datetime) -> str:
+    """UTC timestamp as stored: sortable text, second precision."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def open_db(path: str | Path) -> Database:
+    """Open (creating if needed) and migrate the database at ``path``."""
+    try:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        db = Database(conn)
+        migrations.apply(db)
+        return db
+    except (sqlite3.Error, OSError) as e:
+        raise StorageError(f"{path}: cannot open database: {e}") from e
+
+
+class Transaction:
+    """``with Transaction(db):`` runs the block in one IMMEDIATE transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self.conn = db.conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")

@@ -1,0 +1,223 @@
+"""Feed state and articles in the store."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from ..model import Article, FeedConfig, FeedHealth
+from . import Transaction, iso
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the poller needs to know about a feed between runs."""
+
+    url: str
+    outlet: str
+    language: str | None
+    fulltext: bool
+    interval: int | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    failures: int
+    next_due: str | None
+    retry_until: str | None
+    gone: bool
+    redirect_to: str | None
+    redirect_count: int
+
+
+def sync_feeds(db: Database, feeds: Sequence[FeedConfig]) -> None:
+    """Insert configured feeds and refresh their metadata; keeps every polling state column."""
+    with Transaction(db) as conn:
+        conn.executemany(
+            """INSERT INTO feeds (url, outlet, language, country, owner, role, fulltext, interval)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(url) DO UPDATE SET outlet=excluded.outlet, language=excluded.language,
+                 country=excluded.country, owner=excluded.owner, role=excluded.role,
+                 fulltext=excluded.fulltext, interval=excluded.interval""",
+            [(f.url, f.outlet, f.language, f.country, f.owner, f.role, int(f.fulltext), f.interval)
+             for f in feeds],
+        )
+
+
+def feed_states(db: Database, urls: Iterable[str]) -> list[FeedState]:
+    wanted = list(urls)
+    rows = {r["url"]: r for r in db.query(
+        f"SELECT * FROM feeds WHERE url IN ({','.join('?' * len(wanted))})", wanted)}
+    return [_state(rows[u]) for u in wanted if u in rows]
+
+
+def _state(r: dict[str, Any]) -> FeedState:
+    return FeedState(
+        url=str(r["url"]), outlet=str(r["outlet"]), language=r["language"],
+        fulltext=bool(r["fulltext"]), interval=r["interval"],
+        etag=r["etag"], last_modified=r["last_modified"], body_hash=r["body_hash"],
+        failures=int(r["failures"] or 0), next_due=r["next_due"],
+        retry_until=r["retry_until"], gone=bool(r["gone"]),
+        redirect_to=r["redirect_to"], redirect_count=int(r["redirect_count"] or 0),
+    )
+
+
+def content_hash(a: Article) -> str:
+    h = hashlib.sha256()
+    for part in (a.url or "", a.title, a.summary, a.content_html, a.author, a.published_raw):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class FeedUpdate:
+    """Everything one successful poll changes about a feed, written in one transaction."""
+
+    url: str
+    status: int
+    now: datetime
+    next_due: datetime
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    ttl_minutes: int | None
+    title: str | None
+    redirect_to: str | None
+    redirect_count: int
+    new_url: str | None = None  # the feed moved for good: its URL changes now
+
+
+def save_success(
+    db: Database, update: FeedUpdate, outlet: str, articles: Sequence[Article],
+    fulltexts: dict[str, str] | None = None,
+) -> int:
+    """Store a feed's articles and new validators together; return how many articles are new.
+
+    Existing articles are updated in place only when their content changed; nothing is deleted.
+    """
+    now = iso(update.now)
+    fulltexts = fulltexts or {}
+    new = 0
+    with Transaction(db) as conn:
+        existing = {
+            k: h for k, h in conn.execute(
+                "SELECT key, content_hash FROM articles WHERE feed_url = ?", (update.url,))
+        }
+        fts_rows: list[tuple[int, str, str]] = []
+        seen: set[str] = set()
+        for a in articles:
+            if a.key in seen:
+                continue
+            seen.add(a.key)
+            h = content_hash(a)
+            published = iso(a.published) if a.published else None
+            if a.key not in existing:
+                cur = conn.execute(
+                    """INSERT INTO articles (feed_url, key, outlet, url, title, summary,
+                         content_html, author, published, published_raw, first_seen, sort_time,
+                         language, fulltext, content_hash, updated)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (update.url, a.key, outlet, a.url, a.title, a.summary, a.content_html,
+                     a.author, published, a.published_raw, now, published or now, a.language,
+                     fulltexts.get(a.key), h, now))
+                new += 1
+                fts_rows.append((int(cur.lastrowid or 0), a.title, a.summary))
+            elif existing[a.key] != h:
+                conn.execute(
+                    """UPDATE articles SET url=?, title=?, summary=?, content_html=?, author=?,
+                         published=?, published_raw=?, content_hash=?, updated=?,
+                         fulltext=COALESCE(?, fulltext)
+                       WHERE feed_url=? AND key=?""",
+                    (a.url, a.title, a.summary, a.content_html, a.author, published,
+                     a.published_raw, h, now, fulltexts.get(a.key), update.url, a.key))
+                (aid,) = conn.execute("SELECT id FROM articles WHERE feed_url=? AND key=?",
+                                      (update.url, a.key)).fetchone()
+                conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (aid,))
+                fts_rows.append((aid, a.title, a.summary))
+        conn.executemany("INSERT INTO articles_fts (rowid, title, summary) VALUES (?, ?, ?)",
+                         fts_rows)
+        conn.execute(
+            """UPDATE feeds SET etag=?, last_modified=?, body_hash=?, last_status=?, ok=1,
+                 error_kind=NULL, error=NULL, failures=0, last_polled=?, last_success=?,
+                 next_due=?, retry_until=NULL, ttl_minutes=?, title=COALESCE(?, title),
+                 redirect_to=?, redirect_count=?,
+                 last_new_article=CASE WHEN ? > 0 THEN ? ELSE last_new_article END
+               WHERE url=?""",
+            (update.etag, update.last_modified, update.body_hash, update.status, now, now,
+             iso(update.next_due), update.ttl_minutes, update.title, update.redirect_to,
+             update.redirect_count, new, now, update.url))
+        if update.new_url and update.new_url != update.url:
+            _move_feed(conn, update.url, update.new_url)
+    return new
+
+
+def _move_feed(conn: object, old: str, new: str) -> None:
+    import sqlite3
+
+    assert isinstance(conn, sqlite3.Connection)
+    if conn.execute("SELECT 1 FROM feeds WHERE url = ?", (new,)).fetchone():
+        return  # already configured separately; keep both
+    conn.execute("PRAGMA defer_foreign_keys = ON")
+    conn.execute("UPDATE feeds SET url=?, redirect_to=NULL, redirect_count=0 WHERE url=?", (new, old))
+    conn.execute("UPDATE articles SET feed_url=? WHERE feed_url=?", (new, old))
+
+
+def save_not_modified(db: Database, url: str, status: int, now: datetime, next_due: datetime,
+                      redirect_to: str | None = None, redirect_count: int = 0) -> None:
+    with Transaction(db) as conn:
+        conn.execute(
+            """UPDATE feeds SET last_status=?, ok=1, error_kind=NULL, error=NULL, failures=0,
+                 last_polled=?, last_success=?, next_due=?, retry_until=NULL,
+                 redirect_to=?, redirect_count=? WHERE url=?""",
+            (status, iso(now), iso(now), iso(next_due), redirect_to, redirect_count, url))
+
+
+def save_failure(db: Database, url: str, status: int | None, kind: str, message: str,
+                 now: datetime, next_due: datetime | None, retry_until: datetime | None,
+                 gone: bool = False) -> None:
+    with Transaction(db) as conn:
+        conn.execute(
+            """UPDATE feeds SET last_status=?, ok=0, error_kind=?, error=?, failures=failures+1,
+                 last_polled=?, next_due=?, retry_until=?, gone=MAX(gone, ?) WHERE url=?""",
+            (status, kind, message[:500], iso(now), iso(next_due) if next_due else None,
+             iso(retry_until) if retry_until else None, int(gone), url))
+
+
+def set_fulltext(db: Database, article_id: int, text: str) -> None:
+    with Transaction(db) as conn:
+        conn.execute("UPDATE articles SET fulltext=? WHERE id=?", (text, article_id))
+
+
+def outlet_texts(db: Database, feed_url: str, limit: int) -> list[str]:
+    """Recent extracted texts of one feed (for learning its boilerplate lines)."""
+    return [r[0] for r in db.execute(
+        "SELECT fulltext FROM articles WHERE feed_url=? AND fulltext IS NOT NULL "
+        "ORDER BY id DESC LIMIT ?", (feed_url, limit)).fetchall()]
+
+
+def health(db: Database, urls: Sequence[str] | None = None) -> list[FeedHealth]:
+    rows = db.query("""
+        SELECT f.*, (SELECT COUNT(*) FROM articles a WHERE a.feed_url = f.url) AS n
+        FROM feeds f ORDER BY f.outlet, f.url""")
+    out = []
+    for r in rows:
+        if urls is not None and r["url"] not in urls:
+            continue
+        out.append(FeedHealth(
+            url=r["url"], outlet=r["outlet"], ok=bool(r["ok"]) if r["ok"] is not None else False,
+            error_kind=r["error_kind"], error=r["error"], failures=r["failures"], articles=r["n"],
+            last_polled=r["last_polled"], last_status=r["last_status"],
+            last_new_article=r["last_new_article"], next_due=r["next_due"], gone=bool(r["gone"]),
+            redirect_to=r["redirect_to"], language=r["language"], country=r["country"],
+            owner=r["owner"], role=r["role"]))
+    return out
+
+
+def dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

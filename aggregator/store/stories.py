@@ -1,0 +1,199 @@
+"""Clustering state in the store: sketches, term statistics, links, copies, stories, aliases."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlite_utils import Database
+
+from ..stories import Assignment
+from . import Transaction, iso
+
+
+@dataclass(frozen=True)
+class PendingArticle:
+    id: int
+    key: str  # globally unique: feed URL + article key
+    outlet: str
+    url: str | None
+    title: str
+    summary: str
+    fulltext: str | None
+    language: str | None
+    sort_time: str
+    dated: bool
+    feed_url: str
+
+
+@dataclass(frozen=True)
+class StoredSketch:
+    id: int
+    key: str
+    outlet: str
+    url: str | None
+    vec: dict[str, float]
+    copy_sig: bytes
+    story_sig: bytes
+    time: float
+    dated: bool
+    story_id: str
+    copy_root: int | None
+
+
+@dataclass(frozen=True)
+class NewSketch:
+    article_id: int
+    vec: dict[str, float]
+    copy_sig: bytes
+    story_sig: bytes
+    time: float
+    dated: bool
+
+
+def pending(db: Database, limit: int) -> list[PendingArticle]:
+    rows = db.execute(
+        """SELECT a.id, a.feed_url, a.key, a.outlet, a.url, a.title, a.summary, a.fulltext,
+                  a.language, a.sort_time, a.published IS NOT NULL
+           FROM articles a LEFT JOIN story_links l ON l.article_id = a.id
+           WHERE l.article_id IS NULL
+           ORDER BY a.sort_time, a.feed_url, a.key LIMIT ?""", (limit,)).fetchall()
+    return [PendingArticle(id=r[0], feed_url=r[1], key=f"{r[1]}#{r[2]}", outlet=r[3], url=r[4],
+                           title=r[5], summary=r[6], fulltext=r[7], language=r[8],
+                           sort_time=r[9], dated=bool(r[10])) for r in rows]
+
+
+def count_pending(db: Database) -> int:
+    (n,) = db.execute(
+        """SELECT COUNT(*) FROM articles a LEFT JOIN story_links l ON l.article_id = a.id
+           WHERE l.article_id IS NULL""").fetchone()
+    return int(n)
+
+
+def load_df(db: Database) -> tuple[dict[str, int], int]:
+    df = {t: int(n) for t, n in db.execute("SELECT term, df FROM term_df")}
+    row = db.execute("SELECT value FROM meta WHERE key='n_docs'").fetchone()
+    return df, int(row[0]) if row else 0
+
+
+def load_window(db: Database, since: float) -> list[StoredSketch]:
+    rows = db.execute(
+        """SELECT s.article_id, a.feed_url || '#' || a.key, a.outlet, a.url, s.terms, s.copy_sig,
+                  s.story_sig, s.time, s.dated, l.story_id, c.source_id
+           FROM article_sketches s JOIN articles a ON a.id = s.article_id
+           JOIN story_links l ON l.article_id = s.article_id
+           LEFT JOIN copies c ON c.article_id = s.article_id
+           WHERE s.time >= ? ORDER BY s.article_id""", (since,)).fetchall()
+    return [StoredSketch(id=r[0], key=r[1], outlet=r[2], url=r[3], vec=json.loads(r[4]),
+                         copy_sig=r[5], story_sig=r[6], time=r[7], dated=bool(r[8]),
+                         story_id=r[9], copy_root=r[10]) for r in rows]
+
+
+def save_assignment(
+    db: Database, sketches: Sequence[NewSketch], assignment: Assignment,
+    df_increments: dict[str, int], n_new: int, now: datetime, sketch_version: str,
+) -> set[str]:
+    """Write one batch's sketches, links, copies and merges in one transaction.
+
+    Returns the ids of the stories that changed.
+    """
+    at = iso(now)
+    touched: set[str] = set()
+    with Transaction(db) as conn:
+        conn.executemany(
+            "INSERT INTO article_sketches (article_id, terms, copy_sig, story_sig, sketch_version,"
+            " time, dated) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(s.article_id, json.dumps({t: round(w, 5) for t, w in s.vec.items()},
+                                       separators=(",", ":"), ensure_ascii=False),
+              s.copy_sig, s.story_sig, sketch_version, s.time, int(s.dated)) for s in sketches])
+        conn.executemany(
+            "INSERT INTO term_df (term, df) VALUES (?, ?) "
+            "ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
+            sorted(df_increments.items()))
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('n_docs', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ?", (n_new, n_new))
+        conn.executemany(
+            "INSERT INTO copies (article_id, source_id, same_outlet, score) VALUES (?, ?, ?, ?)",
+            [(c.article_id, c.source_id, int(c.same_outlet), c.score) for c in assignment.copies])
+        for old, new in assignment.merges:
+            conn.execute("UPDATE story_links SET story_id=? WHERE story_id=?", (new, old))
+            conn.execute("UPDATE story_aliases SET new_id=? WHERE new_id=?", (new, old))
+            conn.execute(
+                "INSERT INTO story_aliases (old_id, new_id, reason, at) VALUES (?, ?, 'merge', ?)"
+                " ON CONFLICT(old_id) DO UPDATE SET new_id=excluded.new_id", (old, new, at))
+            conn.execute("DELETE FROM stories WHERE id=?", (old,))
+            touched.add(new)
+        conn.executemany(
+            "INSERT INTO story_links (article_id, story_id, kind, score, matched_article_id,"
+            " shared_terms, linked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(lk.article_id, lk.story_id, lk.kind, lk.score, lk.matched_article_id,
+              json.dumps(list(lk.shared_terms), ensure_ascii=False), at)
+             for lk in assignment.links])
+        touched |= {lk.story_id for lk in assignment.links}
+        _refresh_stories(conn, sorted(touched))
+    return touched
+
+
+def _refresh_stories(conn: object, ids: Iterable[str]) -> None:
+    import sqlite3
+
+    assert isinstance(conn, sqlite3.Connection)
+    for sid in ids:
+        members = conn.execute(
+            """SELECT a.id, a.outlet, a.title, a.summary, a.sort_time, l.kind, l.linked_at
+               FROM story_links l JOIN articles a ON a.id = l.article_id
+               WHERE l.story_id = ? ORDER BY a.sort_time, a.id""", (sid,)).fetchall()
+        if not members:
+            continue
+        independent = [m for m in members if m[5] in ("seed", "story")] or members
+        # Representative headline: the earliest independent report's own title, never invented.
+        rep = independent[0]
+        outlets: dict[str, str] = {}
+        for m in members:
+            outlets.setdefault(m[1], m[6])  # outlet -> when its first article was linked
+        indep_outlets = {m[1] for m in independent}
+        conn.execute(
+            """INSERT INTO stories (id, title, title_article_id, lead, first_seen, updated,
+                 outlets_updated, article_count, outlet_count, independent_reports, outlets, rank)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(id) DO UPDATE SET title=excluded.title,
+                 title_article_id=excluded.title_article_id, lead=excluded.lead,
+                 first_seen=excluded.first_seen, updated=excluded.updated,
+                 outlets_updated=excluded.outlets_updated, article_count=excluded.article_count,
+                 outlet_count=excluded.outlet_count,
+                 independent_reports=excluded.independent_reports, outlets=excluded.outlets,
+                 rank=excluded.rank""",
+            (sid, rep[2], rep[0], rep[3], members[0][4], max(m[4] for m in members),
+             max(outlets.values()), len(members), len(outlets), len(independent),
+             json.dumps(sorted(outlets), ensure_ascii=False), float(len(indep_outlets))))
+
+
+def resolve(db: Database, story_id: str) -> str:
+    """Follow merge aliases to the current id of a story."""
+    row = db.execute("SELECT new_id FROM story_aliases WHERE old_id=?", (story_id,)).fetchone()
+    return str(row[0]) if row else story_id
+
+
+def epoch(stamp: str) -> float:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def assignments(db: Database) -> dict[int, str]:
+    """article id -> current story id."""
+    return {int(a): str(s) for a, s in db.execute("SELECT article_id, story_id FROM story_links")}
+
+
+def copy_groups(db: Database) -> dict[int, int]:
+    """article id -> id of the original it copies (itself when it is an original)."""
+    src = {int(a): int(s) for a, s in db.execute("SELECT article_id, source_id FROM copies")}
+    out: dict[int, int] = {}
+    for (aid,) in db.execute("SELECT id FROM articles"):
+        root = aid
+        hops = 0
+        while root in src and hops < 100:
+            root, hops = src[root], hops + 1
+        out[int(aid)] = root
+    return out

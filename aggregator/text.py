@@ -1,0 +1,136 @@
+"""Text preparation for matching: normalisation, tokens, stems, shingles, names and numbers.
+
+Pure functions; no I/O. Works for English and other Latin-script languages (Snowball stemmers
+when the language is known) and falls back to character bigrams for scripts written without
+spaces (Chinese, Japanese, Thai, ...).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+
+import Stemmer
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+# Scripts written without spaces between words: Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar.
+_NO_SPACE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff"
+                       r"\u1000-\u109f\u1780-\u17ff]")
+_SENTENCE_END = re.compile(r"[.!?:;\"“”]\s*$")
+
+_STEMMERS = {
+    "en": "english", "fr": "french", "de": "german", "es": "spanish", "it": "italian",
+    "pt": "portuguese", "nl": "dutch", "sv": "swedish", "da": "danish", "no": "norwegian",
+    "fi": "finnish", "ro": "romanian", "hu": "hungarian", "tr": "turkish", "ru": "russian",
+}
+
+# Function words of the languages we stem. Rarity weighting already discounts them; removing
+# them keeps signatures and candidate sets about content.
+STOP_WORDS = frozenset(["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "said", "says", "say", "told", "according", "new", "one", "two", "would", "year", "years", "s", "t", "it's", "don't", "won't", "can't", "mr", "mrs", "ms", "dr", "via", "amid", "per", "among", "upon", "whether", "yet", "since", "though", "although", "le", "la", "les", "un", "une", "des", "du", "de", "et", "en", "est", "pour", "que", "qui", "dans", "sur", "par", "pas", "au", "aux", "ce", "cette", "il", "elle", "ils", "der", "die", "das", "und", "ist", "nicht", "mit", "den", "dem", "ein", "eine", "einer", "zu", "von", "auf", "für", "im", "als", "auch", "es", "sie", "el", "los", "las", "y", "del", "por", "con", "para", "una", "su", "al", "lo", "como", "más", "pero", "sus", "il", "gli", "di", "che", "non", "per", "con", "una", "sono", "della", "dei", "nel", "alla", "o", "os", "as", "um", "uma", "do", "da", "dos", "das", "em", "no", "na", "que", "com", "para", "por"])
+
+
+def normalise(text: str) -> str:
+    """NFKC, case-folded, whitespace collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def words(text: str) -> list[str]:
+    """Word tokens of normalised text; runs of space-less scripts become character bigrams."""
+    out: list[str] = []
+    for w in _WORD.findall(normalise(text)):
+        if _NO_SPACE.search(w):
+            out.extend(_bigrams(w))
+        else:
+            out.append(w.replace("’", "'"))
+    return out
+
+
+def _bigrams(run: str) -> list[str]:
+    if len(run) == 1:
+        return [run]
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+@lru_cache(maxsize=32)
+def _stemmer(language: str | None) -> Stemmer.Stemmer | None:
+    code = (language or "en").split("-")[0].lower()
+    name = _STEMMERS.get(code)
+    return Stemmer.Stemmer(name) if name else None
+
+
+def content_terms(text: str, language: str | None = None) -> list[str]:
+    """Stemmed content words: stop words, one-letter words and bare punctuation removed."""
+    toks = [w for w in words(text) if w not in STOP_WORDS and (len(w) > 1 or not w.isascii())]
+    stemmer = _stemmer(language)
+    if stemmer is None:
+        return toks
+    stems: list[str] = stemmer.stemWords(toks)
+    return stems
+
+
+def shingles(text: str, size: int) -> set[str]:
+    """Word ``size``-shingles of the whole text (stop words kept: copies share them too)."""
+    toks = words(text)
+    if len(toks) < size:
+        return {" ".join(toks)} if toks else set()
+    return {" ".join(toks[i : i + size]) for i in range(len(toks) - size + 1)}
+
+
+def names(text: str) -> set[str]:
+    """Capitalised words that do not open a sentence, plus numbers: the cheap proper-noun signal."""
+    found: set[str] = set()
+    prev_end = True
+    for m in re.finditer(r"\S+", unicodedata.normalize("NFKC", text)):
+        raw = m.group()
+        word = raw.strip("\"'“”‘’()[],.;:!?")
+        if (word and (word[0].isupper() and not prev_end) and len(word) > 1) or (word and any(c.isdigit() for c in word)):
+            found.add(word.casefold())
+        prev_end = bool(_SENTENCE_END.search(raw))
+    return found
+
+
+def lead(text: str, max_words: int) -> str:
+    """The first ``max_words`` words of a text."""
+    parts = text.split()
+    return " ".join(parts[:max_words])
+
+
+def recurring_lines(texts: Iterable[str], min_share: float, min_docs: int) -> frozenset[str]:
+    """Lines (normalised) that occur in at least ``min_share`` of the texts and ``min_docs`` texts.
+
+    Outlet-wide boilerplate (navigation, captions, share prompts, "also available at" footers)
+    recurs across many articles of one outlet; real sentences of a story do not.
+    """
+    counts: dict[str, int] = {}
+    n = 0
+    for text in texts:
+        n += 1
+        for line in {normalise(x) for x in split_lines(text)}:
+            if line:
+                counts[line] = counts.get(line, 0) + 1
+    threshold = max(min_docs, int(min_share * n + 0.999))
+    return frozenset(line for line, c in counts.items() if c >= threshold)
+
+
+_SEGMENT = re.compile(r"\n+|(?<=[.!?])\s+(?=[^a-z])")
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines and sentences: the units in which outlet boilerplate repeats."""
+    return [x.strip() for x in _SEGMENT.split(text) if x and x.strip()]
+
+
+def strip_lines(text: str, boilerplate: frozenset[str]) -> str:
+    """``text`` without the lines that are outlet boilerplate."""
+    if not boilerplate:
+        return text
+    return "\n".join(x for x in split_lines(text) if normalise(x) not in boilerplate)
+
+
+# A segment that recurs in at least a fifth of an outlet's recent articles, and in at least 4 of
+# them, is boilerplate: shared/seed/presstv-article-page.txt's share prompts, captions and
+# "also available at" footers recur in every article; a story's sentences recur in a handful.
+BOILERPLATE_SHARE = 0.2
+BOILERPLATE_MIN_DOCS = 4
