@@ -21,8 +21,8 @@ from .fetch import ACCEPT_PAGE, Fetcher, Resolve, system_resolve
 from .fulltext import extract
 from .model import Config, FetchResult, ParsedFeed, PollOutcome, PollReport
 from .parse import parse_feed
-from .store import parse_iso
 from .store import feeds as store
+from .store import parse_iso
 from .workers import WorkerPool
 
 Progress = Callable[[PollOutcome, int, int], None]

@@ -1,0 +1,355 @@
+"""The command line: parses arguments, calls one library function, prints. Nothing else prints.
+
+Errors the package raises on purpose become one line on stderr and exit code 1 (2 for usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import CONFIG_ENV, config_path, load_config
+from .errors import AggregatorError
+from .model import Config, PollOutcome
+from .terminal import format_story
+from .views import StoryView
+
+EXIT_ERROR = 1
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(config_path(args.config))
+
+
+def _tty() -> bool:
+    return sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
+
+
+def _c(text: str, code: str) -> str:
+    return f"\033[{code}m{text}\033[0m" if _tty() else text
+
+
+# -- poll / cluster / feeds -------------------------------------------------------------------
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    from .pipeline import run_poll
+    from .poll import PollOptions
+
+    config = _config(args)
+    state = {"new": 0, "failed": 0}
+    show = sys.stderr.isatty() and not args.verbose
+
+    def progress(o: PollOutcome, done: int, total: int) -> None:
+        state["new"] += o.new_articles
+        state["failed"] += 0 if o.ok else 1
+        if args.verbose:
+            what = (f"{o.new_articles} new" if o.ok and not o.not_modified
+                    else "not modified" if o.ok else f"{o.error_kind}: {o.error}")
+            print(f"[{done}/{total}] {o.url}: {what}", file=sys.stderr)
+        elif show:
+            print(f"\rpolled {done}/{total} feeds, {state['new']} new articles, "
+                  f"{state['failed']} failed", end="", file=sys.stderr, flush=True)
+
+    report, clustered = run_poll(config, PollOptions(force=args.force), progress,
+                                 cluster=not args.no_cluster)
+    if show and report.outcomes:
+        print(file=sys.stderr)
+    print(f"feeds: {report.ok} ok, {report.failed} failed; new articles: {report.new_articles}")
+    if clustered is not None:
+        print(_cluster_line(clustered))
+    return 0
+
+
+def _cluster_line(r: Any) -> str:
+    return (f"stories: {r.articles} articles clustered, {r.new_stories} new stories, "
+            f"{r.updated_stories} updated, {r.merges} merged")
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from .pipeline import run_cluster
+
+    print(_cluster_line(run_cluster(_config(args))))
+    return 0
+
+
+def cmd_feeds(args: argparse.Namespace) -> int:
+    from .pipeline import open_store
+    from .store.feeds import health, sync_feeds
+
+    config = _config(args)
+    db = open_store(config)
+    sync_feeds(db, config.feeds)
+    rows = health(db, [f.url for f in config.feeds])
+    if args.json:
+        print(json.dumps([asdict(h) for h in rows], indent=2, ensure_ascii=False))
+        return 0
+    width = max([len(h.outlet) for h in rows] + [6])
+    print(f"{'outlet':<{width}}  status        fails  articles  last new")
+    for h in rows:
+        status = ("gone" if h.gone else "ok" if h.ok else (h.error_kind or "never polled"))
+        colour = "32" if h.ok else "31" if h.last_polled else "33"
+        print(f"{h.outlet:<{width}}  {_c(f'{status:<12}', colour)}  {h.failures:>5}  "
+              f"{h.articles:>8}  {h.last_new_article or '-'}")
+        if h.redirect_to:
+            print(f"{'':<{width}}  moved permanently to {h.redirect_to}")
+        if not h.ok and h.error and args.verbose:
+            print(f"{'':<{width}}  {h.error}")
+    return 0
+
+
+def cmd_feeds_import(args: argparse.Namespace) -> int:
+    from . import opml
+
+    path = Path(args.file)
+    try:
+        feeds = opml.parse(path.read_text(encoding="utf-8"), str(path))
+    except OSError as e:
+        raise AggregatorError(f"{path}: cannot read: {e}") from e
+    config_file = config_path(args.config)
+    existing = {f.url for f in load_config(config_file).feeds} if config_file.exists() else set()
+    fresh = [f for f in feeds if f.url not in existing]
+    with config_file.open("a", encoding="utf-8") as out:
+        out.write("\n" + opml.to_toml(fresh))
+    load_config(config_file)  # refuse to leave a broken file behind unnoticed
+    print(f"imported {len(fresh)} feeds into {config_file} ({len(feeds) - len(fresh)} already there)")
+    return 0
+
+
+def cmd_feeds_export(args: argparse.Namespace) -> int:
+    from . import opml
+
+    sys.stdout.write(opml.export(_config(args).feeds))
+    return 0
+
+
+# -- eval ---------------------------------------------------------------------------------------
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import run_eval
+
+    result = run_eval(Path(args.file), level=args.level)
+    if args.json:
+        print(json.dumps(result.as_json()))
+        return 0
+    s = result.scores
+    print(f"{args.file}  level={args.level}")
+    print(f"articles {s.articles}  gold stories {s.stories}  clusters {s.clusters}")
+    print(f"pairwise  precision {s.pair_precision:.3f}  recall {s.pair_recall:.3f}  F1 {s.pair_f1:.3f}")
+    print(f"B-cubed   precision {s.bcubed_precision:.3f}  recall {s.bcubed_recall:.3f}  "
+          f"F1 {s.bcubed_f1:.3f}")
+    print(f"ARI {s.ari:.3f}   {result.articles_per_second:.0f} articles/s")
+    return 0
+
+
+# -- clusters -------------------------------------------------------------------------------------
+
+def story_json(s: StoryView) -> dict[str, Any]:
+    return {
+        "id": s.id, "title": s.title, "rank": s.rank, "first_seen": s.first_seen,
+        "updated": s.updated, "outlets": list(s.outlets),
+        "independent_reports": s.independent_reports,
+        "articles": [{"id": m.article_id, "outlet": m.outlet, "title": m.title, "url": m.url,
+                      "published": m.published, "copy_of": m.copy_of} for m in s.members],
+    }
+
+
+def cmd_clusters(args: argparse.Namespace) -> int:
+    from .pipeline import open_store, parse_since
+    from .store import stories as st
+    from .store.views import load_stories
+
+    config = _config(args)
+    db = open_store(config)
+    if args.explain:
+        return _explain(db, st.resolve(db, args.explain), args.explain)
+    since = parse_since(args.since) if args.since else None
+    stories = load_stories(db, since=since, outlet=args.outlet, search=args.search,
+                           min_outlets=args.min_outlets)[: args.limit]
+    if args.json:
+        print(json.dumps([story_json(s) for s in stories], indent=2, ensure_ascii=False))
+    elif args.csv:
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["story_id", "rank", "story_title", "first_seen", "updated", "outlet",
+                    "article_id", "title", "url", "published", "copy_of"])
+        for s in stories:
+            for m in s.members:
+                w.writerow([s.id, s.rank, s.title, s.first_seen, s.updated, m.outlet,
+                            m.article_id, m.title, m.url, m.published, m.copy_of or ""])
+        sys.stdout.write(buf.getvalue())
+    else:
+        now = datetime.now(UTC)
+        width = min(os.get_terminal_size().columns if sys.stdout.isatty() else 80, 120)
+        if not stories:
+            print("no stories match")
+        for i, s in enumerate(stories, start=1):
+            print(format_story(i, s, now, width, _tty()))
+            print()
+    return 0
+
+
+def _explain(db: Any, story_id: str, asked: str) -> int:
+    from .store.views import load_stories
+
+    found = load_stories(db, ids=[story_id])
+    if not found:
+        raise AggregatorError(f"no story {asked!r}")
+    s = found[0]
+    if story_id != asked:
+        print(f"{asked} was merged into {story_id}")
+    print(f"{s.id}: {s.title}")
+    titles = {m.article_id: f"{m.outlet}: {m.title}" for m in s.members}
+    for m in s.members:
+        print(f"  [{m.article_id}] {m.outlet}: {m.title}")
+        if m.kind == "seed":
+            why = "founded the story (no earlier match)"
+        elif m.kind in ("copy", "same_url", "version"):
+            label = {"copy": "copy of", "same_url": "same URL as", "version": "new version of"}
+            why = f"{label[m.kind]} [{m.matched_article_id}] (Jaccard {m.score:.2f})"
+        else:
+            why = (f"story match with [{m.matched_article_id}] "
+                   f"{titles.get(m.matched_article_id or 0, '')} (cosine {m.score:.2f})")
+        print(f"      {m.kind}: {why}")
+        if m.shared_terms:
+            print(f"      shared terms: {', '.join(m.shared_terms)}")
+    return 0
+
+
+# -- build / email / run / demo ----------------------------------------------------------------------
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .site import build_site
+
+    config = _config(args)
+    out = build_site(config, Path(args.out) if args.out else None)
+    print(f"site built in {out}")
+    return 0
+
+
+def cmd_email(args: argparse.Namespace) -> int:
+    from .digest_run import send_digest
+
+    result = send_digest(_config(args), dry_run=args.dry_run,
+                         out_dir=Path(args.out) if args.out else None)
+    print(result.message)
+    return 0 if result.ok else EXIT_ERROR
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .run import run_all
+
+    config = _config(args)
+    code = 0
+    for line, ok in run_all(config, poll=not args.skip_poll, cluster=not args.skip_cluster,
+                            build=not args.skip_build, email=not args.skip_email):
+        print(line)
+        code = code if ok else EXIT_ERROR
+    return code
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    for line in run_demo(Path(args.out) if args.out else None):
+        print(line, flush=True)
+    return 0
+
+
+# -- parser -------------------------------------------------------------------------------------------
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="aggregator",
+        description="Poll news feeds, group every outlet's report of an event into one story, "
+                    "and publish the stories as a site, an e-mail digest or a terminal list.")
+    p.add_argument("--version", action="version", version=f"aggregator {__version__}")
+    p.add_argument("--config", metavar="PATH",
+                   help=f"feeds.toml to use (default: ${CONFIG_ENV} or ./feeds.toml)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    s = sub.add_parser("poll", help="fetch every due feed, store new articles, cluster them")
+    s.add_argument("--force", action="store_true", help="poll every feed now, ignoring schedules "
+                   "(not Retry-After, not gone feeds)")
+    s.add_argument("--verbose", "-v", action="store_true", help="log each feed")
+    s.add_argument("--no-cluster", action="store_true", help="store articles without clustering")
+    s.set_defaults(fn=cmd_poll)
+
+    s = sub.add_parser("cluster", help="assign articles not yet clustered to stories")
+    s.set_defaults(fn=cmd_cluster)
+
+    s = sub.add_parser("feeds", help="list the feeds with their health; import/export OPML")
+    s.add_argument("--json", action="store_true", help="machine-readable list")
+    s.add_argument("--verbose", "-v", action="store_true", help="show each failing feed's error")
+    s.set_defaults(fn=cmd_feeds)
+    fsub = s.add_subparsers(dest="feeds_command", metavar="ACTION")
+    f = fsub.add_parser("import", help="append the feeds of an OPML file to feeds.toml")
+    f.add_argument("file", help="OPML file")
+    f.set_defaults(fn=cmd_feeds_import)
+    f = fsub.add_parser("export", help="print the configured feeds as OPML")
+    f.set_defaults(fn=cmd_feeds_export)
+
+    s = sub.add_parser("eval", help="score the clustering on a labelled JSONL file")
+    s.add_argument("file", help="JSONL with id, story, title, text, outlet, published, url")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--level", choices=("stories", "copies"), default="stories",
+                   help="score stories (default) or copies of the same text")
+    s.set_defaults(fn=cmd_eval)
+
+    s = sub.add_parser("clusters", help="list the current stories, ranked")
+    s.add_argument("--since", help="only stories updated since: 24h, 3d, or a date")
+    s.add_argument("--min-outlets", type=int, default=1, metavar="N",
+                   help="only stories told by at least N outlets")
+    s.add_argument("--outlet", metavar="NAME", help="only stories this outlet covered")
+    s.add_argument("--search", metavar="TEXT", help="full-text search over stored articles")
+    s.add_argument("--limit", type=int, default=30, metavar="N", help="at most N stories (30)")
+    s.add_argument("--explain", metavar="ID", help="why each article is in story ID")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--json", action="store_true", help="JSON (see README for the contract)")
+    g.add_argument("--csv", action="store_true", help="CSV, one row per article")
+    s.set_defaults(fn=cmd_clusters)
+
+    s = sub.add_parser("build", help="render the static site from the database")
+    s.add_argument("--out", metavar="DIR", help="output folder (default: settings.site_dir)")
+    s.set_defaults(fn=cmd_build)
+
+    s = sub.add_parser("email", help="send the digest of stories since the last one")
+    s.add_argument("--dry-run", action="store_true", help="write an .eml file instead of sending")
+    s.add_argument("--out", metavar="DIR", help="folder for --dry-run (default: settings.mail_dir)")
+    s.set_defaults(fn=cmd_email)
+
+    s = sub.add_parser("run", help="poll, cluster, build and send the digest when due (for cron)")
+    for stage in ("poll", "cluster", "build", "email"):
+        s.add_argument(f"--skip-{stage}", action="store_true", help=f"skip the {stage} stage")
+    s.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("demo", help="the whole pipeline offline on bundled real feeds")
+    s.add_argument("--out", metavar="DIR", help="where to put everything (default: a new "
+                   "folder under the system's temporary directory)")
+    s.set_defaults(fn=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except AggregatorError as e:
+        print(f"aggregator: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("aggregator: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""`aggregator email`: build the digest and deliver it exactly once per list and period.
+
+A digest record moves pending -> sending -> sent. The message (with its Message-ID) is stored
+before the first attempt, so a run after a crash re-sends the very same message, never a new one;
+a run that finds the period already sent does nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from . import mail
+from .digest import choose
+from .errors import MailError
+from .model import Config
+from .store import iso, open_db
+from .store.digests import DigestRecord, get, last_sent, mark, save_pending
+from .store.views import load_stories
+
+# The first digest of a list covers the last day.
+FIRST_DIGEST_SPAN = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class DigestResult:
+    ok: bool
+    sent: bool
+    message: str
+
+
+def send_digest(config: Config, dry_run: bool = False, out_dir: Path | None = None,
+                now: datetime | None = None) -> DigestResult:
+    now = now or datetime.now(UTC)
+    email = config.email
+    period = now.strftime("%Y-%m-%d")
+    db = open_db(config.settings.database)
+    try:
+        record = get(db, email.list_name, period)
+        if record is not None and record.status == "sent":
+            return DigestResult(True, False, f"digest for {period} already sent "
+                                f"({record.message_id}); nothing to do")
+        if record is None:
+            prev = last_sent(db, email.list_name)
+            since = prev.until if prev else iso(now - FIRST_DIGEST_SPAN)
+            until = iso(now)
+            stories = load_stories(db)
+            first = {sid: t for sid, t in db.execute(
+                "SELECT story_id, MIN(linked_at) FROM story_links GROUP BY story_id")}
+            digest = choose(stories, first, period, since, until, config.settings.single_source)
+            if digest.empty:
+                return DigestResult(True, False, f"no new or updated stories since {since}; "
+                                    "no digest sent")
+            raw = mail.build(digest, email, config.settings.templates)
+            if dry_run:
+                return _dry_run(raw, out_dir or Path(config.settings.mail_dir), period)
+            record = DigestRecord(email.list_name, period, "pending",
+                                  mail.message_id(email, period), since, until, raw)
+            save_pending(db, record, now)
+        elif dry_run:
+            return _dry_run(record.message, out_dir or Path(config.settings.mail_dir), period)
+        mark(db, record, "sending", now)
+        try:
+            if email.maildir:
+                mail.deliver_maildir(record.message, email.maildir)
+            else:
+                mail.send(record.message, email)
+        except MailError as e:
+            mark(db, record, "pending", now, str(e))
+            return DigestResult(False, False, f"digest for {period} not sent: {e}")
+        mark(db, record, "sent", now)
+        target = email.maildir or f"{len(email.recipients)} recipient(s) via {email.smtp_host}"
+        return DigestResult(True, True, f"digest for {period} sent to {target} "
+                            f"({record.message_id})")
+    finally:
+        db.conn.close()
+
+
+def _dry_run(raw: bytes, out: Path, period: str) -> DigestResult:
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"digest-{period}.eml"
+    path.write_bytes(raw)
+    return DigestResult(True, False, f"dry run: digest written to {path}")

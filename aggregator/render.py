@@ -1,0 +1,63 @@
+"""HTML, Atom and JSON Feed rendering with jinja2: the only module that imports jinja2.
+
+Autoescape is on for every template; the only markup that reaches a page is built here from
+escaped text. Links pass ``safe_url`` (http/https only) before they reach an ``href``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup, escape
+
+from . import urls
+
+PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def safe_url(value: str | None) -> str | None:
+    return value if urls.is_http(value) else None
+
+
+def diff_words(title: str, reference: str) -> Markup:
+    """``title`` with the words that are not in ``reference`` wrapped in <mark>."""
+    ref = {w.casefold() for w in re.findall(r"\w+", reference)}
+    parts = []
+    for token in re.split(r"(\W+)", title):
+        if token and re.match(r"\w", token) and token.casefold() not in ref:
+            parts.append(Markup("<mark>{}</mark>").format(token))
+        else:
+            parts.append(escape(token))
+    return Markup("").join(parts)
+
+
+def environment(template_dir: str | None) -> jinja2.Environment:
+    dirs = [str(template_dir)] if template_dir else []
+    dirs.append(str(PACKAGE_TEMPLATES))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(dirs), autoescape=True, trim_blocks=True,
+        lstrip_blocks=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters["safe_url"] = safe_url
+    env.filters["diff_words"] = diff_words
+    env.filters["hhmm"] = lambda s: (s or "")[11:16]
+    env.filters["day"] = lambda s: (s or "")[:10]
+    env.filters["when"] = lambda s: (s or "")[:16].replace("T", " ") + " UTC" if s else "undated"
+    return env
+
+
+def render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
+    try:
+        return env.get_template(name).render(**context)
+    except jinja2.TemplateError as e:
+        from .errors import AggregatorError
+
+        raise AggregatorError(f"template {name}: {e}") from e
+
+
+def json_feed(feed: Mapping[str, Any]) -> str:
+    return json.dumps(feed, indent=2, ensure_ascii=False, sort_keys=False) + "\n"

@@ -1,0 +1,86 @@
+"""Read stories and their members for the outputs (site, digest, clusters)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import replace
+
+from sqlite_utils import Database
+
+from ..views import Member, StoryView, rank, ranked
+from .stories import epoch
+
+
+def newest_time(db: Database) -> str | None:
+    row = db.execute("SELECT MAX(sort_time) FROM articles").fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+def load_stories(db: Database, since: str | None = None, ids: list[str] | None = None,
+                 outlet: str | None = None, search: str | None = None,
+                 min_outlets: int = 1) -> list[StoryView]:
+    """Stories updated at or after ``since`` (UTC ISO), ranked."""
+    where = ["s.outlet_count >= ?"]
+    args: list[object] = [min_outlets]
+    if since:
+        where.append("s.updated >= ?")
+        args.append(since)
+    if ids is not None:
+        where.append(f"s.id IN ({','.join('?' * len(ids))})")
+        args.extend(ids)
+    if outlet:
+        where.append("s.id IN (SELECT l.story_id FROM story_links l JOIN articles a "
+                     "ON a.id = l.article_id WHERE a.outlet = ? COLLATE NOCASE)")
+        args.append(outlet)
+    if search:
+        where.append("s.id IN (SELECT l.story_id FROM story_links l WHERE l.article_id IN "
+                     "(SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?))")
+        args.append(_fts_query(search))
+    rows = db.execute(f"SELECT * FROM stories s WHERE {' AND '.join(where)}", args).fetchall()
+    cols = [d[0] for d in db.execute("SELECT * FROM stories LIMIT 0").description]
+    stories = [dict(zip(cols, r, strict=True)) for r in rows]
+    if not stories:
+        return []
+    members = _members(db, [s["id"] for s in stories])
+    ref = newest_time(db)
+    ref_t = epoch(ref) if ref else 0.0
+    out = []
+    for s in stories:
+        ms = tuple(members.get(s["id"], ()))
+        view = StoryView(
+            id=s["id"], title=s["title"], lead=s["lead"], first_seen=s["first_seen"],
+            updated=s["updated"], outlets_updated=s["outlets_updated"],
+            outlets=tuple(json.loads(s["outlets"])), independent_reports=s["independent_reports"],
+            article_count=s["article_count"], rank=0.0, members=ms)
+        age = (ref_t - epoch(s["updated"])) / 3600.0
+        out.append(replace(view, rank=rank(view.independent_outlets, age)))
+    return ranked(out)
+
+
+def _fts_query(text: str) -> str:
+    # Each word as a quoted prefix-free phrase: user input never reaches FTS5 syntax.
+    words = [w.replace('"', '""') for w in text.split()]
+    return " ".join(f'"{w}"' for w in words) or '""'
+
+
+def _members(db: Database, ids: list[str]) -> dict[str, list[Member]]:
+    out: dict[str, list[Member]] = defaultdict(list)
+    for chunk in range(0, len(ids), 500):
+        part = ids[chunk : chunk + 500]
+        rows = db.execute(
+            f"""SELECT l.story_id, a.id, a.outlet, a.title, a.summary, a.url, a.published,
+                      a.sort_time, l.kind, l.score, l.matched_article_id, l.shared_terms,
+                      c.source_id, f.country, f.owner, f.role
+               FROM story_links l JOIN articles a ON a.id = l.article_id
+               JOIN feeds f ON f.url = a.feed_url
+               LEFT JOIN copies c ON c.article_id = a.id
+               WHERE l.story_id IN ({','.join('?' * len(part))})
+               ORDER BY a.sort_time, a.id""", part).fetchall()
+        for r in rows:
+            out[r[0]].append(Member(
+                article_id=r[1], outlet=r[2], title=r[3], summary=r[4], url=r[5], published=r[6],
+                sort_time=r[7], kind=r[8], score=r[9], matched_article_id=r[10],
+                shared_terms=tuple(json.loads(r[11])), copy_of=r[12], country=r[13], owner=r[14],
+                role=r[15]))
+    return out
