@@ -37,6 +37,11 @@ OUTLETS = {
 }
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default 5 drops connections under a concurrent poll
+    daemon_threads = True
+
+
 class SnapshotServer:
     """A loopback HTTP server whose files can be swapped between polls; honours ETags."""
 
@@ -71,7 +76,7 @@ class SnapshotServer:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

@@ -93,6 +93,7 @@ class Fetcher:
         self._resolve = resolve
         self._networks = netguard.parse_networks(limits.allowed_private_networks)
         self._client: httpx.AsyncClient | None = None
+        self._hosts: dict[str, asyncio.Semaphore] = {}
 
     async def __aenter__(self) -> Fetcher:
         limits = self.limits
@@ -100,7 +101,7 @@ class Fetcher:
 
         def session() -> aiohttp.ClientSession:
             connector = aiohttp.TCPConnector(
-                resolver=resolver, limit=limits.concurrency, limit_per_host=limits.per_host,
+                resolver=resolver, limit=limits.concurrency, limit_per_host=limits.per_host * 2,
                 ssl=ssl.create_default_context(), ttl_dns_cache=60)
             return aiohttp.ClientSession(connector=connector, auto_decompress=False,
                                          trust_env=False)
@@ -139,10 +140,15 @@ class Fetcher:
 
     async def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None,
                     accept: str = ACCEPT) -> FetchResult:
-        started = time.monotonic()
+        # Wait for a slot on the feed's host first: the deadline covers the fetch itself, so a
+        # slow neighbour on the same host delays a feed but never makes it time out.
+        host = (urlsplit(url).hostname or "").lower()
+        sem = self._hosts.setdefault(host, asyncio.Semaphore(self.limits.per_host))
         try:
-            async with asyncio.timeout(self.limits.deadline):
-                return await self._fetch(url, etag, last_modified, accept, started)
+            async with sem:
+                started = time.monotonic()
+                async with asyncio.timeout(self.limits.deadline):
+                    return await self._fetch(url, etag, last_modified, accept, started)
         except TimeoutError:
             raise FetchError("timeout", f"no complete answer within {self.limits.deadline:g} s") from None
 
@@ -223,6 +229,9 @@ def _network_error(e: httpx.HTTPError) -> FetchError:
         return FetchError("tls_error", f"TLS failed: {chain[-1]}"[:300])
     if "no allowed address" in text:
         return FetchError("blocked_address", "the host resolves only to non-public addresses")
+    refused = (ConnectionRefusedError, aiohttp.ClientConnectorError)
+    if any(isinstance(c, refused) for c in chain):
+        return FetchError("connection_error", f"cannot connect: {chain[-1]}"[:300])
     if isinstance(e, httpx.TimeoutException):
         return FetchError("timeout", f"network timeout: {e}"[:300])
     return FetchError("connection_error", f"{type(e).__name__}: {chain[-1]}"[:300])

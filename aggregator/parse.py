@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,8 +37,24 @@ feedparser.SANITIZE_HTML = False
 feedparser.RESOLVE_RELATIVE_URIS = False
 
 
+_ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.IGNORECASE)
+
+
+def cap_items(body: bytes, max_items: int = MAX_ITEMS) -> bytes:
+    """Cut an XML feed after its ``max_items``-th item: feedparser's cost grows with the whole
+    document (100,000 items took 8.3 s; the first 500 of them 0.12 s), and the rest is never kept.
+    The lenient parser reads the unclosed remainder."""
+    if body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        return body  # JSON Feed: the json module is fast on any size we accept
+    for n, m in enumerate(_ITEM_END.finditer(body), start=1):
+        if n == max_items:
+            return body[: m.end()]
+    return body
+
+
 def parse_feed(body: bytes, headers: dict[str, str], final_url: str, language: str | None,
                now: datetime) -> ParsedFeed:
+    body = cap_items(body)
     hdrs = {k.lower(): v for k, v in headers.items()}
     hdrs["content-location"] = final_url
     try:

@@ -1,0 +1,166 @@
+"""Shared fixtures: a real HTTP server on 127.0.0.1 with scripted behaviours, configs, feeds."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterator
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parent / "data"
+
+Behaviour = Callable[[BaseHTTPRequestHandler], None]
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default 5 drops connections under a concurrent poll
+    daemon_threads = True
+
+
+class FeedServer:
+    """Serves scripted behaviours by path; records every request's headers."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Behaviour] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                with server.lock:
+                    server.requests.append((self.path, dict(self.headers.items())))
+                fn = server.routes.get(self.path)
+                if fn is None:
+                    self.send_error(404)
+                    return
+                try:
+                    fn(self)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str, host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def hits(self, path: str) -> list[dict[str, str]]:
+        return [h for p, h in self.requests if p == path]
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    s = FeedServer()
+    yield s
+    s.close()
+
+
+def respond(body: bytes, status: int = 200, content_type: str = "application/rss+xml",
+            headers: dict[str, str] | None = None, conditional: bool = True) -> Behaviour:
+    """A static response that honours If-None-Match / If-Modified-Since when ``conditional``."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+    modified = format_datetime(__import__("datetime").datetime(2026, 11, 1, tzinfo=__import__(
+        "datetime").UTC), usegmt=True)
+
+    def fn(h: BaseHTTPRequestHandler) -> None:
+        if conditional and (h.headers.get("If-None-Match") == etag
+                            or h.headers.get("If-Modified-Since") == modified):
+            h.send_response(304)
+            h.send_header("ETag", etag)
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        h.send_response(status)
+        h.send_header("Content-Type", content_type)
+        h.send_header("Content-Length", str(len(body)))
+        if conditional:
+            h.send_header("ETag", etag)
+            h.send_header("Last-Modified", modified)
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(body)
+
+    return fn
+
+
+def rss(items: list[dict[str, str]], title: str = "Test feed", extra: str = "") -> bytes:
+    from xml.sax.saxutils import escape
+
+    parts = []
+    for it in items:
+        fields = "".join(
+            f"<{k}>{escape(v)}</{k}>" for k, v in it.items() if k != "raw")
+        parts.append(f"<item>{fields}{it.get('raw', '')}</item>")
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>{escape(title)}</title><link>https://example.org/</link>{extra}"
+            + "".join(parts) + "</channel></rss>").encode()
+
+
+def healthy_feed(n: int, outlet: str, items: int = 5) -> bytes:
+    return rss([{
+        "title": f"{outlet} report {i} on harbour bridge closure number {n}",
+        "link": f"https://example.org/{outlet}/{n}/{i}",
+        "guid": f"{outlet}-{n}-{i}",
+        "description": f"The harbour bridge in city {n} closed after inspectors found cracks {i}.",
+        "pubDate": f"Mon, 0{1 + i % 9} Nov 2026 10:00:00 GMT",
+    } for i in range(items)], title=outlet)
+
+
+STUB_HOSTS = {f"h{i}.test": ["127.0.0.1"] for i in range(16)}
+STUB_HOSTS.update({
+    "private.test": ["10.0.0.1"], "mapped.test": ["::ffff:127.0.0.2"],
+    "loop2.test": ["127.0.0.2"], "cgnat.test": ["100.64.0.1"], "mixed.test": ["192.168.1.1"],
+})
+
+
+async def stub_resolve(host: str) -> list[str]:
+    if host in STUB_HOSTS:
+        return STUB_HOSTS[host]
+    if host in ("127.0.0.1", "localhost"):
+        return ["127.0.0.1"]
+    raise OSError(f"stub resolver: unknown host {host}")
+
+
+def write_config(tmp: Path, feeds: list[dict[str, Any]], settings: dict[str, Any] | None = None,
+                 email: dict[str, Any] | None = None) -> Path:
+    s = {"database": "aggregator.db", "allowed_private_networks": ["127.0.0.1/32"],
+         "timeout": 5, "parse_timeout": 5, "site_dir": "site", "mail_dir": "mail"}
+    s.update(settings or {})
+    lines = ["[settings]"] + [f"{k} = {_toml(v)}" for k, v in s.items()]
+    if email:
+        lines += ["", "[email]"] + [f"{k} = {_toml(v)}" for k, v in email.items()]
+    for f in feeds:
+        lines += ["", "[[feeds]]"] + [f"{k} = {_toml(v)}" for k, v in f.items()]
+    path = tmp / "feeds.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _toml(v: Any) -> str:
+    import json
+
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    return json.dumps(v)
