@@ -80,8 +80,8 @@ async def _poll_feed(db: Database, config: Config, state: store.FeedState, fetch
         status = result.status
         now = options.now()
         redirect_to, redirect_count, new_url = _redirect(state, result)
-        next_due = schedule.next_success(now, _interval(config, state), result.max_age, None,
-                                         s.min_interval, s.max_interval)
+        next_due = schedule.next_success(now, _interval(config, state), result.max_age,
+                                         state.ttl_minutes, s.min_interval, s.max_interval)
         body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else None
         if result.body is None or body_hash == state.body_hash:
             store.save_not_modified(db, state.url, result.status, now, next_due, redirect_to,

@@ -37,7 +37,7 @@ class FeedServer:
 
             def do_GET(self) -> None:
                 with server.lock:
-                    server.requests.append((self.path, dict(self.headers.items())))
+                    server.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
                 fn = server.routes.get(self.path)
                 if fn is None:
                     self.send_error(404)

@@ -33,6 +33,7 @@ class FeedState:
     gone: bool
     redirect_to: str | None
     redirect_count: int
+    ttl_minutes: int | None = None
 
 
 def sync_feeds(db: Database, feeds: Sequence[FeedConfig]) -> None:
@@ -64,6 +65,7 @@ def _state(r: dict[str, Any]) -> FeedState:
         failures=int(r["failures"] or 0), next_due=r["next_due"],
         retry_until=r["retry_until"], gone=bool(r["gone"]),
         redirect_to=r["redirect_to"], redirect_count=int(r["redirect_count"] or 0),
+        ttl_minutes=r["ttl_minutes"],
     )
 
 

@@ -1,0 +1,148 @@
+"""Polling behaviour over real loopback HTTP: conditional GET, schedules, lock, redirects."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import FeedServer, healthy_feed, respond, rss, stub_resolve, write_config
+from hostile import redirect
+
+from aggregator.cli import main
+from aggregator.config import load_config
+from aggregator.errors import LockedError
+from aggregator.lock import run_lock
+from aggregator.poll import PollOptions, poll
+from aggregator.store import open_db
+
+
+def _poll(cfg_path: Path, **kw: object) -> object:
+    cfg = load_config(cfg_path)
+    db = open_db(cfg.settings.database)
+    try:
+        return asyncio.run(poll(db, cfg, PollOptions(resolve=stub_resolve, **kw)))  # type: ignore[arg-type]
+    finally:
+        db.conn.close()
+
+
+def test_conditional_get_second_poll_writes_nothing(server: FeedServer, tmp_path: Path) -> None:
+    server.routes["/a.xml"] = respond(healthy_feed(1, "a"))
+    cfg_path = write_config(tmp_path, [{"url": server.url("/a.xml"), "outlet": "A"}])
+    first = _poll(cfg_path)
+    assert first.new_articles == 5  # type: ignore[attr-defined]
+    db = sqlite3.connect(tmp_path / "aggregator.db")
+    before = db.execute("SELECT COUNT(*), MAX(updated), SUM(LENGTH(title)) FROM articles").fetchone()
+    changes_before = db.total_changes
+    second = _poll(cfg_path, force=True)
+    o = second.outcomes[0]  # type: ignore[attr-defined]
+    assert o.ok and o.not_modified and o.status == 304 and o.new_articles == 0
+    hdrs = server.hits("/a.xml")[-1]
+    assert hdrs.get("if-none-match") and hdrs.get("if-modified-since")
+    assert "aggregator/" in hdrs["user-agent"]
+    after = db.execute("SELECT COUNT(*), MAX(updated), SUM(LENGTH(title)) FROM articles").fetchone()
+    assert before == after and db.total_changes == changes_before
+
+
+def test_validators_stored_independently(server: FeedServer, tmp_path: Path) -> None:
+    body = healthy_feed(2, "b")
+
+    def only_last_modified(h: object) -> None:
+        respond(body, headers={"Last-Modified": "Sun, 01 Nov 2026 00:00:00 GMT"},
+                conditional=False)(h)  # type: ignore[arg-type]
+
+    server.routes["/b.xml"] = only_last_modified
+    cfg_path = write_config(tmp_path, [{"url": server.url("/b.xml"), "outlet": "B"}])
+    _poll(cfg_path)
+    _poll(cfg_path, force=True)
+    hdrs = server.hits("/b.xml")[-1]
+    assert hdrs.get("if-modified-since") == "Sun, 01 Nov 2026 00:00:00 GMT"
+    assert "if-none-match" not in hdrs
+
+
+def test_unchanged_body_is_not_parsed_again(server: FeedServer, tmp_path: Path) -> None:
+    server.routes["/c.xml"] = respond(healthy_feed(3, "c"), conditional=False)
+    cfg_path = write_config(tmp_path, [{"url": server.url("/c.xml"), "outlet": "C"}])
+    _poll(cfg_path)
+    second = _poll(cfg_path, force=True)
+    assert second.outcomes[0].not_modified  # type: ignore[attr-defined]
+
+
+def test_schedule_and_force(server: FeedServer, tmp_path: Path) -> None:
+    server.routes["/d.xml"] = respond(rss([{"title": "x", "guid": "1"}], extra="<ttl>120</ttl>"))
+    cfg_path = write_config(tmp_path, [{"url": server.url("/d.xml"), "outlet": "D"}])
+    _poll(cfg_path)
+    assert _poll(cfg_path).outcomes == ()  # type: ignore[attr-defined]  # not due yet
+    assert len(_poll(cfg_path, force=True).outcomes) == 1  # type: ignore[attr-defined]
+    db = sqlite3.connect(tmp_path / "aggregator.db")
+    (due, ttl) = db.execute("SELECT next_due, ttl_minutes FROM feeds").fetchone()
+    assert ttl == 120
+    assert datetime.strptime(due, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) > \
+        datetime.now(UTC) + timedelta(minutes=110)
+
+
+def test_gone_and_retry_after_are_not_forced(server: FeedServer, tmp_path: Path) -> None:
+    server.routes["/gone"] = respond(b"", status=410, conditional=False)
+    server.routes["/busy"] = respond(b"", status=429, headers={"Retry-After": "3600"},
+                                     conditional=False)
+    cfg_path = write_config(tmp_path, [{"url": server.url("/gone"), "outlet": "G"},
+                                       {"url": server.url("/busy"), "outlet": "R"}])
+    first = _poll(cfg_path)
+    assert {o.error_kind for o in first.outcomes} == {"gone", "http_429"}  # type: ignore[attr-defined]
+    again = _poll(cfg_path, force=True)
+    assert again.outcomes == ()  # type: ignore[attr-defined]
+    assert len(server.hits("/gone")) == 1 and len(server.hits("/busy")) == 1
+
+
+def test_failures_back_off_and_count(server: FeedServer, tmp_path: Path) -> None:
+    server.routes["/err"] = respond(b"", status=500, conditional=False)
+    cfg_path = write_config(tmp_path, [{"url": server.url("/err"), "outlet": "E"}])
+    for _ in range(3):
+        _poll(cfg_path, force=True)
+    db = sqlite3.connect(tmp_path / "aggregator.db")
+    fails, kind, due = db.execute("SELECT failures, error_kind, next_due FROM feeds").fetchone()
+    assert fails == 3 and kind == "http_5xx"
+    assert datetime.strptime(due, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) > datetime.now(UTC)
+
+
+def test_permanent_redirect_moves_feed_after_repeats(server: FeedServer, tmp_path: Path) -> None:
+    server.routes["/new.xml"] = respond(healthy_feed(4, "n"), conditional=False)
+    server.routes["/old.xml"] = redirect("/new.xml", 301)
+    old = server.url("/old.xml")
+    cfg_path = write_config(tmp_path, [{"url": old, "outlet": "Moved"}])
+    db = sqlite3.connect(tmp_path / "aggregator.db")
+    _poll(cfg_path, force=True)
+    assert db.execute("SELECT redirect_to, redirect_count FROM feeds WHERE url=?", (old,)).fetchone() \
+        == (server.url("/new.xml"), 1)
+    for _ in range(2):
+        server.routes["/new.xml"] = respond(healthy_feed(5 + _, "n"), conditional=False)
+        _poll(cfg_path, force=True)
+    urls = [u for (u,) in db.execute("SELECT url FROM feeds")]
+    assert server.url("/new.xml") in urls
+    (n,) = db.execute("SELECT COUNT(*) FROM articles WHERE feed_url=?", (server.url("/new.xml"),)).fetchone()
+    assert n == 15
+
+
+def test_second_run_exits_at_once_when_locked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg_path = write_config(tmp_path, [{"url": "http://127.0.0.1:9/x", "outlet": "X"}])
+    cfg = load_config(cfg_path)
+    with run_lock(cfg.settings.database):
+        with pytest.raises(LockedError), run_lock(cfg.settings.database):
+            pass
+        code = main(["--config", str(cfg_path), "poll"])
+    assert code == 1
+    assert "another aggregator run" in capsys.readouterr().err
+
+
+def test_poll_cli_exits_zero_with_failed_feeds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg_path = write_config(tmp_path, [{"url": "http://127.0.0.1:9/x", "outlet": "X"}])
+    assert main(["--config", str(cfg_path), "poll"]) == 0
+    assert "1 failed" in capsys.readouterr().out
+    assert main(["--config", str(cfg_path), "feeds", "--json"]) == 0
+    import json
+
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["ok"] is False and rows[0]["error_kind"] == "connection_error"
+    assert {"url", "outlet", "ok", "error_kind", "error", "failures", "articles", "last_polled"} <= rows[0].keys()

@@ -1,0 +1,106 @@
+"""Unit tests of single pure functions: addresses, decoding, URLs, sanitising, schedules."""
+
+from __future__ import annotations
+
+import gzip
+import random
+import zlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from aggregator import netguard, schedule, urls
+from aggregator.decode import BoundedDecoder
+from aggregator.errors import FetchError
+from aggregator.fetch import max_age_seconds, retry_after_seconds
+from aggregator.sanitize import clean_html, to_text
+
+LOOPBACK = netguard.parse_networks(["127.0.0.1/32"])
+
+
+@pytest.mark.parametrize(("addr", "ok"), [
+    ("93.184.216.34", True), ("2606:4700::1111", True),
+    ("127.0.0.1", False), ("127.0.0.2", False), ("10.1.2.3", False), ("172.16.0.1", False),
+    ("192.168.1.1", False), ("169.254.169.254", False), ("100.64.0.1", False), ("0.0.0.0", False),
+    ("::1", False), ("::ffff:127.0.0.1", False), ("::ffff:10.0.0.1", False),
+    ("2002:7f00:0001::", False), ("64:ff9b::a00:1", False), ("fe80::1", False), ("fc00::1", False),
+    ("224.0.0.1", False), ("255.255.255.255", False), ("not-an-ip", False),
+])
+def test_address_policy(addr: str, ok: bool) -> None:
+    assert netguard.allowed(addr, ()) is ok
+
+
+def test_allowed_networks_are_exact() -> None:
+    assert netguard.allowed("127.0.0.1", LOOPBACK)
+    assert netguard.allowed("::ffff:127.0.0.1", LOOPBACK)
+    assert not netguard.allowed("127.0.0.2", LOOPBACK)
+
+
+def test_gzip_bomb_stops_at_the_cap() -> None:
+    bomb = gzip.compress(b"\0" * (50 * 1024 * 1024))
+    d = BoundedDecoder("gzip", 1024 * 1024)
+    with pytest.raises(FetchError) as e:
+        d.feed(bomb)
+    assert e.value.kind == "too_large"
+    assert d.total <= 1024 * 1024 + 1
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "identity", ""])
+def test_decoding_round_trip(encoding: str) -> None:
+    data = b"<rss>" + b"x" * 100_000 + b"</rss>"
+    raw = {"gzip": gzip.compress(data), "deflate": zlib.compress(data)}.get(encoding, data)
+    d = BoundedDecoder(encoding, 10**6)
+    for i in range(0, len(raw), 1000):
+        d.feed(raw[i : i + 1000])
+    assert d.finish() == data
+
+
+def test_raw_deflate_is_accepted() -> None:
+    c = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    raw = c.compress(b"hello feed") + c.flush()
+    d = BoundedDecoder("deflate", 1000)
+    d.feed(raw)
+    assert d.finish() == b"hello feed"
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("https://Example.org/a?utm_source=x&id=3&fbclid=y#frag", "https://example.org/a?id=3"),
+    ("http://example.org:80/p?gclid=1", "http://example.org/p"),
+    ("/rel/path?mc_cid=1", "https://base.example/rel/path"),
+    ("javascript:alert(1)", None), ("data:text/html,hi", None), ("", None),
+])
+def test_canonical_urls(url: str, expected: str | None) -> None:
+    assert urls.canonical(url, "https://base.example/feed") == expected
+
+
+def test_sanitiser_removes_active_content_and_is_idempotent() -> None:
+    dirty = ('<p onclick="x()">Hi<script>alert(1)</script><a href="javascript:alert(1)">j</a>'
+             '<a href="https://ok.example/">ok</a><form><input type="password"></form>'
+             '<svg><a xlink:href="javascript:alert(1)">s</a></svg><iframe src="x"></iframe></p>')
+    clean = clean_html(dirty)
+    for bad in ("script", "onclick", "javascript", "form", "input", "svg", "iframe"):
+        assert bad not in clean.lower()
+    assert 'href="https://ok.example/"' in clean
+    assert clean_html(clean) == clean
+
+
+def test_to_text() -> None:
+    assert to_text("<p>A &amp; B</p><p>C<br>D</p><script>x</script>") == "A & B\nC\nD"
+
+
+def test_retry_after_forms() -> None:
+    now = datetime(2026, 11, 1, tzinfo=UTC).timestamp()
+    assert retry_after_seconds("120", now) == 120
+    assert retry_after_seconds("Sun, 01 Nov 2026 00:10:00 GMT", now) == 600
+    assert retry_after_seconds("soon", now) is None
+    assert max_age_seconds("public, max-age=900") == 900
+
+
+def test_backoff_grows_with_jitter_and_is_capped() -> None:
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    rng = random.Random(1)
+    waits = [schedule.next_failure(now, 60, f, 1440, rng) - now for f in range(1, 12)]
+    assert waits[0] <= timedelta(minutes=60) and waits[3] > timedelta(minutes=200)
+    assert all(w <= timedelta(minutes=1440) for w in waits)
+    assert schedule.retry_after(now, 10**9, 5, 1440) == now + timedelta(minutes=1440)
+    assert schedule.retry_after(now, 1, 5, 1440) == now + timedelta(minutes=5)
