@@ -93,12 +93,13 @@ def _short(value: Any) -> str | None:
 
 def _date(e: Any, now: datetime) -> tuple[datetime | None, str]:
     raw = ""
+    # dict.get: FeedParserDict.get maps updated->published with a DeprecationWarning.
     for key in ("published", "updated", "created"):
-        if e.get(key):
-            raw = str(e.get(key))[:MAX_RAW_DATE]
+        if dict.get(e, key):
+            raw = str(dict.get(e, key))[:MAX_RAW_DATE]
             break
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = e.get(key)
+        parsed = dict.get(e, key)
         if parsed:
             try:
                 dt = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)

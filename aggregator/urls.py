@@ -27,7 +27,8 @@ def canonical(url: str | None, base: str | None = None) -> str | None:
     """Absolute http(s) URL without tracking parameters or fragment; None if not http(s)."""
     if not url:
         return None
-    url = url.strip()
+    # Control characters never belong in a URL; spaces are percent-encoded.
+    url = "".join(c for c in url.strip() if ord(c) >= 32 and ord(c) != 127).replace(" ", "%20")
     try:
         if base:
             url = urljoin(base, url)

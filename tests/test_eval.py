@@ -1,0 +1,58 @@
+"""`aggregator eval` and the metrics, checked against hand-computed values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aggregator.cli import main
+from aggregator.metrics import score
+from conftest import SHARED
+
+
+def test_metrics_by_hand() -> None:
+    # gold: {a,b,c} {d,e}; predicted: {a,b} {c,d,e}
+    gold = ["x", "x", "x", "y", "y"]
+    pred = [1, 1, 2, 2, 2]
+    s = score(gold, pred)
+    # pairs together in both: ab, de -> 2; gold pairs 3+1=4; predicted pairs 1+3=4
+    assert s.pair_precision == pytest.approx(0.5) and s.pair_recall == pytest.approx(0.5)
+    # ARI: expected = 4*4/10 = 1.6; max = 4; (2-1.6)/(4-1.6) = 1/6
+    assert s.ari == pytest.approx(1 / 6)
+    # B-cubed precision: a,b: 1; c: 1/3; d,e: 2/3 -> (2 + 1/3 + 4/3)/5 = 11/15
+    assert s.bcubed_precision == pytest.approx(11 / 15)
+    # B-cubed recall: a,b: 2/3; c: 1/3; d,e: 1 -> (4/3 + 1/3 + 2)/5 = 11/15
+    assert s.bcubed_recall == pytest.approx(11 / 15)
+    assert score(gold, gold).ari == pytest.approx(1.0)
+
+
+def test_eval_command_on_a_small_labelled_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [
+        ("q1", "quake", "Magnitude 6.8 earthquake strikes Sumatra", "A 6.8 earthquake struck Sumatra near Padang; no tsunami warning was issued."),
+        ("q2", "quake", "Strong Sumatra earthquake jolts Padang", "The 6.8 earthquake jolted Padang in Sumatra; officials issued no tsunami warning."),
+        ("s1", "strike", "Rotterdam dockers strike over pay", "Dockers at Rotterdam port went on strike over wages, halting container traffic."),
+        ("s2", "strike", "Strike halts Rotterdam port", "A dockers' strike over pay halted container traffic at the port of Rotterdam."),
+        ("f1", "flood", "Floods close schools in Bavaria", "Heavy rain flooded Bavarian towns and closed schools near the Danube."),
+    ]
+    path = tmp_path / "small.jsonl"
+    path.write_text("\n".join(json.dumps({"id": i, "story": s, "title": t, "text": x, "outlet": None,
+                                          "published": None, "url": None}) for i, s, t, x in rows),
+                    encoding="utf-8")
+    assert main(["eval", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"articles", "stories", "clusters", "ari", "pair_precision", "pair_recall", "pair_f1",
+            "bcubed_precision", "bcubed_recall", "bcubed_f1", "articles_per_second"} <= out.keys()
+    assert out["articles"] == 5 and out["stories"] == 3
+    assert out["clusters"] == 3 and out["ari"] == pytest.approx(1.0)
+    assert main(["eval", str(path)]) == 0
+    assert "ARI 1.000" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not (SHARED / "eval" / "gedikli-chains.jsonl").exists(),
+                    reason="shared/data not present")
+def test_copy_level_precision_on_gedikli(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(SHARED / "eval" / "gedikli-chains.jsonl"), "--level", "copies",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["pair_precision"] == 1.0

@@ -1,0 +1,93 @@
+"""Table-driven similarity: (text_a, text_b, same_story) rows from realistic headlines and ledes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from aggregator.cluster import Clusterer
+from aggregator.model import Article, FeedConfig
+from aggregator.store import open_db
+from aggregator.store import stories as st
+from aggregator.store.feeds import FeedUpdate, save_success, sync_feeds
+
+# Background articles give the rarity statistics something to stand on, as a real archive does.
+BACKGROUND = [
+    ("Central bank holds interest rates steady", "Policymakers kept the benchmark rate unchanged on Wednesday, citing cooling inflation and a resilient labour market."),
+    ("Storm knocks out power to thousands", "High winds brought down lines across the region overnight, and crews expect repairs to take two days."),
+    ("Parliament passes budget after long debate", "Lawmakers approved the spending plan by a narrow margin after opposition amendments failed."),
+    ("Tech company reports record quarterly profit", "Revenue rose on strong demand for cloud services, the company said in its earnings statement."),
+    ("Football club appoints new manager", "The club confirmed the appointment on Monday after a run of poor results ended the previous tenure."),
+    ("Wildfire forces evacuations in the hills", "Firefighters battled the blaze through the night as residents of three villages were ordered to leave."),
+    ("Minister resigns over expenses row", "The minister stepped down after an inquiry found claims that broke parliamentary rules."),
+    ("Oil prices climb on supply worries", "Brent crude rose two percent after producers signalled they would keep output cuts in place."),
+]
+
+ROWS = [
+    # Syndicated copy: the same wire text in two outlets.
+    (("Magnitude 6.8 earthquake strikes off coast of Sumatra", "A magnitude 6.8 earthquake struck off the western coast of Indonesia's Sumatra island on Tuesday, the US Geological Survey said, but no tsunami warning was issued."),
+     ("Magnitude 6.8 earthquake strikes off coast of Sumatra", "A magnitude 6.8 earthquake struck off the western coast of Indonesia's Sumatra island on Tuesday, the US Geological Survey said, but no tsunami warning was issued. Residents fled buildings."),
+     True),
+    # Independent rewrites of one event (left / centre / right framing).
+    (("Sumatra quake sends residents fleeing, no tsunami threat", "Residents of Padang ran into the streets when a strong 6.8 quake shook Sumatra, Indonesia's geophysics agency said, adding there was no threat of a tsunami."),
+     ("Strong earthquake jolts Indonesia's Sumatra", "A 6.8-magnitude earthquake jolted Sumatra in Indonesia on Tuesday; officials in Padang reported minor damage and said no tsunami warning was needed."),
+     True),
+    (("Senate passes sweeping climate and tax bill", "Democrats pushed the Inflation Reduction Act through the Senate on a party-line vote, sending the climate, health and tax package to the House."),
+     ("Senate Democrats ram through massive tax-and-spend package", "Senate Democrats passed their Inflation Reduction Act on a party-line vote after an overnight session, with Republicans warning the tax and climate bill will fuel inflation."),
+     True),
+    # Same topic, different events: two separate earthquakes.
+    (("Magnitude 6.8 earthquake strikes off coast of Sumatra", "A magnitude 6.8 earthquake struck off the western coast of Indonesia's Sumatra island on Tuesday, the US Geological Survey said."),
+     ("Earthquake of magnitude 5.9 hits central Chile", "A magnitude 5.9 earthquake hit central Chile near Valparaiso on Friday, the national seismological centre said, with no immediate reports of damage."),
+     False),
+    # Same type, different people: two rehab admissions.
+    (("Tara Reid checks into rehab", "Actress Tara Reid has checked herself into Promises Treatment Center in Malibu, her representative told People magazine."),
+     ("Lindsay Lohan enters rehab center in Malibu", "Lindsay Lohan checked into a rehab facility under a court order after her probation violation, her lawyer said on Thursday."),
+     False),
+    # Same outlet boilerplate must not link different stories.
+    (("Port workers strike over pay in Rotterdam", "Dockers walked out at Europe's largest port on Monday demanding higher wages.\nFollow us on Telegram for the latest updates.\nShare this article."),
+     ("Flooding closes schools across Bavaria", "Heavy rain flooded towns in southern Germany, closing schools and roads.\nFollow us on Telegram for the latest updates.\nShare this article."),
+     False),
+]
+
+
+def _together(tmp_path: Path, a: tuple[str, str], b: tuple[str, str]) -> bool:
+    db = open_db(tmp_path / "s.db")
+    feeds = [FeedConfig(url=f"https://o{i}.example/rss", outlet=f"Outlet {i}") for i in range(3)]
+    sync_feeds(db, feeds)
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+    def put(feed: int, key: str, title: str, text: str, minutes: int) -> None:
+        when = t0 + timedelta(minutes=minutes)
+        save_success(db, FeedUpdate(feeds[feed].url, 200, when, when, None, None, None, None, None,
+                                    None, 0), feeds[feed].outlet,
+                     [Article(key, f"https://o{feed}.example/{key}", title, text, "", "", when, "", "en")])
+
+    for i, (title, text) in enumerate(BACKGROUND):
+        put(2, f"bg{i}", title, text, i)
+    # Boilerplate is learned from recurrence across an outlet's articles.
+    for i in range(5):
+        put(0, f"boiler{i}", f"Item {i} of the day", f"Story number {i} text about district {i}.\n"
+            "Follow us on Telegram for the latest updates.\nShare this article.", 10 + i)
+    put(0, "a", *a, 30)
+    put(1, "b", *b, 40)
+    Clusterer(db, 72).run()
+    ids = {k: s for k, s in db.execute(
+        "SELECT a.key, l.story_id FROM articles a JOIN story_links l ON l.article_id=a.id")}
+    return bool(ids["a"] == ids["b"])
+
+
+@pytest.mark.parametrize(("a", "b", "same"), ROWS)
+def test_same_story(tmp_path: Path, a: tuple[str, str], b: tuple[str, str], same: bool) -> None:
+    assert _together(tmp_path, a, b) is same
+
+
+def test_copies_are_recorded_with_evidence(tmp_path: Path) -> None:
+    assert _together(tmp_path, ROWS[0][0], ROWS[0][1])
+    db = open_db(tmp_path / "s.db")
+    kind, source = db.execute(
+        "SELECT l.kind, c.source_id FROM story_links l JOIN copies c ON c.article_id = l.article_id"
+    ).fetchone()
+    assert kind == "copy" and source
+    assert st.copy_groups(db)

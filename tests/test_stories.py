@@ -1,0 +1,106 @@
+"""Determinism and stability of story ids: same input, shuffled batches, restarts, merges."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aggregator.cli import main
+from aggregator.cluster import Clusterer
+from aggregator.model import Article, FeedConfig
+from aggregator.store import open_db
+from aggregator.store.feeds import FeedUpdate, save_success, sync_feeds
+
+EVENTS = [
+    ("Sumatra earthquake", "magnitude 6.8 earthquake Sumatra Padang tsunami warning geological survey"),
+    ("Rotterdam port strike", "dockers strike Rotterdam port wages union shipping containers"),
+    ("Bavaria floods", "floods Bavaria rain schools closed rivers Danube evacuations"),
+    ("Chile wildfire", "wildfire Valparaiso Chile homes burned firefighters evacuated hills"),
+    ("Senate climate bill", "Senate passes Inflation Reduction Act climate tax party-line vote"),
+]
+OUTLETS = [f"Outlet {i}" for i in range(4)]
+
+
+def articles(seed: int = 0) -> list[tuple[int, Article]]:
+    rng = random.Random(seed)
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    out = []
+    for e, (title, words) in enumerate(EVENTS):
+        for o in range(len(OUTLETS)):
+            w = words.split()
+            rng.shuffle(w)
+            when = t0 + timedelta(hours=e, minutes=o * 7)
+            out.append((o, Article(f"e{e}-o{o}", f"https://o{o}.example/{e}", f"{title}: report {o}",
+                                   " ".join(w) + f" said outlet {o} correspondent.", "", "", when,
+                                   "", "en")))
+    return out
+
+
+def load(db_path: Path, items: list[tuple[int, Article]], cluster_every: int | None = None) -> dict[str, str]:
+    db = open_db(db_path)
+    feeds = [FeedConfig(url=f"https://o{i}.example/rss", outlet=o) for i, o in enumerate(OUTLETS)]
+    sync_feeds(db, feeds)
+    for n, (o, a) in enumerate(items, start=1):
+        assert a.published
+        save_success(db, FeedUpdate(feeds[o].url, 200, a.published, a.published, None, None, None,
+                                    None, None, None, 0), OUTLETS[o], [a])
+        if cluster_every and n % cluster_every == 0:
+            Clusterer(db, 72).run()  # a fresh Clusterer each time: a restart
+    Clusterer(db, 72).run()
+    return {k: s for k, s in db.execute(
+        "SELECT a.key, l.story_id FROM articles a JOIN story_links l ON l.article_id = a.id")}
+
+
+def partition(assign: dict[str, str]) -> set[frozenset[str]]:
+    groups: dict[str, set[str]] = {}
+    for k, s in assign.items():
+        groups.setdefault(s, set()).add(k)
+    return {frozenset(g) for g in groups.values()}
+
+
+def test_same_input_twice_gives_identical_ids(tmp_path: Path) -> None:
+    a = load(tmp_path / "a.db", articles())
+    b = load(tmp_path / "b.db", articles())
+    assert a == b
+    assert len(partition(a)) == len(EVENTS)
+
+
+def test_shuffled_arrival_within_a_batch_gives_the_same_partition(tmp_path: Path) -> None:
+    items = articles()
+    shuffled = items[:]
+    random.Random(3).shuffle(shuffled)
+    assert load(tmp_path / "a.db", items) == load(tmp_path / "b.db", shuffled)
+
+
+def test_restart_in_the_middle_gives_the_same_result(tmp_path: Path) -> None:
+    whole = load(tmp_path / "a.db", articles())
+    pieces = load(tmp_path / "b.db", articles(), cluster_every=7)
+    assert partition(whole) == partition(pieces)
+
+
+def test_adding_an_article_keeps_the_story_id(tmp_path: Path) -> None:
+    items = articles()
+    before = load(tmp_path / "a.db", items[:-1])
+    after = load(tmp_path / "a.db", items[-1:])
+    for k, s in before.items():
+        assert after[k] == s
+    last = items[-1][1].key
+    assert after[last] == after[items[-2][1].key]
+
+
+def test_explain_and_json(tmp_path: Path, capsys: object) -> None:
+    load(tmp_path / "aggregator.db", articles())
+    cfg = tmp_path / "feeds.toml"
+    cfg.write_text('[settings]\ndatabase = "aggregator.db"\n', encoding="utf-8")
+    assert main(["--config", str(cfg), "clusters", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)  # type: ignore[attr-defined]
+    assert len(out) == len(EVENTS)
+    first = out[0]
+    assert set(first) == {"id", "title", "rank", "first_seen", "updated", "outlets",
+                          "independent_reports", "articles"}
+    assert set(first["articles"][0]) == {"id", "outlet", "title", "url", "published", "copy_of"}
+    assert main(["--config", str(cfg), "clusters", "--explain", first["id"]]) == 0
+    text = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert "story match" in text and "cosine" in text and "shared terms" in text
