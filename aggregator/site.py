@@ -65,7 +65,8 @@ def pages(config: Config, stories: list[StoryView], feeds: list[Any], built: str
     files["archive/index.html"] = render.render(env, "archive_index.html", {
         **base, "root": "../", "days": [(d, len(by_day[d])) for d in days]})
     files["outlets.html"] = render.render(env, "outlets.html", {**base, "root": "", "feeds": feeds})
-    feed_stories = sorted(stories, key=lambda x: (x.outlets_updated, x.id), reverse=True)[:100]
+    feed_stories = sorted(stories, key=lambda x: (x.outlets_updated, x.first_seen, x.title, x.id),
+                          reverse=True)[:100]
     updated = max((x.outlets_updated for x in feed_stories), default="1970-01-01T00:00:00Z")
     files["stories.atom"] = render.render(env, "stories.atom", {
         **base, "stories": feed_stories, "updated": updated})

@@ -58,4 +58,4 @@ def rank(independent_outlets: int, age_hours: float) -> float:
 
 
 def ranked(stories: list[StoryView]) -> list[StoryView]:
-    return sorted(stories, key=lambda s: (-s.rank, -len(s.outlets), s.first_seen, s.id))
+    return sorted(stories, key=lambda s: (-s.rank, -len(s.outlets), s.first_seen, s.title, s.id))

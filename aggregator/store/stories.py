@@ -145,7 +145,7 @@ def _refresh_stories(conn: object, ids: Iterable[str]) -> None:
         members = conn.execute(
             """SELECT a.id, a.outlet, a.title, a.summary, a.sort_time, l.kind, l.linked_at
                FROM story_links l JOIN articles a ON a.id = l.article_id
-               WHERE l.story_id = ? ORDER BY a.sort_time, a.id""", (sid,)).fetchall()
+               WHERE l.story_id = ? ORDER BY a.sort_time, a.feed_url, a.key""", (sid,)).fetchall()
         if not members:
             continue
         independent = [m for m in members if m[5] in ("seed", "story")] or members

@@ -76,7 +76,7 @@ def _members(db: Database, ids: list[str]) -> dict[str, list[Member]]:
                JOIN feeds f ON f.url = a.feed_url
                LEFT JOIN copies c ON c.article_id = a.id
                WHERE l.story_id IN ({','.join('?' * len(part))})
-               ORDER BY a.sort_time, a.id""", part).fetchall()
+               ORDER BY a.sort_time, a.feed_url, a.key""", part).fetchall()
         for r in rows:
             out[r[0]].append(Member(
                 article_id=r[1], outlet=r[2], title=r[3], summary=r[4], url=r[5], published=r[6],
