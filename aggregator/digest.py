@@ -45,9 +45,10 @@ def choose(stories: list[StoryView], linked_first: dict[str, str], period: str, 
     updated: list[StoryView] = []
     singles: list[StoryView] = []
     for s in stories:
-        if not since <= s.outlets_updated < until and not since <= linked_first.get(s.id, "") < until:
+        first = linked_first.get(s.id, "")
+        if not since < s.outlets_updated <= until and not since < first <= until:
             continue
-        is_new = linked_first.get(s.id, "") >= since
+        is_new = first > since
         if len(s.outlets) >= 2:
             (new if is_new else updated).append(s)
         elif is_new and single_source:

@@ -1,0 +1,194 @@
+"""The e-mail digest against a real SMTP server (aiosmtpd) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import email
+import socket
+from datetime import UTC, datetime
+from email import policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from conftest import FeedServer, write_config
+from sitefixture import build_fixture_db
+from test_site import Audit
+
+from aggregator import digest_run
+from aggregator.cli import main
+from aggregator.config import load_config
+from aggregator.digest_run import send_digest
+from aggregator.model import Config
+from aggregator.store import open_db
+
+NOW = datetime(2026, 11, 1, 18, 0, tzinfo=UTC)
+
+
+class Sink:
+    def __init__(self, refuse: str | None = None) -> None:
+        self.messages: list[bytes] = []
+        self.refuse = refuse
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: Any) -> str:
+        if self.refuse and address == self.refuse:
+            return "550 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope.original_content or envelope.content)
+        return "250 Message accepted"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Any:
+    sink = Sink(refuse="nobody@example.org")
+    port = _free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    sink.port = port  # type: ignore[attr-defined]
+    yield sink
+    controller.stop()
+
+
+def _config(server: FeedServer, tmp: Path, port: int, **email_over: Any) -> Config:
+    build_fixture_db(server, tmp)
+    cfg_path = tmp / "feeds.toml"
+    text = cfg_path.read_text(encoding="utf-8")
+    em = {"smtp_host": "127.0.0.1", "smtp_port": port, "security": "none",
+          "sender": "digest@example.org", "recipients": ["ana@example.org", "bo@example.org"],
+          "subject_prefix": "[news]", "unsubscribe_url": "https://example.org/unsub"}
+    em.update(email_over)
+    block = "\n[email]\n" + "\n".join(
+        f"{k} = {__import__('json').dumps(v)}" for k, v in em.items()) + "\n"
+    head, _, feeds = text.partition("\n[[feeds]]")
+    cfg_path.write_text(head + block + "\n[[feeds]]" + feeds, encoding="utf-8")
+    cfg = load_config(cfg_path)
+    # One story with non-ASCII and right-to-left headlines.
+    db = open_db(cfg.settings.database)
+    db.execute("UPDATE articles SET title = 'Grève au port de Rotterdam — الإضراب في ميناء روتردام' "
+               "WHERE title LIKE 'Dockers strike%' AND outlet = 'Morning Post'")
+    db.conn.close()
+    return cfg
+
+
+def _freshen(cfg: Config) -> None:
+    """Make the fixture's stories recent, for commands that use the wall clock."""
+    from aggregator.store import iso
+
+    db = open_db(cfg.settings.database)
+    db.execute("UPDATE story_links SET linked_at = ?", (iso(datetime.now(UTC)),))
+    db.conn.close()
+
+
+def _parse(raw: bytes) -> email.message.EmailMessage:
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    assert isinstance(msg, email.message.EmailMessage)
+    return msg
+
+
+def test_digest_is_delivered_once_with_both_parts(server: FeedServer, tmp_path: Path, smtp: Sink) -> None:
+    cfg = _config(server, tmp_path, smtp.port, recipients=["ana@example.org", "bo@example.org"])  # type: ignore[attr-defined]
+    result = send_digest(cfg, now=NOW)
+    assert result.ok and result.sent, result.message
+    assert len(smtp.messages) == 1
+    msg = _parse(smtp.messages[0])
+    assert msg.get_content_type() == "multipart/alternative"
+    assert msg["Message-ID"] == "<digest.default.2026-11-01@example.org>"
+    assert msg["List-Unsubscribe"] == "<https://example.org/unsub>"
+    assert msg["Subject"].startswith("[news] 2026-11-01: ")
+    text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "New stories" in text and "Dockers strike over pay" in text
+    assert "https://0.example/1" in text
+    assert "الإضراب" in text and "Grève" in html and 'dir="auto"' in html
+    audit = Audit()
+    audit.feed(html)
+    problems = [p for p in audit.problems if not p.startswith("outbound link without rel")]
+    assert problems == []
+    assert "<img" not in html and "<link" not in html and "<script" not in html.lower()
+    assert "javascript:" not in html and "onerror" not in html
+    again = send_digest(cfg, now=NOW)
+    assert again.ok and not again.sent and "already sent" in again.message
+    assert len(smtp.messages) == 1
+
+
+@pytest.mark.parametrize("crash_at", ["before_connect", "after_data", "before_mark_sent"])
+def test_crash_never_sends_two_different_digests(server: FeedServer, tmp_path: Path, smtp: Sink,
+                                                 monkeypatch: pytest.MonkeyPatch, crash_at: str) -> None:
+    cfg = _config(server, tmp_path, smtp.port)  # type: ignore[attr-defined]
+
+    class Crash(BaseException):
+        pass
+
+    real_send, real_mark = digest_run.mail.send, digest_run.mark
+
+    def send(raw: bytes, settings: Any) -> None:
+        if crash_at == "before_connect":
+            raise Crash
+        real_send(raw, settings)
+        if crash_at == "after_data":
+            raise Crash
+
+    def mark(db: Any, record: Any, status: str, now: Any, error: str | None = None) -> None:
+        if status == "sent" and crash_at == "before_mark_sent":
+            raise Crash
+        real_mark(db, record, status, now, error)
+
+    monkeypatch.setattr(digest_run.mail, "send", send)
+    monkeypatch.setattr(digest_run, "mark", mark)
+    with pytest.raises(Crash):
+        send_digest(cfg, now=NOW)
+    monkeypatch.setattr(digest_run.mail, "send", real_send)
+    monkeypatch.setattr(digest_run, "mark", real_mark)
+    # The database changes meanwhile: a rebuilt digest would differ. The re-run must not rebuild.
+    db = open_db(cfg.settings.database)
+    db.execute("UPDATE stories SET title = 'Changed after the crash'")
+    db.conn.close()
+    assert send_digest(cfg, now=NOW).sent
+    assert send_digest(cfg, now=NOW).sent is False
+    ids = {_parse(m)["Message-ID"] for m in smtp.messages}
+    bodies = {m.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in m else m for m in smtp.messages}
+    assert ids == {"<digest.default.2026-11-01@example.org>"}
+    assert len(bodies) == 1
+    assert 1 <= len(smtp.messages) <= 2
+
+
+def test_refused_recipient_fails_and_is_not_marked_sent(server: FeedServer, tmp_path: Path, smtp: Sink) -> None:
+    cfg = _config(server, tmp_path, smtp.port,  # type: ignore[attr-defined]
+                  recipients=["ana@example.org", "nobody@example.org"])
+    result = send_digest(cfg, now=NOW)
+    assert not result.ok and "nobody@example.org" in result.message
+    db = open_db(cfg.settings.database)
+    assert db.execute("SELECT status FROM digests").fetchone()[0] == "pending"
+
+
+def test_connection_error_exits_non_zero(server: FeedServer, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = _config(server, tmp_path, _free_port())
+    _freshen(cfg)
+    code = main(["--config", cfg.path, "email"])
+    assert code == 1
+    assert "not sent" in capsys.readouterr().out
+
+
+def test_dry_run_and_maildir(server: FeedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = _config(server, tmp_path, 25, maildir="inbox")
+    _freshen(cfg)
+    out = tmp_path / "eml"
+    assert main(["--config", cfg.path, "email", "--dry-run", "--out", str(out)]) == 0
+    assert "dry run: digest written to" in capsys.readouterr().out
+    files = list(out.glob("*.eml"))
+    assert len(files) == 1 and _parse(files[0].read_bytes())["Message-ID"]
+    result = send_digest(cfg)
+    assert result.sent
+    assert len(list((tmp_path / "inbox" / "new").iterdir())) == 1
+
