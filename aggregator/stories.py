@@ -19,7 +19,7 @@ import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .features import cosine, shared_terms
+from .features import YEAR_CONFLICT, cosine, shared_terms, year_conflict, years
 
 # Average-link threshold on TF-IDF cosine. Chosen on shared/data/eval: neus-val ARI peaks at
 # 0.24-0.26 and ecbplus-dev at 0.18-0.30; 0.22 is inside both plateaus.
@@ -175,6 +175,8 @@ def assign(
             if not within_window(d, o, window_seconds):
                 continue
             s = cosine(d.vec, o.vec)
+            if year_conflict(years(d.vec), years(o.vec)):
+                s *= YEAR_CONFLICT
             if s <= 0:
                 continue
             sims[(d.id, other)] = sims[(other, d.id)] = s
