@@ -60,7 +60,8 @@ class Clusterer:
         for s in st.load_window(self.db, since):
             self._remember(Doc(s.id, s.key, s.vec, s.time if s.dated else None, s.outlet, s.url,
                                s.story_id, s.copy_root), s.copy_sig, s.story_sig, s.time)
-        for sid, fs in self.db.execute("SELECT id, first_seen FROM stories"):
+        for sid, fs in self.db.execute("SELECT id, first_seen FROM stories WHERE updated >= ?",
+                                       (st.iso_epoch(since),)):
             self.first_seen[sid] = st.epoch(fs)
 
     def _remember(self, d: Doc, copy_sig: bytes, story_sig: bytes, t: float) -> None:

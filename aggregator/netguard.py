@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -33,8 +34,9 @@ def parse_networks(cidrs: Iterable[str]) -> tuple[ipaddress.IPv4Network | ipaddr
     return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
 
 
-def allowed(address: str, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
-    """True when ``address`` may be connected to."""
+@lru_cache(maxsize=4096)
+def allowed(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    """True when ``address`` may be connected to (cached: a poll asks about the same few hosts)."""
     try:
         addr = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
@@ -46,6 +48,7 @@ def allowed(address: str, networks: Iterable[ipaddress.IPv4Network | ipaddress.I
     return inner.is_global and addr.is_global is not False and not inner.is_multicast
 
 
+@lru_cache(maxsize=4096)
 def literal(host: str) -> str | None:
     """The address when ``host`` is an IP literal (brackets removed), else None."""
     h = host.strip("[]")

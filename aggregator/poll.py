@@ -26,6 +26,9 @@ from .store import parse_iso
 from .workers import WorkerPool
 
 Progress = Callable[[PollOutcome, int, int], None]
+# Unchanged polls are recorded in batches of this many: one transaction per 304 capped a poll of
+# 1,000 unchanged feeds at ~1,800 feeds/s. A crash loses only their schedule updates.
+NOT_MODIFIED_BATCH = 256
 # Article pages fetched per feed and poll for full text: polite to the outlet, and new items per
 # poll of a busy feed stay under this (replayed captures: at most 29 new items in 4 hours).
 MAX_FULLTEXT_PER_POLL = 30
@@ -52,17 +55,25 @@ async def poll(db: Database, config: Config, options: PollOptions,
     settings = config.settings
     sem = asyncio.Semaphore(settings.limits.concurrency)
     outcomes: list[PollOutcome] = []
+    unchanged: list[store.NotModified] = []
     async with Fetcher(settings.limits, options.resolve) as fetcher, \
             WorkerPool(min(settings.parse_workers, max(1, len(due)))) as pool:
 
         async def one(state: store.FeedState) -> None:
             async with sem:
-                outcome = await _poll_feed(db, config, state, fetcher, pool, options)
+                outcome = await _poll_feed(db, config, state, fetcher, pool, options, unchanged)
+            if len(unchanged) >= NOT_MODIFIED_BATCH:
+                store.save_not_modified(db, unchanged)
+                unchanged.clear()
             outcomes.append(outcome)
             if progress:
                 progress(outcome, len(outcomes), len(due))
 
-        await asyncio.gather(*(one(s) for s in due))
+        try:
+            await asyncio.gather(*(one(s) for s in due))
+        finally:
+            store.save_not_modified(db, unchanged)
+            store.index_pending(db)
     order = {f.url: i for i, f in enumerate(config.feeds)}
     return PollReport(tuple(sorted(outcomes, key=lambda o: order.get(o.url, 0))))
 
@@ -72,7 +83,8 @@ def _interval(config: Config, state: store.FeedState) -> int:
 
 
 async def _poll_feed(db: Database, config: Config, state: store.FeedState, fetcher: Fetcher,
-                     pool: WorkerPool, options: PollOptions) -> PollOutcome:
+                     pool: WorkerPool, options: PollOptions,
+                     unchanged: list[store.NotModified]) -> PollOutcome:
     s = config.settings
     status: int | None = None
     try:
@@ -84,8 +96,8 @@ async def _poll_feed(db: Database, config: Config, state: store.FeedState, fetch
                                          state.ttl_minutes, s.min_interval, s.max_interval)
         body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else None
         if result.body is None or body_hash == state.body_hash:
-            store.save_not_modified(db, state.url, result.status, now, next_due, redirect_to,
-                                    redirect_count)
+            unchanged.append(store.NotModified(state.url, result.status, now, next_due,
+                                               redirect_to, redirect_count))
             return PollOutcome(state.url, True, 0, result.status, not_modified=True)
         parsed: ParsedFeed = await pool.run(
             parse_feed, (result.body, dict(result.headers), result.final_url, state.language, now),

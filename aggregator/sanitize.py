@@ -19,12 +19,13 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 # C0/C1 control characters other than tab and newline, plus the Unicode non-characters.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
+_CONTROLS = dict.fromkeys([*range(0, 9), *range(11, 32), *range(127, 160), 0xFFFE, 0xFFFF])
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def strip_controls(text: str) -> str:
-    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
+    text = text.translate(_CONTROLS)
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 def clean_html(fragment: str) -> str:
@@ -41,6 +42,9 @@ _BLOCK = re.compile(r"<\s*/?\s*(p|br|div|li|h[1-6]|tr|blockquote)\b[^>]*>", re.I
 
 def to_text(fragment: str) -> str:
     """Plain text of an HTML (or plain) fragment; block boundaries become line breaks."""
+    if "<" not in fragment and "&" not in fragment:  # plain text already: no parser needed
+        lines = (" ".join(line.split()) for line in strip_controls(fragment).splitlines())
+        return unicodedata.normalize("NFC", "\n".join(line for line in lines if line).strip())
     marked = _BLOCK.sub("\n", strip_controls(fragment))
     text = html.unescape(nh3.clean(marked, tags=set(), clean_content_tags={"script", "style"}))
     text = unicodedata.normalize("NFC", strip_controls(text))

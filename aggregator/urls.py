@@ -11,6 +11,7 @@ TRACKING_PARAMS = frozenset({
     "guce_referrer_sig", "at_medium", "at_campaign", "xtor", "__twitter_impression",
 })
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "at_")
+_CONTROLS = {c: None for c in [*range(32), 127]}
 
 
 def is_http(url: str | None) -> bool:
@@ -28,7 +29,7 @@ def canonical(url: str | None, base: str | None = None) -> str | None:
     if not url:
         return None
     # Control characters never belong in a URL; spaces are percent-encoded.
-    url = "".join(c for c in url.strip() if ord(c) >= 32 and ord(c) != 127).replace(" ", "%20")
+    url = url.strip().translate(_CONTROLS).replace(" ", "%20")
     try:
         if base:
             url = urljoin(base, url)

@@ -76,11 +76,20 @@ class WorkerPool:
 
     async def __aenter__(self) -> WorkerPool:
         self._idle = asyncio.Queue()
-        workers = await asyncio.to_thread(lambda: [_Worker(self._ctx) for _ in range(self._size)])
-        for w in workers:
-            self._all.append(w)
-            self._idle.put_nowait(w)
+        self._start_lock = asyncio.Lock()
         return self
+
+    async def _start(self) -> None:
+        """Start the processes on first use: a poll where every feed answers 304 needs none."""
+        async with self._start_lock:
+            if self._all:
+                return
+            workers = await asyncio.to_thread(
+                lambda: [_Worker(self._ctx) for _ in range(self._size)])
+            assert self._idle is not None
+            for w in workers:
+                self._all.append(w)
+                self._idle.put_nowait(w)
 
     async def __aexit__(self, *exc: object) -> None:
         for w in self._all:
@@ -89,6 +98,8 @@ class WorkerPool:
 
     async def run(self, fn: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:
         assert self._idle is not None, "use `async with WorkerPool(...)`"
+        if not self._all:
+            await self._start()
         w = await self._idle.get()
         try:
             return await asyncio.to_thread(w.call, fn, args, timeout)

@@ -111,7 +111,8 @@ def save_success(
             k: h for k, h in conn.execute(
                 "SELECT key, content_hash FROM articles WHERE feed_url = ?", (update.url,))
         }
-        fts_rows: list[tuple[int, str, str]] = []
+        fts_rows: list[tuple[int]] = []
+        new_ids: set[int] = set()
         seen: set[str] = set()
         for a in articles:
             if a.key in seen:
@@ -129,7 +130,8 @@ def save_success(
                      a.author, published, a.published_raw, now, published or now, a.language,
                      fulltexts.get(a.key), h, now))
                 new += 1
-                fts_rows.append((int(cur.lastrowid or 0), a.title, a.summary))
+                fts_rows.append((int(cur.lastrowid or 0),))
+                new_ids.add(int(cur.lastrowid or 0))
             elif existing[a.key] != h:
                 conn.execute(
                     """UPDATE articles SET url=?, title=?, summary=?, content_html=?, author=?,
@@ -140,10 +142,10 @@ def save_success(
                      a.published_raw, h, now, fulltexts.get(a.key), update.url, a.key))
                 (aid,) = conn.execute("SELECT id FROM articles WHERE feed_url=? AND key=?",
                                       (update.url, a.key)).fetchone()
-                conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (aid,))
-                fts_rows.append((aid, a.title, a.summary))
-        conn.executemany("INSERT INTO articles_fts (rowid, title, summary) VALUES (?, ?, ?)",
-                         fts_rows)
+                fts_rows.append((aid,))
+        conn.executemany("INSERT OR IGNORE INTO fts_pending (article_id) VALUES (?)", fts_rows)
+        conn.executemany("INSERT OR IGNORE INTO cluster_pending (article_id) VALUES (?)",
+                         [r for r in fts_rows if r[0] in new_ids])
         conn.execute(
             """UPDATE feeds SET etag=?, last_modified=?, body_hash=?, last_status=?, ok=1,
                  error_kind=NULL, error=NULL, failures=0, last_polled=?, last_success=?,
@@ -170,14 +172,29 @@ def _move_feed(conn: object, old: str, new: str) -> None:
     conn.execute("UPDATE articles SET feed_url=? WHERE feed_url=?", (new, old))
 
 
-def save_not_modified(db: Database, url: str, status: int, now: datetime, next_due: datetime,
-                      redirect_to: str | None = None, redirect_count: int = 0) -> None:
+@dataclass(frozen=True)
+class NotModified:
+    """A poll that found nothing new (304, or the same body as last time)."""
+
+    url: str
+    status: int
+    now: datetime
+    next_due: datetime
+    redirect_to: str | None = None
+    redirect_count: int = 0
+
+
+def save_not_modified(db: Database, rows: Sequence[NotModified]) -> None:
+    """Record many unchanged polls in one transaction (they touch only schedule columns)."""
+    if not rows:
+        return
     with Transaction(db) as conn:
-        conn.execute(
+        conn.executemany(
             """UPDATE feeds SET last_status=?, ok=1, error_kind=NULL, error=NULL, failures=0,
                  last_polled=?, last_success=?, next_due=?, retry_until=NULL,
                  redirect_to=?, redirect_count=? WHERE url=?""",
-            (status, iso(now), iso(now), iso(next_due), redirect_to, redirect_count, url))
+            [(r.status, iso(r.now), iso(r.now), iso(r.next_due), r.redirect_to, r.redirect_count,
+              r.url) for r in rows])
 
 
 def save_failure(db: Database, url: str, status: int | None, kind: str, message: str,
@@ -189,6 +206,20 @@ def save_failure(db: Database, url: str, status: int | None, kind: str, message:
                  last_polled=?, next_due=?, retry_until=?, gone=MAX(gone, ?) WHERE url=?""",
             (status, kind, message[:500], iso(now), iso(next_due) if next_due else None,
              iso(retry_until) if retry_until else None, int(gone), url))
+
+
+def index_pending(db: Database) -> int:
+    """Bring the full-text index up to date in one transaction (bulk, not per row: keeping FTS5
+    in step row by row cut insert speed 8-9x, DESIGN.md)."""
+    with Transaction(db) as conn:
+        (n,) = conn.execute("SELECT COUNT(*) FROM fts_pending").fetchone()
+        if n:
+            conn.execute("DELETE FROM articles_fts WHERE rowid IN (SELECT article_id FROM fts_pending)")
+            conn.execute("""INSERT INTO articles_fts (rowid, title, summary)
+                            SELECT a.id, a.title, a.summary FROM articles a
+                            JOIN fts_pending p ON p.article_id = a.id""")
+            conn.execute("DELETE FROM fts_pending")
+    return int(n)
 
 
 def set_fulltext(db: Database, article_id: int, text: str) -> None:

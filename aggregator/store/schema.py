@@ -62,6 +62,11 @@ def m001_feeds_and_articles(db: Database) -> None:
     db.execute("CREATE INDEX articles_sort_time ON articles(sort_time)")
     db.execute("CREATE INDEX articles_url ON articles(url)")
     db.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title, summary)")
+    db.execute("CREATE INDEX articles_feed_id ON articles(feed_url, id)")
+    # Articles waiting for the search index, which is updated in bulk after each poll.
+    db.execute("CREATE TABLE fts_pending (article_id INTEGER PRIMARY KEY)")
+    # Articles waiting for the clusterer: its work queue, so finding them costs O(queue).
+    db.execute("CREATE TABLE cluster_pending (article_id INTEGER PRIMARY KEY)")
 
 
 @migrations()

@@ -57,8 +57,7 @@ def pending(db: Database, limit: int) -> list[PendingArticle]:
     rows = db.execute(
         """SELECT a.id, a.feed_url, a.key, a.outlet, a.url, a.title, a.summary, a.fulltext,
                   a.language, a.sort_time, a.published IS NOT NULL
-           FROM articles a LEFT JOIN story_links l ON l.article_id = a.id
-           WHERE l.article_id IS NULL
+           FROM cluster_pending p JOIN articles a ON a.id = p.article_id
            ORDER BY a.sort_time, a.feed_url, a.key LIMIT ?""", (limit,)).fetchall()
     return [PendingArticle(id=r[0], feed_url=r[1], key=f"{r[1]}#{r[2]}", outlet=r[3], url=r[4],
                            title=r[5], summary=r[6], fulltext=r[7], language=r[8],
@@ -66,9 +65,7 @@ def pending(db: Database, limit: int) -> list[PendingArticle]:
 
 
 def count_pending(db: Database) -> int:
-    (n,) = db.execute(
-        """SELECT COUNT(*) FROM articles a LEFT JOIN story_links l ON l.article_id = a.id
-           WHERE l.article_id IS NULL""").fetchone()
+    (n,) = db.execute("SELECT COUNT(*) FROM cluster_pending").fetchone()
     return int(n)
 
 
@@ -133,6 +130,8 @@ def save_assignment(
               json.dumps(list(lk.shared_terms), ensure_ascii=False), at)
              for lk in assignment.links])
         touched |= {lk.story_id for lk in assignment.links}
+        conn.executemany("DELETE FROM cluster_pending WHERE article_id = ?",
+                         [(s.article_id,) for s in sketches])
         _refresh_stories(conn, sorted(touched))
     return touched
 
@@ -179,6 +178,10 @@ def resolve(db: Database, story_id: str) -> str:
 
 def epoch(stamp: str) -> float:
     return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def iso_epoch(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def assignments(db: Database) -> dict[int, str]:

@@ -1,0 +1,1 @@
+"""Benchmarks: every stage against a reference measured in the same run. `python -m benchmarks`."""

@@ -1,0 +1,91 @@
+"""Helpers shared by the benchmarks: a fast loopback feed server in its own process, timing."""
+
+from __future__ import annotations
+
+import multiprocessing
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Row:
+    stage: str
+    figure: str
+    reference: str
+    ratio: float
+    target: str
+
+    @property
+    def ok(self) -> bool:
+        op, value = self.target.split(" ", 1)
+        v = float(value.rstrip("x"))
+        return self.ratio >= v if op == ">=" else self.ratio <= v
+
+
+def timed(fn: Callable[[], Any], repeat: int = 1) -> float:
+    """Best wall time of ``repeat`` runs, in seconds."""
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(port: int, bodies: dict[str, bytes], ready: Any) -> None:
+    import asyncio
+    import hashlib
+
+    from aiohttp import web
+
+    etags = {p: '"' + hashlib.sha1(b).hexdigest()[:16] + '"' for p, b in bodies.items()}
+
+    async def handler(request: web.Request) -> web.Response:
+        path = request.path
+        body = bodies.get(path)
+        if body is None:
+            return web.Response(status=404)
+        if request.headers.get("If-None-Match") == etags[path]:
+            return web.Response(status=304, headers={"ETag": etags[path]})
+        return web.Response(body=body, headers={"ETag": etags[path],
+                                                "Content-Type": "application/rss+xml"})
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", handler)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
+        ready.set()
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+class FeedServerProcess:
+    """An aiohttp server in another process serving ``bodies`` by path, with ETags."""
+
+    def __init__(self, bodies: dict[str, bytes]) -> None:
+        self.port = _free_port()
+        ctx = multiprocessing.get_context("spawn")
+        ready = ctx.Event()
+        self.proc = ctx.Process(target=_serve, args=(self.port, bodies, ready), daemon=True)
+        self.proc.start()
+        if not ready.wait(30):
+            raise RuntimeError("benchmark server did not start")
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.join()
