@@ -51,6 +51,7 @@ class Clusterer:
         self.story_index = sketch.story_index()
         self.first_seen: dict[str, float] = {}
         self._times: dict[int, float] = {}
+        self.term_ids = ft.TermIds()
         self._loaded_since: float | None = None
 
     def _load(self, since: float) -> None:
@@ -58,8 +59,10 @@ class Clusterer:
             return
         self._loaded_since = since
         for s in st.load_window(self.db, since):
+            ids, weights = self.term_ids.arrays(s.vec)
             self._remember(Doc(s.id, s.key, s.vec, s.time if s.dated else None, s.outlet, s.url,
-                               s.story_id, s.copy_root), s.copy_sig, s.story_sig, s.time)
+                               s.story_id, s.copy_root, ft.years(s.vec), ids, weights),
+                           s.copy_sig, s.story_sig, s.time)
         for sid, fs in self.db.execute("SELECT id, first_seen FROM stories WHERE updated >= ?",
                                        (st.iso_epoch(since),)):
             self.first_seen[sid] = st.epoch(fs)
@@ -125,10 +128,13 @@ class Clusterer:
         sketches: list[st.NewSketch] = []
         for a in batch:
             vec = ft.weigh(counts[a.id], self.df, self.n_docs)
-            copy_sig = sketch.signature(tx.shingles(ft.match_text(a.title, bodies[a.id]),
-                                                    ft.SHINGLE_SIZE), sketch.COPY_PERMS)
+            copy_sig = sketch.hashed_signature(
+                tx.shingle_hashes(ft.match_text(a.title, bodies[a.id]), ft.SHINGLE_SIZE),
+                sketch.COPY_PERMS)
             story_sig = sketch.signature(ft.key_terms(vec), sketch.STORY_PERMS)
-            d = Doc(a.id, a.key, vec, times[a.id] if a.dated else None, a.outlet, a.url)
+            ids, weights = self.term_ids.arrays(vec)
+            d = Doc(a.id, a.key, vec, times[a.id] if a.dated else None, a.outlet, a.url,
+                    years=ft.years(vec), ids=ids, weights=weights)
             new_docs.append(d)
             sketches.append(st.NewSketch(a.id, vec, copy_sig, story_sig, times[a.id], a.dated))
             self.copy_index.add(a.id, copy_sig)
@@ -156,7 +162,7 @@ class Clusterer:
             sid = renamed.get(sid, sid) if sid else sid
             if sid != d.story_id or aid in roots:
                 self.docs[aid] = Doc(d.id, d.key, d.vec, d.time, d.outlet, d.url, sid,
-                                     roots.get(aid, d.copy_root))
+                                     roots.get(aid, d.copy_root), d.years, d.ids, d.weights)
         new_ids = {lk.story_id for lk in result.links} - set(self.first_seen)
         for sid, fs in self.db.execute(
                 f"SELECT id, first_seen FROM stories WHERE id IN ({','.join('?' * len(touched))})",

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zlib
 from collections.abc import Iterable
 from functools import lru_cache
 
+import numpy as np
 import Stemmer
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 # Scripts written without spaces between words: Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar.
 _NO_SPACE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff"
                        r"\u1000-\u109f\u1780-\u17ff]")
-_SENTENCE_END = re.compile(r"[.!?:;\"“”]\s*$")
 
 _STEMMERS = {
     "en": "english", "fr": "french", "de": "german", "es": "spanish", "it": "italian",
@@ -38,8 +39,11 @@ def normalise(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """Word tokens of normalised text; runs of space-less scripts become character bigrams."""
+    found = _WORD.findall(normalise(text))
+    if not _NO_SPACE.search(text):  # the common case: no per-word script check needed
+        return [w.replace("’", "'") if "’" in w else w for w in found]
     out: list[str] = []
-    for w in _WORD.findall(normalise(text)):
+    for w in found:
         if _NO_SPACE.search(w):
             out.extend(_bigrams(w))
         else:
@@ -70,6 +74,22 @@ def content_terms(text: str, language: str | None = None) -> list[str]:
     return stems
 
 
+def shingle_hashes(text: str, size: int) -> list[int]:
+    """32-bit hashes of the word ``size``-shingles of a text (stop words kept), computed from
+    per-word CRC-32s in numpy rather than by hashing each joined shingle string."""
+    toks = words(text)
+    if not toks:
+        return []
+    h = np.fromiter((zlib.crc32(t.encode("utf-8")) for t in toks), dtype=np.uint64,
+                    count=len(toks))
+    if len(h) < size:
+        return [int(zlib.crc32(" ".join(toks).encode("utf-8")))]
+    acc = np.zeros(len(h) - size + 1, dtype=np.uint64)
+    for k in range(size):  # polynomial combination mod 2^32 of the words' hashes, in order
+        acc = (acc * np.uint64(0x01000193) + h[k : len(h) - size + 1 + k]) & np.uint64(0xFFFFFFFF)
+    return [int(x) for x in np.unique(acc)]
+
+
 def shingles(text: str, size: int) -> set[str]:
     """Word ``size``-shingles of the whole text (stop words kept: copies share them too)."""
     toks = words(text)
@@ -78,16 +98,20 @@ def shingles(text: str, size: int) -> set[str]:
     return {" ".join(toks[i : i + size]) for i in range(len(toks) - size + 1)}
 
 
+_SENTENCES = re.compile(r"(?<=[.!?:;\"“”])\s+|\n+")
+_INNER_WORD = re.compile(r"\s[\"'“‘(]?([^\W\d_][\w'’-]*)")
+_NUMBER = re.compile(r"(?<![\w.])\d[\d.,:%-]*\d|(?<![\w.])\d")
+
+
 def names(text: str) -> set[str]:
     """Capitalised words that do not open a sentence, plus numbers: the cheap proper-noun signal."""
-    found: set[str] = set()
-    prev_end = True
-    for m in re.finditer(r"\S+", unicodedata.normalize("NFKC", text)):
-        raw = m.group()
-        word = raw.strip("\"'“”‘’()[],.;:!?")
-        if (word and (word[0].isupper() and not prev_end) and len(word) > 1) or (word and any(c.isdigit() for c in word)):
-            found.add(word.casefold())
-        prev_end = bool(_SENTENCE_END.search(raw))
+    text = unicodedata.normalize("NFKC", text)
+    found = {n.casefold() for n in _NUMBER.findall(text)}
+    for sentence in _SENTENCES.split(text):
+        for m in _INNER_WORD.finditer(sentence):
+            word = m.group(1).rstrip("'’-")
+            if len(word) > 1 and word[0].isupper():
+                found.add(word.casefold())
     return found
 
 
