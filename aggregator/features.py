@@ -52,6 +52,24 @@ class Terms:
         return dict(self.counts)
 
 
+@dataclass(frozen=True)
+class Extracted:
+    """Everything the clusterer needs from an article's text, computed in one pass."""
+
+    counts: dict[str, float]
+    shingles: list[int]  # 32-bit hashes of the word shingles of title and body
+
+
+def extract(title: str, body: str, language: str | None) -> Extracted:
+    """Terms and shingle hashes; pure, so it runs in worker processes for large batches."""
+    return Extracted(terms(title, body, language).as_dict(),
+                     tx.shingle_hashes(match_text(title, body), SHINGLE_SIZE))
+
+
+def extract_many(items: list[tuple[str, str, str | None]]) -> list[Extracted]:
+    return [extract(*it) for it in items]
+
+
 def terms(title: str, body: str, language: str | None) -> Terms:
     counts: dict[str, float] = {}
     for t in tx.content_terms(title, language):

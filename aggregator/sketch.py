@@ -85,6 +85,14 @@ def jaccard(a: bytes, b: bytes) -> float:
     return float(np.count_nonzero(va == vb)) / len(va)
 
 
+def rank_by_jaccard(sig: bytes, others: list[bytes]) -> list[int]:
+    """Indexes of ``others`` from most to least similar to ``sig`` (stable for ties)."""
+    mine = np.frombuffer(sig, dtype="<u4")
+    stack = np.frombuffer(b"".join(others), dtype="<u4").reshape(len(others), -1)
+    agree = (stack == mine).sum(axis=1)
+    return [int(i) for i in np.argsort(-agree, kind="stable")]
+
+
 class Index:
     """An LSH index over signatures of one kind, keyed by article id."""
 
