@@ -23,6 +23,11 @@ BACKGROUND = [
     ("Wildfire forces evacuations in the hills", "Firefighters battled the blaze through the night as residents of three villages were ordered to leave."),
     ("Minister resigns over expenses row", "The minister stepped down after an inquiry found claims that broke parliamentary rules."),
     ("Oil prices climb on supply worries", "Brent crude rose two percent after producers signalled they would keep output cuts in place."),
+    # Entertainment and health news use the rehab stories' everyday words too.
+    ("Singer cancels tour dates after injury", "The singer's representative told the magazine she checked into a Los Angeles medical center for treatment on Monday."),
+    ("Malibu homes threatened as fire spreads", "Residents of Malibu were told to leave as flames approached the coastal centre on Tuesday."),
+    ("New treatment center opens downtown", "The clinic, checked by state inspectors last week, will offer addiction treatment and counselling."),
+    ("Actor returns to stage after break", "His publicist told People magazine the actor had taken time off for his family."),
 ]
 
 ROWS = [
