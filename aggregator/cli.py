@@ -41,6 +41,7 @@ def _c(text: str, code: str) -> str:
 
 # -- poll / cluster / feeds -------------------------------------------------------------------
 
+
 def cmd_poll(args: argparse.Namespace) -> int:
     from .pipeline import run_poll
     from .poll import PollOptions
@@ -53,15 +54,26 @@ def cmd_poll(args: argparse.Namespace) -> int:
         state["new"] += o.new_articles
         state["failed"] += 0 if o.ok else 1
         if args.verbose:
-            what = (f"{o.new_articles} new" if o.ok and not o.not_modified
-                    else "not modified" if o.ok else f"{o.error_kind}: {o.error}")
+            what = (
+                f"{o.new_articles} new"
+                if o.ok and not o.not_modified
+                else "not modified"
+                if o.ok
+                else f"{o.error_kind}: {o.error}"
+            )
             print(f"[{done}/{total}] {o.url}: {what}", file=sys.stderr)
         elif show:
-            print(f"\rpolled {done}/{total} feeds, {state['new']} new articles, "
-                  f"{state['failed']} failed", end="", file=sys.stderr, flush=True)
+            print(
+                f"\rpolled {done}/{total} feeds, {state['new']} new articles, "
+                f"{state['failed']} failed",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
 
-    report, clustered = run_poll(config, PollOptions(force=args.force), progress,
-                                 cluster=not args.no_cluster)
+    report, clustered = run_poll(
+        config, PollOptions(force=args.force), progress, cluster=not args.no_cluster
+    )
     if show and report.outcomes:
         print(file=sys.stderr)
     print(f"feeds: {report.ok} ok, {report.failed} failed; new articles: {report.new_articles}")
@@ -71,8 +83,10 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 
 def _cluster_line(r: Any) -> str:
-    return (f"stories: {r.articles} articles clustered, {r.new_stories} new stories, "
-            f"{r.updated_stories} updated, {r.merges} merged")
+    return (
+        f"stories: {r.articles} articles clustered, {r.new_stories} new stories, "
+        f"{r.updated_stories} updated, {r.merges} merged"
+    )
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
@@ -96,10 +110,12 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     width = max([len(h.outlet) for h in rows] + [6])
     print(f"{'outlet':<{width}}  status        fails  articles  last new")
     for h in rows:
-        status = ("gone" if h.gone else "ok" if h.ok else (h.error_kind or "never polled"))
+        status = "gone" if h.gone else "ok" if h.ok else (h.error_kind or "never polled")
         colour = "32" if h.ok else "31" if h.last_polled else "33"
-        print(f"{h.outlet:<{width}}  {_c(f'{status:<12}', colour)}  {h.failures:>5}  "
-              f"{h.articles:>8}  {h.last_new_article or '-'}")
+        print(
+            f"{h.outlet:<{width}}  {_c(f'{status:<12}', colour)}  {h.failures:>5}  "
+            f"{h.articles:>8}  {h.last_new_article or '-'}"
+        )
         if h.redirect_to:
             print(f"{'':<{width}}  moved permanently to {h.redirect_to}")
         if not h.ok and h.error and args.verbose:
@@ -121,7 +137,9 @@ def cmd_feeds_import(args: argparse.Namespace) -> int:
     with config_file.open("a", encoding="utf-8") as out:
         out.write("\n" + opml.to_toml(fresh))
     load_config(config_file)  # refuse to leave a broken file behind unnoticed
-    print(f"imported {len(fresh)} feeds into {config_file} ({len(feeds) - len(fresh)} already there)")
+    print(
+        f"imported {len(fresh)} feeds into {config_file} ({len(feeds) - len(fresh)} already there)"
+    )
     return 0
 
 
@@ -134,6 +152,7 @@ def cmd_feeds_export(args: argparse.Namespace) -> int:
 
 # -- eval ---------------------------------------------------------------------------------------
 
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import run_eval
 
@@ -144,22 +163,40 @@ def cmd_eval(args: argparse.Namespace) -> int:
     s = result.scores
     print(f"{args.file}  level={args.level}")
     print(f"articles {s.articles}  gold stories {s.stories}  clusters {s.clusters}")
-    print(f"pairwise  precision {s.pair_precision:.3f}  recall {s.pair_recall:.3f}  F1 {s.pair_f1:.3f}")
-    print(f"B-cubed   precision {s.bcubed_precision:.3f}  recall {s.bcubed_recall:.3f}  "
-          f"F1 {s.bcubed_f1:.3f}")
+    print(
+        f"pairwise  precision {s.pair_precision:.3f}  recall {s.pair_recall:.3f}  F1 {s.pair_f1:.3f}"
+    )
+    print(
+        f"B-cubed   precision {s.bcubed_precision:.3f}  recall {s.bcubed_recall:.3f}  "
+        f"F1 {s.bcubed_f1:.3f}"
+    )
     print(f"ARI {s.ari:.3f}   {result.articles_per_second:.0f} articles/s")
     return 0
 
 
 # -- clusters -------------------------------------------------------------------------------------
 
+
 def story_json(s: StoryView) -> dict[str, Any]:
     return {
-        "id": s.id, "title": s.title, "rank": s.rank, "first_seen": s.first_seen,
-        "updated": s.updated, "outlets": list(s.outlets),
+        "id": s.id,
+        "title": s.title,
+        "rank": s.rank,
+        "first_seen": s.first_seen,
+        "updated": s.updated,
+        "outlets": list(s.outlets),
         "independent_reports": s.independent_reports,
-        "articles": [{"id": m.article_id, "outlet": m.outlet, "title": m.title, "url": m.url,
-                      "published": m.published, "copy_of": m.copy_of} for m in s.members],
+        "articles": [
+            {
+                "id": m.article_id,
+                "outlet": m.outlet,
+                "title": m.title,
+                "url": m.url,
+                "published": m.published,
+                "copy_of": m.copy_of,
+            }
+            for m in s.members
+        ],
     }
 
 
@@ -173,19 +210,46 @@ def cmd_clusters(args: argparse.Namespace) -> int:
     if args.explain:
         return _explain(db, st.resolve(db, args.explain), args.explain)
     since = parse_since(args.since) if args.since else None
-    stories = load_stories(db, since=since, outlet=args.outlet, search=args.search,
-                           min_outlets=args.min_outlets)[: args.limit]
+    stories = load_stories(
+        db, since=since, outlet=args.outlet, search=args.search, min_outlets=args.min_outlets
+    )[: args.limit]
     if args.json:
         print(json.dumps([story_json(s) for s in stories], indent=2, ensure_ascii=False))
     elif args.csv:
         buf = io.StringIO()
         w = csv.writer(buf)
-        w.writerow(["story_id", "rank", "story_title", "first_seen", "updated", "outlet",
-                    "article_id", "title", "url", "published", "copy_of"])
+        w.writerow(
+            [
+                "story_id",
+                "rank",
+                "story_title",
+                "first_seen",
+                "updated",
+                "outlet",
+                "article_id",
+                "title",
+                "url",
+                "published",
+                "copy_of",
+            ]
+        )
         for s in stories:
             for m in s.members:
-                w.writerow([s.id, s.rank, s.title, s.first_seen, s.updated, m.outlet,
-                            m.article_id, m.title, m.url, m.published, m.copy_of or ""])
+                w.writerow(
+                    [
+                        s.id,
+                        s.rank,
+                        s.title,
+                        s.first_seen,
+                        s.updated,
+                        m.outlet,
+                        m.article_id,
+                        m.title,
+                        m.url,
+                        m.published,
+                        m.copy_of or "",
+                    ]
+                )
         sys.stdout.write(buf.getvalue())
     else:
         now = datetime.now(UTC)
@@ -217,8 +281,10 @@ def _explain(db: Any, story_id: str, asked: str) -> int:
             label = {"copy": "copy of", "same_url": "same URL as", "version": "new version of"}
             why = f"{label[m.kind]} [{m.matched_article_id}] (Jaccard {m.score:.2f})"
         else:
-            why = (f"story match with [{m.matched_article_id}] "
-                   f"{titles.get(m.matched_article_id or 0, '')} (cosine {m.score:.2f})")
+            why = (
+                f"story match with [{m.matched_article_id}] "
+                f"{titles.get(m.matched_article_id or 0, '')} (cosine {m.score:.2f})"
+            )
         print(f"      {m.kind}: {why}")
         if m.shared_terms:
             print(f"      shared terms: {', '.join(m.shared_terms)}")
@@ -226,6 +292,7 @@ def _explain(db: Any, story_id: str, asked: str) -> int:
 
 
 # -- build / email / run / demo ----------------------------------------------------------------------
+
 
 def cmd_build(args: argparse.Namespace) -> int:
     from .site import build_site
@@ -239,8 +306,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_email(args: argparse.Namespace) -> int:
     from .digest_run import send_digest
 
-    result = send_digest(_config(args), dry_run=args.dry_run,
-                         out_dir=Path(args.out) if args.out else None)
+    result = send_digest(
+        _config(args), dry_run=args.dry_run, out_dir=Path(args.out) if args.out else None
+    )
     print(result.message)
     return 0 if result.ok else EXIT_ERROR
 
@@ -250,8 +318,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = _config(args)
     code = 0
-    for line, ok in run_all(config, poll=not args.skip_poll, cluster=not args.skip_cluster,
-                            build=not args.skip_build, email=not args.skip_email):
+    for line, ok in run_all(
+        config,
+        poll=not args.skip_poll,
+        cluster=not args.skip_cluster,
+        build=not args.skip_build,
+        email=not args.skip_email,
+    ):
         print(line)
         code = code if ok else EXIT_ERROR
     return code
@@ -267,19 +340,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # -- parser -------------------------------------------------------------------------------------------
 
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="aggregator",
         description="Poll news feeds, group every outlet's report of an event into one story, "
-                    "and publish the stories as a site, an e-mail digest or a terminal list.")
+        "and publish the stories as a site, an e-mail digest or a terminal list.",
+    )
     p.add_argument("--version", action="version", version=f"aggregator {__version__}")
-    p.add_argument("--config", metavar="PATH",
-                   help=f"feeds.toml to use (default: ${CONFIG_ENV} or ./feeds.toml)")
+    p.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"feeds.toml to use (default: ${CONFIG_ENV} or ./feeds.toml)",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     s = sub.add_parser("poll", help="fetch every due feed, store new articles, cluster them")
-    s.add_argument("--force", action="store_true", help="poll every feed now, ignoring schedules "
-                   "(not Retry-After, not gone feeds)")
+    s.add_argument(
+        "--force",
+        action="store_true",
+        help="poll every feed now, ignoring schedules (not Retry-After, not gone feeds)",
+    )
     s.add_argument("--verbose", "-v", action="store_true", help="log each feed")
     s.add_argument("--no-cluster", action="store_true", help="store articles without clustering")
     s.set_defaults(fn=cmd_poll)
@@ -301,14 +382,23 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("eval", help="score the clustering on a labelled JSONL file")
     s.add_argument("file", help="JSONL with id, story, title, text, outlet, published, url")
     s.add_argument("--json", action="store_true", help="print one JSON object")
-    s.add_argument("--level", choices=("stories", "copies"), default="stories",
-                   help="score stories (default) or copies of the same text")
+    s.add_argument(
+        "--level",
+        choices=("stories", "copies"),
+        default="stories",
+        help="score stories (default) or copies of the same text",
+    )
     s.set_defaults(fn=cmd_eval)
 
     s = sub.add_parser("clusters", help="list the current stories, ranked")
     s.add_argument("--since", help="only stories updated since: 24h, 3d, or a date")
-    s.add_argument("--min-outlets", type=int, default=1, metavar="N",
-                   help="only stories told by at least N outlets")
+    s.add_argument(
+        "--min-outlets",
+        type=int,
+        default=1,
+        metavar="N",
+        help="only stories told by at least N outlets",
+    )
     s.add_argument("--outlet", metavar="NAME", help="only stories this outlet covered")
     s.add_argument("--search", metavar="TEXT", help="full-text search over stored articles")
     s.add_argument("--limit", type=int, default=30, metavar="N", help="at most N stories (30)")
@@ -333,8 +423,12 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("demo", help="the whole pipeline offline on bundled real feeds")
-    s.add_argument("--out", metavar="DIR", help="where to put everything (default: a new "
-                   "folder under the system's temporary directory)")
+    s.add_argument(
+        "--out",
+        metavar="DIR",
+        help="where to put everything (default: a new "
+        "folder under the system's temporary directory)",
+    )
     s.set_defaults(fn=cmd_demo)
     return p
 

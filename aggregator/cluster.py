@@ -10,9 +10,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time as _time
-from concurrent.futures import ProcessPoolExecutor
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -48,8 +48,13 @@ class ClusterReport:
 
 
 class Clusterer:
-    def __init__(self, db: Database, window_hours: float, threshold: float = STORY_THRESHOLD,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        db: Database,
+        window_hours: float,
+        threshold: float = STORY_THRESHOLD,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.db = db
         self.window = window_hours * 3600.0
         self.threshold = threshold
@@ -72,11 +77,27 @@ class Clusterer:
         self._loaded_since = since
         for s in st.load_window(self.db, since):
             ids, weights = self.term_ids.arrays(s.vec)
-            self._remember(Doc(s.id, s.key, s.vec, s.time if s.dated else None, s.outlet, s.url,
-                               s.story_id, s.copy_root, ft.years(s.vec), ids, weights),
-                           s.copy_sig, s.story_sig, s.time)
-        for sid, fs in self.db.execute("SELECT id, first_seen FROM stories WHERE updated >= ?",
-                                       (st.iso_epoch(since),)):
+            self._remember(
+                Doc(
+                    s.id,
+                    s.key,
+                    s.vec,
+                    s.time if s.dated else None,
+                    s.outlet,
+                    s.url,
+                    s.story_id,
+                    s.copy_root,
+                    ft.years(s.vec),
+                    ids,
+                    weights,
+                ),
+                s.copy_sig,
+                s.story_sig,
+                s.time,
+            )
+        for sid, fs in self.db.execute(
+            "SELECT id, first_seen FROM stories WHERE updated >= ?", (st.iso_epoch(since),)
+        ):
             self.first_seen[sid] = st.epoch(fs)
 
     def _remember(self, d: Doc, copy_sig: bytes, story_sig: bytes, t: float) -> None:
@@ -91,8 +112,9 @@ class Clusterer:
         if len(items) < PARALLEL_FROM or self.workers < 2:
             return ft.extract_many(items)
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers,
-                                             mp_context=multiprocessing.get_context("forkserver"))
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("forkserver")
+            )
         size = -(-len(items) // (self.workers * 4))
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
         return [e for part in self._pool.map(ft.extract_many, chunks) for e in part]
@@ -133,8 +155,13 @@ class Clusterer:
             merges += n_merges
             updated |= touched
         self.close()
-        return ClusterReport(total, new_stories, max(0, len(updated) - new_stories), merges,
-                             _time.perf_counter() - started)
+        return ClusterReport(
+            total,
+            new_stories,
+            max(0, len(updated) - new_stories),
+            merges,
+            _time.perf_counter() - started,
+        )
 
     def _bodies(self, batch: list[st.PendingArticle]) -> dict[int, str]:
         by_feed: dict[str, list[st.PendingArticle]] = defaultdict(list)
@@ -154,8 +181,13 @@ class Clusterer:
         self._load(min(times.values()) - self.window)
         self._evict(min(times.values()) - self.window)
         bodies = self._bodies(batch)
-        extracted = dict(zip((a.id for a in batch), self._extract(
-            [(a.title, bodies[a.id], a.language) for a in batch]), strict=True))
+        extracted = dict(
+            zip(
+                (a.id for a in batch),
+                self._extract([(a.title, bodies[a.id], a.language) for a in batch]),
+                strict=True,
+            )
+        )
         counts = {aid: e.counts for aid, e in extracted.items()}
         increments: Counter[str] = Counter()
         for c in counts.values():
@@ -171,8 +203,17 @@ class Clusterer:
             copy_sig = sketch.hashed_signature(extracted[a.id].shingles, sketch.COPY_PERMS)
             story_sig = sketch.signature(ft.key_terms(vec), sketch.STORY_PERMS)
             ids, weights = self.term_ids.arrays(vec)
-            d = Doc(a.id, a.key, vec, times[a.id] if a.dated else None, a.outlet, a.url,
-                    years=ft.years(vec), ids=ids, weights=weights)
+            d = Doc(
+                a.id,
+                a.key,
+                vec,
+                times[a.id] if a.dated else None,
+                a.outlet,
+                a.url,
+                years=ft.years(vec),
+                ids=ids,
+                weights=weights,
+            )
             new_docs.append(d)
             sketches.append(st.NewSketch(a.id, vec, copy_sig, story_sig, times[a.id], a.dated))
             self.copy_index.add(a.id, copy_sig)
@@ -181,17 +222,36 @@ class Clusterer:
             self.docs[a.id] = d
             self._times[a.id] = times[a.id]
 
-        candidates = {d.id: self._closest(d.id, self.story_index.query(self.sigs[d.id][1]))
-                      for d in new_docs}
+        candidates = {
+            d.id: self._closest(d.id, self.story_index.query(self.sigs[d.id][1])) for d in new_docs
+        }
         copy_candidates = {
-            d.id: [(o, sketch.jaccard(self.sigs[d.id][0], self.sigs[o][0]))
-                   for o in self.copy_index.query(self.sigs[d.id][0]) if o != d.id]
-            for d in new_docs}
+            d.id: [
+                (o, sketch.jaccard(self.sigs[d.id][0], self.sigs[o][0]))
+                for o in self.copy_index.query(self.sigs[d.id][0])
+                if o != d.id
+            ]
+            for d in new_docs
+        }
         window = [d for d in self.docs.values() if d.story_id is not None]
-        result = assign(new_docs, window, candidates, copy_candidates, self.window,
-                        self.first_seen, self.threshold)
-        touched = st.save_assignment(self.db, sketches, result, dict(increments), len(batch),
-                                     self.now(), sketch.SKETCH_VERSION)
+        result = assign(
+            new_docs,
+            window,
+            candidates,
+            copy_candidates,
+            self.window,
+            self.first_seen,
+            self.threshold,
+        )
+        touched = st.save_assignment(
+            self.db,
+            sketches,
+            result,
+            dict(increments),
+            len(batch),
+            self.now(),
+            sketch.SKETCH_VERSION,
+        )
         # Bring the in-memory window in step with what was written.
         renamed = dict(result.merges)
         story_of = {lk.article_id: lk.story_id for lk in result.links}
@@ -200,12 +260,24 @@ class Clusterer:
             sid = story_of.get(aid, d.story_id)
             sid = renamed.get(sid, sid) if sid else sid
             if sid != d.story_id or aid in roots:
-                self.docs[aid] = Doc(d.id, d.key, d.vec, d.time, d.outlet, d.url, sid,
-                                     roots.get(aid, d.copy_root), d.years, d.ids, d.weights)
+                self.docs[aid] = Doc(
+                    d.id,
+                    d.key,
+                    d.vec,
+                    d.time,
+                    d.outlet,
+                    d.url,
+                    sid,
+                    roots.get(aid, d.copy_root),
+                    d.years,
+                    d.ids,
+                    d.weights,
+                )
         new_ids = {lk.story_id for lk in result.links} - set(self.first_seen)
         for sid, fs in self.db.execute(
-                f"SELECT id, first_seen FROM stories WHERE id IN ({','.join('?' * len(touched))})",
-                sorted(touched)):
+            f"SELECT id, first_seen FROM stories WHERE id IN ({','.join('?' * len(touched))})",
+            sorted(touched),
+        ):
             self.first_seen[sid] = st.epoch(fs)
         for old, _ in result.merges:
             self.first_seen.pop(old, None)
@@ -216,5 +288,7 @@ def st_recent(db: Database, feed_url: str, limit: int) -> list[str]:
     rows = db.execute(
         "SELECT summary || char(10) || COALESCE(fulltext, '') FROM articles a "
         "JOIN story_links l ON l.article_id = a.id WHERE a.feed_url = ? "
-        "ORDER BY a.id DESC LIMIT ?", (feed_url, limit)).fetchall()
+        "ORDER BY a.id DESC LIMIT ?",
+        (feed_url, limit),
+    ).fetchall()
     return [r[0] for r in rows]

@@ -20,25 +20,65 @@ from .model import Config, EmailSettings, FeedConfig, FetchLimits, Settings
 DEFAULT_CONFIG = "feeds.toml"
 CONFIG_ENV = "AGGREGATOR_CONFIG"
 
-ROLES = ("wire", "national", "international", "local", "public", "state", "opinion",
-         "aggregator", "business", "magazine", "blog")
+ROLES = (
+    "wire",
+    "national",
+    "international",
+    "local",
+    "public",
+    "state",
+    "opinion",
+    "aggregator",
+    "business",
+    "magazine",
+    "blog",
+)
 
 _FEED_KEYS: dict[str, type | tuple[type, ...]] = {
-    "url": str, "outlet": str, "language": str, "country": str, "owner": str, "role": str,
-    "fulltext": bool, "interval": int,
+    "url": str,
+    "outlet": str,
+    "language": str,
+    "country": str,
+    "owner": str,
+    "role": str,
+    "fulltext": bool,
+    "interval": int,
 }
 _SETTING_KEYS: dict[str, type | tuple[type, ...]] = {
-    "database": str, "site_dir": str, "mail_dir": str, "templates": str,
-    "timeout": (int, float), "connect_timeout": (int, float), "max_bytes": int,
-    "max_redirects": int, "concurrency": int, "per_host": int, "allowed_private_networks": list,
-    "user_agent": str, "default_interval": int, "min_interval": int, "max_interval": int,
-    "parse_timeout": (int, float), "parse_workers": int, "window_hours": (int, float),
-    "single_source": bool, "site_title": str, "site_days": int,
+    "database": str,
+    "site_dir": str,
+    "mail_dir": str,
+    "templates": str,
+    "timeout": (int, float),
+    "connect_timeout": (int, float),
+    "max_bytes": int,
+    "max_redirects": int,
+    "concurrency": int,
+    "per_host": int,
+    "allowed_private_networks": list,
+    "user_agent": str,
+    "default_interval": int,
+    "min_interval": int,
+    "max_interval": int,
+    "parse_timeout": (int, float),
+    "parse_workers": int,
+    "window_hours": (int, float),
+    "single_source": bool,
+    "site_title": str,
+    "site_days": int,
 }
 _EMAIL_KEYS: dict[str, type | tuple[type, ...]] = {
-    "smtp_host": str, "smtp_port": int, "security": str, "username": str, "sender": str,
-    "recipients": list, "subject_prefix": str, "unsubscribe_url": str, "list_name": str,
-    "maildir": str, "send_hour": int,
+    "smtp_host": str,
+    "smtp_port": int,
+    "security": str,
+    "username": str,
+    "sender": str,
+    "recipients": list,
+    "subject_prefix": str,
+    "unsubscribe_url": str,
+    "list_name": str,
+    "maildir": str,
+    "send_hour": int,
 }
 
 
@@ -90,21 +130,34 @@ def _table(raw: Mapping[str, Any], name: str, path: Path) -> Mapping[str, Any]:
     return value
 
 
-def _check(where: str, table: Mapping[str, Any], keys: Mapping[str, type | tuple[type, ...]]) -> None:
+def _check(
+    where: str, table: Mapping[str, Any], keys: Mapping[str, type | tuple[type, ...]]
+) -> None:
     for key, value in table.items():
         if key not in keys:
-            raise ConfigError(f"{where}: key {key!r}: unknown key (expected one of {', '.join(sorted(keys))})")
+            raise ConfigError(
+                f"{where}: key {key!r}: unknown key (expected one of {', '.join(sorted(keys))})"
+            )
         expected = keys[key]
         # bool is an int in Python; refuse true/false where a number is expected
         if isinstance(value, bool) and expected is not bool:
-            raise ConfigError(f"{where}: key {key!r}: expected {_type_name(expected)}, got a boolean")
+            raise ConfigError(
+                f"{where}: key {key!r}: expected {_type_name(expected)}, got a boolean"
+            )
         if not isinstance(value, expected):
-            raise ConfigError(f"{where}: key {key!r}: expected {_type_name(expected)}, got {type(value).__name__}")
+            raise ConfigError(
+                f"{where}: key {key!r}: expected {_type_name(expected)}, got {type(value).__name__}"
+            )
 
 
 def _type_name(t: type | tuple[type, ...]) -> str:
-    names = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
-             "list": "a list"}
+    names = {
+        "str": "a string",
+        "int": "an integer",
+        "float": "a number",
+        "bool": "true or false",
+        "list": "a list",
+    }
     if isinstance(t, tuple):
         return "a number"
     return names.get(t.__name__, t.__name__)
@@ -130,9 +183,14 @@ def _feed(entry: Any, i: int, path: Path) -> FeedConfig:
     if interval is not None and interval < 1:
         raise ConfigError(f"{where}: key 'interval': must be at least 1 (minutes)")
     return FeedConfig(
-        url=url, outlet=entry["outlet"].strip(), language=entry.get("language"),
-        country=entry.get("country"), owner=entry.get("owner"), role=role,
-        fulltext=entry.get("fulltext", False), interval=interval,
+        url=url,
+        outlet=entry["outlet"].strip(),
+        language=entry.get("language"),
+        country=entry.get("country"),
+        owner=entry.get("owner"),
+        role=role,
+        fulltext=entry.get("fulltext", False),
+        interval=interval,
     )
 
 
@@ -144,9 +202,20 @@ def _positive(where: str, table: Mapping[str, Any], key: str) -> None:
 def _settings(t: Mapping[str, Any], path: Path, base: Path) -> Settings:
     where = f"{path}: [settings]"
     _check(where, t, _SETTING_KEYS)
-    for key in ("timeout", "connect_timeout", "max_bytes", "concurrency", "per_host",
-                "default_interval", "min_interval", "max_interval", "parse_timeout",
-                "parse_workers", "window_hours", "site_days"):
+    for key in (
+        "timeout",
+        "connect_timeout",
+        "max_bytes",
+        "concurrency",
+        "per_host",
+        "default_interval",
+        "min_interval",
+        "max_interval",
+        "parse_timeout",
+        "parse_workers",
+        "window_hours",
+        "site_days",
+    ):
         _positive(where, t, key)
     if t.get("max_redirects", 0) < 0:
         raise ConfigError(f"{where}: key 'max_redirects': must not be negative")
@@ -155,7 +224,9 @@ def _settings(t: Mapping[str, Any], path: Path, base: Path) -> Settings:
         try:
             ipaddress.ip_network(n, strict=False)
         except (ValueError, TypeError) as e:
-            raise ConfigError(f"{where}: key 'allowed_private_networks': {n!r} is not a CIDR range") from e
+            raise ConfigError(
+                f"{where}: key 'allowed_private_networks': {n!r} is not a CIDR range"
+            ) from e
     limits = FetchLimits(
         deadline=float(t.get("timeout", FetchLimits.deadline)),
         connect_timeout=float(t.get("connect_timeout", FetchLimits.connect_timeout)),
@@ -192,11 +263,15 @@ def _settings(t: Mapping[str, Any], path: Path, base: Path) -> Settings:
 def _email(t: Mapping[str, Any], path: Path, base: Path) -> EmailSettings:
     where = f"{path}: [email]"
     if "password" in t:
-        raise ConfigError(f"{where}: key 'password': never store it here; set AGGREGATOR_SMTP_PASSWORD")
+        raise ConfigError(
+            f"{where}: key 'password': never store it here; set AGGREGATOR_SMTP_PASSWORD"
+        )
     _check(where, t, _EMAIL_KEYS)
     security = t.get("security", "starttls")
     if security not in ("starttls", "tls", "none"):
-        raise ConfigError(f"{where}: key 'security': must be starttls, tls or none, got {security!r}")
+        raise ConfigError(
+            f"{where}: key 'security': must be starttls, tls or none, got {security!r}"
+        )
     recipients = t.get("recipients", [])
     for r in recipients:
         if not isinstance(r, str) or "@" not in r:
@@ -211,9 +286,13 @@ def _email(t: Mapping[str, Any], path: Path, base: Path) -> EmailSettings:
     return EmailSettings(
         smtp_host=t.get("smtp_host", EmailSettings.smtp_host),
         smtp_port=t.get("smtp_port", 465 if security == "tls" else EmailSettings.smtp_port),
-        security=security, username=t.get("username"),
-        sender=t.get("sender", EmailSettings.sender), recipients=tuple(recipients),
+        security=security,
+        username=t.get("username"),
+        sender=t.get("sender", EmailSettings.sender),
+        recipients=tuple(recipients),
         subject_prefix=t.get("subject_prefix", EmailSettings.subject_prefix),
-        unsubscribe_url=unsub, list_name=t.get("list_name", EmailSettings.list_name),
-        maildir=str((base / maildir).resolve()) if maildir else None, send_hour=hour,
+        unsubscribe_url=unsub,
+        list_name=t.get("list_name", EmailSettings.list_name),
+        maildir=str((base / maildir).resolve()) if maildir else None,
+        send_hour=hour,
     )

@@ -98,15 +98,30 @@ class SnapshotServer:
 def write_config(out: Path, port: int) -> Path:
     lines = [
         "# Written by `aggregator demo`: the bundled sample served from 127.0.0.1.",
-        "[settings]", 'database = "aggregator.db"', 'site_dir = "site"', 'mail_dir = "mail"',
-        'allowed_private_networks = ["127.0.0.1/32"]', 'site_title = "aggregator demo"',
-        "timeout = 20", "", "[email]", 'sender = "demo@localhost"',
-        'recipients = ["reader@localhost"]', "",
+        "[settings]",
+        'database = "aggregator.db"',
+        'site_dir = "site"',
+        'mail_dir = "mail"',
+        'allowed_private_networks = ["127.0.0.1/32"]',
+        'site_title = "aggregator demo"',
+        "timeout = 20",
+        "",
+        "[email]",
+        'sender = "demo@localhost"',
+        'recipients = ["reader@localhost"]',
+        "",
     ]
     for name, (outlet, country, owner, role) in OUTLETS.items():
-        lines += ["[[feeds]]", f'url = "http://127.0.0.1:{port}/{name}"', f'outlet = "{outlet}"',
-                  'language = "en"', f'country = "{country}"', f'owner = "{owner}"',
-                  f'role = "{role}"', ""]
+        lines += [
+            "[[feeds]]",
+            f'url = "http://127.0.0.1:{port}/{name}"',
+            f'outlet = "{outlet}"',
+            'language = "en"',
+            f'country = "{country}"',
+            f'owner = "{owner}"',
+            f'role = "{role}"',
+            "",
+        ]
     path = out / "feeds.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
@@ -130,15 +145,18 @@ def run_demo(out: Path | None = None, day: str = DEMO_DAY, top: int = 5) -> Iter
                 server.load(snap, moment)
                 report = asyncio.run(poll(db, config, PollOptions(force=True)))
                 clustered = Clusterer(db, config.settings.window_hours).run()
-                yield (f"poll {snap.name}: {report.ok} feeds ok, {report.failed} failed, "
-                       f"{sum(1 for o in report.outcomes if o.not_modified)} not modified, "
-                       f"{report.new_articles} new articles; {clustered.new_stories} new stories, "
-                       f"{clustered.updated_stories} updated")
+                yield (
+                    f"poll {snap.name}: {report.ok} feeds ok, {report.failed} failed, "
+                    f"{sum(1 for o in report.outcomes if o.not_modified)} not modified, "
+                    f"{report.new_articles} new articles; {clustered.new_stories} new stories, "
+                    f"{clustered.updated_stories} updated"
+                )
             stories = load_stories(db, min_outlets=2)
         finally:
             db.conn.close()
-        yield (f"server: {server.requests} requests, {server.not_modified} answered "
-               "304 Not Modified")
+        yield (
+            f"server: {server.requests} requests, {server.not_modified} answered 304 Not Modified"
+        )
     site = build_site(config)
     yield f"site: {site / 'index.html'}"
     yield f"config: {config.path}  (try: aggregator --config {config.path} clusters)"

@@ -38,8 +38,14 @@ class Digest:
         return None
 
 
-def choose(stories: list[StoryView], linked_first: dict[str, str], period: str, since: str,
-           until: str, single_source: bool) -> Digest:
+def choose(
+    stories: list[StoryView],
+    linked_first: dict[str, str],
+    period: str,
+    since: str,
+    until: str,
+    single_source: bool,
+) -> Digest:
     """``linked_first`` maps story id -> when its first article was linked (UTC ISO)."""
     new: list[StoryView] = []
     updated: list[StoryView] = []
@@ -53,5 +59,11 @@ def choose(stories: list[StoryView], linked_first: dict[str, str], period: str, 
             (new if is_new else updated).append(s)
         elif is_new and single_source:
             singles.append(s)
-    return Digest(period, since, until, tuple(new[:MAX_PER_SECTION]),
-                  tuple(updated[:MAX_PER_SECTION]), tuple(singles[:MAX_PER_SECTION]))
+    return Digest(
+        period,
+        since,
+        until,
+        tuple(new[:MAX_PER_SECTION]),
+        tuple(updated[:MAX_PER_SECTION]),
+        tuple(singles[:MAX_PER_SECTION]),
+    )

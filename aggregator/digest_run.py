@@ -30,8 +30,9 @@ class DigestResult:
     message: str
 
 
-def send_digest(config: Config, dry_run: bool = False, out_dir: Path | None = None,
-                now: datetime | None = None) -> DigestResult:
+def send_digest(
+    config: Config, dry_run: bool = False, out_dir: Path | None = None, now: datetime | None = None
+) -> DigestResult:
     now = now or datetime.now(UTC)
     email = config.email
     period = now.strftime("%Y-%m-%d")
@@ -39,24 +40,39 @@ def send_digest(config: Config, dry_run: bool = False, out_dir: Path | None = No
     try:
         record = get(db, email.list_name, period)
         if record is not None and record.status == "sent":
-            return DigestResult(True, False, f"digest for {period} already sent "
-                                f"({record.message_id}); nothing to do")
+            return DigestResult(
+                True,
+                False,
+                f"digest for {period} already sent ({record.message_id}); nothing to do",
+            )
         if record is None:
             prev = last_sent(db, email.list_name)
             since = prev.until if prev else iso(now - FIRST_DIGEST_SPAN)
             until = iso(now)
             stories = load_stories(db)
-            first = {sid: t for sid, t in db.execute(
-                "SELECT story_id, MIN(linked_at) FROM story_links GROUP BY story_id")}
+            first = {
+                sid: t
+                for sid, t in db.execute(
+                    "SELECT story_id, MIN(linked_at) FROM story_links GROUP BY story_id"
+                )
+            }
             digest = choose(stories, first, period, since, until, config.settings.single_source)
             if digest.empty:
-                return DigestResult(True, False, f"no new or updated stories since {since}; "
-                                    "no digest sent")
+                return DigestResult(
+                    True, False, f"no new or updated stories since {since}; no digest sent"
+                )
             raw = mail.build(digest, email, config.settings.templates)
             if dry_run:
                 return _dry_run(raw, out_dir or Path(config.settings.mail_dir), period)
-            record = DigestRecord(email.list_name, period, "pending",
-                                  mail.message_id(email, period), since, until, raw)
+            record = DigestRecord(
+                email.list_name,
+                period,
+                "pending",
+                mail.message_id(email, period),
+                since,
+                until,
+                raw,
+            )
             save_pending(db, record, now)
         elif dry_run:
             return _dry_run(record.message, out_dir or Path(config.settings.mail_dir), period)
@@ -71,8 +87,9 @@ def send_digest(config: Config, dry_run: bool = False, out_dir: Path | None = No
             return DigestResult(False, False, f"digest for {period} not sent: {e}")
         mark(db, record, "sent", now)
         target = email.maildir or f"{len(email.recipients)} recipient(s) via {email.smtp_host}"
-        return DigestResult(True, True, f"digest for {period} sent to {target} "
-                            f"({record.message_id})")
+        return DigestResult(
+            True, True, f"digest for {period} sent to {target} ({record.message_id})"
+        )
     finally:
         db.conn.close()
 

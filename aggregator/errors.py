@@ -26,8 +26,9 @@ class ConfigError(AggregatorError):
 class FetchError(AggregatorError):
     """A fetch failed; ``kind`` is machine-readable (timeout, too_large, blocked_address, ...)."""
 
-    def __init__(self, kind: str, message: str, status: int | None = None,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self, kind: str, message: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message

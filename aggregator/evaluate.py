@@ -74,8 +74,10 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
 
 def run_eval(path: Path, level: str = "stories", window_hours: float = 72.0) -> EvalResult:
     rows = load_rows(path)
-    order = sorted(range(len(rows)), key=lambda i: (
-        _published(rows[i].get("published")) or datetime.max.replace(tzinfo=UTC), i))
+    order = sorted(
+        range(len(rows)),
+        key=lambda i: (_published(rows[i].get("published")) or datetime.max.replace(tzinfo=UTC), i),
+    )
     with tempfile.TemporaryDirectory(prefix="aggregator-eval-") as tmp:
         db = open_db(Path(tmp) / "eval.db")
         outlets = sorted({str(r.get("outlet") or "unknown") for r in rows})
@@ -86,14 +88,35 @@ def run_eval(path: Path, level: str = "stories", window_hours: float = 72.0) -> 
             outlet = str(r.get("outlet") or "unknown")
             pub = _published(r.get("published"))
             arrival = pub or (_EPOCH + timedelta(seconds=rank))
-            art = Article(key=str(r["id"]), url=r.get("url") or None, title=str(r["title"] or ""),
-                          summary=str(r.get("text") or ""), content_html="", author="",
-                          published=pub, published_raw=str(r.get("published") or ""),
-                          language=r.get("language"))
-            save_success(db, FeedUpdate(url=feeds[outlet], status=200, now=arrival,
-                                        next_due=arrival, etag=None, last_modified=None,
-                                        body_hash=None, ttl_minutes=None, title=None,
-                                        redirect_to=None, redirect_count=0), outlet, [art])
+            art = Article(
+                key=str(r["id"]),
+                url=r.get("url") or None,
+                title=str(r["title"] or ""),
+                summary=str(r.get("text") or ""),
+                content_html="",
+                author="",
+                published=pub,
+                published_raw=str(r.get("published") or ""),
+                language=r.get("language"),
+            )
+            save_success(
+                db,
+                FeedUpdate(
+                    url=feeds[outlet],
+                    status=200,
+                    now=arrival,
+                    next_due=arrival,
+                    etag=None,
+                    last_modified=None,
+                    body_hash=None,
+                    ttl_minutes=None,
+                    title=None,
+                    redirect_to=None,
+                    redirect_count=0,
+                ),
+                outlet,
+                [art],
+            )
         started = time.perf_counter()
         Clusterer(db, window_hours, now=lambda: _EPOCH).run()
         elapsed = time.perf_counter() - started

@@ -62,8 +62,10 @@ class Extracted:
 
 def extract(title: str, body: str, language: str | None) -> Extracted:
     """Terms and shingle hashes; pure, so it runs in worker processes for large batches."""
-    return Extracted(terms(title, body, language).as_dict(),
-                     tx.shingle_hashes(match_text(title, body), SHINGLE_SIZE))
+    return Extracted(
+        terms(title, body, language).as_dict(),
+        tx.shingle_hashes(match_text(title, body), SHINGLE_SIZE),
+    )
 
 
 def extract_many(items: list[tuple[str, str, str | None]]) -> list[Extracted]:
@@ -136,8 +138,10 @@ class TermIds:
         for t in terms:
             if t not in ids:
                 ids[t] = len(ids)
-        return (np.fromiter((ids[t] for t in terms), dtype=np.int64, count=len(terms)),
-                np.fromiter((vec[t] for t in terms), dtype=np.float64, count=len(terms)))
+        return (
+            np.fromiter((ids[t] for t in terms), dtype=np.int64, count=len(terms)),
+            np.fromiter((vec[t] for t in terms), dtype=np.float64, count=len(terms)),
+        )
 
 
 def key_terms(vec: Mapping[str, float], k: int = KEY_TERMS) -> list[str]:

@@ -14,6 +14,11 @@ MAX_TEXT = 20_000
 
 
 def extract(page: bytes, url: str) -> str:
-    text = trafilatura.extract(page.decode("utf-8", "replace"), url=url, include_comments=False,
-                               include_tables=False, favor_precision=True)
+    text = trafilatura.extract(
+        page.decode("utf-8", "replace"),
+        url=url,
+        include_comments=False,
+        include_tables=False,
+        favor_precision=True,
+    )
     return (text or "")[:MAX_TEXT]

@@ -18,7 +18,9 @@ def run_lock(database: str) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise LockedError(f"another aggregator run is using {database}; try again when it ends") from None
+            raise LockedError(
+                f"another aggregator run is using {database}; try again when it ends"
+            ) from None
         yield
     finally:
         os.close(fd)

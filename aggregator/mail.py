@@ -33,12 +33,21 @@ def build(digest: Digest, settings: EmailSettings, template_dir: str | None) -> 
     env = render.environment(template_dir)
     top = digest.top
     subject = f"{settings.subject_prefix} {digest.period}: {top.title if top else 'no new stories'}"
-    sections = [(name, list(sec)) for name, sec in (
-        ("New stories", digest.new), ("Stories with new outlets", digest.updated),
-        ("Single-source items", digest.singles)) if sec]
-    ctx = {"title": f"News digest, {digest.period}", "sections": sections,
-           "footer": "Headlines from each outlet's feed, grouped by story by aggregator.",
-           "unsubscribe": settings.unsubscribe_url}
+    sections = [
+        (name, list(sec))
+        for name, sec in (
+            ("New stories", digest.new),
+            ("Stories with new outlets", digest.updated),
+            ("Single-source items", digest.singles),
+        )
+        if sec
+    ]
+    ctx = {
+        "title": f"News digest, {digest.period}",
+        "sections": sections,
+        "footer": "Headlines from each outlet's feed, grouped by story by aggregator.",
+        "unsubscribe": settings.unsubscribe_url,
+    }
     msg = EmailMessage(policy=policy.SMTP)
     msg["Subject"] = subject.strip()
     msg["From"] = settings.sender
@@ -68,8 +77,12 @@ def send(raw: bytes, settings: EmailSettings) -> None:
     try:
         smtp: smtplib.SMTP
         if settings.security == "tls":
-            smtp = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT,
-                                    context=ssl.create_default_context())
+            smtp = smtplib.SMTP_SSL(
+                settings.smtp_host,
+                settings.smtp_port,
+                timeout=SMTP_TIMEOUT,
+                context=ssl.create_default_context(),
+            )
         else:
             smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT)
         with smtp:

@@ -55,7 +55,14 @@ def score(gold: Sequence[Hashable], predicted: Sequence[Hashable]) -> Scores:
     bp = sum(c * c / pred_sizes[pl] for (_, pl), c in joint.items()) / n if n else 1.0
     br = sum(c * c / gold_sizes[gl] for (gl, _), c in joint.items()) / n if n else 1.0
     return Scores(
-        articles=n, stories=len(gold_sizes), clusters=len(pred_sizes), ari=ari,
-        pair_precision=p, pair_recall=r, pair_f1=_f1(p, r),
-        bcubed_precision=bp, bcubed_recall=br, bcubed_f1=_f1(bp, br),
+        articles=n,
+        stories=len(gold_sizes),
+        clusters=len(pred_sizes),
+        ari=ari,
+        pair_precision=p,
+        pair_recall=r,
+        pair_f1=_f1(p, r),
+        bcubed_precision=bp,
+        bcubed_recall=br,
+        bcubed_f1=_f1(bp, br),
     )

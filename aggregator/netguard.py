@@ -30,12 +30,16 @@ def unwrap(addr: IPAddress) -> IPAddress:
     return addr
 
 
-def parse_networks(cidrs: Iterable[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+def parse_networks(
+    cidrs: Iterable[str],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
 
 
 @lru_cache(maxsize=4096)
-def allowed(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+def allowed(
+    address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+) -> bool:
     """True when ``address`` may be connected to (cached: a poll asks about the same few hosts)."""
     try:
         addr = ipaddress.ip_address(address.split("%", 1)[0])

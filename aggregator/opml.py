@@ -44,11 +44,18 @@ def parse(text: str, source: str) -> list[FeedConfig]:
         outlet = o.get("text") or o.get("title") or url
         interval = o.get("interval")
         try:
-            feeds.append(FeedConfig(
-                url=url.strip(), outlet=outlet.strip(), language=o.get("language"),
-                country=o.get("country"), owner=o.get("owner"), role=o.get("role"),
-                fulltext=o.get("fulltext") == "true",
-                interval=int(interval) if interval else None))
+            feeds.append(
+                FeedConfig(
+                    url=url.strip(),
+                    outlet=outlet.strip(),
+                    language=o.get("language"),
+                    country=o.get("country"),
+                    owner=o.get("owner"),
+                    role=o.get("role"),
+                    fulltext=o.get("fulltext") == "true",
+                    interval=int(interval) if interval else None,
+                )
+            )
         except ValueError as e:
             raise ConfigError(f"{source}: outline {i} ({outlet}): key 'interval': {e}") from e
     return feeds

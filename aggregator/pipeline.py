@@ -19,8 +19,9 @@ def open_store(config: Config) -> Database:
     return open_db(config.settings.database)
 
 
-def run_poll(config: Config, options: PollOptions, progress: Progress | None = None,
-             cluster: bool = True) -> tuple[PollReport, ClusterReport | None]:
+def run_poll(
+    config: Config, options: PollOptions, progress: Progress | None = None, cluster: bool = True
+) -> tuple[PollReport, ClusterReport | None]:
     with run_lock(config.settings.database):
         db = open_store(config)
         try:

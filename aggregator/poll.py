@@ -43,12 +43,16 @@ class PollOptions:
 
 def due_feeds(db: Database, config: Config, now: datetime, force: bool) -> list[store.FeedState]:
     states = store.feed_states(db, [f.url for f in config.feeds])
-    return [s for s in states if schedule.is_due(now, parse_iso(s.next_due),
-                                                 parse_iso(s.retry_until), s.gone, force)]
+    return [
+        s
+        for s in states
+        if schedule.is_due(now, parse_iso(s.next_due), parse_iso(s.retry_until), s.gone, force)
+    ]
 
 
-async def poll(db: Database, config: Config, options: PollOptions,
-               progress: Progress | None = None) -> PollReport:
+async def poll(
+    db: Database, config: Config, options: PollOptions, progress: Progress | None = None
+) -> PollReport:
     store.sync_feeds(db, config.feeds)
     now = options.now()
     due = due_feeds(db, config, now, options.force)
@@ -56,8 +60,10 @@ async def poll(db: Database, config: Config, options: PollOptions,
     sem = asyncio.Semaphore(settings.limits.concurrency)
     outcomes: list[PollOutcome] = []
     unchanged: list[store.NotModified] = []
-    async with Fetcher(settings.limits, options.resolve) as fetcher, \
-            WorkerPool(min(settings.parse_workers, max(1, len(due)))) as pool:
+    async with (
+        Fetcher(settings.limits, options.resolve) as fetcher,
+        WorkerPool(min(settings.parse_workers, max(1, len(due)))) as pool,
+    ):
 
         async def one(state: store.FeedState) -> None:
             async with sem:
@@ -82,9 +88,15 @@ def _interval(config: Config, state: store.FeedState) -> int:
     return state.interval or config.settings.default_interval
 
 
-async def _poll_feed(db: Database, config: Config, state: store.FeedState, fetcher: Fetcher,
-                     pool: WorkerPool, options: PollOptions,
-                     unchanged: list[store.NotModified]) -> PollOutcome:
+async def _poll_feed(
+    db: Database,
+    config: Config,
+    state: store.FeedState,
+    fetcher: Fetcher,
+    pool: WorkerPool,
+    options: PollOptions,
+    unchanged: list[store.NotModified],
+) -> PollOutcome:
     s = config.settings
     status: int | None = None
     try:
@@ -92,25 +104,54 @@ async def _poll_feed(db: Database, config: Config, state: store.FeedState, fetch
         status = result.status
         now = options.now()
         redirect_to, redirect_count, new_url = _redirect(state, result)
-        next_due = schedule.next_success(now, _interval(config, state), result.max_age,
-                                         state.ttl_minutes, s.min_interval, s.max_interval)
+        next_due = schedule.next_success(
+            now,
+            _interval(config, state),
+            result.max_age,
+            state.ttl_minutes,
+            s.min_interval,
+            s.max_interval,
+        )
         body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else None
         if result.body is None or body_hash == state.body_hash:
-            unchanged.append(store.NotModified(state.url, result.status, now, next_due,
-                                               redirect_to, redirect_count))
+            unchanged.append(
+                store.NotModified(
+                    state.url, result.status, now, next_due, redirect_to, redirect_count
+                )
+            )
             return PollOutcome(state.url, True, 0, result.status, not_modified=True)
         parsed: ParsedFeed = await pool.run(
-            parse_feed, (result.body, dict(result.headers), result.final_url, state.language, now),
-            s.parse_timeout)
-        next_due = schedule.next_success(now, _interval(config, state), result.max_age,
-                                         parsed.ttl_minutes, s.min_interval, s.max_interval)
-        fulltexts = await _fulltexts(db, state, parsed, fetcher, pool, s.parse_timeout) \
-            if state.fulltext else {}
+            parse_feed,
+            (result.body, dict(result.headers), result.final_url, state.language, now),
+            s.parse_timeout,
+        )
+        next_due = schedule.next_success(
+            now,
+            _interval(config, state),
+            result.max_age,
+            parsed.ttl_minutes,
+            s.min_interval,
+            s.max_interval,
+        )
+        fulltexts = (
+            await _fulltexts(db, state, parsed, fetcher, pool, s.parse_timeout)
+            if state.fulltext
+            else {}
+        )
         update = store.FeedUpdate(
-            url=state.url, status=result.status, now=now, next_due=next_due,
-            etag=result.etag, last_modified=result.last_modified, body_hash=body_hash,
-            ttl_minutes=parsed.ttl_minutes, title=parsed.title or None, redirect_to=redirect_to,
-            redirect_count=redirect_count, new_url=new_url)
+            url=state.url,
+            status=result.status,
+            now=now,
+            next_due=next_due,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            body_hash=body_hash,
+            ttl_minutes=parsed.ttl_minutes,
+            title=parsed.title or None,
+            redirect_to=redirect_to,
+            redirect_count=redirect_count,
+            new_url=new_url,
+        )
         new = store.save_success(db, update, state.outlet, parsed.articles, fulltexts)
         return PollOutcome(state.url, True, new, result.status)
     except (FetchError, ParseError) as e:
@@ -125,8 +166,14 @@ def _redirect(state: store.FeedState, result: FetchResult) -> tuple[str | None, 
     return target, count, target if count >= schedule.REDIRECT_CONFIRMATIONS else None
 
 
-def _failure(db: Database, config: Config, state: store.FeedState, e: FetchError | ParseError,
-             status: int | None, now: datetime) -> PollOutcome:
+def _failure(
+    db: Database,
+    config: Config,
+    state: store.FeedState,
+    e: FetchError | ParseError,
+    status: int | None,
+    now: datetime,
+) -> PollOutcome:
     s = config.settings
     gone = e.kind == "gone"
     retry_until = None
@@ -138,14 +185,21 @@ def _failure(db: Database, config: Config, state: store.FeedState, e: FetchError
             retry_until = schedule.retry_after(now, wait, s.min_interval, s.max_interval)
             next_due = retry_until
         else:
-            next_due = schedule.next_failure(now, _interval(config, state), state.failures + 1,
-                                             s.max_interval)
+            next_due = schedule.next_failure(
+                now, _interval(config, state), state.failures + 1, s.max_interval
+            )
     store.save_failure(db, state.url, st, e.kind, e.message, now, next_due, retry_until, gone)
     return PollOutcome(state.url, False, 0, st, e.kind, e.message)
 
 
-async def _fulltexts(db: Database, state: store.FeedState, parsed: ParsedFeed, fetcher: Fetcher,
-                     pool: WorkerPool, timeout: float) -> dict[str, str]:
+async def _fulltexts(
+    db: Database,
+    state: store.FeedState,
+    parsed: ParsedFeed,
+    fetcher: Fetcher,
+    pool: WorkerPool,
+    timeout: float,
+) -> dict[str, str]:
     known = {k for (k,) in db.execute("SELECT key FROM articles WHERE feed_url=?", (state.url,))}
     todo = [a for a in parsed.articles if a.key not in known and urls.is_http(a.url)]
     out: dict[str, str] = {}

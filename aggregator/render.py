@@ -40,8 +40,13 @@ def environment(template_dir: str | None) -> jinja2.Environment:
     dirs = [str(template_dir)] if template_dir else []
     dirs.append(str(PACKAGE_TEMPLATES))
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(dirs), autoescape=True, trim_blocks=True,
-        lstrip_blocks=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+        loader=jinja2.FileSystemLoader(dirs),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
     env.filters["safe_url"] = safe_url
     env.filters["diff_words"] = diff_words
     env.filters["hhmm"] = lambda s: (s or "")[11:16]

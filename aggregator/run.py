@@ -14,20 +14,27 @@ from .poll import PollOptions
 from .site import build_site
 
 
-def run_all(config: Config, poll: bool = True, cluster: bool = True, build: bool = True,
-            email: bool = True) -> Iterator[tuple[str, bool]]:
+def run_all(
+    config: Config, poll: bool = True, cluster: bool = True, build: bool = True, email: bool = True
+) -> Iterator[tuple[str, bool]]:
     if poll:
         try:
             report, _ = run_poll(config, PollOptions(), cluster=False)
-            yield (f"poll: {report.ok} feeds ok, {report.failed} failed, "
-                   f"{report.new_articles} new articles", True)
+            yield (
+                f"poll: {report.ok} feeds ok, {report.failed} failed, "
+                f"{report.new_articles} new articles",
+                True,
+            )
         except AggregatorError as e:
             yield f"poll: failed: {e}", False
     if cluster:
         try:
             r = run_cluster(config)
-            yield (f"cluster: {r.articles} articles, {r.new_stories} new stories, "
-                   f"{r.updated_stories} updated", True)
+            yield (
+                f"cluster: {r.articles} articles, {r.new_stories} new stories, "
+                f"{r.updated_stories} updated",
+                True,
+            )
         except AggregatorError as e:
             yield f"cluster: failed: {e}", False
     if build:

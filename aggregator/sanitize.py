@@ -13,8 +13,30 @@ import unicodedata
 import nh3
 
 ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "cite", "code", "em", "figcaption", "figure", "h2",
-    "h3", "h4", "i", "li", "ol", "p", "pre", "q", "small", "strong", "sub", "sup", "ul",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "cite",
+    "code",
+    "em",
+    "figcaption",
+    "figure",
+    "h2",
+    "h3",
+    "h4",
+    "i",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "small",
+    "strong",
+    "sub",
+    "sup",
+    "ul",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}}
 URL_SCHEMES = {"http", "https", "mailto"}
@@ -31,8 +53,12 @@ def strip_controls(text: str) -> str:
 def clean_html(fragment: str) -> str:
     """Sanitised HTML: no scripts, styles, event handlers, forms or non-http(s) links."""
     cleaned = nh3.clean(
-        strip_controls(fragment), tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-        url_schemes=URL_SCHEMES, link_rel="noopener noreferrer nofollow", strip_comments=True,
+        strip_controls(fragment),
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
     )
     return strip_controls(cleaned)
 

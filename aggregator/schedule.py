@@ -17,8 +17,14 @@ from datetime import datetime, timedelta
 REDIRECT_CONFIRMATIONS = 3
 
 
-def next_success(now: datetime, interval_min: int, max_age_s: int | None, ttl_min: int | None,
-                 min_interval: int, max_interval: int) -> datetime:
+def next_success(
+    now: datetime,
+    interval_min: int,
+    max_age_s: int | None,
+    ttl_min: int | None,
+    min_interval: int,
+    max_interval: int,
+) -> datetime:
     minutes = float(interval_min)
     if max_age_s:
         minutes = max(minutes, max_age_s / 60.0)
@@ -28,8 +34,13 @@ def next_success(now: datetime, interval_min: int, max_age_s: int | None, ttl_mi
     return now + timedelta(minutes=minutes)
 
 
-def next_failure(now: datetime, interval_min: int, failures: int, max_interval: int,
-                 rng: random.Random | None = None) -> datetime:
+def next_failure(
+    now: datetime,
+    interval_min: int,
+    failures: int,
+    max_interval: int,
+    rng: random.Random | None = None,
+) -> datetime:
     """Backoff after ``failures`` consecutive failures (the current one included)."""
     r = rng or random.Random()
     exp = min(max(failures - 1, 0), 16)
@@ -43,8 +54,9 @@ def retry_after(now: datetime, seconds: float, min_interval: int, max_interval: 
     return now + timedelta(seconds=clamped)
 
 
-def is_due(now: datetime, next_due: datetime | None, retry_until: datetime | None, gone: bool,
-           force: bool) -> bool:
+def is_due(
+    now: datetime, next_due: datetime | None, retry_until: datetime | None, gone: bool, force: bool
+) -> bool:
     if gone:
         return False
     if retry_until is not None and retry_until > now:

@@ -34,8 +34,9 @@ class SitePages:
     files: dict[str, str]  # relative path -> content
 
 
-def pages(config: Config, stories: list[StoryView], feeds: list[Any], built: str,
-          ref: str | None) -> SitePages:
+def pages(
+    config: Config, stories: list[StoryView], feeds: list[Any], built: str, ref: str | None
+) -> SitePages:
     """Every file of the site, as text. Pure apart from template loading."""
     env = render.environment(config.settings.templates)
     s = config.settings
@@ -51,36 +52,65 @@ def pages(config: Config, stories: list[StoryView], feeds: list[Any], built: str
         if _SAFE_DAY.match(st.first_seen[:10]):
             by_day[st.first_seen[:10]].append(st)
     days = sorted(by_day, reverse=True)
-    files["index.html"] = render.render(env, "index.html", {
-        **base, "root": "", "stories": multi, "singles": singles, "days": days[:14],
-        "built": built})
+    files["index.html"] = render.render(
+        env,
+        "index.html",
+        {
+            **base,
+            "root": "",
+            "stories": multi,
+            "singles": singles,
+            "days": days[:14],
+            "built": built,
+        },
+    )
     for st in stories:
         if not _SAFE_ID.match(st.id):
             raise AggregatorError(f"refusing unsafe story id {st.id!r}")
-        files[f"story/{st.id}.html"] = render.render(env, "story.html",
-                                                     {**base, "root": "../", "story": st})
+        files[f"story/{st.id}.html"] = render.render(
+            env, "story.html", {**base, "root": "../", "story": st}
+        )
     for day in days:
-        files[f"archive/{day}.html"] = render.render(env, "archive.html", {
-            **base, "root": "../", "day": day, "stories": by_day[day]})
-    files["archive/index.html"] = render.render(env, "archive_index.html", {
-        **base, "root": "../", "days": [(d, len(by_day[d])) for d in days]})
+        files[f"archive/{day}.html"] = render.render(
+            env, "archive.html", {**base, "root": "../", "day": day, "stories": by_day[day]}
+        )
+    files["archive/index.html"] = render.render(
+        env,
+        "archive_index.html",
+        {**base, "root": "../", "days": [(d, len(by_day[d])) for d in days]},
+    )
     files["outlets.html"] = render.render(env, "outlets.html", {**base, "root": "", "feeds": feeds})
-    feed_stories = sorted(stories, key=lambda x: (x.outlets_updated, x.first_seen, x.title, x.id),
-                          reverse=True)[:100]
+    feed_stories = sorted(
+        stories, key=lambda x: (x.outlets_updated, x.first_seen, x.title, x.id), reverse=True
+    )[:100]
     updated = max((x.outlets_updated for x in feed_stories), default="1970-01-01T00:00:00Z")
-    files["stories.atom"] = render.render(env, "stories.atom", {
-        **base, "stories": feed_stories, "updated": updated})
-    files["stories.json"] = render.json_feed({
-        "version": "https://jsonfeed.org/version/1.1", "title": f"{s.site_title}: stories",
-        "home_page_url": "index.html", "feed_url": "stories.json",
-        "items": [{
-            "id": f"urn:aggregator:story:{x.id}", "url": f"story/{x.id}.html", "title": x.title,
-            "summary": f"{len(x.outlets)} outlets: {', '.join(x.outlets)}",
-            "content_text": "\n".join(f"{m.outlet}: {m.title} {render.safe_url(m.url) or ''}".strip()
-                                      for m in x.members),
-            "date_published": x.first_seen, "date_modified": x.outlets_updated,
-            "tags": list(x.outlets),
-        } for x in feed_stories]})
+    files["stories.atom"] = render.render(
+        env, "stories.atom", {**base, "stories": feed_stories, "updated": updated}
+    )
+    files["stories.json"] = render.json_feed(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": f"{s.site_title}: stories",
+            "home_page_url": "index.html",
+            "feed_url": "stories.json",
+            "items": [
+                {
+                    "id": f"urn:aggregator:story:{x.id}",
+                    "url": f"story/{x.id}.html",
+                    "title": x.title,
+                    "summary": f"{len(x.outlets)} outlets: {', '.join(x.outlets)}",
+                    "content_text": "\n".join(
+                        f"{m.outlet}: {m.title} {render.safe_url(m.url) or ''}".strip()
+                        for m in x.members
+                    ),
+                    "date_published": x.first_seen,
+                    "date_modified": x.outlets_updated,
+                    "tags": list(x.outlets),
+                }
+                for x in feed_stories
+            ],
+        }
+    )
     css = Path(config.settings.templates or "", "style.css")
     if not config.settings.templates or not css.exists():
         css = render.PACKAGE_TEMPLATES / "style.css"
@@ -103,8 +133,10 @@ def write_atomically(target: Path, site: SitePages) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
     if target.exists() and not target.is_symlink():
-        raise AggregatorError(f"{target} exists and is not a site link made by aggregator; "
-                              "move it away or choose another --out")
+        raise AggregatorError(
+            f"{target} exists and is not a site link made by aggregator; "
+            "move it away or choose another --out"
+        )
     link = target.parent / f".{target.name}.tmp-{os.getpid()}"
     if link.is_symlink():
         link.unlink()

@@ -57,16 +57,18 @@ def _permutations(num_perm: int) -> Any:
 
 def signature(items: Iterable[str], num_perm: int) -> bytes:
     """MinHash signature of a set of strings, as bytes."""
-    m = MinHash(num_perm=num_perm, seed=SEED, hashfunc=_hash32, scheme=SCHEME,
-                permutations=_permutations(num_perm))
-    m.update_batch([s.encode("utf-8") for s in items])
-    return bytes(m.hashvalues.astype("<u4").tobytes())
+    return hashed_signature([_hash32(s.encode("utf-8")) for s in items], num_perm)
 
 
 def hashed_signature(hashes: list[int], num_perm: int) -> bytes:
     """MinHash signature of a set already hashed to 32-bit integers (text.shingle_hashes)."""
-    m = MinHash(num_perm=num_perm, seed=SEED, hashfunc=_identity, scheme=SCHEME,
-                permutations=_permutations(num_perm))
+    m = MinHash(
+        num_perm=num_perm,
+        seed=SEED,
+        hashfunc=_identity,
+        scheme=SCHEME,
+        permutations=_permutations(num_perm),
+    )
     m.update_batch(hashes)
     return bytes(m.hashvalues.astype("<u4").tobytes())
 

@@ -175,8 +175,9 @@ def assign(
         sums[ca][cb] = sums[ca].get(cb, 0.0) + s
         sums[cb][ca] = sums[ca][cb]
 
-    scratch = _Scratch(max((int(d.ids.max(initial=0)) for d in docs.values()
-                            if d.ids is not None), default=0))
+    scratch = _Scratch(
+        max((int(d.ids.max(initial=0)) for d in docs.values() if d.ids is not None), default=0)
+    )
     for d in batch:
         others = []
         for other in candidates.get(d.id, ()):
@@ -268,8 +269,16 @@ def assign(
             links.append(Link(d.id, sid, "seed", 1.0, None))
         else:
             m = best_m[1]
-            links.append(Link(d.id, sid, "story", round(best_m[0], 4), m,
-                              tuple(shared_terms(d.vec, docs[m].vec))))
+            links.append(
+                Link(
+                    d.id,
+                    sid,
+                    "story",
+                    round(best_m[0], 4),
+                    m,
+                    tuple(shared_terms(d.vec, docs[m].vec)),
+                )
+            )
     return Assignment(tuple(links), tuple(copies), tuple(sorted(set(merges))))
 
 

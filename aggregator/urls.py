@@ -5,11 +5,32 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 # Query parameters that identify a campaign or a click, not a document.
-TRACKING_PARAMS = frozenset({
-    "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid",
-    "_ga", "_gl", "ocid", "cmpid", "smid", "ref_src", "guccounter", "guce_referrer",
-    "guce_referrer_sig", "at_medium", "at_campaign", "xtor", "__twitter_impression",
-})
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gclsrc",
+        "msclkid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "yclid",
+        "_ga",
+        "_gl",
+        "ocid",
+        "cmpid",
+        "smid",
+        "ref_src",
+        "guccounter",
+        "guce_referrer",
+        "guce_referrer_sig",
+        "at_medium",
+        "at_campaign",
+        "xtor",
+        "__twitter_impression",
+    }
+)
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "at_")
 _CONTROLS = {c: None for c in [*range(32), 127]}
 
@@ -36,9 +57,11 @@ def canonical(url: str | None, base: str | None = None) -> str | None:
         parts = urlsplit(url)
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             return None
-        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                 if k.lower() not in TRACKING_PARAMS
-                 and not k.lower().startswith(TRACKING_PREFIXES)]
+        query = [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
+        ]
         netloc = parts.netloc.lower()
         if netloc.endswith(":80") and parts.scheme == "http":
             netloc = netloc[:-3]

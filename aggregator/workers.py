@@ -85,7 +85,8 @@ class WorkerPool:
             if self._all:
                 return
             workers = await asyncio.to_thread(
-                lambda: [_Worker(self._ctx) for _ in range(self._size)])
+                lambda: [_Worker(self._ctx) for _ in range(self._size)]
+            )
             assert self._idle is not None
             for w in workers:
                 self._all.append(w)

@@ -139,7 +139,7 @@ def bench_first_poll(n: int = 200, per_feed: int = 50) -> Row:
         for _ in range(2):
             with tempfile.TemporaryDirectory() as tmp:
                 cfg = _config(Path(tmp), urls)
-                times.append(timed(lambda: _poll(cfg, force=False)))
+                times.append(timed(lambda cfg=cfg: _poll(cfg, force=False)))  # type: ignore[misc]
         ours = min(times)
     finally:
         server.close()

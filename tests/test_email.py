@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import FeedServer, write_config
+from conftest import FeedServer
 from sitefixture import build_fixture_db
 from test_site import Audit
 

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import SHARED
 
 from aggregator.cli import main
 from aggregator.metrics import score
-from conftest import SHARED
 
 
 def test_metrics_by_hand() -> None:

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import SHARED
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aggregator.errors import ParseError
 from aggregator.parse import parse_feed
 from aggregator.sanitize import clean_html
-from conftest import SHARED
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 CORPUS = SHARED / "feeds" / "feedparser-corpus" / "tests"

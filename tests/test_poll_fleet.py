@@ -11,8 +11,16 @@ from pathlib import Path
 import pytest
 from conftest import FeedServer, healthy_feed, respond, rss, stub_resolve, write_config
 from hostile import (
-    BILLION_LAUGHS, EXTERNAL_ENTITY, changing_guids, drip, endless, gzip_bomb, huge_feed,
-    redirect, stall, status,
+    BILLION_LAUGHS,
+    EXTERNAL_ENTITY,
+    changing_guids,
+    drip,
+    endless,
+    gzip_bomb,
+    huge_feed,
+    redirect,
+    stall,
+    status,
 )
 
 from aggregator.config import load_config

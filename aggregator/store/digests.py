@@ -24,14 +24,18 @@ class DigestRecord:
 def get(db: Database, list_name: str, period: str) -> DigestRecord | None:
     row = db.execute(
         "SELECT list_name, period, status, message_id, since, until, message FROM digests "
-        "WHERE list_name=? AND period=?", (list_name, period)).fetchone()
+        "WHERE list_name=? AND period=?",
+        (list_name, period),
+    ).fetchone()
     return DigestRecord(*row) if row else None
 
 
 def last_sent(db: Database, list_name: str) -> DigestRecord | None:
     row = db.execute(
         "SELECT list_name, period, status, message_id, since, until, message FROM digests "
-        "WHERE list_name=? AND status='sent' ORDER BY until DESC LIMIT 1", (list_name,)).fetchone()
+        "WHERE list_name=? AND status='sent' ORDER BY until DESC LIMIT 1",
+        (list_name,),
+    ).fetchone()
     return DigestRecord(*row) if row else None
 
 
@@ -40,12 +44,16 @@ def save_pending(db: Database, r: DigestRecord, now: datetime) -> None:
         conn.execute(
             "INSERT INTO digests (list_name, period, status, message_id, since, until, message,"
             " created) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)",
-            (r.list_name, r.period, r.message_id, r.since, r.until, r.message, iso(now)))
+            (r.list_name, r.period, r.message_id, r.since, r.until, r.message, iso(now)),
+        )
 
 
-def mark(db: Database, r: DigestRecord, status: str, now: datetime, error: str | None = None) -> None:
+def mark(
+    db: Database, r: DigestRecord, status: str, now: datetime, error: str | None = None
+) -> None:
     with Transaction(db) as conn:
         conn.execute(
             "UPDATE digests SET status=?, error=?, sent_at=CASE WHEN ?='sent' THEN ? ELSE sent_at END"
             " WHERE list_name=? AND period=?",
-            (status, error, status, iso(now), r.list_name, r.period))
+            (status, error, status, iso(now), r.list_name, r.period),
+        )

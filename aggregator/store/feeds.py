@@ -45,26 +45,49 @@ def sync_feeds(db: Database, feeds: Sequence[FeedConfig]) -> None:
                ON CONFLICT(url) DO UPDATE SET outlet=excluded.outlet, language=excluded.language,
                  country=excluded.country, owner=excluded.owner, role=excluded.role,
                  fulltext=excluded.fulltext, interval=excluded.interval""",
-            [(f.url, f.outlet, f.language, f.country, f.owner, f.role, int(f.fulltext), f.interval)
-             for f in feeds],
+            [
+                (
+                    f.url,
+                    f.outlet,
+                    f.language,
+                    f.country,
+                    f.owner,
+                    f.role,
+                    int(f.fulltext),
+                    f.interval,
+                )
+                for f in feeds
+            ],
         )
 
 
 def feed_states(db: Database, urls: Iterable[str]) -> list[FeedState]:
     wanted = list(urls)
-    rows = {r["url"]: r for r in db.query(
-        f"SELECT * FROM feeds WHERE url IN ({','.join('?' * len(wanted))})", wanted)}
+    rows = {
+        r["url"]: r
+        for r in db.query(
+            f"SELECT * FROM feeds WHERE url IN ({','.join('?' * len(wanted))})", wanted
+        )
+    }
     return [_state(rows[u]) for u in wanted if u in rows]
 
 
 def _state(r: dict[str, Any]) -> FeedState:
     return FeedState(
-        url=str(r["url"]), outlet=str(r["outlet"]), language=r["language"],
-        fulltext=bool(r["fulltext"]), interval=r["interval"],
-        etag=r["etag"], last_modified=r["last_modified"], body_hash=r["body_hash"],
-        failures=int(r["failures"] or 0), next_due=r["next_due"],
-        retry_until=r["retry_until"], gone=bool(r["gone"]),
-        redirect_to=r["redirect_to"], redirect_count=int(r["redirect_count"] or 0),
+        url=str(r["url"]),
+        outlet=str(r["outlet"]),
+        language=r["language"],
+        fulltext=bool(r["fulltext"]),
+        interval=r["interval"],
+        etag=r["etag"],
+        last_modified=r["last_modified"],
+        body_hash=r["body_hash"],
+        failures=int(r["failures"] or 0),
+        next_due=r["next_due"],
+        retry_until=r["retry_until"],
+        gone=bool(r["gone"]),
+        redirect_to=r["redirect_to"],
+        redirect_count=int(r["redirect_count"] or 0),
         ttl_minutes=r["ttl_minutes"],
     )
 
@@ -96,7 +119,10 @@ class FeedUpdate:
 
 
 def save_success(
-    db: Database, update: FeedUpdate, outlet: str, articles: Sequence[Article],
+    db: Database,
+    update: FeedUpdate,
+    outlet: str,
+    articles: Sequence[Article],
     fulltexts: dict[str, str] | None = None,
 ) -> int:
     """Store a feed's articles and new validators together; return how many articles are new.
@@ -108,8 +134,10 @@ def save_success(
     new = 0
     with Transaction(db) as conn:
         existing = {
-            k: h for k, h in conn.execute(
-                "SELECT key, content_hash FROM articles WHERE feed_url = ?", (update.url,))
+            k: h
+            for k, h in conn.execute(
+                "SELECT key, content_hash FROM articles WHERE feed_url = ?", (update.url,)
+            )
         }
         fts_rows: list[tuple[int]] = []
         new_ids: set[int] = set()
@@ -126,9 +154,25 @@ def save_success(
                          content_html, author, published, published_raw, first_seen, sort_time,
                          language, fulltext, content_hash, updated)
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    (update.url, a.key, outlet, a.url, a.title, a.summary, a.content_html,
-                     a.author, published, a.published_raw, now, published or now, a.language,
-                     fulltexts.get(a.key), h, now))
+                    (
+                        update.url,
+                        a.key,
+                        outlet,
+                        a.url,
+                        a.title,
+                        a.summary,
+                        a.content_html,
+                        a.author,
+                        published,
+                        a.published_raw,
+                        now,
+                        published or now,
+                        a.language,
+                        fulltexts.get(a.key),
+                        h,
+                        now,
+                    ),
+                )
                 new += 1
                 fts_rows.append((int(cur.lastrowid or 0),))
                 new_ids.add(int(cur.lastrowid or 0))
@@ -138,14 +182,30 @@ def save_success(
                          published=?, published_raw=?, content_hash=?, updated=?,
                          fulltext=COALESCE(?, fulltext)
                        WHERE feed_url=? AND key=?""",
-                    (a.url, a.title, a.summary, a.content_html, a.author, published,
-                     a.published_raw, h, now, fulltexts.get(a.key), update.url, a.key))
-                (aid,) = conn.execute("SELECT id FROM articles WHERE feed_url=? AND key=?",
-                                      (update.url, a.key)).fetchone()
+                    (
+                        a.url,
+                        a.title,
+                        a.summary,
+                        a.content_html,
+                        a.author,
+                        published,
+                        a.published_raw,
+                        h,
+                        now,
+                        fulltexts.get(a.key),
+                        update.url,
+                        a.key,
+                    ),
+                )
+                (aid,) = conn.execute(
+                    "SELECT id FROM articles WHERE feed_url=? AND key=?", (update.url, a.key)
+                ).fetchone()
                 fts_rows.append((aid,))
         conn.executemany("INSERT OR IGNORE INTO fts_pending (article_id) VALUES (?)", fts_rows)
-        conn.executemany("INSERT OR IGNORE INTO cluster_pending (article_id) VALUES (?)",
-                         [r for r in fts_rows if r[0] in new_ids])
+        conn.executemany(
+            "INSERT OR IGNORE INTO cluster_pending (article_id) VALUES (?)",
+            [r for r in fts_rows if r[0] in new_ids],
+        )
         conn.execute(
             """UPDATE feeds SET etag=?, last_modified=?, body_hash=?, last_status=?, ok=1,
                  error_kind=NULL, error=NULL, failures=0, last_polled=?, last_success=?,
@@ -153,9 +213,23 @@ def save_success(
                  redirect_to=?, redirect_count=?,
                  last_new_article=CASE WHEN ? > 0 THEN ? ELSE last_new_article END
                WHERE url=?""",
-            (update.etag, update.last_modified, update.body_hash, update.status, now, now,
-             iso(update.next_due), update.ttl_minutes, update.title, update.redirect_to,
-             update.redirect_count, new, now, update.url))
+            (
+                update.etag,
+                update.last_modified,
+                update.body_hash,
+                update.status,
+                now,
+                now,
+                iso(update.next_due),
+                update.ttl_minutes,
+                update.title,
+                update.redirect_to,
+                update.redirect_count,
+                new,
+                now,
+                update.url,
+            ),
+        )
         if update.new_url and update.new_url != update.url:
             _move_feed(conn, update.url, update.new_url)
     return new
@@ -168,7 +242,9 @@ def _move_feed(conn: object, old: str, new: str) -> None:
     if conn.execute("SELECT 1 FROM feeds WHERE url = ?", (new,)).fetchone():
         return  # already configured separately; keep both
     conn.execute("PRAGMA defer_foreign_keys = ON")
-    conn.execute("UPDATE feeds SET url=?, redirect_to=NULL, redirect_count=0 WHERE url=?", (new, old))
+    conn.execute(
+        "UPDATE feeds SET url=?, redirect_to=NULL, redirect_count=0 WHERE url=?", (new, old)
+    )
     conn.execute("UPDATE articles SET feed_url=? WHERE feed_url=?", (new, old))
 
 
@@ -193,19 +269,47 @@ def save_not_modified(db: Database, rows: Sequence[NotModified]) -> None:
             """UPDATE feeds SET last_status=?, ok=1, error_kind=NULL, error=NULL, failures=0,
                  last_polled=?, last_success=?, next_due=?, retry_until=NULL,
                  redirect_to=?, redirect_count=? WHERE url=?""",
-            [(r.status, iso(r.now), iso(r.now), iso(r.next_due), r.redirect_to, r.redirect_count,
-              r.url) for r in rows])
+            [
+                (
+                    r.status,
+                    iso(r.now),
+                    iso(r.now),
+                    iso(r.next_due),
+                    r.redirect_to,
+                    r.redirect_count,
+                    r.url,
+                )
+                for r in rows
+            ],
+        )
 
 
-def save_failure(db: Database, url: str, status: int | None, kind: str, message: str,
-                 now: datetime, next_due: datetime | None, retry_until: datetime | None,
-                 gone: bool = False) -> None:
+def save_failure(
+    db: Database,
+    url: str,
+    status: int | None,
+    kind: str,
+    message: str,
+    now: datetime,
+    next_due: datetime | None,
+    retry_until: datetime | None,
+    gone: bool = False,
+) -> None:
     with Transaction(db) as conn:
         conn.execute(
             """UPDATE feeds SET last_status=?, ok=0, error_kind=?, error=?, failures=failures+1,
                  last_polled=?, next_due=?, retry_until=?, gone=MAX(gone, ?) WHERE url=?""",
-            (status, kind, message[:500], iso(now), iso(next_due) if next_due else None,
-             iso(retry_until) if retry_until else None, int(gone), url))
+            (
+                status,
+                kind,
+                message[:500],
+                iso(now),
+                iso(next_due) if next_due else None,
+                iso(retry_until) if retry_until else None,
+                int(gone),
+                url,
+            ),
+        )
 
 
 def index_pending(db: Database) -> int:
@@ -214,7 +318,9 @@ def index_pending(db: Database) -> int:
     with Transaction(db) as conn:
         (n,) = conn.execute("SELECT COUNT(*) FROM fts_pending").fetchone()
         if n:
-            conn.execute("DELETE FROM articles_fts WHERE rowid IN (SELECT article_id FROM fts_pending)")
+            conn.execute(
+                "DELETE FROM articles_fts WHERE rowid IN (SELECT article_id FROM fts_pending)"
+            )
             conn.execute("""INSERT INTO articles_fts (rowid, title, summary)
                             SELECT a.id, a.title, a.summary FROM articles a
                             JOIN fts_pending p ON p.article_id = a.id""")
@@ -229,9 +335,14 @@ def set_fulltext(db: Database, article_id: int, text: str) -> None:
 
 def outlet_texts(db: Database, feed_url: str, limit: int) -> list[str]:
     """Recent extracted texts of one feed (for learning its boilerplate lines)."""
-    return [r[0] for r in db.execute(
-        "SELECT fulltext FROM articles WHERE feed_url=? AND fulltext IS NOT NULL "
-        "ORDER BY id DESC LIMIT ?", (feed_url, limit)).fetchall()]
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT fulltext FROM articles WHERE feed_url=? AND fulltext IS NOT NULL "
+            "ORDER BY id DESC LIMIT ?",
+            (feed_url, limit),
+        ).fetchall()
+    ]
 
 
 def health(db: Database, urls: Sequence[str] | None = None) -> list[FeedHealth]:
@@ -242,13 +353,27 @@ def health(db: Database, urls: Sequence[str] | None = None) -> list[FeedHealth]:
     for r in rows:
         if urls is not None and r["url"] not in urls:
             continue
-        out.append(FeedHealth(
-            url=r["url"], outlet=r["outlet"], ok=bool(r["ok"]) if r["ok"] is not None else False,
-            error_kind=r["error_kind"], error=r["error"], failures=r["failures"], articles=r["n"],
-            last_polled=r["last_polled"], last_status=r["last_status"],
-            last_new_article=r["last_new_article"], next_due=r["next_due"], gone=bool(r["gone"]),
-            redirect_to=r["redirect_to"], language=r["language"], country=r["country"],
-            owner=r["owner"], role=r["role"]))
+        out.append(
+            FeedHealth(
+                url=r["url"],
+                outlet=r["outlet"],
+                ok=bool(r["ok"]) if r["ok"] is not None else False,
+                error_kind=r["error_kind"],
+                error=r["error"],
+                failures=r["failures"],
+                articles=r["n"],
+                last_polled=r["last_polled"],
+                last_status=r["last_status"],
+                last_new_article=r["last_new_article"],
+                next_due=r["next_due"],
+                gone=bool(r["gone"]),
+                redirect_to=r["redirect_to"],
+                language=r["language"],
+                country=r["country"],
+                owner=r["owner"],
+                role=r["role"],
+            )
+        )
     return out
 
 

@@ -58,10 +58,25 @@ def pending(db: Database, limit: int) -> list[PendingArticle]:
         """SELECT a.id, a.feed_url, a.key, a.outlet, a.url, a.title, a.summary, a.fulltext,
                   a.language, a.sort_time, a.published IS NOT NULL
            FROM cluster_pending p JOIN articles a ON a.id = p.article_id
-           ORDER BY a.sort_time, a.feed_url, a.key LIMIT ?""", (limit,)).fetchall()
-    return [PendingArticle(id=r[0], feed_url=r[1], key=f"{r[1]}#{r[2]}", outlet=r[3], url=r[4],
-                           title=r[5], summary=r[6], fulltext=r[7], language=r[8],
-                           sort_time=r[9], dated=bool(r[10])) for r in rows]
+           ORDER BY a.sort_time, a.feed_url, a.key LIMIT ?""",
+        (limit,),
+    ).fetchall()
+    return [
+        PendingArticle(
+            id=r[0],
+            feed_url=r[1],
+            key=f"{r[1]}#{r[2]}",
+            outlet=r[3],
+            url=r[4],
+            title=r[5],
+            summary=r[6],
+            fulltext=r[7],
+            language=r[8],
+            sort_time=r[9],
+            dated=bool(r[10]),
+        )
+        for r in rows
+    ]
 
 
 def count_pending(db: Database) -> int:
@@ -82,15 +97,35 @@ def load_window(db: Database, since: float) -> list[StoredSketch]:
            FROM article_sketches s JOIN articles a ON a.id = s.article_id
            JOIN story_links l ON l.article_id = s.article_id
            LEFT JOIN copies c ON c.article_id = s.article_id
-           WHERE s.time >= ? ORDER BY s.article_id""", (since,)).fetchall()
-    return [StoredSketch(id=r[0], key=r[1], outlet=r[2], url=r[3], vec=json.loads(r[4]),
-                         copy_sig=r[5], story_sig=r[6], time=r[7], dated=bool(r[8]),
-                         story_id=r[9], copy_root=r[10]) for r in rows]
+           WHERE s.time >= ? ORDER BY s.article_id""",
+        (since,),
+    ).fetchall()
+    return [
+        StoredSketch(
+            id=r[0],
+            key=r[1],
+            outlet=r[2],
+            url=r[3],
+            vec=json.loads(r[4]),
+            copy_sig=r[5],
+            story_sig=r[6],
+            time=r[7],
+            dated=bool(r[8]),
+            story_id=r[9],
+            copy_root=r[10],
+        )
+        for r in rows
+    ]
 
 
 def save_assignment(
-    db: Database, sketches: Sequence[NewSketch], assignment: Assignment,
-    df_increments: dict[str, int], n_new: int, now: datetime, sketch_version: str,
+    db: Database,
+    sketches: Sequence[NewSketch],
+    assignment: Assignment,
+    df_increments: dict[str, int],
+    n_new: int,
+    now: datetime,
+    sketch_version: str,
 ) -> set[str]:
     """Write one batch's sketches, links, copies and merges in one transaction.
 
@@ -102,36 +137,67 @@ def save_assignment(
         conn.executemany(
             "INSERT INTO article_sketches (article_id, terms, copy_sig, story_sig, sketch_version,"
             " time, dated) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(s.article_id, json.dumps({t: round(w, 5) for t, w in s.vec.items()},
-                                       separators=(",", ":"), ensure_ascii=False),
-              s.copy_sig, s.story_sig, sketch_version, s.time, int(s.dated)) for s in sketches])
+            [
+                (
+                    s.article_id,
+                    json.dumps(
+                        {t: round(w, 5) for t, w in s.vec.items()},
+                        separators=(",", ":"),
+                        ensure_ascii=False,
+                    ),
+                    s.copy_sig,
+                    s.story_sig,
+                    sketch_version,
+                    s.time,
+                    int(s.dated),
+                )
+                for s in sketches
+            ],
+        )
         conn.executemany(
             "INSERT INTO term_df (term, df) VALUES (?, ?) "
             "ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
-            sorted(df_increments.items()))
+            sorted(df_increments.items()),
+        )
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('n_docs', ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ?", (n_new, n_new))
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ?",
+            (n_new, n_new),
+        )
         conn.executemany(
             "INSERT INTO copies (article_id, source_id, same_outlet, score) VALUES (?, ?, ?, ?)",
-            [(c.article_id, c.source_id, int(c.same_outlet), c.score) for c in assignment.copies])
+            [(c.article_id, c.source_id, int(c.same_outlet), c.score) for c in assignment.copies],
+        )
         for old, new in assignment.merges:
             conn.execute("UPDATE story_links SET story_id=? WHERE story_id=?", (new, old))
             conn.execute("UPDATE story_aliases SET new_id=? WHERE new_id=?", (new, old))
             conn.execute(
                 "INSERT INTO story_aliases (old_id, new_id, reason, at) VALUES (?, ?, 'merge', ?)"
-                " ON CONFLICT(old_id) DO UPDATE SET new_id=excluded.new_id", (old, new, at))
+                " ON CONFLICT(old_id) DO UPDATE SET new_id=excluded.new_id",
+                (old, new, at),
+            )
             conn.execute("DELETE FROM stories WHERE id=?", (old,))
             touched.add(new)
         conn.executemany(
             "INSERT INTO story_links (article_id, story_id, kind, score, matched_article_id,"
             " shared_terms, linked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(lk.article_id, lk.story_id, lk.kind, lk.score, lk.matched_article_id,
-              json.dumps(list(lk.shared_terms), ensure_ascii=False), at)
-             for lk in assignment.links])
+            [
+                (
+                    lk.article_id,
+                    lk.story_id,
+                    lk.kind,
+                    lk.score,
+                    lk.matched_article_id,
+                    json.dumps(list(lk.shared_terms), ensure_ascii=False),
+                    at,
+                )
+                for lk in assignment.links
+            ],
+        )
         touched |= {lk.story_id for lk in assignment.links}
-        conn.executemany("DELETE FROM cluster_pending WHERE article_id = ?",
-                         [(s.article_id,) for s in sketches])
+        conn.executemany(
+            "DELETE FROM cluster_pending WHERE article_id = ?", [(s.article_id,) for s in sketches]
+        )
         _refresh_stories(conn, sorted(touched))
     return touched
 
@@ -144,7 +210,9 @@ def _refresh_stories(conn: object, ids: Iterable[str]) -> None:
         members = conn.execute(
             """SELECT a.id, a.outlet, a.title, a.summary, a.sort_time, l.kind, l.linked_at
                FROM story_links l JOIN articles a ON a.id = l.article_id
-               WHERE l.story_id = ? ORDER BY a.sort_time, a.feed_url, a.key""", (sid,)).fetchall()
+               WHERE l.story_id = ? ORDER BY a.sort_time, a.feed_url, a.key""",
+            (sid,),
+        ).fetchall()
         if not members:
             continue
         independent = [m for m in members if m[5] in ("seed", "story")] or members
@@ -165,9 +233,21 @@ def _refresh_stories(conn: object, ids: Iterable[str]) -> None:
                  outlet_count=excluded.outlet_count,
                  independent_reports=excluded.independent_reports, outlets=excluded.outlets,
                  rank=excluded.rank""",
-            (sid, rep[2], rep[0], rep[3], members[0][4], max(m[4] for m in members),
-             max(outlets.values()), len(members), len(outlets), len(independent),
-             json.dumps(sorted(outlets), ensure_ascii=False), float(len(indep_outlets))))
+            (
+                sid,
+                rep[2],
+                rep[0],
+                rep[3],
+                members[0][4],
+                max(m[4] for m in members),
+                max(outlets.values()),
+                len(members),
+                len(outlets),
+                len(independent),
+                json.dumps(sorted(outlets), ensure_ascii=False),
+                float(len(indep_outlets)),
+            ),
+        )
 
 
 def resolve(db: Database, story_id: str) -> str:

@@ -17,9 +17,14 @@ def newest_time(db: Database) -> str | None:
     return str(row[0]) if row and row[0] else None
 
 
-def load_stories(db: Database, since: str | None = None, ids: list[str] | None = None,
-                 outlet: str | None = None, search: str | None = None,
-                 min_outlets: int = 1) -> list[StoryView]:
+def load_stories(
+    db: Database,
+    since: str | None = None,
+    ids: list[str] | None = None,
+    outlet: str | None = None,
+    search: str | None = None,
+    min_outlets: int = 1,
+) -> list[StoryView]:
     """Stories updated at or after ``since`` (UTC ISO), ranked."""
     where = ["s.outlet_count >= ?"]
     args: list[object] = [min_outlets]
@@ -30,12 +35,16 @@ def load_stories(db: Database, since: str | None = None, ids: list[str] | None =
         where.append(f"s.id IN ({','.join('?' * len(ids))})")
         args.extend(ids)
     if outlet:
-        where.append("s.id IN (SELECT l.story_id FROM story_links l JOIN articles a "
-                     "ON a.id = l.article_id WHERE a.outlet = ? COLLATE NOCASE)")
+        where.append(
+            "s.id IN (SELECT l.story_id FROM story_links l JOIN articles a "
+            "ON a.id = l.article_id WHERE a.outlet = ? COLLATE NOCASE)"
+        )
         args.append(outlet)
     if search:
-        where.append("s.id IN (SELECT l.story_id FROM story_links l WHERE l.article_id IN "
-                     "(SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?))")
+        where.append(
+            "s.id IN (SELECT l.story_id FROM story_links l WHERE l.article_id IN "
+            "(SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?))"
+        )
         args.append(_fts_query(search))
     rows = db.execute(f"SELECT * FROM stories s WHERE {' AND '.join(where)}", args).fetchall()
     cols = [d[0] for d in db.execute("SELECT * FROM stories LIMIT 0").description]
@@ -49,10 +58,18 @@ def load_stories(db: Database, since: str | None = None, ids: list[str] | None =
     for s in stories:
         ms = tuple(members.get(s["id"], ()))
         view = StoryView(
-            id=s["id"], title=s["title"], lead=s["lead"], first_seen=s["first_seen"],
-            updated=s["updated"], outlets_updated=s["outlets_updated"],
-            outlets=tuple(json.loads(s["outlets"])), independent_reports=s["independent_reports"],
-            article_count=s["article_count"], rank=0.0, members=ms)
+            id=s["id"],
+            title=s["title"],
+            lead=s["lead"],
+            first_seen=s["first_seen"],
+            updated=s["updated"],
+            outlets_updated=s["outlets_updated"],
+            outlets=tuple(json.loads(s["outlets"])),
+            independent_reports=s["independent_reports"],
+            article_count=s["article_count"],
+            rank=0.0,
+            members=ms,
+        )
         age = (ref_t - epoch(s["updated"])) / 3600.0
         out.append(replace(view, rank=rank(view.independent_outlets, age)))
     return ranked(out)
@@ -75,12 +92,28 @@ def _members(db: Database, ids: list[str]) -> dict[str, list[Member]]:
                FROM story_links l JOIN articles a ON a.id = l.article_id
                JOIN feeds f ON f.url = a.feed_url
                LEFT JOIN copies c ON c.article_id = a.id
-               WHERE l.story_id IN ({','.join('?' * len(part))})
-               ORDER BY a.sort_time, a.feed_url, a.key""", part).fetchall()
+               WHERE l.story_id IN ({",".join("?" * len(part))})
+               ORDER BY a.sort_time, a.feed_url, a.key""",
+            part,
+        ).fetchall()
         for r in rows:
-            out[r[0]].append(Member(
-                article_id=r[1], outlet=r[2], title=r[3], summary=r[4], url=r[5], published=r[6],
-                sort_time=r[7], kind=r[8], score=r[9], matched_article_id=r[10],
-                shared_terms=tuple(json.loads(r[11])), copy_of=r[12], country=r[13], owner=r[14],
-                role=r[15]))
+            out[r[0]].append(
+                Member(
+                    article_id=r[1],
+                    outlet=r[2],
+                    title=r[3],
+                    summary=r[4],
+                    url=r[5],
+                    published=r[6],
+                    sort_time=r[7],
+                    kind=r[8],
+                    score=r[9],
+                    matched_article_id=r[10],
+                    shared_terms=tuple(json.loads(r[11])),
+                    copy_of=r[12],
+                    country=r[13],
+                    owner=r[14],
+                    role=r[15],
+                )
+            )
     return out
