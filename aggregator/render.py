@@ -41,7 +41,8 @@ def environment(template_dir: str | None) -> jinja2.Environment:
     dirs.append(str(PACKAGE_TEMPLATES))
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(dirs),
-        autoescape=True,
+        # Every markup template (.html, .atom) escapes; plain-text ones (.txt) are not HTML.
+        autoescape=jinja2.select_autoescape(disabled_extensions=("txt",), default=True),
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,

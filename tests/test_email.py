@@ -109,6 +109,10 @@ def test_digest_is_delivered_once_with_both_parts(server: FeedServer, tmp_path: 
     html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert "New stories" in text and "Dockers strike over pay" in text
     assert "https://0.example/1" in text
+    # The text part is plain text: feed markup appears as the characters it is, never escaped
+    # twice, and it is inert there.
+    assert "&lt;" not in text and "&#39;" not in text
+    assert "Evil <script>alert('outlet')</script> News" in text
     assert "الإضراب" in text and "Grève" in html and 'dir="auto"' in html
     audit = Audit()
     audit.feed(html)
