@@ -108,13 +108,13 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         print(json.dumps([asdict(h) for h in rows], indent=2, ensure_ascii=False))
         return 0
     width = max([len(h.outlet) for h in rows] + [6])
-    print(f"{'outlet':<{width}}  status        fails  articles  last new")
+    print(f"{'outlet':<{width}}  status        http  fails  articles  last new")
     for h in rows:
         status = "gone" if h.gone else "ok" if h.ok else (h.error_kind or "never polled")
         colour = "32" if h.ok else "31" if h.last_polled else "33"
         print(
-            f"{h.outlet:<{width}}  {_c(f'{status:<12}', colour)}  {h.failures:>5}  "
-            f"{h.articles:>8}  {h.last_new_article or '-'}"
+            f"{h.outlet:<{width}}  {_c(f'{status:<12}', colour)}  {h.last_status or '-':>4}  "
+            f"{h.failures:>5}  {h.articles:>8}  {h.last_new_article or '-'}"
         )
         if h.redirect_to:
             print(f"{'':<{width}}  moved permanently to {h.redirect_to}")
