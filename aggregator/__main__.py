@@ -1,3 +1,5 @@
+"""`python -m aggregator`: the same as the `aggregator` command."""
+
 import sys
 
 from .cli import main

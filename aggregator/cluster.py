@@ -170,7 +170,7 @@ class Clusterer:
         bodies: dict[int, str] = {}
         for feed_url, items in by_feed.items():
             texts = [f"{a.summary}\n{a.fulltext or ''}" for a in items]
-            sample = texts + st_recent(self.db, feed_url, BOILERPLATE_SAMPLE)
+            sample = texts + recent_texts(self.db, feed_url, BOILERPLATE_SAMPLE)
             boiler = tx.recurring_lines(sample, tx.BOILERPLATE_SHARE, tx.BOILERPLATE_MIN_DOCS)
             for a, t in zip(items, texts, strict=True):
                 bodies[a.id] = tx.strip_lines(t, boiler)
@@ -284,7 +284,7 @@ class Clusterer:
         return len(new_ids), touched, len(result.merges)
 
 
-def st_recent(db: Database, feed_url: str, limit: int) -> list[str]:
+def recent_texts(db: Database, feed_url: str, limit: int) -> list[str]:
     rows = db.execute(
         "SELECT summary || char(10) || COALESCE(fulltext, '') FROM articles a "
         "JOIN story_links l ON l.article_id = a.id WHERE a.feed_url = ? "

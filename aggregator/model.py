@@ -154,7 +154,6 @@ class PollOutcome:
     error_kind: str | None = None
     error: str | None = None
     not_modified: bool = False
-    skipped: bool = False
 
 
 @dataclass(frozen=True)
@@ -163,7 +162,7 @@ class PollReport:
 
     @property
     def ok(self) -> int:
-        return sum(1 for o in self.outcomes if o.ok and not o.skipped)
+        return sum(1 for o in self.outcomes if o.ok)
 
     @property
     def failed(self) -> int:

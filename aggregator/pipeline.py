@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
@@ -39,11 +38,6 @@ def run_cluster(config: Config) -> ClusterReport:
             return Clusterer(db, config.settings.window_hours).run()
         finally:
             db.conn.close()
-
-
-@dataclass(frozen=True)
-class Since:
-    iso: str
 
 
 def parse_since(value: str, now: datetime | None = None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -235,10 +236,7 @@ def save_success(
     return new
 
 
-def _move_feed(conn: object, old: str, new: str) -> None:
-    import sqlite3
-
-    assert isinstance(conn, sqlite3.Connection)
+def _move_feed(conn: sqlite3.Connection, old: str, new: str) -> None:
     if conn.execute("SELECT 1 FROM feeds WHERE url = ?", (new,)).fetchone():
         return  # already configured separately; keep both
     conn.execute("PRAGMA defer_foreign_keys = ON")

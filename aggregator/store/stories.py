@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -202,10 +203,7 @@ def save_assignment(
     return touched
 
 
-def _refresh_stories(conn: object, ids: Iterable[str]) -> None:
-    import sqlite3
-
-    assert isinstance(conn, sqlite3.Connection)
+def _refresh_stories(conn: sqlite3.Connection, ids: Iterable[str]) -> None:
     for sid in ids:
         members = conn.execute(
             """SELECT a.id, a.outlet, a.title, a.summary, a.sort_time, l.kind, l.linked_at
