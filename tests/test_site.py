@@ -80,7 +80,6 @@ def test_hostile_content_never_reaches_the_pages(site_config) -> None:  # type: 
             assert audit.h1 == 1, name
             assert "Content-Security-Policy" in content and "default-src 'none'" in content
             assert 'name="referrer" content="no-referrer"' in content
-        assert "javascript:" not in content.lower().replace("&#39;", "'").split("evil")[0] or True
         assert "javascript:alert" not in content
     assert "<script>" not in site.files["stories.atom"]
 
