@@ -107,17 +107,17 @@ class Clusterer:
         self.copy_index.add(d.id, copy_sig)
         self.story_index.add(d.id, story_sig)
 
-    def _extract(self, items: list[tuple[str, str, str | None]]) -> list[ft.Extracted]:
+    def _extract(self, items: list[tuple[str, str, str | None]]) -> list[_Features]:
         """Text features, in worker processes when the batch is large enough to pay for them."""
         if len(items) < PARALLEL_FROM or self.workers < 2:
-            return ft.extract_many(items)
+            return _extract_chunk(items)
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("forkserver")
             )
         size = -(-len(items) // (self.workers * 4))
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
-        return [e for part in self._pool.map(ft.extract_many, chunks) for e in part]
+        return [e for part in self._pool.map(_extract_chunk, chunks) for e in part]
 
     def close(self) -> None:
         if self._pool is not None:
@@ -200,7 +200,7 @@ class Clusterer:
         sketches: list[st.NewSketch] = []
         for a in batch:
             vec = ft.weigh(counts[a.id], self.df, self.n_docs)
-            copy_sig = sketch.hashed_signature(extracted[a.id].shingles, sketch.COPY_PERMS)
+            copy_sig = extracted[a.id].copy_sig
             story_sig = sketch.signature(ft.key_terms(vec), sketch.STORY_PERMS)
             ids, weights = self.term_ids.arrays(vec)
             d = Doc(
@@ -282,6 +282,21 @@ class Clusterer:
         for old, _ in result.merges:
             self.first_seen.pop(old, None)
         return len(new_ids), touched, len(result.merges)
+
+
+@dataclass(frozen=True)
+class _Features:
+    counts: dict[str, float]
+    copy_sig: bytes
+
+
+def _extract_chunk(items: list[tuple[str, str, str | None]]) -> list[_Features]:
+    """Terms and the copy signature of each article: the CPU-heavy, order-free part of a batch,
+    run in worker processes for large batches."""
+    out = []
+    for e in ft.extract_many(items):
+        out.append(_Features(e.counts, sketch.hashed_signature(e.shingles, sketch.COPY_PERMS)))
+    return out
 
 
 def recent_texts(db: Database, feed_url: str, limit: int) -> list[str]:
