@@ -132,7 +132,6 @@ def save_success(
     """
     now = iso(update.now)
     fulltexts = fulltexts or {}
-    new = 0
     with Transaction(db) as conn:
         existing = {
             k: h
@@ -140,8 +139,9 @@ def save_success(
                 "SELECT key, content_hash FROM articles WHERE feed_url = ?", (update.url,)
             )
         }
-        fts_rows: list[tuple[int]] = []
-        new_ids: set[int] = set()
+        (last_id,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM articles").fetchone()
+        fresh: list[tuple[object, ...]] = []
+        changed: list[tuple[object, ...]] = []
         seen: set[str] = set()
         for a in articles:
             if a.key in seen:
@@ -150,63 +150,37 @@ def save_success(
             h = content_hash(a)
             published = iso(a.published) if a.published else None
             if a.key not in existing:
-                cur = conn.execute(
-                    """INSERT INTO articles (feed_url, key, outlet, url, title, summary,
-                         content_html, author, published, published_raw, first_seen, sort_time,
-                         language, fulltext, content_hash, updated)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    (
-                        update.url,
-                        a.key,
-                        outlet,
-                        a.url,
-                        a.title,
-                        a.summary,
-                        a.content_html,
-                        a.author,
-                        published,
-                        a.published_raw,
-                        now,
-                        published or now,
-                        a.language,
-                        fulltexts.get(a.key),
-                        h,
-                        now,
-                    ),
-                )
-                new += 1
-                fts_rows.append((int(cur.lastrowid or 0),))
-                new_ids.add(int(cur.lastrowid or 0))
+                fresh.append((update.url, a.key, outlet, a.url, a.title, a.summary,
+                              a.content_html, a.author, published, a.published_raw, now,
+                              published or now, a.language, fulltexts.get(a.key), h, now))
             elif existing[a.key] != h:
-                conn.execute(
-                    """UPDATE articles SET url=?, title=?, summary=?, content_html=?, author=?,
-                         published=?, published_raw=?, content_hash=?, updated=?,
-                         fulltext=COALESCE(?, fulltext)
-                       WHERE feed_url=? AND key=?""",
-                    (
-                        a.url,
-                        a.title,
-                        a.summary,
-                        a.content_html,
-                        a.author,
-                        published,
-                        a.published_raw,
-                        h,
-                        now,
-                        fulltexts.get(a.key),
-                        update.url,
-                        a.key,
-                    ),
-                )
-                (aid,) = conn.execute(
-                    "SELECT id FROM articles WHERE feed_url=? AND key=?", (update.url, a.key)
-                ).fetchone()
-                fts_rows.append((aid,))
-        conn.executemany("INSERT OR IGNORE INTO fts_pending (article_id) VALUES (?)", fts_rows)
+                changed.append((a.url, a.title, a.summary, a.content_html, a.author, published,
+                                a.published_raw, h, now, fulltexts.get(a.key), update.url, a.key))
         conn.executemany(
-            "INSERT OR IGNORE INTO cluster_pending (article_id) VALUES (?)",
-            [r for r in fts_rows if r[0] in new_ids],
+            """INSERT INTO articles (feed_url, key, outlet, url, title, summary, content_html,
+                 author, published, published_raw, first_seen, sort_time, language, fulltext,
+                 content_hash, updated)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            fresh,
         )
+        conn.executemany(
+            """UPDATE articles SET url=?, title=?, summary=?, content_html=?, author=?,
+                 published=?, published_raw=?, content_hash=?, updated=?,
+                 fulltext=COALESCE(?, fulltext)
+               WHERE feed_url=? AND key=?""",
+            changed,
+        )
+        new = len(fresh)
+        # This transaction holds the write lock: every id above last_id is one of ours.
+        new_ids = conn.execute("SELECT id FROM articles WHERE id > ?", (last_id,)).fetchall()
+        changed_ids = [
+            conn.execute("SELECT id FROM articles WHERE feed_url=? AND key=?", (r[-2], r[-1]))
+            .fetchone()
+            for r in changed
+        ]
+        conn.executemany("INSERT OR IGNORE INTO fts_pending (article_id) VALUES (?)",
+                         new_ids + changed_ids)
+        conn.executemany("INSERT OR IGNORE INTO cluster_pending (article_id) VALUES (?)", new_ids)
         conn.execute(
             """UPDATE feeds SET etag=?, last_modified=?, body_hash=?, last_status=?, ok=1,
                  error_kind=NULL, error=NULL, failures=0, last_polled=?, last_success=?,
