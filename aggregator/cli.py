@@ -6,8 +6,6 @@ Errors the package raises on purpose become one line on stderr and exit code 1 (
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import sys
@@ -21,8 +19,7 @@ from . import __version__
 from .config import CONFIG_ENV, config_path, load_config
 from .errors import AggregatorError
 from .model import Config, PollOutcome
-from .terminal import format_story
-from .views import StoryView
+from .terminal import explain_lines, feeds_table, format_story, stories_csv, story_json
 
 EXIT_ERROR = 1
 
@@ -107,19 +104,8 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([asdict(h) for h in rows], indent=2, ensure_ascii=False))
         return 0
-    width = max([len(h.outlet) for h in rows] + [6])
-    print(f"{'outlet':<{width}}  status        http  fails  articles  last new")
-    for h in rows:
-        status = "gone" if h.gone else "ok" if h.ok else (h.error_kind or "never polled")
-        colour = "32" if h.ok else "31" if h.last_polled else "33"
-        print(
-            f"{h.outlet:<{width}}  {_c(f'{status:<12}', colour)}  {h.last_status or '-':>4}  "
-            f"{h.failures:>5}  {h.articles:>8}  {h.last_new_article or '-'}"
-        )
-        if h.redirect_to:
-            print(f"{'':<{width}}  moved permanently to {h.redirect_to}")
-        if not h.ok and h.error and args.verbose:
-            print(f"{'':<{width}}  {h.error}")
+    for line in feeds_table(rows, args.verbose, _tty()):
+        print(line)
     return 0
 
 
@@ -177,29 +163,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 # -- clusters -------------------------------------------------------------------------------------
 
 
-def story_json(s: StoryView) -> dict[str, Any]:
-    return {
-        "id": s.id,
-        "title": s.title,
-        "rank": s.rank,
-        "first_seen": s.first_seen,
-        "updated": s.updated,
-        "outlets": list(s.outlets),
-        "independent_reports": s.independent_reports,
-        "articles": [
-            {
-                "id": m.article_id,
-                "outlet": m.outlet,
-                "title": m.title,
-                "url": m.url,
-                "published": m.published,
-                "copy_of": m.copy_of,
-            }
-            for m in s.members
-        ],
-    }
-
-
 def cmd_clusters(args: argparse.Namespace) -> int:
     from .pipeline import open_store, parse_since
     from .store import stories as st
@@ -216,41 +179,7 @@ def cmd_clusters(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([story_json(s) for s in stories], indent=2, ensure_ascii=False))
     elif args.csv:
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(
-            [
-                "story_id",
-                "rank",
-                "story_title",
-                "first_seen",
-                "updated",
-                "outlet",
-                "article_id",
-                "title",
-                "url",
-                "published",
-                "copy_of",
-            ]
-        )
-        for s in stories:
-            for m in s.members:
-                w.writerow(
-                    [
-                        s.id,
-                        s.rank,
-                        s.title,
-                        s.first_seen,
-                        s.updated,
-                        m.outlet,
-                        m.article_id,
-                        m.title,
-                        m.url,
-                        m.published,
-                        m.copy_of or "",
-                    ]
-                )
-        sys.stdout.write(buf.getvalue())
+        sys.stdout.write(stories_csv(stories))
     else:
         now = datetime.now(UTC)
         width = min(os.get_terminal_size().columns if sys.stdout.isatty() else 80, 120)
@@ -268,26 +197,10 @@ def _explain(db: Any, story_id: str, asked: str) -> int:
     found = load_stories(db, ids=[story_id])
     if not found:
         raise AggregatorError(f"no story {asked!r}")
-    s = found[0]
     if story_id != asked:
         print(f"{asked} was merged into {story_id}")
-    print(f"{s.id}: {s.title}")
-    titles = {m.article_id: f"{m.outlet}: {m.title}" for m in s.members}
-    for m in s.members:
-        print(f"  [{m.article_id}] {m.outlet}: {m.title}")
-        if m.kind == "seed":
-            why = "founded the story (no earlier match)"
-        elif m.kind in ("copy", "same_url", "version"):
-            label = {"copy": "copy of", "same_url": "same URL as", "version": "new version of"}
-            why = f"{label[m.kind]} [{m.matched_article_id}] (Jaccard {m.score:.2f})"
-        else:
-            why = (
-                f"story match with [{m.matched_article_id}] "
-                f"{titles.get(m.matched_article_id or 0, '')} (cosine {m.score:.2f})"
-            )
-        print(f"      {m.kind}: {why}")
-        if m.shared_terms:
-            print(f"      shared terms: {', '.join(m.shared_terms)}")
+    for line in explain_lines(found[0]):
+        print(line)
     return 0
 
 

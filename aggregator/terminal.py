@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import textwrap
+from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
+from .model import FeedHealth
 from .store.stories import epoch
 from .views import StoryView
 
@@ -39,3 +44,107 @@ def format_story(i: int, s: StoryView, now: datetime, width: int = 80, colour: b
         out.append(lead + wrapped[0])
         out += [" " * len(lead) + x for x in wrapped[1:]]
     return "\n".join(out)
+
+
+def feeds_table(rows: Sequence[FeedHealth], verbose: bool, colour: bool) -> Iterator[str]:
+    width = max([len(h.outlet) for h in rows] + [6])
+    yield f"{'outlet':<{width}}  status        http  fails  articles  last new"
+    for h in rows:
+        status = "gone" if h.gone else "ok" if h.ok else (h.error_kind or "never polled")
+        code = "32" if h.ok else "31" if h.last_polled else "33"
+        yield (
+            f"{h.outlet:<{width}}  {_c(f'{status:<12}', code, colour)}  "
+            f"{h.last_status or '-':>4}  {h.failures:>5}  {h.articles:>8}  "
+            f"{h.last_new_article or '-'}"
+        )
+        if h.redirect_to:
+            yield f"{'':<{width}}  moved permanently to {h.redirect_to}"
+        if not h.ok and h.error and verbose:
+            yield f"{'':<{width}}  {h.error}"
+
+
+def story_json(s: StoryView) -> dict[str, Any]:
+    """One story in the `clusters --json` contract (README, "JSON contracts")."""
+    return {
+        "id": s.id,
+        "title": s.title,
+        "rank": s.rank,
+        "first_seen": s.first_seen,
+        "updated": s.updated,
+        "outlets": list(s.outlets),
+        "independent_reports": s.independent_reports,
+        "articles": [
+            {
+                "id": m.article_id,
+                "outlet": m.outlet,
+                "title": m.title,
+                "url": m.url,
+                "published": m.published,
+                "copy_of": m.copy_of,
+            }
+            for m in s.members
+        ],
+    }
+
+
+CSV_COLUMNS = (
+    "story_id",
+    "rank",
+    "story_title",
+    "first_seen",
+    "updated",
+    "outlet",
+    "article_id",
+    "title",
+    "url",
+    "published",
+    "copy_of",
+)
+
+
+def stories_csv(stories: Sequence[StoryView]) -> str:
+    """One row per article of each story."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(CSV_COLUMNS)
+    for s in stories:
+        for m in s.members:
+            w.writerow(
+                [
+                    s.id,
+                    s.rank,
+                    s.title,
+                    s.first_seen,
+                    s.updated,
+                    m.outlet,
+                    m.article_id,
+                    m.title,
+                    m.url,
+                    m.published,
+                    m.copy_of or "",
+                ]
+            )
+    return buf.getvalue()
+
+
+_COPY_LABELS = {"copy": "copy of", "same_url": "same URL as", "version": "new version of"}
+
+
+def explain_lines(s: StoryView) -> Iterator[str]:
+    """Why each member is in the story, from the stored evidence."""
+    yield f"{s.id}: {s.title}"
+    titles = {m.article_id: f"{m.outlet}: {m.title}" for m in s.members}
+    for m in s.members:
+        yield f"  [{m.article_id}] {m.outlet}: {m.title}"
+        if m.kind == "seed":
+            why = "founded the story (no earlier match)"
+        elif m.kind in _COPY_LABELS:
+            why = f"{_COPY_LABELS[m.kind]} [{m.matched_article_id}] (Jaccard {m.score:.2f})"
+        else:
+            why = (
+                f"story match with [{m.matched_article_id}] "
+                f"{titles.get(m.matched_article_id or 0, '')} (cosine {m.score:.2f})"
+            )
+        yield f"      {m.kind}: {why}"
+        if m.shared_terms:
+            yield f"      shared terms: {', '.join(m.shared_terms)}"

@@ -150,12 +150,43 @@ def save_success(
             h = content_hash(a)
             published = iso(a.published) if a.published else None
             if a.key not in existing:
-                fresh.append((update.url, a.key, outlet, a.url, a.title, a.summary,
-                              a.content_html, a.author, published, a.published_raw, now,
-                              published or now, a.language, fulltexts.get(a.key), h, now))
+                fresh.append(
+                    (
+                        update.url,
+                        a.key,
+                        outlet,
+                        a.url,
+                        a.title,
+                        a.summary,
+                        a.content_html,
+                        a.author,
+                        published,
+                        a.published_raw,
+                        now,
+                        published or now,
+                        a.language,
+                        fulltexts.get(a.key),
+                        h,
+                        now,
+                    )
+                )
             elif existing[a.key] != h:
-                changed.append((a.url, a.title, a.summary, a.content_html, a.author, published,
-                                a.published_raw, h, now, fulltexts.get(a.key), update.url, a.key))
+                changed.append(
+                    (
+                        a.url,
+                        a.title,
+                        a.summary,
+                        a.content_html,
+                        a.author,
+                        published,
+                        a.published_raw,
+                        h,
+                        now,
+                        fulltexts.get(a.key),
+                        update.url,
+                        a.key,
+                    )
+                )
         conn.executemany(
             """INSERT INTO articles (feed_url, key, outlet, url, title, summary, content_html,
                  author, published, published_raw, first_seen, sort_time, language, fulltext,
@@ -174,12 +205,14 @@ def save_success(
         # This transaction holds the write lock: every id above last_id is one of ours.
         new_ids = conn.execute("SELECT id FROM articles WHERE id > ?", (last_id,)).fetchall()
         changed_ids = [
-            conn.execute("SELECT id FROM articles WHERE feed_url=? AND key=?", (r[-2], r[-1]))
-            .fetchone()
+            conn.execute(
+                "SELECT id FROM articles WHERE feed_url=? AND key=?", (r[-2], r[-1])
+            ).fetchone()
             for r in changed
         ]
-        conn.executemany("INSERT OR IGNORE INTO fts_pending (article_id) VALUES (?)",
-                         new_ids + changed_ids)
+        conn.executemany(
+            "INSERT OR IGNORE INTO fts_pending (article_id) VALUES (?)", new_ids + changed_ids
+        )
         conn.executemany("INSERT OR IGNORE INTO cluster_pending (article_id) VALUES (?)", new_ids)
         conn.execute(
             """UPDATE feeds SET etag=?, last_modified=?, body_hash=?, last_status=?, ok=1,
