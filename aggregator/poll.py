@@ -100,10 +100,10 @@ async def _poll_feed(
     s = config.settings
     status: int | None = None
     try:
-        result = await fetcher.fetch(state.url, state.etag, state.last_modified)
+        result = await fetcher.fetch(fetch_url(state), state.etag, state.last_modified)
         status = result.status
         now = options.now()
-        redirect_to, redirect_count, new_url = _redirect(state, result)
+        redirect_to, redirect_count = _redirect(state, result)
         next_due = schedule.next_success(
             now,
             _interval(config, state),
@@ -150,7 +150,6 @@ async def _poll_feed(
             title=parsed.title or None,
             redirect_to=redirect_to,
             redirect_count=redirect_count,
-            new_url=new_url,
         )
         new = store.save_success(db, update, state.outlet, parsed.articles, fulltexts)
         return PollOutcome(state.url, True, new, result.status)
@@ -158,12 +157,24 @@ async def _poll_feed(
         return _failure(db, config, state, e, status, options.now())
 
 
-def _redirect(state: store.FeedState, result: FetchResult) -> tuple[str | None, int, str | None]:
+def fetch_url(state: store.FeedState) -> str:
+    """The configured URL, or where it moved once the move has been confirmed (the feed keeps
+    its configured URL as its identity; `aggregator feeds` reports the move)."""
+    if state.redirect_to and state.redirect_count >= schedule.REDIRECT_CONFIRMATIONS:
+        return state.redirect_to
+    return state.url
+
+
+def _redirect(state: store.FeedState, result: FetchResult) -> tuple[str | None, int]:
+    """The permanent-redirect target and how many polls in a row have seen it."""
+    moved = fetch_url(state) != state.url
     target = result.permanent_redirect
+    if moved and (target is None or target == state.redirect_to):
+        return state.redirect_to, state.redirect_count  # still where it moved to
     if not target or target == state.url:
-        return None, 0, None
+        return None, 0
     count = state.redirect_count + 1 if state.redirect_to == target else 1
-    return target, count, target if count >= schedule.REDIRECT_CONFIRMATIONS else None
+    return target, count
 
 
 def _failure(

@@ -58,7 +58,7 @@ def feeds_table(rows: Sequence[FeedHealth], verbose: bool, colour: bool) -> Iter
             f"{h.last_new_article or '-'}"
         )
         if h.redirect_to:
-            yield f"{'':<{width}}  moved permanently to {h.redirect_to}"
+            yield f"{'':<{width}}  moved permanently to {h.redirect_to} (update feeds.toml)"
         if not h.ok and h.error and verbose:
             yield f"{'':<{width}}  {h.error}"
 

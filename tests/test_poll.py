@@ -107,22 +107,26 @@ def test_failures_back_off_and_count(server: FeedServer, tmp_path: Path) -> None
     assert datetime.strptime(due, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) > datetime.now(UTC)
 
 
-def test_permanent_redirect_moves_feed_after_repeats(server: FeedServer, tmp_path: Path) -> None:
+def test_permanent_redirect_is_followed_after_repeats(server: FeedServer, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
     server.routes["/new.xml"] = respond(healthy_feed(4, "n"), conditional=False)
     server.routes["/old.xml"] = redirect("/new.xml", 301)
-    old = server.url("/old.xml")
+    old, new = server.url("/old.xml"), server.url("/new.xml")
     cfg_path = write_config(tmp_path, [{"url": old, "outlet": "Moved"}])
     db = sqlite3.connect(tmp_path / "aggregator.db")
-    _poll(cfg_path, force=True)
-    assert db.execute("SELECT redirect_to, redirect_count FROM feeds WHERE url=?", (old,)).fetchone() \
-        == (server.url("/new.xml"), 1)
-    for _ in range(2):
-        server.routes["/new.xml"] = respond(healthy_feed(5 + _, "n"), conditional=False)
+    for polls in range(1, 4):
         _poll(cfg_path, force=True)
-    urls = [u for (u,) in db.execute("SELECT url FROM feeds")]
-    assert server.url("/new.xml") in urls
-    (n,) = db.execute("SELECT COUNT(*) FROM articles WHERE feed_url=?", (server.url("/new.xml"),)).fetchone()
-    assert n == 15
+        assert db.execute("SELECT redirect_to, redirect_count FROM feeds").fetchone() == (new, polls)
+    assert len(server.hits("/old.xml")) == 3
+    # Confirmed three times: the next polls go straight to the new address.
+    for _ in range(2):
+        _poll(cfg_path, force=True)
+    assert len(server.hits("/old.xml")) == 3 and len(server.hits("/new.xml")) == 5
+    assert db.execute("SELECT url, redirect_to, redirect_count FROM feeds").fetchone() == (old, new, 3)
+    (n,) = db.execute("SELECT COUNT(*) FROM articles WHERE feed_url=?", (old,)).fetchone()
+    assert n == 5  # the feed keeps its identity and its articles
+    assert main(["--config", str(cfg_path), "feeds"]) == 0
+    assert f"moved permanently to {new}" in capsys.readouterr().out
 
 
 def test_second_run_exits_at_once_when_locked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -116,7 +115,6 @@ class FeedUpdate:
     title: str | None
     redirect_to: str | None
     redirect_count: int
-    new_url: str | None = None  # the feed moved for good: its URL changes now
 
 
 def save_success(
@@ -238,19 +236,7 @@ def save_success(
                 update.url,
             ),
         )
-        if update.new_url and update.new_url != update.url:
-            _move_feed(conn, update.url, update.new_url)
     return new
-
-
-def _move_feed(conn: sqlite3.Connection, old: str, new: str) -> None:
-    if conn.execute("SELECT 1 FROM feeds WHERE url = ?", (new,)).fetchone():
-        return  # already configured separately; keep both
-    conn.execute("PRAGMA defer_foreign_keys = ON")
-    conn.execute(
-        "UPDATE feeds SET url=?, redirect_to=NULL, redirect_count=0 WHERE url=?", (new, old)
-    )
-    conn.execute("UPDATE articles SET feed_url=? WHERE feed_url=?", (new, old))
 
 
 @dataclass(frozen=True)
