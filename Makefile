@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: demo test test-slow check bench browser clean
+.PHONY: demo test test-slow check bench system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,17 +18,22 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/aggregator demo $(if $(OUT),--out $(OUT),)
 
-# Headless Chromium for the site tests (Debian package); installed when missing and possible.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+# Debian packages the tests use: chromium (site tests, skipped without it) and openssl (the mail
+# tests' TLS certificate). Installed when missing and possible (root with apt-get).
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium not installed: the browser tests will be skipped (apt-get install chromium)"; fi; }
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "please install:$$missing (Debian: apt-get install$$missing)"; fi; \
+	fi
 
-test: $(STAMP) browser
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
 
-test-slow: $(STAMP) browser
+test-slow: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -m slow
 
 check: $(STAMP)
