@@ -144,17 +144,19 @@ class Clusterer:
         started = _time.perf_counter()
         total = new_stories = merges = 0
         updated: set[str] = set()
-        while limit is None or total < limit:
-            size = BATCH_SIZE if limit is None else min(BATCH_SIZE, limit - total)
-            batch = st.pending(self.db, size)
-            if not batch:
-                break
-            n_new, touched, n_merges = self._batch(batch)
-            total += len(batch)
-            new_stories += n_new
-            merges += n_merges
-            updated |= touched
-        self.close()
+        try:
+            while limit is None or total < limit:
+                size = BATCH_SIZE if limit is None else min(BATCH_SIZE, limit - total)
+                batch = st.pending(self.db, size)
+                if not batch:
+                    break
+                n_new, touched, n_merges = self._batch(batch)
+                total += len(batch)
+                new_stories += n_new
+                merges += n_merges
+                updated |= touched
+        finally:
+            self.close()
         return ClusterReport(
             total,
             new_stories,
