@@ -13,7 +13,7 @@ import time as _time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlite_utils import Database
@@ -21,6 +21,7 @@ from sqlite_utils import Database
 from . import features as ft
 from . import sketch
 from . import text as tx
+from .store import epoch, iso
 from .store import stories as st
 from .stories import STORY_THRESHOLD, Doc, assign
 
@@ -96,9 +97,10 @@ class Clusterer:
                 s.time,
             )
         for sid, fs in self.db.execute(
-            "SELECT id, first_seen FROM stories WHERE updated >= ?", (st.iso_epoch(since),)
+            "SELECT id, first_seen FROM stories WHERE updated >= ?",
+            (iso(datetime.fromtimestamp(since, tz=UTC)),),
         ):
-            self.first_seen[sid] = st.epoch(fs)
+            self.first_seen[sid] = epoch(fs)
 
     def _remember(self, d: Doc, copy_sig: bytes, story_sig: bytes, t: float) -> None:
         self.docs[d.id] = d
@@ -172,14 +174,14 @@ class Clusterer:
         bodies: dict[int, str] = {}
         for feed_url, items in by_feed.items():
             texts = [f"{a.summary}\n{a.fulltext or ''}" for a in items]
-            sample = texts + recent_texts(self.db, feed_url, BOILERPLATE_SAMPLE)
+            sample = texts + st.recent_texts(self.db, feed_url, BOILERPLATE_SAMPLE)
             boiler = tx.recurring_lines(sample, tx.BOILERPLATE_SHARE, tx.BOILERPLATE_MIN_DOCS)
             for a, t in zip(items, texts, strict=True):
                 bodies[a.id] = tx.strip_lines(t, boiler)
         return bodies
 
     def _batch(self, batch: list[st.PendingArticle]) -> tuple[int, set[str], int]:
-        times = {a.id: st.epoch(a.sort_time) for a in batch}
+        times = {a.id: epoch(a.sort_time) for a in batch}
         self._load(min(times.values()) - self.window)
         self._evict(min(times.values()) - self.window)
         bodies = self._bodies(batch)
@@ -262,25 +264,13 @@ class Clusterer:
             sid = story_of.get(aid, d.story_id)
             sid = renamed.get(sid, sid) if sid else sid
             if sid != d.story_id or aid in roots:
-                self.docs[aid] = Doc(
-                    d.id,
-                    d.key,
-                    d.vec,
-                    d.time,
-                    d.outlet,
-                    d.url,
-                    sid,
-                    roots.get(aid, d.copy_root),
-                    d.years,
-                    d.ids,
-                    d.weights,
-                )
+                self.docs[aid] = replace(d, story_id=sid, copy_root=roots.get(aid, d.copy_root))
         new_ids = {lk.story_id for lk in result.links} - set(self.first_seen)
         for sid, fs in self.db.execute(
             f"SELECT id, first_seen FROM stories WHERE id IN ({','.join('?' * len(touched))})",
             sorted(touched),
         ):
-            self.first_seen[sid] = st.epoch(fs)
+            self.first_seen[sid] = epoch(fs)
         for old, _ in result.merges:
             self.first_seen.pop(old, None)
         return len(new_ids), touched, len(result.merges)
@@ -295,17 +285,12 @@ class _Features:
 def _extract_chunk(items: list[tuple[str, str, str | None]]) -> list[_Features]:
     """Terms and the copy signature of each article: the CPU-heavy, order-free part of a batch,
     run in worker processes for large batches."""
-    out = []
-    for e in ft.extract_many(items):
-        out.append(_Features(e.counts, sketch.hashed_signature(e.shingles, sketch.COPY_PERMS)))
-    return out
-
-
-def recent_texts(db: Database, feed_url: str, limit: int) -> list[str]:
-    rows = db.execute(
-        "SELECT summary || char(10) || COALESCE(fulltext, '') FROM articles a "
-        "JOIN story_links l ON l.article_id = a.id WHERE a.feed_url = ? "
-        "ORDER BY a.id DESC LIMIT ?",
-        (feed_url, limit),
-    ).fetchall()
-    return [r[0] for r in rows]
+    return [
+        _Features(
+            ft.terms(title, body, language),
+            sketch.hashed_signature(
+                tx.shingle_hashes(ft.match_text(title, body), ft.SHINGLE_SIZE), sketch.COPY_PERMS
+            ),
+        )
+        for title, body, language in items
+    ]

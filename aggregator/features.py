@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,37 +41,8 @@ _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 YEAR_CONFLICT = 0.3
 
 
-@dataclass(frozen=True)
-class Terms:
-    """Raw term counts of one article (before rarity weighting)."""
-
-    counts: tuple[tuple[str, float], ...]
-
-    def as_dict(self) -> dict[str, float]:
-        return dict(self.counts)
-
-
-@dataclass(frozen=True)
-class Extracted:
-    """Everything the clusterer needs from an article's text, computed in one pass."""
-
-    counts: dict[str, float]
-    shingles: list[int]  # 32-bit hashes of the word shingles of title and body
-
-
-def extract(title: str, body: str, language: str | None) -> Extracted:
-    """Terms and shingle hashes; pure, so it runs in worker processes for large batches."""
-    return Extracted(
-        terms(title, body, language).as_dict(),
-        tx.shingle_hashes(match_text(title, body), SHINGLE_SIZE),
-    )
-
-
-def extract_many(items: list[tuple[str, str, str | None]]) -> list[Extracted]:
-    return [extract(*it) for it in items]
-
-
-def terms(title: str, body: str, language: str | None) -> Terms:
+def terms(title: str, body: str, language: str | None) -> dict[str, float]:
+    """Raw term counts of one article (before rarity weighting), in term order."""
     counts: dict[str, float] = {}
     for t in tx.content_terms(title, language):
         counts[t] = counts.get(t, 0.0) + TITLE_WEIGHT
@@ -83,7 +53,7 @@ def terms(title: str, body: str, language: str | None) -> Terms:
         counts[NAME_PREFIX + n] = counts.get(NAME_PREFIX + n, 0.0) + NAME_WEIGHT
     for y in set(_YEAR.findall(f"{title} {lead}")):
         counts[YEAR_PREFIX + y] = 0.0  # carried for the year check, weightless in the cosine
-    return Terms(tuple(sorted(counts.items())))
+    return dict(sorted(counts.items()))
 
 
 def years(vec_terms: Mapping[str, float]) -> frozenset[str]:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from .model import FeedHealth
-from .store.stories import epoch
+from .store import epoch
 from .views import StoryView
 
 

@@ -30,6 +30,13 @@ def parse_iso(value: str | None) -> datetime | None:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
+def epoch(stamp: str) -> float:
+    """Seconds since the epoch of a stored timestamp."""
+    parsed = parse_iso(stamp)
+    assert parsed is not None
+    return parsed.timestamp()
+
+
 def open_db(path: str | Path) -> Database:
     """Open (creating if needed) and migrate the database at ``path``."""
     try:

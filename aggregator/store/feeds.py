@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -319,23 +318,6 @@ def index_pending(db: Database) -> int:
     return int(n)
 
 
-def set_fulltext(db: Database, article_id: int, text: str) -> None:
-    with Transaction(db) as conn:
-        conn.execute("UPDATE articles SET fulltext=? WHERE id=?", (text, article_id))
-
-
-def outlet_texts(db: Database, feed_url: str, limit: int) -> list[str]:
-    """Recent extracted texts of one feed (for learning its boilerplate lines)."""
-    return [
-        r[0]
-        for r in db.execute(
-            "SELECT fulltext FROM articles WHERE feed_url=? AND fulltext IS NOT NULL "
-            "ORDER BY id DESC LIMIT ?",
-            (feed_url, limit),
-        ).fetchall()
-    ]
-
-
 def health(db: Database, urls: Sequence[str] | None = None) -> list[FeedHealth]:
     rows = db.query("""
         SELECT f.*, (SELECT COUNT(*) FROM articles a WHERE a.feed_url = f.url) AS n
@@ -366,7 +348,3 @@ def health(db: Database, urls: Sequence[str] | None = None) -> list[FeedHealth]:
             )
         )
     return out
-
-
-def dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

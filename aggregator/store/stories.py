@@ -6,7 +6,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlite_utils import Database
 
@@ -80,9 +80,15 @@ def pending(db: Database, limit: int) -> list[PendingArticle]:
     ]
 
 
-def count_pending(db: Database) -> int:
-    (n,) = db.execute("SELECT COUNT(*) FROM cluster_pending").fetchone()
-    return int(n)
+def recent_texts(db: Database, feed_url: str, limit: int) -> list[str]:
+    """Summary and extracted text of a feed's most recently clustered articles."""
+    rows = db.execute(
+        "SELECT summary || char(10) || COALESCE(fulltext, '') FROM articles a "
+        "JOIN story_links l ON l.article_id = a.id WHERE a.feed_url = ? "
+        "ORDER BY a.id DESC LIMIT ?",
+        (feed_url, limit),
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def load_df(db: Database) -> tuple[dict[str, int], int]:
@@ -252,14 +258,6 @@ def resolve(db: Database, story_id: str) -> str:
     """Follow merge aliases to the current id of a story."""
     row = db.execute("SELECT new_id FROM story_aliases WHERE old_id=?", (story_id,)).fetchone()
     return str(row[0]) if row else story_id
-
-
-def epoch(stamp: str) -> float:
-    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
-
-
-def iso_epoch(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def assignments(db: Database) -> dict[int, str]:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from sqlite_utils import Database
 
 from ..views import Member, StoryView, rank, ranked
-from .stories import epoch
+from . import epoch
 
 
 def newest_time(db: Database) -> str | None:
@@ -46,9 +46,9 @@ def load_stories(
             "(SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?))"
         )
         args.append(_fts_query(search))
-    rows = db.execute(f"SELECT * FROM stories s WHERE {' AND '.join(where)}", args).fetchall()
-    cols = [d[0] for d in db.execute("SELECT * FROM stories LIMIT 0").description]
-    stories = [dict(zip(cols, r, strict=True)) for r in rows]
+    cursor = db.execute(f"SELECT * FROM stories s WHERE {' AND '.join(where)}", args)
+    cols = [d[0] for d in cursor.description]
+    stories = [dict(zip(cols, r, strict=True)) for r in cursor.fetchall()]
     if not stories:
         return []
     members = _members(db, [s["id"] for s in stories])
