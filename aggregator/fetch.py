@@ -45,8 +45,17 @@ async def system_resolve(host: str) -> list[str]:
     return sorted({str(i[4][0]) for i in infos})
 
 
+class _Refused(OSError):
+    """The resolver's verdict on a host, carried through aiohttp's error wrapping."""
+
+    def __init__(self, error: FetchError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 class _GuardedResolver(AbstractResolver):
-    """Hands aiohttp only the addresses netguard allows."""
+    """Resolves host names for the connection pool and hands it only the addresses netguard
+    allows, so the address checked is the address connected to (redirect hops included)."""
 
     def __init__(self, resolve: Resolve, networks: tuple[Any, ...]) -> None:
         self._resolve = resolve
@@ -55,9 +64,20 @@ class _GuardedResolver(AbstractResolver):
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        addrs = [a for a in await self._resolve(host) if netguard.allowed(a, self._networks)]
+        try:
+            found = await self._resolve(host)
+        except (OSError, UnicodeError) as e:
+            raise _Refused(FetchError("dns_error", f"cannot resolve {host}: {e}")) from e
+        if not found:
+            raise _Refused(FetchError("dns_error", f"no address for {host}"))
+        addrs = [a for a in found if netguard.allowed(a, self._networks)]
         if not addrs:
-            raise OSError(f"no allowed address for {host}")
+            raise _Refused(
+                FetchError(
+                    "blocked_address",
+                    f"{host} resolves to {', '.join(found)}, which is not a public address",
+                )
+            )
         return [
             ResolveResult(
                 hostname=host,
@@ -147,7 +167,9 @@ class Fetcher:
         finally:
             await response.aclose()
 
-    async def _check_host(self, url: str) -> None:
+    def _check_url(self, url: str) -> None:
+        """Scheme and IP-literal checks; host names are checked by the pool's resolver (aiohttp
+        connects to an IP literal without asking the resolver)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise FetchError("bad_scheme", f"only http and https are fetched, not {parts.scheme!r}")
@@ -155,20 +177,8 @@ class Fetcher:
         if not host:
             raise FetchError("bad_url", f"no host in {url!r}")
         lit = netguard.literal(host)
-        if lit is not None:
-            addrs = [lit]
-        else:
-            try:
-                addrs = await self._resolve(host)
-            except (OSError, UnicodeError) as e:
-                raise FetchError("dns_error", f"cannot resolve {host}: {e}") from e
-        if not addrs:
-            raise FetchError("dns_error", f"no address for {host}")
-        if not any(netguard.allowed(a, self._networks) for a in addrs):
-            raise FetchError(
-                "blocked_address",
-                f"{host} resolves to {', '.join(addrs)}, which is not a public address",
-            )
+        if lit is not None and not netguard.allowed(lit, self._networks):
+            raise FetchError("blocked_address", f"{lit} is not a public address")
 
     async def fetch(
         self,
@@ -207,7 +217,7 @@ class Fetcher:
         all_permanent = True
         current = url
         for hop in range(self.limits.max_redirects + 1):
-            await self._check_host(current)
+            self._check_url(current)
             try:
                 async with self._stream(current, headers) as resp:
                     if resp.status_code in _REDIRECTS:
@@ -285,11 +295,12 @@ def _network_error(e: httpx.HTTPError) -> FetchError:
     while cur is not None and len(chain) < 10:
         chain.append(cur)
         cur = cur.__cause__ or cur.__context__
+    for c in chain:
+        if isinstance(c, _Refused):
+            return c.error
     text = " | ".join(str(c) for c in chain)
     if any(isinstance(c, ssl.SSLError) for c in chain) or "SSL" in text or "certificate" in text:
         return FetchError("tls_error", f"TLS failed: {chain[-1]}"[:300])
-    if "no allowed address" in text:
-        return FetchError("blocked_address", "the host resolves only to non-public addresses")
     refused = (ConnectionRefusedError, aiohttp.ClientConnectorError)
     if any(isinstance(c, refused) for c in chain):
         return FetchError("connection_error", f"cannot connect: {chain[-1]}"[:300])
