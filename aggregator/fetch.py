@@ -1,8 +1,9 @@
 """The safe HTTP fetcher: the only module that imports httpx (and its aiohttp transport).
 
-Every request: http/https only; the host's addresses (IP literals, DNS answers and every redirect
-hop) checked by netguard before connecting, and the resolver the connection pool uses returns only
-allowed addresses, so what is connected to is what was checked; at most ``max_redirects`` hops;
+Every request, every redirect hop included: http/https only; IP literals checked by netguard
+before connecting, host names resolved once by the connection pool's own resolver, which hands
+it only the addresses netguard allows, so what is connected to is what was checked; at most
+``max_redirects`` hops;
 one overall deadline per fetch (httpx timeouts are per operation, a slow drip never trips them);
 decoded bytes capped with bounded decompression.
 """
