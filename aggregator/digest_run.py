@@ -17,7 +17,7 @@ from .errors import MailError
 from .model import Config
 from .store import iso, open_db
 from .store.digests import DigestRecord, get, last_sent, mark, save_pending
-from .store.views import load_stories
+from .store.views import first_linked, load_stories
 
 # The first digest of a list covers the last day.
 FIRST_DIGEST_SPAN = timedelta(days=1)
@@ -49,13 +49,8 @@ def send_digest(
             prev = last_sent(db, email.list_name)
             since = prev.until if prev else iso(now - FIRST_DIGEST_SPAN)
             until = iso(now)
-            stories = load_stories(db)
-            first = {
-                sid: t
-                for sid, t in db.execute(
-                    "SELECT story_id, MIN(linked_at) FROM story_links GROUP BY story_id"
-                )
-            }
+            stories = load_stories(db, linked_since=since)
+            first = first_linked(db, [s.id for s in stories])
             digest = choose(stories, first, period, since, until, config.settings.single_source)
             if digest.empty:
                 return DigestResult(

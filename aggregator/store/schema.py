@@ -143,3 +143,9 @@ def m003_digests(db: Database) -> None:
             error TEXT,
             PRIMARY KEY (list_name, period)
         )""")
+
+
+@migrations()
+def m004_story_links_linked_at(db: Database) -> None:
+    # The digest looks up the stories that gained articles since the previous one.
+    db.execute("CREATE INDEX story_links_linked_at ON story_links(linked_at)")

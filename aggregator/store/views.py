@@ -24,13 +24,18 @@ def load_stories(
     outlet: str | None = None,
     search: str | None = None,
     min_outlets: int = 1,
+    linked_since: str | None = None,
 ) -> list[StoryView]:
-    """Stories updated at or after ``since`` (UTC ISO), ranked."""
+    """Stories updated at or after ``since``, or that gained an article after ``linked_since``
+    (UTC ISO), ranked."""
     where = ["s.outlet_count >= ?"]
     args: list[object] = [min_outlets]
     if since:
         where.append("s.updated >= ?")
         args.append(since)
+    if linked_since:
+        where.append("s.id IN (SELECT story_id FROM story_links WHERE linked_at > ?)")
+        args.append(linked_since)
     if ids is not None:
         where.append(f"s.id IN ({','.join('?' * len(ids))})")
         args.extend(ids)
@@ -73,6 +78,16 @@ def load_stories(
         age = (ref_t - epoch(s["updated"])) / 3600.0
         out.append(replace(view, rank=rank(view.independent_outlets, age)))
     return ranked(out)
+
+
+def first_linked(db: Database, ids: list[str]) -> dict[str, str]:
+    """story id -> when its first article was linked."""
+    rows = db.execute(
+        f"SELECT story_id, MIN(linked_at) FROM story_links "
+        f"WHERE story_id IN ({','.join('?' * len(ids))}) GROUP BY story_id",
+        ids,
+    )
+    return {str(sid): str(t) for sid, t in rows}
 
 
 def _fts_query(text: str) -> str:
