@@ -104,19 +104,27 @@ async def _poll_feed(
         status = result.status
         now = options.now()
         redirect_to, redirect_count = _redirect(state, result)
-        next_due = schedule.next_success(
-            now,
-            _interval(config, state),
-            result.max_age,
-            state.ttl_minutes,
-            s.min_interval,
-            s.max_interval,
-        )
+
+        def next_due(ttl_minutes: int | None) -> datetime:
+            return schedule.next_success(
+                now,
+                _interval(config, state),
+                result.max_age,
+                ttl_minutes,
+                s.min_interval,
+                s.max_interval,
+            )
+
         body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else None
         if result.body is None or body_hash == state.body_hash:
             unchanged.append(
                 store.NotModified(
-                    state.url, result.status, now, next_due, redirect_to, redirect_count
+                    state.url,
+                    result.status,
+                    now,
+                    next_due(state.ttl_minutes),
+                    redirect_to,
+                    redirect_count,
                 )
             )
             return PollOutcome(state.url, True, 0, result.status, not_modified=True)
@@ -124,14 +132,6 @@ async def _poll_feed(
             parse_feed,
             (result.body, dict(result.headers), result.final_url, state.language, now),
             s.parse_timeout,
-        )
-        next_due = schedule.next_success(
-            now,
-            _interval(config, state),
-            result.max_age,
-            parsed.ttl_minutes,
-            s.min_interval,
-            s.max_interval,
         )
         fulltexts = (
             await _fulltexts(db, state, parsed, fetcher, pool, s.parse_timeout)
@@ -142,7 +142,7 @@ async def _poll_feed(
             url=state.url,
             status=result.status,
             now=now,
-            next_due=next_due,
+            next_due=next_due(parsed.ttl_minutes),
             etag=result.etag,
             last_modified=result.last_modified,
             body_hash=body_hash,
