@@ -77,30 +77,27 @@ class Clusterer:
             return
         self._loaded_since = since
         for s in st.load_window(self.db, since):
-            ids, weights = self.term_ids.arrays(s.vec)
-            self._remember(
-                Doc(
-                    s.id,
-                    s.key,
-                    s.vec,
-                    s.time if s.dated else None,
-                    s.outlet,
-                    s.url,
-                    s.story_id,
-                    s.copy_root,
-                    ft.years(s.vec),
-                    ids,
-                    weights,
-                ),
-                s.copy_sig,
-                s.story_sig,
-                s.time,
-            )
+            doc = self._doc(s.id, s.key, s.vec, s.time, s.dated, s.outlet, s.url)
+            doc = replace(doc, story_id=s.story_id, copy_root=s.copy_root)
+            self._remember(doc, s.copy_sig, s.story_sig, s.time)
         for sid, fs in self.db.execute(
             "SELECT id, first_seen FROM stories WHERE updated >= ?",
             (iso(datetime.fromtimestamp(since, tz=UTC)),),
         ):
             self.first_seen[sid] = epoch(fs)
+
+    def _doc(
+        self,
+        aid: int,
+        key: str,
+        vec: dict[str, float],
+        t: float,
+        dated: bool,
+        outlet: str,
+        url: str | None,
+    ) -> Doc:
+        ids, weights = self.term_ids.arrays(vec)
+        return Doc(aid, key, vec, ids, weights, t if dated else None, outlet, url, ft.years(vec))
 
     def _remember(self, d: Doc, copy_sig: bytes, story_sig: bytes, t: float) -> None:
         self.docs[d.id] = d
@@ -206,25 +203,10 @@ class Clusterer:
             vec = ft.weigh(counts[a.id], self.df, self.n_docs)
             copy_sig = extracted[a.id].copy_sig
             story_sig = sketch.signature(ft.key_terms(vec), sketch.STORY_PERMS)
-            ids, weights = self.term_ids.arrays(vec)
-            d = Doc(
-                a.id,
-                a.key,
-                vec,
-                times[a.id] if a.dated else None,
-                a.outlet,
-                a.url,
-                years=ft.years(vec),
-                ids=ids,
-                weights=weights,
-            )
+            d = self._doc(a.id, a.key, vec, times[a.id], a.dated, a.outlet, a.url)
             new_docs.append(d)
             sketches.append(st.NewSketch(a.id, vec, copy_sig, story_sig, times[a.id], a.dated))
-            self.copy_index.add(a.id, copy_sig)
-            self.story_index.add(a.id, story_sig)
-            self.sigs[a.id] = (copy_sig, story_sig)
-            self.docs[a.id] = d
-            self._times[a.id] = times[a.id]
+            self._remember(d, copy_sig, story_sig, times[a.id])
 
         candidates = {
             d.id: self._closest(d.id, self.story_index.query(self.sigs[d.id][1])) for d in new_docs

@@ -120,12 +120,6 @@ def key_terms(vec: Mapping[str, float], k: int = KEY_TERMS) -> list[str]:
     return [t for t, _ in ranked[:k]]
 
 
-def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(w * b.get(t, 0.0) for t, w in a.items())
-
-
 def shared_terms(a: Mapping[str, float], b: Mapping[str, float], k: int = 6) -> list[str]:
     """The terms contributing most to the similarity of two vectors."""
     common = [(a[t] * b[t], t) for t in a.keys() & b.keys()]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .features import YEAR_CONFLICT, cosine, shared_terms, year_conflict
+from .features import YEAR_CONFLICT, shared_terms, year_conflict
 
 # Average-link threshold on TF-IDF cosine. Chosen on shared/data/eval: neus-val ARI peaks at
 # 0.24-0.26 and ecbplus-dev at 0.18-0.30; 0.22 is inside both plateaus.
@@ -43,15 +43,15 @@ class Doc:
 
     id: int
     key: str  # stable article key: tie-breaker and the seed of new story ids
-    vec: Mapping[str, float]
+    vec: Mapping[str, float]  # unit TF-IDF vector (for evidence: the shared terms)
+    ids: np.ndarray  # the same vector as term ids and weights, for batched scoring
+    weights: np.ndarray
     time: float | None  # publication time (epoch seconds) when known
     outlet: str
     url: str | None
+    years: frozenset[str] = frozenset()  # years the title or lead names
     story_id: str | None = None  # set for window articles
     copy_root: int | None = None  # the article this one is a copy of, if any
-    years: frozenset[str] = frozenset()  # years the title or lead names
-    ids: np.ndarray | None = None  # the vector as term ids and weights, for batched scoring
-    weights: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -175,9 +175,7 @@ def assign(
         sums[ca][cb] = sums[ca].get(cb, 0.0) + s
         sums[cb][ca] = sums[ca][cb]
 
-    scratch = _Scratch(
-        max((int(d.ids.max(initial=0)) for d in docs.values() if d.ids is not None), default=0)
-    )
+    scratch = _Scratch(max((int(d.ids.max(initial=0)) for d in docs.values()), default=0))
     for d in batch:
         others = []
         for other in candidates.get(d.id, ()):
@@ -287,22 +285,15 @@ class _Scratch:
     pair (per-pair dict loops were 85 % of clustering time on 500-word articles)."""
 
     def __init__(self, top: int) -> None:
-        self.top = top  # the largest term id in use
-        self.dense = np.zeros(top + 1, dtype=np.float64)
+        self.dense = np.zeros(top + 1, dtype=np.float64)  # top: the largest term id in use
 
     def cosines(self, d: Doc, others: Sequence[Doc]) -> list[float]:
         if not others:
             return []
-        if d.ids is None or any(o.ids is None for o in others):
-            return [cosine(d.vec, o.vec) for o in others]
-        assert d.weights is not None
-        top = self.top
-        if top >= len(self.dense):
-            self.dense = np.zeros(max(top + 1, 2 * len(self.dense)), dtype=np.float64)
         self.dense[d.ids] = d.weights
         ids = np.concatenate([o.ids for o in others])
         weights = np.concatenate([o.weights for o in others])
-        lengths = np.array([len(o.ids) for o in others])  # type: ignore[arg-type]
+        lengths = np.array([len(o.ids) for o in others])
         products = self.dense[ids] * weights
         self.dense[d.ids] = 0.0
         starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
