@@ -11,6 +11,7 @@ decoded bytes capped with bounded decompression.
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import ssl
 import time
@@ -44,6 +45,12 @@ async def system_resolve(host: str) -> list[str]:
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     return sorted({str(i[4][0]) for i in infos})
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """Verified TLS, built once per process: loading the CA store takes ~20 ms."""
+    return ssl.create_default_context()
 
 
 class _Refused(OSError):
@@ -137,9 +144,9 @@ class Fetcher:
                 resolver=resolver,
                 limit=limits.concurrency,
                 limit_per_host=limits.per_host * 2,
-                ssl=True,
+                ssl=_tls_context(),
                 ttl_dns_cache=60,
-            )  # aiohttp's shared default context: verified TLS
+            )
             return aiohttp.ClientSession(
                 connector=connector, auto_decompress=False, trust_env=False
             )
@@ -147,7 +154,7 @@ class Fetcher:
         # httpx's Request/Response and transport API, without AsyncClient's per-request cookie,
         # auth and redirect machinery (we follow redirects ourselves): a poll of 1,000 feeds
         # answering 304 went from 1,800 to ~5,000 feeds/s.
-        self._transport = AiohttpTransport(client=session)
+        self._transport = AiohttpTransport(verify=_tls_context(), client=session)
         self._timeouts = {
             "connect": limits.connect_timeout,
             "read": limits.deadline,

@@ -32,11 +32,6 @@ MAX_RAW_DATE = 100
 # A date more than this far ahead of the fetch is treated as missing (clock skew allowance).
 FUTURE_SLACK = timedelta(minutes=15)
 
-# We sanitise with nh3 afterwards; feedparser's own sanitiser is slower and weaker.
-feedparser.SANITIZE_HTML = False
-feedparser.RESOLVE_RELATIVE_URIS = False
-
-
 _ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.IGNORECASE)
 
 
@@ -61,6 +56,8 @@ def parse_feed(
     # base-URI bookkeeping cost 3 ms of a 14 ms parse (52 KB, 50 items).
     hdrs = {k.lower(): v for k, v in headers.items() if k.lower() != "content-location"}
     try:
+        # No work twice: we sanitise with nh3 and resolve links ourselves; feedparser's own
+        # sanitiser and resolver tripled its time on a 78 KB, 50-item feed (36 ms vs 13 ms).
         d = feedparser.parse(
             io.BytesIO(body),
             response_headers=hdrs,

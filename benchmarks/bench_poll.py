@@ -143,7 +143,9 @@ def bench_first_poll(n: int = 200, per_feed: int = 50) -> Row:
         ours = min(times)
     finally:
         server.close()
-    ref = timed(lambda: [feedparser.parse(b) for b in bodies.values()])
+    # feedparser as a user calls it, its defaults spelled out (sanitising and resolving links).
+    ref = timed(lambda: [feedparser.parse(b, sanitize_html=True, resolve_relative_uris=True)
+                         for b in bodies.values()])
     return Row(f"poll: first poll, 200 feeds x 50 items ({size / 1024:.0f} KB each), fetch+parse+store",
                f"{n / ours:,.1f} feeds/s", f"feedparser in one process {n / ref:,.1f} feeds/s",
                ref / ours, ">= 1.6x", ref / ours >= 1.6)
