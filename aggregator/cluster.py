@@ -196,11 +196,12 @@ class Clusterer:
         for t, n in increments.items():
             self.df[t] = self.df.get(t, 0) + n
         self.n_docs += len(batch)
+        rarity = ft.rarities(increments, self.df, self.n_docs)
 
         new_docs: list[Doc] = []
         sketches: list[st.NewSketch] = []
         for a in batch:
-            vec = ft.weigh(counts[a.id], self.df, self.n_docs)
+            vec = ft.weigh(counts[a.id], rarity)
             copy_sig = extracted[a.id].copy_sig
             story_sig = sketch.signature(ft.key_terms(vec), sketch.STORY_PERMS)
             d = self._doc(a.id, a.key, vec, times[a.id], a.dated, a.outlet, a.url)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -74,16 +74,21 @@ def idf(df: int, n_docs: int) -> float:
     return max(0.0, math.log((n_docs + 1) / (df + 1)))
 
 
-def weigh(counts: Mapping[str, float], df: Mapping[str, int], n_docs: int) -> dict[str, float]:
-    """Unit-length TF-IDF vector."""
+def rarities(terms: Iterable[str], df: Mapping[str, int], n_docs: int) -> dict[str, float]:
+    """The idf of each term, computed once per batch rather than once per article and term."""
+    return {t: idf(df.get(t, 0), n_docs) for t in terms}
+
+
+def weigh(counts: Mapping[str, float], rarity: Mapping[str, float]) -> dict[str, float]:
+    """Unit-length TF-IDF vector; ``rarity`` holds the idf of every term in ``counts``."""
     vec: dict[str, float] = {}
     marks: dict[str, float] = {}
+    log = math.log
     for term, c in counts.items():
-        if term.startswith(YEAR_PREFIX):
+        if term[0] == YEAR_PREFIX:
             marks[term] = 0.0
             continue
-        rarity = idf(df.get(term, 0), n_docs)
-        w = (1.0 + math.log(c)) * rarity if c >= 1 else c * rarity
+        w = (1.0 + log(c)) * rarity[term] if c >= 1 else c * rarity[term]
         if w > 0:
             vec[term] = w
     if len(vec) > VECTOR_TERMS:
