@@ -106,17 +106,27 @@ class Clusterer:
         self.copy_index.add(d.id, copy_sig)
         self.story_index.add(d.id, story_sig)
 
-    def _extract(self, items: list[tuple[str, str, str | None]]) -> list[_Features]:
-        """Text features, in worker processes when the batch is large enough to pay for them."""
+    def _extract(self, items: list[tuple[str, str, str | None]]) -> Callable[[], list[_Features]]:
+        """Text features: computed now for a small batch; for a large one, handed to worker
+        processes (one per core) and collected when the returned function is called."""
         if len(items) < PARALLEL_FROM or self.workers < 2:
-            return _extract_chunk(items)
+            done = _extract_chunk(items)
+            return lambda: done
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("forkserver")
             )
         size = -(-len(items) // (self.workers * 4))
-        chunks = [items[i : i + size] for i in range(0, len(items), size)]
-        return [e for part in self._pool.map(_extract_chunk, chunks) for e in part]
+        parts = [
+            self._pool.submit(_extract_chunk, items[i : i + size])
+            for i in range(0, len(items), size)
+        ]
+        return lambda: [e for part in parts for e in part.result()]
+
+    def _prepare(self, batch: list[st.PendingArticle]) -> _Prepared:
+        bodies = self._bodies(batch)
+        items = [(a.title, bodies[a.id], a.language) for a in batch]
+        return _Prepared(batch, self._extract(items))
 
     def close(self) -> None:
         if self._pool is not None:
@@ -139,21 +149,30 @@ class Clusterer:
             del self.docs[aid], self.sigs[aid], self._times[aid]
 
     def run(self, limit: int | None = None) -> ClusterReport:
-        """Cluster every article not yet in a story (at most ``limit``)."""
+        """Cluster every article not yet in a story (at most ``limit``).
+
+        Batches are pipelined: while one batch is decided here, the next one's text features
+        are extracted in the worker processes."""
         started = _time.perf_counter()
         total = new_stories = merges = 0
         updated: set[str] = set()
+
+        def next_batch(after: st.Cursor | None) -> _Prepared | None:
+            room = BATCH_SIZE if limit is None else min(BATCH_SIZE, limit - total)
+            batch = st.pending(self.db, room, after) if room > 0 else []
+            return self._prepare(batch) if batch else None
+
         try:
-            while limit is None or total < limit:
-                size = BATCH_SIZE if limit is None else min(BATCH_SIZE, limit - total)
-                batch = st.pending(self.db, size)
-                if not batch:
-                    break
-                n_new, touched, n_merges = self._batch(batch)
-                total += len(batch)
+            ready = next_batch(None)
+            while ready is not None:
+                features = ready.features()
+                total += len(ready.batch)
+                following = next_batch(ready.batch[-1].cursor)
+                n_new, touched, n_merges = self._batch(ready.batch, features)
                 new_stories += n_new
                 merges += n_merges
                 updated |= touched
+                ready = following
         finally:
             self.close()
         return ClusterReport(
@@ -169,26 +188,21 @@ class Clusterer:
         for a in batch:
             by_feed[a.feed_url].append(a)
         bodies: dict[int, str] = {}
-        for feed_url, items in by_feed.items():
+        for items in by_feed.values():
             texts = [f"{a.summary}\n{a.fulltext or ''}" for a in items]
-            sample = texts + st.recent_texts(self.db, feed_url, BOILERPLATE_SAMPLE)
+            sample = texts + st.preceding_texts(self.db, items[0].cursor, BOILERPLATE_SAMPLE)
             boiler = tx.recurring_lines(sample, tx.BOILERPLATE_SHARE, tx.BOILERPLATE_MIN_DOCS)
             for a, t in zip(items, texts, strict=True):
                 bodies[a.id] = tx.strip_lines(t, boiler)
         return bodies
 
-    def _batch(self, batch: list[st.PendingArticle]) -> tuple[int, set[str], int]:
+    def _batch(
+        self, batch: list[st.PendingArticle], features: list[_Features]
+    ) -> tuple[int, set[str], int]:
         times = {a.id: epoch(a.sort_time) for a in batch}
         self._load(min(times.values()) - self.window)
         self._evict(min(times.values()) - self.window)
-        bodies = self._bodies(batch)
-        extracted = dict(
-            zip(
-                (a.id for a in batch),
-                self._extract([(a.title, bodies[a.id], a.language) for a in batch]),
-                strict=True,
-            )
-        )
+        extracted = dict(zip((a.id for a in batch), features, strict=True))
         counts = {aid: e.counts for aid, e in extracted.items()}
         increments: Counter[str] = Counter()
         for c in counts.values():
@@ -263,6 +277,14 @@ class Clusterer:
 class _Features:
     counts: dict[str, float]
     copy_sig: bytes
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A batch with its text features on the way (call ``features`` to wait for them)."""
+
+    batch: list[st.PendingArticle]
+    features: Callable[[], list[_Features]]
 
 
 def _extract_chunk(items: list[tuple[str, str, str | None]]) -> list[_Features]:

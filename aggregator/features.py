@@ -23,7 +23,7 @@ NAME_WEIGHT = 1.0
 # Only the lead matters for "same event": 100-150 words scored as well as full text on both
 # sets and cut the per-article cost of long extracted texts ~3x.
 LEAD_WORDS = 150
-# Key terms (highest weights) form the story-candidate sketch; see sketch.STORY_BANDS for the
+# Key terms (highest weights) form the story-candidate sketch; see sketch.STORY_PERMS for the
 # measurement that chose 40.
 KEY_TERMS = 40
 # Terms kept per article vector (the highest weights). Scoring cost grows with vector length;

@@ -149,3 +149,9 @@ def m003_digests(db: Database) -> None:
 def m004_story_links_linked_at(db: Database) -> None:
     # The digest looks up the stories that gained articles since the previous one.
     db.execute("CREATE INDEX story_links_linked_at ON story_links(linked_at)")
+
+
+@migrations()
+def m005_articles_feed_order(db: Database) -> None:
+    # The clusterer samples the articles of a feed that precede a batch in clustering order.
+    db.execute("CREATE INDEX articles_feed_order ON articles(feed_url, sort_time, key)")

@@ -13,6 +13,9 @@ from sqlite_utils import Database
 from ..stories import Assignment
 from . import Transaction, iso
 
+# (sort_time, feed_url, key): the order in which articles are clustered.
+Cursor = tuple[str, str, str]
+
 
 @dataclass(frozen=True)
 class PendingArticle:
@@ -27,6 +30,7 @@ class PendingArticle:
     sort_time: str
     dated: bool
     feed_url: str
+    cursor: Cursor
 
 
 @dataclass(frozen=True)
@@ -54,13 +58,15 @@ class NewSketch:
     dated: bool
 
 
-def pending(db: Database, limit: int) -> list[PendingArticle]:
+def pending(db: Database, limit: int, after: Cursor | None = None) -> list[PendingArticle]:
+    """The next ``limit`` articles not yet clustered, in clustering order (after ``after``)."""
+    where = "WHERE (a.sort_time, a.feed_url, a.key) > (?, ?, ?)" if after else ""
     rows = db.execute(
-        """SELECT a.id, a.feed_url, a.key, a.outlet, a.url, a.title, a.summary, a.fulltext,
+        f"""SELECT a.id, a.feed_url, a.key, a.outlet, a.url, a.title, a.summary, a.fulltext,
                   a.language, a.sort_time, a.published IS NOT NULL
-           FROM cluster_pending p JOIN articles a ON a.id = p.article_id
+           FROM cluster_pending p JOIN articles a ON a.id = p.article_id {where}
            ORDER BY a.sort_time, a.feed_url, a.key LIMIT ?""",
-        (limit,),
+        (*(after or ()), limit),
     ).fetchall()
     return [
         PendingArticle(
@@ -75,18 +81,22 @@ def pending(db: Database, limit: int) -> list[PendingArticle]:
             language=r[8],
             sort_time=r[9],
             dated=bool(r[10]),
+            cursor=(r[9], r[1], r[2]),
         )
         for r in rows
     ]
 
 
-def recent_texts(db: Database, feed_url: str, limit: int) -> list[str]:
-    """Summary and extracted text of a feed's most recently clustered articles."""
+def preceding_texts(db: Database, first: Cursor, limit: int) -> list[str]:
+    """Summary and extracted text of the ``limit`` articles of ``first``'s feed that come just
+    before it in clustering order: a sample that depends only on the articles, not on how far
+    clustering has got (so batches can be prepared ahead, and a restart sees the same)."""
+    sort_time, feed_url, key = first
     rows = db.execute(
-        "SELECT summary || char(10) || COALESCE(fulltext, '') FROM articles a "
-        "JOIN story_links l ON l.article_id = a.id WHERE a.feed_url = ? "
-        "ORDER BY a.id DESC LIMIT ?",
-        (feed_url, limit),
+        "SELECT summary || char(10) || COALESCE(fulltext, '') FROM articles "
+        "WHERE feed_url = ? AND (sort_time, key) < (?, ?) "
+        "ORDER BY sort_time DESC, key DESC LIMIT ?",
+        (feed_url, sort_time, key, limit),
     ).fetchall()
     return [r[0] for r in rows]
 
