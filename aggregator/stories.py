@@ -177,22 +177,26 @@ def assign(
 
     scratch = _Scratch(max((int(d.ids.max(initial=0)) for d in docs.values()), default=0))
     for d in batch:
-        others = []
-        for other in candidates.get(d.id, ()):
-            if other == d.id or other not in docs:
-                continue
-            if other in order and order[other] < order[d.id]:
-                continue  # new-new pairs are scored once, from the earlier article
-            if within_window(d, docs[other], window_seconds):
-                others.append(docs[other])
-        scored = []
-        for o, s in zip(others, scratch.cosines(d, others), strict=True):
-            if year_conflict(d.years, o.years):
-                s *= YEAR_CONFLICT
-            if s >= MIN_EDGE:
-                scored.append((s, o.id))
-        scored.sort(key=lambda x: (-x[0], x[1]))
-        for s, oid in scored[:EDGES_PER_ARTICLE]:
+        me = order[d.id]
+        others = [
+            o
+            for other in candidates.get(d.id, ())
+            if other != d.id
+            and (o := docs.get(other)) is not None
+            and order.get(other, me) >= me  # new-new pairs are scored once, from the earlier
+            and within_window(d, o, window_seconds)
+        ]
+        if not others:
+            continue
+        scores = scratch.cosines(d, others)
+        if d.years:
+            for i, o in enumerate(others):
+                if year_conflict(d.years, o.years):
+                    scores[i] *= YEAR_CONFLICT
+        edges = np.flatnonzero(scores >= MIN_EDGE)
+        ids = np.array([others[i].id for i in edges], dtype=np.int64)
+        top = np.lexsort((ids, -scores[edges]))[:EDGES_PER_ARTICLE]  # highest, then lowest id
+        for s, oid in zip(scores[edges][top].tolist(), ids[top].tolist(), strict=True):
             sims[(d.id, oid)] = sims[(oid, d.id)] = s
             add_edge(d.id, oid, s)
 
@@ -287,9 +291,7 @@ class _Scratch:
     def __init__(self, top: int) -> None:
         self.dense = np.zeros(top + 1, dtype=np.float64)  # top: the largest term id in use
 
-    def cosines(self, d: Doc, others: Sequence[Doc]) -> list[float]:
-        if not others:
-            return []
+    def cosines(self, d: Doc, others: Sequence[Doc]) -> np.ndarray:
         self.dense[d.ids] = d.weights
         ids = np.concatenate([o.ids for o in others])
         weights = np.concatenate([o.weights for o in others])
@@ -299,7 +301,7 @@ class _Scratch:
         starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
         sums = np.add.reduceat(products, starts) if len(products) else np.zeros(len(others))
         sums[lengths == 0] = 0.0
-        return [float(x) for x in sums]
+        return sums
 
 
 def _founding_order(d: Doc) -> tuple[float, str]:
