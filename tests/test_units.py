@@ -127,3 +127,15 @@ def test_split_lines_segments() -> None:
     assert tx.split_lines(text) == [
         "Share this.", "Read more!", "Photo: Agency", "The U.S. economy grew. it said?", "Yes",
     ]
+
+
+_OLD_SENTENCES = re.compile(r"(?<=[.!?:;\"“”])\s+|\n+")
+_OLD_NUMBER = re.compile(r"(?<![\w.])\d[\d.,:%-]*\d|(?<![\w.])\d")
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aB1 .,:%-\n\t\"“”!?;x9_’'(\u00a0é٣")), max_size=40))
+def test_sentence_and_number_scans_keep_their_definitions(text: str) -> None:
+    # The look-behind forms are the definitions; the scans in text.py are faster equivalents.
+    assert tx.sentences(text) == _OLD_SENTENCES.split(text)
+    assert tx._NUMBER.findall(text) == _OLD_NUMBER.findall(text)
