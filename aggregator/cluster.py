@@ -35,6 +35,9 @@ PARALLEL_FROM = 400
 # the sketches is coarse (a cap of 40 cost 0.021 ARI on ecbplus-dev), so the cap only bounds
 # hostile or degenerate input; stories.EDGES_PER_ARTICLE bounds the work after scoring.
 MAX_CANDIDATES = 400
+# Extraction workers run at a lower priority: they prepare the next batch while the main process
+# decides this one, and the main process is the critical path.
+WORKER_NICENESS = 10
 # Recent texts per outlet used to learn its boilerplate lines.
 BOILERPLATE_SAMPLE = 50
 
@@ -114,7 +117,10 @@ class Clusterer:
             return lambda: done
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("forkserver")
+                self.workers,
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=os.nice,
+                initargs=(WORKER_NICENESS,),
             )
         size = -(-len(items) // (self.workers * 4))
         parts = [
