@@ -38,7 +38,7 @@ MAX_CANDIDATES = 400
 # Extraction workers run at a lower priority: they prepare the next batch while the main process
 # decides this one, and the main process is the critical path.
 WORKER_NICENESS = 10
-# Recent texts per outlet used to learn its boilerplate lines.
+# Articles of an outlet just before a batch, sampled with it to learn the outlet's boilerplate.
 BOILERPLATE_SAMPLE = 50
 
 
