@@ -1,5 +1,5 @@
 """The sketches: signatures round-trip as bytes, and the story index finds exactly the candidates
-datasketch's MinHashLSH finds with bands of one row."""
+datasketch's MinHashLSH finds with bands of one row; candidates with empty vectors score safely."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 from datasketch import LeanMinHash, MinHashLSH
 
 from aggregator import sketch
+from aggregator.stories import Doc, assign
 
 
 def _terms(rng: random.Random, vocabulary: list[str]) -> list[str]:
@@ -48,3 +49,30 @@ def test_signatures_are_stable_bytes() -> None:
     assert sketch.jaccard(a, a) == 1.0
     b = sketch.signature(["election", "senate"], sketch.STORY_PERMS)
     assert sketch.jaccard(a, b) < 0.2
+
+
+def _doc(aid: int, vec: dict[str, float], ids: dict[str, int]) -> Doc:
+    for t in vec:
+        ids.setdefault(t, len(ids))
+    return Doc(
+        aid,
+        f"k{aid}",
+        vec,
+        np.array([ids[t] for t in vec], dtype=np.int64),
+        np.array(list(vec.values())),
+        None,
+        "Outlet",
+        None,
+    )
+
+
+def test_assign_scores_candidates_with_empty_vectors() -> None:
+    # An article whose every term is in every document has an empty vector; as a candidate
+    # (here the last one) it scores nothing and must not break the others' scoring.
+    ids: dict[str, int] = {}
+    a = _doc(1, {"quake": 0.8, "chile": 0.6}, ids)
+    b = _doc(2, {"quake": 0.6, "chile": 0.8}, ids)
+    empty = _doc(3, {}, ids)
+    result = assign([a, b, empty], [], {1: [2, 3], 2: [3]}, {}, 72 * 3600.0, {})
+    story = {lk.article_id: lk.story_id for lk in result.links}
+    assert story[1] == story[2] != story[3]
