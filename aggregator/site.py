@@ -19,7 +19,7 @@ from typing import Any
 from . import render
 from .errors import AggregatorError
 from .model import Config
-from .store import iso, open_db
+from .store import iso, open_db, parse_iso
 from .store.feeds import health
 from .store.views import load_stories, newest_time
 from .views import StoryView
@@ -42,7 +42,7 @@ def pages(
     s = config.settings
     base = {"site_title": s.site_title}
     files: dict[str, str] = {}
-    ref_dt = datetime.strptime(ref, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) if ref else None
+    ref_dt = parse_iso(ref)
     recent_since = iso(ref_dt - timedelta(days=s.site_days)) if ref_dt else ""
     recent = [st for st in stories if st.updated >= recent_since]
     multi = [st for st in recent if len(st.outlets) > 1]
