@@ -13,13 +13,16 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .config import CONFIG_ENV, config_path, load_config
 from .errors import AggregatorError
 from .model import Config, PollOutcome
 from .terminal import explain_lines, feeds_table, format_story, stories_csv, story_json
+
+if TYPE_CHECKING:  # the command modules are imported when their command runs
+    from .cluster import ClusterReport
 
 EXIT_ERROR = 1
 
@@ -30,10 +33,6 @@ def _config(args: argparse.Namespace) -> Config:
 
 def _tty() -> bool:
     return sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
-
-
-def _c(text: str, code: str) -> str:
-    return f"\033[{code}m{text}\033[0m" if _tty() else text
 
 
 # -- poll / cluster / feeds -------------------------------------------------------------------
@@ -79,7 +78,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cluster_line(r: Any) -> str:
+def _cluster_line(r: ClusterReport) -> str:
     return (
         f"stories: {r.articles} articles clustered, {r.new_stories} new stories, "
         f"{r.updated_stories} updated, {r.merges} merged"
@@ -94,13 +93,16 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
-    from .pipeline import open_store
+    from .store import open_db
     from .store.feeds import health, sync_feeds
 
     config = _config(args)
-    db = open_store(config)
-    sync_feeds(db, config.feeds)
-    rows = health(db, [f.url for f in config.feeds])
+    db = open_db(config.settings.database)
+    try:
+        sync_feeds(db, config.feeds)
+        rows = health(db, [f.url for f in config.feeds])
+    finally:
+        db.conn.close()
     if args.json:
         print(json.dumps([asdict(h) for h in rows], indent=2, ensure_ascii=False))
         return 0
@@ -164,18 +166,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_clusters(args: argparse.Namespace) -> int:
-    from .pipeline import open_store, parse_since
+    from .pipeline import parse_since
+    from .store import open_db
     from .store import stories as st
     from .store.views import load_stories
 
     config = _config(args)
-    db = open_store(config)
-    if args.explain:
-        return _explain(db, st.resolve(db, args.explain), args.explain)
-    since = parse_since(args.since) if args.since else None
-    stories = load_stories(
-        db, since=since, outlet=args.outlet, search=args.search, min_outlets=args.min_outlets
-    )[: args.limit]
+    db = open_db(config.settings.database)
+    try:
+        if args.explain:
+            return _explain(db, st.resolve(db, args.explain), args.explain)
+        since = parse_since(args.since) if args.since else None
+        stories = load_stories(
+            db, since=since, outlet=args.outlet, search=args.search, min_outlets=args.min_outlets
+        )[: args.limit]
+    finally:
+        db.conn.close()
     if args.json:
         print(json.dumps([story_json(s) for s in stories], indent=2, ensure_ascii=False))
     elif args.csv:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from sqlite_utils import Database
-
 from .cluster import Clusterer, ClusterReport
 from .lock import run_lock
 from .model import Config, PollReport
@@ -14,15 +12,11 @@ from .poll import PollOptions, Progress, poll
 from .store import open_db
 
 
-def open_store(config: Config) -> Database:
-    return open_db(config.settings.database)
-
-
 def run_poll(
     config: Config, options: PollOptions, progress: Progress | None = None, cluster: bool = True
 ) -> tuple[PollReport, ClusterReport | None]:
     with run_lock(config.settings.database):
-        db = open_store(config)
+        db = open_db(config.settings.database)
         try:
             report = asyncio.run(poll(db, config, options, progress))
             clustered = Clusterer(db, config.settings.window_hours).run() if cluster else None
@@ -33,7 +27,7 @@ def run_poll(
 
 def run_cluster(config: Config) -> ClusterReport:
     with run_lock(config.settings.database):
-        db = open_store(config)
+        db = open_db(config.settings.database)
         try:
             return Clusterer(db, config.settings.window_hours).run()
         finally:
