@@ -131,9 +131,9 @@ def save_success(
     fulltexts = fulltexts or {}
     with Transaction(db) as conn:
         existing = {
-            k: h
-            for k, h in conn.execute(
-                "SELECT key, content_hash FROM articles WHERE feed_url = ?", (update.url,)
+            k: (i, h)
+            for i, k, h in conn.execute(
+                "SELECT id, key, content_hash FROM articles WHERE feed_url = ?", (update.url,)
             )
         }
         (last_id,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM articles").fetchone()
@@ -167,7 +167,7 @@ def save_success(
                         now,
                     )
                 )
-            elif existing[a.key] != h:
+            elif existing[a.key][1] != h:
                 changed.append(
                     (
                         a.url,
@@ -201,12 +201,7 @@ def save_success(
         new = len(fresh)
         # This transaction holds the write lock: every id above last_id is one of ours.
         new_ids = conn.execute("SELECT id FROM articles WHERE id > ?", (last_id,)).fetchall()
-        changed_ids = [
-            conn.execute(
-                "SELECT id FROM articles WHERE feed_url=? AND key=?", (r[-2], r[-1])
-            ).fetchone()
-            for r in changed
-        ]
+        changed_ids = [(existing[r[-1]][0],) for r in changed]
         conn.executemany(
             "INSERT OR IGNORE INTO fts_pending (article_id) VALUES (?)", new_ids + changed_ids
         )
