@@ -150,3 +150,23 @@ def test_poll_cli_exits_zero_with_failed_feeds(tmp_path: Path, capsys: pytest.Ca
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["ok"] is False and rows[0]["error_kind"] == "connection_error"
     assert {"url", "outlet", "ok", "error_kind", "error", "failures", "articles", "last_polled"} <= rows[0].keys()
+
+
+def test_edited_item_is_updated_in_place_and_reindexed(server: FeedServer, tmp_path: Path) -> None:
+    def feed(title: str) -> bytes:
+        return rss([{"title": title, "link": "https://example.org/e/1", "guid": "e-1",
+                     "description": "Crews worked through the night.",
+                     "pubDate": "Mon, 02 Nov 2026 10:00:00 GMT"}])
+
+    server.routes["/e.xml"] = respond(feed("Harbour bridge closes for repairs"))
+    cfg_path = write_config(tmp_path, [{"url": server.url("/e.xml"), "outlet": "E"}])
+    _poll(cfg_path)
+    server.routes["/e.xml"] = respond(
+        feed("Harbour bridge reopens after overnight welding"), conditional=False)
+    assert _poll(cfg_path, force=True).new_articles == 0  # type: ignore[attr-defined]
+    db = sqlite3.connect(tmp_path / "aggregator.db")
+    assert db.execute("SELECT id, title FROM articles").fetchall() == [
+        (1, "Harbour bridge reopens after overnight welding")
+    ]
+    found = db.execute("SELECT rowid FROM articles_fts WHERE articles_fts MATCH 'welding'")
+    assert found.fetchall() == [(1,)]
