@@ -317,15 +317,16 @@ def health(db: Database, urls: Sequence[str] | None = None) -> list[FeedHealth]:
     rows = db.query("""
         SELECT f.*, (SELECT COUNT(*) FROM articles a WHERE a.feed_url = f.url) AS n
         FROM feeds f ORDER BY f.outlet, f.url""")
+    wanted = None if urls is None else set(urls)
     out = []
     for r in rows:
-        if urls is not None and r["url"] not in urls:
+        if wanted is not None and r["url"] not in wanted:
             continue
         out.append(
             FeedHealth(
                 url=r["url"],
                 outlet=r["outlet"],
-                ok=bool(r["ok"]) if r["ok"] is not None else False,
+                ok=bool(r["ok"]),
                 error_kind=r["error_kind"],
                 error=r["error"],
                 failures=r["failures"],
