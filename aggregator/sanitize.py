@@ -72,13 +72,10 @@ _BLOCK = re.compile(r"<\s*/?\s*(p|br|div|li|h[1-6]|tr|blockquote)\b[^>]*>", re.I
 
 def to_text(fragment: str) -> str:
     """Plain text of an HTML (or plain) fragment; block boundaries become line breaks."""
-    if "<" not in fragment and "&" not in fragment:  # plain text already: no parser needed
-        lines = (" ".join(line.split()) for line in strip_controls(fragment).splitlines())
-        return unicodedata.normalize("NFC", "\n".join(line for line in lines if line).strip())
-    marked = _BLOCK.sub("\n", strip_controls(fragment))
-    text = html.unescape(_TEXT.clean(marked))
-    text = unicodedata.normalize("NFC", strip_controls(text))
-    lines = (" ".join(line.split()) for line in text.splitlines())
+    text = strip_controls(fragment)
+    if "<" in text or "&" in text:  # plain text needs no parser
+        text = strip_controls(html.unescape(_TEXT.clean(_BLOCK.sub("\n", text))))
+    lines = (" ".join(line.split()) for line in unicodedata.normalize("NFC", text).splitlines())
     return "\n".join(line for line in lines if line).strip()
 
 
