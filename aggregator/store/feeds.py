@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -130,15 +131,11 @@ def save_success(
     now = iso(update.now)
     fulltexts = fulltexts or {}
     with Transaction(db) as conn:
-        existing = {
-            k: (i, h)
-            for i, k, h in conn.execute(
-                "SELECT id, key, content_hash FROM articles WHERE feed_url = ?", (update.url,)
-            )
-        }
+        existing = _existing(conn, update.url, [a.key for a in articles])
         (last_id,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM articles").fetchone()
         fresh: list[tuple[object, ...]] = []
         changed: list[tuple[object, ...]] = []
+        changed_ids: list[tuple[int]] = []
         seen: set[str] = set()
         for a in articles:
             if a.key in seen:
@@ -168,6 +165,7 @@ def save_success(
                     )
                 )
             elif existing[a.key][1] != h:
+                changed_ids.append((existing[a.key][0],))
                 changed.append(
                     (
                         a.url,
@@ -201,7 +199,6 @@ def save_success(
         new = len(fresh)
         # This transaction holds the write lock: every id above last_id is one of ours.
         new_ids = conn.execute("SELECT id FROM articles WHERE id > ?", (last_id,)).fetchall()
-        changed_ids = [(existing[r[-1]][0],) for r in changed]
         conn.executemany(
             "INSERT OR IGNORE INTO fts_pending (article_id) VALUES (?)", new_ids + changed_ids
         )
@@ -231,6 +228,29 @@ def save_success(
             ),
         )
     return new
+
+
+# Keys looked up per query: under SQLite's smallest limit on bound parameters (999).
+_KEYS_PER_QUERY = 900
+
+
+def _existing(
+    conn: sqlite3.Connection, feed_url: str, keys: Sequence[str]
+) -> dict[str, tuple[int, str]]:
+    """Id and content hash of those of ``keys`` the feed already has: looked up by key, so a
+    poll's cost does not grow with the feed's archive (reading every stored key per poll made
+    `aggregator eval`, which stores one article at a time, quadratic: 21 s for 6,393 rows)."""
+    unique = sorted(set(keys))
+    found: dict[str, tuple[int, str]] = {}
+    for i in range(0, len(unique), _KEYS_PER_QUERY):
+        part = unique[i : i + _KEYS_PER_QUERY]
+        rows = conn.execute(
+            "SELECT id, key, content_hash FROM articles WHERE feed_url = ? AND key IN "
+            f"({','.join('?' * len(part))})",
+            (feed_url, *part),
+        )
+        found.update((k, (aid, h)) for aid, k, h in rows)
+    return found
 
 
 @dataclass(frozen=True)
