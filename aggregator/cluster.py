@@ -83,10 +83,8 @@ class Clusterer:
             doc = self._doc(s.id, s.key, s.vec, s.time, s.dated, s.outlet, s.url)
             doc = replace(doc, story_id=s.story_id, copy_root=s.copy_root)
             self._remember(doc, s.copy_sig, s.story_sig, s.time)
-        for sid, fs in self.db.execute(
-            "SELECT id, first_seen FROM stories WHERE updated >= ?",
-            (iso(datetime.fromtimestamp(since, tz=UTC)),),
-        ):
+        since_stamp = iso(datetime.fromtimestamp(since, tz=UTC))
+        for sid, fs in st.first_seen(self.db, updated_since=since_stamp).items():
             self.first_seen[sid] = epoch(fs)
 
     def _doc(
@@ -269,10 +267,7 @@ class Clusterer:
             if sid != d.story_id or aid in roots:
                 self.docs[aid] = replace(d, story_id=sid, copy_root=roots.get(aid, d.copy_root))
         new_ids = {lk.story_id for lk in result.links} - set(self.first_seen)
-        for sid, fs in self.db.execute(
-            f"SELECT id, first_seen FROM stories WHERE id IN ({','.join('?' * len(touched))})",
-            sorted(touched),
-        ):
+        for sid, fs in st.first_seen(self.db, ids=sorted(touched)).items():
             self.first_seen[sid] = epoch(fs)
         for old, _ in result.merges:
             self.first_seen.pop(old, None)

@@ -120,7 +120,7 @@ def run_eval(path: Path, level: str = "stories", window_hours: float = 72.0) -> 
         started = time.perf_counter()
         Clusterer(db, window_hours, now=lambda: _EPOCH).run()
         elapsed = time.perf_counter() - started
-        ids = {int(a): str(k) for a, k in db.execute("SELECT id, key FROM articles")}
+        ids = st.article_keys(db)
         if level == "copies":
             groups = st.copy_groups(db)
             predicted = {ids[a]: str(g) for a, g in groups.items()}

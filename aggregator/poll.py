@@ -211,7 +211,7 @@ async def _fulltexts(
     pool: WorkerPool,
     timeout: float,
 ) -> dict[str, str]:
-    known = {k for (k,) in db.execute("SELECT key FROM articles WHERE feed_url=?", (state.url,))}
+    known = store.known_keys(db, state.url, [a.key for a in parsed.articles])
     todo = [a for a in parsed.articles if a.key not in known and urls.is_http(a.url)]
     out: dict[str, str] = {}
     for a in todo[:MAX_FULLTEXT_PER_POLL]:

@@ -253,6 +253,11 @@ def _existing(
     return found
 
 
+def known_keys(db: Database, feed_url: str, keys: Sequence[str]) -> set[str]:
+    """Those of ``keys`` the feed already has."""
+    return set(_existing(db.conn, feed_url, keys))
+
+
 @dataclass(frozen=True)
 class NotModified:
     """A poll that found nothing new (304, or the same body as last time)."""

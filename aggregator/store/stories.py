@@ -264,6 +264,25 @@ def _refresh_stories(conn: sqlite3.Connection, ids: Iterable[str]) -> None:
         )
 
 
+def first_seen(
+    db: Database, updated_since: str | None = None, ids: Sequence[str] = ()
+) -> dict[str, str]:
+    """story id -> first seen, for stories updated at or after ``updated_since`` or with ``ids``."""
+    if updated_since is not None:
+        rows = db.execute("SELECT id, first_seen FROM stories WHERE updated >= ?", (updated_since,))
+    else:
+        rows = db.execute(
+            f"SELECT id, first_seen FROM stories WHERE id IN ({','.join('?' * len(ids))})",
+            list(ids),
+        )
+    return {str(sid): str(fs) for sid, fs in rows}
+
+
+def article_keys(db: Database) -> dict[int, str]:
+    """article id -> its key within its feed."""
+    return {int(a): str(k) for a, k in db.execute("SELECT id, key FROM articles")}
+
+
 def resolve(db: Database, story_id: str) -> str:
     """Follow merge aliases to the current id of a story."""
     row = db.execute("SELECT new_id FROM story_aliases WHERE old_id=?", (story_id,)).fetchone()
