@@ -126,6 +126,14 @@ def key_terms(vec: Mapping[str, float], k: int = KEY_TERMS) -> list[str]:
 
 
 def shared_terms(a: Mapping[str, float], b: Mapping[str, float], k: int = 6) -> list[str]:
-    """The terms contributing most to the similarity of two vectors."""
-    common = [(a[t] * b[t], t) for t in a.keys() & b.keys()]
-    return [t.removeprefix(NAME_PREFIX) for _, t in sorted(common, key=lambda x: (-x[0], x[1]))[:k]]
+    """The terms contributing most to the similarity of two vectors, each once (a name and the
+    stem of the same word, "#russian" and "russian", are one term to a reader)."""
+    common = sorted(((a[t] * b[t], t) for t in a.keys() & b.keys()), key=lambda x: (-x[0], x[1]))
+    out: list[str] = []
+    for _, t in common:
+        term = t.removeprefix(NAME_PREFIX)
+        if term not in out:
+            out.append(term)
+            if len(out) == k:
+                break
+    return out

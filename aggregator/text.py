@@ -17,6 +17,7 @@ import numpy as np
 import Stemmer
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)
 # Scripts written without spaces between words: Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar.
 _NO_SPACE = re.compile(
     r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff"
@@ -101,6 +102,28 @@ def content_terms(text: str, language: str | None = None) -> list[str]:
         return toks
     stems: list[str] = stemmer.stemWords(toks)
     return stems
+
+
+def readable_terms(terms: Iterable[str], text: str, language: str | None = None) -> tuple[str, ...]:
+    """Stems and names as a reader knows them: each term as a word of ``text`` that it stems
+    from, lower case if the text ever writes it so (headlines capitalise every word), else as
+    first written ("climat" -> "climate", "russian" -> "Russian", "trump" -> "Trump" from
+    "Trump's"); the term itself when no word matches; duplicates dropped."""
+    wanted = list(dict.fromkeys(terms))
+    open_ = set(wanted)  # terms not yet seen in lower case
+    stemmer = _stemmer(language)
+    found: dict[str, str] = {}
+    for m in _WORD.finditer(unicodedata.normalize("NFKC", text)):
+        if not open_:
+            break
+        shown = _POSSESSIVE.sub("", m.group())
+        word = m.group().casefold().replace("’", "'")
+        for key in (word, stemmer.stemWord(word) if stemmer else word):
+            if key in open_ and (key not in found or shown.islower()):
+                found[key] = shown
+                if shown.islower():
+                    open_.discard(key)
+    return tuple(dict.fromkeys(found.get(t, t) for t in wanted))
 
 
 def shingle_hashes(text: str, size: int) -> list[int]:
