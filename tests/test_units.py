@@ -1,4 +1,4 @@
-"""Unit tests of single pure functions: addresses, decoding, URLs, sanitising, schedules."""
+"""Unit tests of single pure functions: addresses, decoding, URLs, sanitising, schedules, text."""
 
 from __future__ import annotations
 
@@ -12,12 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aggregator import features as ft
 from aggregator import netguard, schedule, urls
 from aggregator import text as tx
 from aggregator.decode import BoundedDecoder
 from aggregator.errors import FetchError
 from aggregator.fetch import max_age_seconds, retry_after_seconds
 from aggregator.sanitize import clean_html, to_text
+from aggregator.terminal import format_story
+from aggregator.views import StoryView
 
 LOOPBACK = netguard.parse_networks(["127.0.0.1/32"])
 
@@ -139,3 +142,26 @@ def test_sentence_and_number_scans_keep_their_definitions(text: str) -> None:
     # The look-behind forms are the definitions; the scans in text.py are faster equivalents.
     assert tx.sentences(text) == _OLD_SENTENCES.split(text)
     assert tx._NUMBER.findall(text) == _OLD_NUMBER.findall(text)
+
+
+def test_readable_terms_show_the_articles_words() -> None:
+    text = "Climate bill: the Senate’s vote on Trump’s Russian OIL deal. The climate and oil."
+    terms = ["climat", "senat", "russian", "trump", "oil", "unseen", "climat"]
+    assert tx.readable_terms(terms, text, "en") == (
+        "climate", "Senate", "Russian", "Trump", "oil", "unseen")
+    assert tx.readable_terms(["climat"], "", "en") == ("climat",)
+
+
+def test_shared_terms_name_and_stem_once() -> None:
+    a = {"russian": 0.5, "#russian": 0.5, "oil": 0.7}
+    b = {"russian": 0.6, "#russian": 0.4, "oil": 0.7}
+    assert ft.shared_terms(a, b) == ["oil", "russian"]
+
+
+@pytest.mark.parametrize(("outlets", "expected"), [(("Daily Planet",), "1 outlet,"),
+                                                   (("Daily Planet", "Morning Post"), "2 outlets,")])
+def test_story_block_counts_outlets_in_words(outlets: tuple[str, ...], expected: str) -> None:
+    story = StoryView("s1", "Bridge closed", "", "2026-11-01T08:00:00Z", "2026-11-01T09:00:00Z",
+                      "2026-11-01T09:00:00Z", outlets, len(outlets), len(outlets), 1.0, ())
+    block = format_story(1, story, datetime(2026, 11, 1, 10, tzinfo=UTC))
+    assert expected in block and "2h ago" in block
