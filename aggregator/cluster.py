@@ -79,10 +79,13 @@ class Clusterer:
         if self._loaded_since is not None:
             return
         self._loaded_since = since
-        for s in st.load_window(self.db, since):
+        for s in st.load_window(self.db, since, sketch.SKETCH_VERSION):
             doc = self._doc(s.id, s.key, s.vec, s.time, s.dated, s.outlet, s.url)
             doc = replace(doc, story_id=s.story_id, copy_root=s.copy_root)
-            self._remember(doc, s.copy_sig, s.story_sig, s.time)
+            # Signatures of another sketch version: the story sketch is rebuilt from the stored
+            # terms; the copy sketch needs the text, so such articles sit out copy detection.
+            story_sig = s.story_sig or sketch.signature(ft.key_terms(s.vec), sketch.STORY_PERMS)
+            self._remember(doc, s.copy_sig, story_sig, s.time)
         since_stamp = iso(datetime.fromtimestamp(since, tz=UTC))
         for sid, fs in st.first_seen(self.db, updated_since=since_stamp).items():
             self.first_seen[sid] = epoch(fs)
@@ -100,11 +103,12 @@ class Clusterer:
         ids, weights = self.term_ids.arrays(vec)
         return Doc(aid, key, vec, ids, weights, t if dated else None, outlet, url, ft.years(vec))
 
-    def _remember(self, d: Doc, copy_sig: bytes, story_sig: bytes, t: float) -> None:
+    def _remember(self, d: Doc, copy_sig: bytes | None, story_sig: bytes, t: float) -> None:
         self.docs[d.id] = d
-        self.sigs[d.id] = (copy_sig, story_sig)
+        self.sigs[d.id] = (copy_sig or b"", story_sig)
         self._times[d.id] = t
-        self.copy_index.add(d.id, copy_sig)
+        if copy_sig is not None:
+            self.copy_index.add(d.id, copy_sig)
         self.story_index.add(d.id, story_sig)
 
     def _extract(self, items: list[tuple[str, str, str | None]]) -> Callable[[], list[_Features]]:

@@ -109,3 +109,23 @@ def test_explain_and_json(tmp_path: Path, capsys: object) -> None:
     shown = [t.strip() for line in text.splitlines() if "shared terms:" in line
              for t in line.split("shared terms:")[1].split(",")]
     assert shown and all(t.lower() in words for t in shown), shown
+
+
+def test_signatures_of_another_sketch_version_are_never_mixed(tmp_path: Path) -> None:
+    """Window articles signed by another sketch version (seed, scheme or library) do not meet
+    new signatures: here their copy sketches are made to equal a new article's, which would make
+    it a copy of every one of them if they were used."""
+    items = articles()
+    control = load(tmp_path / "control.db", items)
+    new_key = items[-1][1].key
+    (copy_sig, story_sig), = open_db(tmp_path / "control.db").execute(
+        "SELECT s.copy_sig, s.story_sig FROM article_sketches s JOIN articles a "
+        "ON a.id = s.article_id WHERE a.key = ?", (new_key,)).fetchall()
+
+    load(tmp_path / "old.db", items[:-1])
+    db = open_db(tmp_path / "old.db")
+    with db.conn:
+        db.execute("UPDATE article_sketches SET sketch_version = 'datasketch-0/other/seed9', "
+                   "copy_sig = ?, story_sig = ?", (copy_sig, story_sig))
+    assert load(tmp_path / "old.db", items[-1:]) == control
+    assert db.execute("SELECT COUNT(*) FROM copies").fetchone()[0] == 0

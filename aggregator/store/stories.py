@@ -40,8 +40,8 @@ class StoredSketch:
     outlet: str
     url: str | None
     vec: dict[str, float]
-    copy_sig: bytes
-    story_sig: bytes
+    copy_sig: bytes | None  # None when made by another sketch version: never mixed with ours
+    story_sig: bytes | None
     time: float
     dated: bool
     story_id: str
@@ -107,10 +107,12 @@ def load_df(db: Database) -> tuple[dict[str, int], int]:
     return df, int(row[0]) if row else 0
 
 
-def load_window(db: Database, since: float) -> list[StoredSketch]:
+def load_window(db: Database, since: float, sketch_version: str) -> list[StoredSketch]:
+    """The clustered articles from ``since`` on; signatures of another sketch version (seed,
+    scheme or library) come back as None."""
     rows = db.execute(
         """SELECT s.article_id, a.feed_url || '#' || a.key, a.outlet, a.url, s.terms, s.copy_sig,
-                  s.story_sig, s.time, s.dated, l.story_id, c.source_id
+                  s.story_sig, s.time, s.dated, l.story_id, c.source_id, s.sketch_version
            FROM article_sketches s JOIN articles a ON a.id = s.article_id
            JOIN story_links l ON l.article_id = s.article_id
            LEFT JOIN copies c ON c.article_id = s.article_id
@@ -124,8 +126,8 @@ def load_window(db: Database, since: float) -> list[StoredSketch]:
             outlet=r[2],
             url=r[3],
             vec=json.loads(r[4]),
-            copy_sig=r[5],
-            story_sig=r[6],
+            copy_sig=r[5] if r[11] == sketch_version else None,
+            story_sig=r[6] if r[11] == sketch_version else None,
             time=r[7],
             dated=bool(r[8]),
             story_id=r[9],
