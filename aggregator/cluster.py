@@ -23,7 +23,7 @@ from . import sketch
 from . import text as tx
 from .store import epoch, iso
 from .store import stories as st
-from .stories import STORY_THRESHOLD, Doc, assign
+from .stories import STORY_THRESHOLD, Doc, assign, with_neighbour
 
 # Articles per transaction. A poll of 30 outlets brings ~1,000 new items; 2,000 keeps one poll in
 # one batch (so arrival order within it never matters) and bounds memory.
@@ -79,13 +79,27 @@ class Clusterer:
         if self._loaded_since is not None:
             return
         self._loaded_since = since
-        for s in st.load_window(self.db, since, sketch.SKETCH_VERSION):
+        window = st.load_window(self.db, since, sketch.SKETCH_VERSION)
+        for s in window:
             doc = self._doc(s.id, s.key, s.vec, s.time, s.dated, s.outlet, s.url)
             doc = replace(doc, story_id=s.story_id, copy_root=s.copy_root)
             # Signatures of another sketch version: the story sketch is rebuilt from the stored
             # terms; the copy sketch needs the text, so such articles sit out copy detection.
             story_sig = s.story_sig or sketch.signature(ft.key_terms(s.vec), sketch.STORY_PERMS)
             self._remember(doc, s.copy_sig, story_sig, s.time)
+        for s in window:
+            if s.neighbour is None:
+                continue
+            near = self.docs.get(s.neighbour)
+            if near is not None:
+                ids, weights = near.ids, near.weights
+            elif s.neighbour_vec is not None:  # the neighbour is older than the window
+                ids, weights = self.term_ids.arrays(s.neighbour_vec)
+            else:
+                continue
+            self.docs[s.id] = with_neighbour(
+                self.docs[s.id], ids, weights, s.neighbour, s.neighbour_score
+            )
         since_stamp = iso(datetime.fromtimestamp(since, tz=UTC))
         for sid, fs in st.first_seen(self.db, updated_since=since_stamp).items():
             self.first_seen[sid] = epoch(fs)
@@ -262,6 +276,11 @@ class Clusterer:
             sketch.SKETCH_VERSION,
         )
         # Bring the in-memory window in step with what was written.
+        for nb in result.neighbours:
+            near = self.docs[nb.neighbour_id]
+            self.docs[nb.article_id] = with_neighbour(
+                self.docs[nb.article_id], near.ids, near.weights, nb.neighbour_id, nb.score
+            )
         renamed = dict(result.merges)
         story_of = {lk.article_id: lk.story_id for lk in result.links}
         roots = {c.article_id: c.source_id for c in result.copies}

@@ -9,7 +9,7 @@ import numpy as np
 from datasketch import LeanMinHash, MinHashLSH
 
 from aggregator import sketch
-from aggregator.stories import Doc, assign
+from aggregator.stories import Doc, assign, with_neighbour
 
 
 def _terms(rng: random.Random, vocabulary: list[str]) -> list[str]:
@@ -76,3 +76,19 @@ def test_assign_scores_candidates_with_empty_vectors() -> None:
     result = assign([a, b, empty], [], {1: [2, 3], 2: [3]}, {}, 72 * 3600.0, {})
     story = {lk.article_id: lk.story_id for lk in result.links}
     assert story[1] == story[2] != story[3]
+
+
+def test_nearest_neighbours_are_found_both_ways_and_expand_the_vector() -> None:
+    ids: dict[str, int] = {}
+    a = _doc(1, {"quake": 0.8, "chile": 0.6}, ids)
+    b = _doc(2, {"quake": 0.6, "chile": 0.8}, ids)
+    c = _doc(3, {"quake": 0.6, "valparaiso": 0.8}, ids)
+    far = _doc(4, {"election": 1.0}, ids)
+    result = assign([a, b, c, far], [], {1: [2, 3], 2: [3], 3: [], 4: []}, {}, 72 * 3600.0, {})
+    nearest = {n.article_id: (n.neighbour_id, round(n.score, 2)) for n in result.neighbours}
+    # 1-2 (0.96) is the closest pair; 3 is closest to 1 (0.48) rather than 2 (0.36); 4 has none.
+    assert nearest == {1: (2, 0.96), 2: (1, 0.96), 3: (1, 0.48)}
+    expanded = with_neighbour(c, a.ids, a.weights, 1, 0.48)
+    assert expanded.expanded_ids is not None and expanded.expanded_weights is not None
+    assert sorted(expanded.expanded_ids.tolist()) == sorted(ids[t] for t in ("quake", "chile", "valparaiso"))
+    assert abs(float(expanded.expanded_weights @ expanded.expanded_weights) - 1.0) < 1e-9

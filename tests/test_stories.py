@@ -78,6 +78,10 @@ def test_restart_in_the_middle_gives_the_same_result(tmp_path: Path) -> None:
     whole = load(tmp_path / "a.db", articles())
     pieces = load(tmp_path / "b.db", articles(), cluster_every=7)
     assert partition(whole) == partition(pieces)
+    # Nearest neighbours are stored, so a restarted clusterer scores the window as before.
+    stored = open_db(tmp_path / "b.db").execute(
+        "SELECT COUNT(*) FROM article_sketches WHERE neighbour IS NOT NULL").fetchone()[0]
+    assert stored == len(articles())
 
 
 def test_adding_an_article_keeps_the_story_id(tmp_path: Path) -> None:

@@ -155,3 +155,11 @@ def m004_story_links_linked_at(db: Database) -> None:
 def m005_articles_feed_order(db: Database) -> None:
     # The clusterer samples the articles of a feed that precede a batch in clustering order.
     db.execute("CREATE INDEX articles_feed_order ON articles(feed_url, sort_time, key)")
+
+
+@migrations()
+def m006_article_neighbours(db: Database) -> None:
+    # Each clustered article's nearest neighbour and their similarity: the story stage scores
+    # an article with its neighbour's terms added (stories.with_neighbour).
+    db.execute("ALTER TABLE article_sketches ADD COLUMN neighbour INTEGER")
+    db.execute("ALTER TABLE article_sketches ADD COLUMN neighbour_score REAL")

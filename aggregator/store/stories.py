@@ -46,6 +46,9 @@ class StoredSketch:
     dated: bool
     story_id: str
     copy_root: int | None
+    neighbour: int | None = None
+    neighbour_score: float = 0.0
+    neighbour_vec: dict[str, float] | None = None  # given when the neighbour left the window
 
 
 @dataclass(frozen=True)
@@ -112,12 +115,14 @@ def load_window(db: Database, since: float, sketch_version: str) -> list[StoredS
     scheme or library) come back as None."""
     rows = db.execute(
         """SELECT s.article_id, a.feed_url || '#' || a.key, a.outlet, a.url, s.terms, s.copy_sig,
-                  s.story_sig, s.time, s.dated, l.story_id, c.source_id, s.sketch_version
+                  s.story_sig, s.time, s.dated, l.story_id, c.source_id, s.sketch_version,
+                  s.neighbour, s.neighbour_score, CASE WHEN n.time < ? THEN n.terms END
            FROM article_sketches s JOIN articles a ON a.id = s.article_id
            JOIN story_links l ON l.article_id = s.article_id
            LEFT JOIN copies c ON c.article_id = s.article_id
+           LEFT JOIN article_sketches n ON n.article_id = s.neighbour
            WHERE s.time >= ? ORDER BY s.article_id""",
-        (since,),
+        (since, since),
     ).fetchall()
     return [
         StoredSketch(
@@ -132,6 +137,9 @@ def load_window(db: Database, since: float, sketch_version: str) -> list[StoredS
             dated=bool(r[8]),
             story_id=r[9],
             copy_root=r[10],
+            neighbour=r[12],
+            neighbour_score=r[13] or 0.0,
+            neighbour_vec=json.loads(r[14]) if r[14] else None,
         )
         for r in rows
     ]
@@ -146,7 +154,7 @@ def save_assignment(
     now: datetime,
     sketch_version: str,
 ) -> set[str]:
-    """Write one batch's sketches, links, copies and merges in one transaction.
+    """Write one batch's sketches, links, copies, neighbours and merges in one transaction.
 
     Returns the ids of the stories that changed.
     """
@@ -172,6 +180,10 @@ def save_assignment(
                 )
                 for s in sketches
             ],
+        )
+        conn.executemany(
+            "UPDATE article_sketches SET neighbour = ?, neighbour_score = ? WHERE article_id = ?",
+            [(n.neighbour_id, n.score, n.article_id) for n in assignment.neighbours],
         )
         conn.executemany(
             "INSERT INTO term_df (term, df) VALUES (?, ?) "
