@@ -85,7 +85,8 @@ def _archive(db: object, n: int) -> None:
                 stories.append((f"old{i // 3}", f"Archived item {i}", i + 1, "", stamp, stamp,
                                 stamp, 3, 1, 3, '["Archive"]', 1.0))
         c.executemany("INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-        c.executemany("INSERT INTO article_sketches VALUES (?,?,?,?,?,?,?)", sketches)
+        c.executemany("INSERT INTO article_sketches (article_id, terms, copy_sig, story_sig, "
+                      "sketch_version, time, dated) VALUES (?,?,?,?,?,?,?)", sketches)
         c.executemany("INSERT INTO story_links VALUES (?,?,?,?,?,?,?)", links)
         c.executemany("INSERT INTO stories VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", stories)
     del conn
