@@ -144,7 +144,7 @@ def explain_lines(s: StoryView) -> Iterator[str]:
         else:
             why = (
                 f"story match with [{m.matched_article_id}] "
-                f"{titles.get(m.matched_article_id or 0, '')} (cosine {m.score:.2f})"
+                f"{titles.get(m.matched_article_id or 0, '')} (similarity {m.score:.2f})"
             )
         yield f"      {m.kind}: {why}"
         if m.shared_terms:

@@ -107,7 +107,7 @@ def test_explain_and_json(tmp_path: Path, capsys: object) -> None:
     assert set(first["articles"][0]) == {"id", "outlet", "title", "url", "published", "copy_of"}
     assert main(["--config", str(cfg), "clusters", "--explain", first["id"]]) == 0
     text = capsys.readouterr().out  # type: ignore[attr-defined]
-    assert "story match" in text and "cosine" in text and "shared terms" in text
+    assert "story match" in text and "similarity" in text and "shared terms" in text
     # Evidence reads as the articles' own words, not stems ("earthquak") or duplicates.
     words = {w.lower() for _, a in articles() for w in f"{a.title} {a.summary}".replace(":", " ").split()}
     shown = [t.strip() for line in text.splitlines() if "shared terms:" in line
