@@ -7,6 +7,8 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from aggregator.cli import main
 from aggregator.cluster import Clusterer
 from aggregator.model import Article, FeedConfig
@@ -133,3 +135,33 @@ def test_signatures_of_another_sketch_version_are_never_mixed(tmp_path: Path) ->
                    "copy_sig = ?, story_sig = ?", (copy_sig, story_sig))
     assert load(tmp_path / "old.db", items[-1:]) == control
     assert db.execute("SELECT COUNT(*) FROM copies").fetchone()[0] == 0
+
+
+def test_a_restart_rebuilds_neighbour_scoring_even_past_the_window(tmp_path: Path) -> None:
+    """Window articles are scored with their nearest neighbour's terms; a restarted clusterer
+    rebuilds them the same, also for a neighbour that is older than the loaded window."""
+    load(tmp_path / "a.db", articles())
+    db = open_db(tmp_path / "a.db")
+    times = sorted(t for (t,) in db.execute("SELECT time FROM article_sketches"))
+    since = times[len(times) // 2]
+    whole, part = Clusterer(db, 72), Clusterer(db, 72)
+    whole._load(0.0)
+    part._load(since)
+    outside = {n for (n,) in db.execute(
+        "SELECT s.neighbour FROM article_sketches s JOIN article_sketches n "
+        "ON n.article_id = s.neighbour WHERE s.time >= ? AND n.time < ?", (since, since))}
+    assert outside, "the check needs a neighbour older than the loaded window"
+    assert part.docs
+    for aid, d in part.docs.items():
+        full = whole.docs[aid]
+        assert d.neighbour == full.neighbour is not None
+        assert d.expanded_ids is not None and full.expanded_ids is not None
+        assert d.expanded_weights is not None and full.expanded_weights is not None
+        assert _named(whole, full.expanded_ids, full.expanded_weights) == pytest.approx(
+            _named(part, d.expanded_ids, d.expanded_weights), abs=1e-12)
+
+
+def _named(c: Clusterer, ids: object, weights: object) -> dict[str, float]:
+    """An expanded vector keyed by term (term ids differ between clusterers)."""
+    names = {i: t for t, i in c.term_ids.ids.items()}
+    return {names[i]: w for i, w in zip(ids.tolist(), weights.tolist(), strict=True)}  # type: ignore[attr-defined]
