@@ -219,39 +219,10 @@ def assign(
         sums[ca][cb] = sums[ca].get(cb, 0.0) + s
         sums[cb][ca] = sums[ca][cb]
 
-    # Pass 1: plain cosines of each new article's candidates, to find nearest neighbours.
-    table = _Table(list(docs.values()), order)
-    scored: list[tuple[Doc, np.ndarray, np.ndarray, np.ndarray]] = []  # doc, rows, ids, factors
-    for d in batch:
-        rows = table.candidates(d, candidates.get(d.id, ()), order[d.id], window_seconds)
-        if not len(rows):
-            continue
-        ids = table.ids[rows]
-        factors = np.ones(len(rows))
-        if d.years:
-            for i, oid in enumerate(ids.tolist()):
-                if year_conflict(d.years, docs[oid].years):
-                    factors[i] = YEAR_CONFLICT
-        scored.append((d, rows, ids, factors))
-    neighbours = _nearest(
-        docs,
-        [(d.id, ids, table.cosines((d.ids, d.weights), rows) * f) for d, rows, ids, f in scored],
-    )
-    for nb in neighbours:
-        near = docs[nb.neighbour_id]
-        docs[nb.article_id] = with_neighbour(
-            docs[nb.article_id], near.ids, near.weights, nb.neighbour_id, nb.score
-        )
-
-    # Pass 2: the edges, cosines of the neighbour-expanded vectors.
-    table.expand(docs)
-    for d, rows, ids, factors in scored:
-        scores = table.cosines(_vector(docs[d.id], expanded=True), rows) * factors
-        edges = np.flatnonzero(scores >= MIN_EDGE)
-        top = np.lexsort((ids[edges], -scores[edges]))[:EDGES_PER_ARTICLE]  # best, lowest id
-        for s, oid in zip(scores[edges][top].tolist(), ids[edges][top].tolist(), strict=True):
-            sims[(d.id, oid)] = sims[(oid, d.id)] = s
-            add_edge(d.id, oid, s)
+    edges, neighbours = _edges(batch, docs, order, candidates, window_seconds)
+    for a, b, score in edges:
+        sims[(a, b)] = sims[(b, a)] = score
+        add_edge(a, b, score)
 
     def merge(a: int, b: int) -> int:
         """Merge cluster b into a; return a."""
@@ -335,6 +306,51 @@ def assign(
                 )
             )
     return Assignment(tuple(links), tuple(copies), tuple(sorted(set(merges))), neighbours)
+
+
+def _edges(
+    batch: Sequence[Doc],
+    docs: Mapping[int, Doc],
+    order: Mapping[int, int],
+    candidates: Mapping[int, Sequence[int]],
+    window_seconds: float,
+) -> tuple[list[tuple[int, int, float]], tuple[Neighbour, ...]]:
+    """Each new article's strongest links (new id, other id, similarity) and the nearest
+    neighbours that are new or closer. Pass 1 scores the candidates by plain cosine to find the
+    neighbours; pass 2 scores them again with each article's neighbour terms added."""
+    table = _Table(list(docs.values()), order)
+    scored: list[tuple[Doc, np.ndarray, np.ndarray, np.ndarray]] = []  # doc, rows, ids, factors
+    for d in batch:
+        rows = table.candidates(d, candidates.get(d.id, ()), order[d.id], window_seconds)
+        if not len(rows):
+            continue
+        ids = table.ids[rows]
+        factors = np.ones(len(rows))
+        if d.years:
+            for i, oid in enumerate(ids.tolist()):
+                if year_conflict(d.years, docs[oid].years):
+                    factors[i] = YEAR_CONFLICT
+        scored.append((d, rows, ids, factors))
+    neighbours = _nearest(
+        docs,
+        [(d.id, ids, table.cosines((d.ids, d.weights), rows) * f) for d, rows, ids, f in scored],
+    )
+    expanded = dict(docs)
+    for nb in neighbours:
+        near = docs[nb.neighbour_id]
+        expanded[nb.article_id] = with_neighbour(
+            docs[nb.article_id], near.ids, near.weights, nb.neighbour_id, nb.score
+        )
+
+    table.expand(expanded)
+    edges: list[tuple[int, int, float]] = []
+    for d, rows, ids, factors in scored:
+        scores = table.cosines(_vector(expanded[d.id], expanded=True), rows) * factors
+        keep = np.flatnonzero(scores >= MIN_EDGE)
+        top = np.lexsort((ids[keep], -scores[keep]))[:EDGES_PER_ARTICLE]  # best, lowest id
+        for sim, oid in zip(scores[keep][top].tolist(), ids[keep][top].tolist(), strict=True):
+            edges.append((d.id, oid, sim))
+    return edges, neighbours
 
 
 def _nearest(
