@@ -141,10 +141,20 @@ def cmd_feeds_export(args: argparse.Namespace) -> int:
 # -- eval ---------------------------------------------------------------------------------------
 
 
+def _fraction(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        x = -1.0
+    if not 0 < x < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number between 0 and 1")
+    return x
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import run_eval
 
-    result = run_eval(Path(args.file), level=args.level)
+    result = run_eval(Path(args.file), args.level, args.window_hours, args.threshold)
     if args.json:
         print(json.dumps(result.as_json()))
         return 0
@@ -306,6 +316,18 @@ def parser() -> argparse.ArgumentParser:
         choices=("stories", "copies"),
         default="stories",
         help="score stories (default) or copies of the same text",
+    )
+    s.add_argument(
+        "--threshold",
+        type=_fraction,
+        help="story threshold to try (default: the built-in one; set `story_threshold` in "
+        "feeds.toml to use another)",
+    )
+    s.add_argument(
+        "--window-hours",
+        type=float,
+        default=72.0,
+        help="time window in hours for dated articles (default 72)",
     )
     s.set_defaults(fn=cmd_eval)
 

@@ -56,12 +56,12 @@ class Clusterer:
         self,
         db: Database,
         window_hours: float,
-        threshold: float = STORY_THRESHOLD,
+        threshold: float | None = None,  # None: STORY_THRESHOLD
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.db = db
         self.window = window_hours * 3600.0
-        self.threshold = threshold
+        self.threshold = STORY_THRESHOLD if threshold is None else threshold
         self.now = now
         self.df, self.n_docs = st.load_df(db)
         self.docs: dict[int, Doc] = {}

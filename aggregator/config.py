@@ -63,6 +63,7 @@ _SETTING_KEYS: dict[str, type | tuple[type, ...]] = {
     "parse_timeout": (int, float),
     "parse_workers": int,
     "window_hours": (int, float),
+    "story_threshold": (int, float),
     "single_source": bool,
     "site_title": str,
     "site_days": int,
@@ -217,6 +218,8 @@ def _settings(t: Mapping[str, Any], path: Path, base: Path) -> Settings:
         "site_days",
     ):
         _positive(where, t, key)
+    if not 0 < t.get("story_threshold", 0.5) < 1:
+        raise ConfigError(f"{where}: key 'story_threshold': must be between 0 and 1")
     if t.get("max_redirects", 0) < 0:
         raise ConfigError(f"{where}: key 'max_redirects': must not be negative")
     nets = t.get("allowed_private_networks", [])
@@ -254,6 +257,7 @@ def _settings(t: Mapping[str, Any], path: Path, base: Path) -> Settings:
         parse_timeout=float(t.get("parse_timeout", Settings.parse_timeout)),
         parse_workers=t.get("parse_workers", os.cpu_count() or 2),
         window_hours=float(t.get("window_hours", Settings.window_hours)),
+        story_threshold=float(t["story_threshold"]) if "story_threshold" in t else None,
         single_source=t.get("single_source", Settings.single_source),
         site_title=t.get("site_title", Settings.site_title),
         site_days=t.get("site_days", Settings.site_days),

@@ -72,7 +72,12 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def run_eval(path: Path, level: str = "stories", window_hours: float = 72.0) -> EvalResult:
+def run_eval(
+    path: Path,
+    level: str = "stories",
+    window_hours: float = 72.0,
+    threshold: float | None = None,
+) -> EvalResult:
     rows = load_rows(path)
     order = sorted(
         range(len(rows)),
@@ -118,7 +123,7 @@ def run_eval(path: Path, level: str = "stories", window_hours: float = 72.0) -> 
                 [art],
             )
         started = time.perf_counter()
-        Clusterer(db, window_hours, now=lambda: _EPOCH).run()
+        Clusterer(db, window_hours, threshold, now=lambda: _EPOCH).run()
         elapsed = time.perf_counter() - started
         ids = st.article_keys(db)
         if level == "copies":

@@ -52,6 +52,7 @@ class Settings:
     parse_timeout: float = 10.0  # seconds of CPU a single feed may take to parse
     parse_workers: int = 2
     window_hours: float = 72.0
+    story_threshold: float | None = None  # None: the measured default (stories.STORY_THRESHOLD)
     single_source: bool = True
     site_title: str = "aggregator"
     site_days: int = 2  # days of stories on the front page

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from .cluster import Clusterer, ClusterReport
 from .lock import run_lock
 from .model import Config, PollReport
 from .poll import PollOptions, Progress, poll
 from .store import open_db
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 def run_poll(
@@ -19,7 +23,7 @@ def run_poll(
         db = open_db(config.settings.database)
         try:
             report = asyncio.run(poll(db, config, options, progress))
-            clustered = Clusterer(db, config.settings.window_hours).run() if cluster else None
+            clustered = _clusterer(db, config).run() if cluster else None
         finally:
             db.conn.close()
     return report, clustered
@@ -29,9 +33,13 @@ def run_cluster(config: Config) -> ClusterReport:
     with run_lock(config.settings.database):
         db = open_db(config.settings.database)
         try:
-            return Clusterer(db, config.settings.window_hours).run()
+            return _clusterer(db, config).run()
         finally:
             db.conn.close()
+
+
+def _clusterer(db: Database, config: Config) -> Clusterer:
+    return Clusterer(db, config.settings.window_hours, config.settings.story_threshold)
 
 
 def parse_since(value: str, now: datetime | None = None) -> str:

@@ -33,6 +33,8 @@ BAD = [
     ('[settings]\ntimeout = -1\n', "[settings]", "'timeout'"),
     ('[settings]\nallowed_private_networks = ["not-a-net"]\n', "[settings]", "'allowed_private_networks'"),
     ('[settings]\nwindow_hours = true\n', "[settings]", "'window_hours'"),
+    ('[settings]\nstory_threshold = 1.5\n', "[settings]", "'story_threshold'"),
+    ('[settings]\nstory_threshold = "low"\n', "[settings]", "'story_threshold'"),
     ('[email]\npassword = "hunter2"\n', "[email]", "'password'"),
     ('[email]\nsecurity = "ssl3"\n', "[email]", "'security'"),
     ('[email]\nrecipients = ["nobody"]\n', "[email]", "'recipients'"),
@@ -63,3 +65,17 @@ def test_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "feeds.toml"
     path.write_text('[settings]\ndatabase = "data/x.db"\n', encoding="utf-8")
     assert load_config(path).settings.database == str(tmp_path / "sub" / "data" / "x.db")
+
+
+def test_story_threshold_reaches_the_clusterer(tmp_path: Path) -> None:
+    from aggregator.cluster import Clusterer
+    from aggregator.pipeline import _clusterer
+    from aggregator.store import open_db
+    from aggregator.stories import STORY_THRESHOLD
+
+    path = tmp_path / "feeds.toml"
+    path.write_text('[settings]\nstory_threshold = 0.25\n', encoding="utf-8")
+    db = open_db(tmp_path / "x.db")
+    assert _clusterer(db, load_config(path)).threshold == 0.25
+    path.write_text('[settings]\n', encoding="utf-8")
+    assert _clusterer(db, load_config(path)).threshold == STORY_THRESHOLD == Clusterer(db, 72).threshold

@@ -48,6 +48,10 @@ def test_eval_command_on_a_small_labelled_file(tmp_path: Path, capsys: pytest.Ca
     assert out["clusters"] == 3 and out["ari"] == pytest.approx(1.0)
     assert main(["eval", str(path)]) == 0
     assert "ARI 1.000" in capsys.readouterr().out
+    # A user tuning on their own labels: a stricter bar splits stories the default joins.
+    assert main(["eval", str(path), "--json", "--threshold", "0.99"]) == 0
+    strict = json.loads(capsys.readouterr().out)
+    assert strict["clusters"] > out["clusters"] and strict["pair_recall"] < 1.0
 
 
 @pytest.mark.skipif(not (SHARED / "eval" / "gedikli-chains.jsonl").exists(),
