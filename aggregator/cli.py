@@ -151,6 +151,16 @@ def _fraction(value: str) -> float:
     return x
 
 
+def _hours(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        x = 0.0
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of hours")
+    return x
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import run_eval
 
@@ -325,7 +335,7 @@ def parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--window-hours",
-        type=float,
+        type=_hours,
         default=72.0,
         help="time window in hours for dated articles (default 72)",
     )
