@@ -87,9 +87,19 @@ class Clusterer:
             # terms; the copy sketch needs the text, so such articles sit out copy detection.
             story_sig = s.story_sig or sketch.signature(ft.key_terms(s.vec), sketch.STORY_PERMS)
             self._remember(doc, s.copy_sig, story_sig, s.time)
-        for s in window:
-            if s.neighbour is not None:
-                self._expand(s.id, s.neighbour, s.neighbour_score, s.neighbour_vec)
+        for s in window:  # scored with their stored neighbours, as before the restart
+            if s.neighbour is None:
+                continue
+            near = self.docs.get(s.neighbour)
+            if near is not None:
+                ids, weights = near.ids, near.weights
+            elif s.neighbour_vec is not None:  # the neighbour is older than the window
+                ids, weights = self.term_ids.arrays(s.neighbour_vec)
+            else:
+                continue
+            self.docs[s.id] = with_neighbour(
+                self.docs[s.id], ids, weights, s.neighbour, s.neighbour_score
+            )
         since_stamp = iso(datetime.fromtimestamp(since, tz=UTC))
         for sid, fs in st.first_seen(self.db, updated_since=since_stamp).items():
             self.first_seen[sid] = epoch(fs)
@@ -106,24 +116,6 @@ class Clusterer:
     ) -> Doc:
         ids, weights = self.term_ids.arrays(vec)
         return Doc(aid, key, vec, ids, weights, t if dated else None, outlet, url, ft.years(vec))
-
-    def _expand(
-        self,
-        aid: int,
-        neighbour: int,
-        score: float,
-        stored: dict[str, float] | None = None,
-    ) -> None:
-        """Score article ``aid`` with its nearest neighbour's terms from now on (the stored
-        terms stand in for a neighbour older than the window)."""
-        near = self.docs.get(neighbour)
-        if near is not None:
-            ids, weights = near.ids, near.weights
-        elif stored is not None:
-            ids, weights = self.term_ids.arrays(stored)
-        else:
-            return
-        self.docs[aid] = with_neighbour(self.docs[aid], ids, weights, neighbour, score)
 
     def _remember(self, d: Doc, copy_sig: bytes | None, story_sig: bytes, t: float) -> None:
         self.docs[d.id] = d
@@ -284,8 +276,7 @@ class Clusterer:
             sketch.SKETCH_VERSION,
         )
         # Bring the in-memory window in step with what was written.
-        for nb in result.neighbours:
-            self._expand(nb.article_id, nb.neighbour_id, nb.score)
+        self.docs.update((d.id, d) for d in result.rescored)
         renamed = dict(result.merges)
         story_of = {lk.article_id: lk.story_id for lk in result.links}
         roots = {c.article_id: c.source_id for c in result.copies}

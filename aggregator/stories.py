@@ -111,18 +111,12 @@ class CopyOf:
 
 
 @dataclass(frozen=True)
-class Neighbour:
-    article_id: int
-    neighbour_id: int
-    score: float
-
-
-@dataclass(frozen=True)
 class Assignment:
     links: tuple[Link, ...]
     copies: tuple[CopyOf, ...]
     merges: tuple[tuple[str, str], ...]  # (absorbed id, surviving id)
-    neighbours: tuple[Neighbour, ...] = ()  # new or closer nearest neighbours
+    # Articles with a new or closer nearest neighbour, as they are scored from now on.
+    rescored: tuple[Doc, ...] = ()
 
 
 @dataclass
@@ -219,7 +213,7 @@ def assign(
         sums[ca][cb] = sums[ca].get(cb, 0.0) + s
         sums[cb][ca] = sums[ca][cb]
 
-    edges, neighbours = _edges(batch, docs, order, candidates, window_seconds)
+    edges, rescored = _edges(batch, docs, order, candidates, window_seconds)
     for a, b, score in edges:
         sims[(a, b)] = sims[(b, a)] = score
         add_edge(a, b, score)
@@ -305,7 +299,7 @@ def assign(
                     tuple(shared_terms(d.vec, docs[m].vec)),
                 )
             )
-    return Assignment(tuple(links), tuple(copies), tuple(sorted(set(merges))), neighbours)
+    return Assignment(tuple(links), tuple(copies), tuple(sorted(set(merges))), rescored)
 
 
 def _edges(
@@ -314,9 +308,9 @@ def _edges(
     order: Mapping[int, int],
     candidates: Mapping[int, Sequence[int]],
     window_seconds: float,
-) -> tuple[list[tuple[int, int, float]], tuple[Neighbour, ...]]:
-    """Each new article's strongest links (new id, other id, similarity) and the nearest
-    neighbours that are new or closer. Pass 1 scores the candidates by plain cosine to find the
+) -> tuple[list[tuple[int, int, float]], tuple[Doc, ...]]:
+    """Each new article's strongest links (new id, other id, similarity) and the articles whose
+    nearest neighbour is new or closer, re-scored with it. Pass 1 scores the candidates by plain cosine to find the
     neighbours; pass 2 scores them again with each article's neighbour terms added."""
     table = _Table(list(docs.values()), order)
     scored: list[tuple[Doc, np.ndarray, np.ndarray, np.ndarray]] = []  # doc, rows, ids, factors
@@ -331,16 +325,12 @@ def _edges(
                 if year_conflict(d.years, docs[oid].years):
                     factors[i] = YEAR_CONFLICT
         scored.append((d, rows, ids, factors))
-    neighbours = _nearest(
+    rescored = _nearest(
         docs,
         [(d.id, ids, table.cosines((d.ids, d.weights), rows) * f) for d, rows, ids, f in scored],
     )
     expanded = dict(docs)
-    for nb in neighbours:
-        near = docs[nb.neighbour_id]
-        expanded[nb.article_id] = with_neighbour(
-            docs[nb.article_id], near.ids, near.weights, nb.neighbour_id, nb.score
-        )
+    expanded.update((d.id, d) for d in rescored)
 
     table.expand(expanded)
     edges: list[tuple[int, int, float]] = []
@@ -350,14 +340,15 @@ def _edges(
         top = np.lexsort((ids[keep], -scores[keep]))[:EDGES_PER_ARTICLE]  # best, lowest id
         for sim, oid in zip(scores[keep][top].tolist(), ids[keep][top].tolist(), strict=True):
             edges.append((d.id, oid, sim))
-    return edges, neighbours
+    return edges, rescored
 
 
 def _nearest(
     docs: Mapping[int, Doc], scored: Sequence[tuple[int, np.ndarray, np.ndarray]]
-) -> tuple[Neighbour, ...]:
-    """Nearest neighbours that are new or closer than before, from every scored pair (both
-    ways): the most similar at NEIGHBOUR_MIN or more, ties to the lower id."""
+) -> tuple[Doc, ...]:
+    """The articles whose nearest neighbour is new or closer than before, from every scored
+    pair (both ways): the most similar at NEIGHBOUR_MIN or more, ties to the lower id; each
+    returned with that neighbour's terms added."""
     if not scored:
         return ()
     a = np.concatenate([np.full(len(ids), aid, dtype=np.int64) for aid, ids, _ in scored])
@@ -368,13 +359,14 @@ def _nearest(
     src, dst, sim = src[keep], dst[keep], sim[keep]
     best = np.lexsort((dst, -sim, src))  # per source: highest similarity, then lowest id
     first = best[np.unique(src[best], return_index=True)[1]]
-    out: list[Neighbour] = []
+    out: list[Doc] = []
     for aid, nid, score in zip(
         src[first].tolist(), dst[first].tolist(), sim[first].tolist(), strict=True
     ):
         d = docs[aid]
         if d.neighbour is None or (score, -nid) > (d.neighbour_score, -d.neighbour):
-            out.append(Neighbour(aid, nid, score))
+            near = docs[nid]
+            out.append(with_neighbour(d, near.ids, near.weights, nid, score))
     return tuple(out)
 
 

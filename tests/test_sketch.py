@@ -85,7 +85,7 @@ def test_nearest_neighbours_are_found_both_ways_and_expand_the_vector() -> None:
     c = _doc(3, {"quake": 0.6, "valparaiso": 0.8}, ids)
     far = _doc(4, {"election": 1.0}, ids)
     result = assign([a, b, c, far], [], {1: [2, 3], 2: [3], 3: [], 4: []}, {}, 72 * 3600.0, {})
-    nearest = {n.article_id: (n.neighbour_id, round(n.score, 2)) for n in result.neighbours}
+    nearest = {d.id: (d.neighbour, round(d.neighbour_score, 2)) for d in result.rescored}
     # 1-2 (0.96) is the closest pair; 3 is closest to 1 (0.48) rather than 2 (0.36); 4 has none.
     assert nearest == {1: (2, 0.96), 2: (1, 0.96), 3: (1, 0.48)}
     expanded = with_neighbour(c, a.ids, a.weights, 1, 0.48)

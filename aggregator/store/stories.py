@@ -183,7 +183,7 @@ def save_assignment(
         )
         conn.executemany(
             "UPDATE article_sketches SET neighbour = ?, neighbour_score = ? WHERE article_id = ?",
-            [(n.neighbour_id, n.score, n.article_id) for n in assignment.neighbours],
+            [(d.neighbour, d.neighbour_score, d.id) for d in assignment.rescored],
         )
         conn.executemany(
             "INSERT INTO term_df (term, df) VALUES (?, ?) "
