@@ -23,7 +23,7 @@ from . import sketch
 from . import text as tx
 from .store import epoch, iso
 from .store import stories as st
-from .stories import STORY_THRESHOLD, Doc, assign, with_neighbour
+from .stories import STORY_THRESHOLD, Doc, Link, assign, with_neighbour
 
 # Articles per transaction. A poll of 30 outlets brings ~1,000 new items; 2,000 keeps one poll in
 # one batch (so arrival order within it never matters) and bounds memory.
@@ -266,6 +266,7 @@ class Clusterer:
             self.first_seen,
             self.threshold,
         )
+        result = replace(result, links=_readable(result.links, batch))
         touched = st.save_assignment(
             self.db,
             sketches,
@@ -291,6 +292,21 @@ class Clusterer:
         for old, _ in result.merges:
             self.first_seen.pop(old, None)
         return len(new_ids), touched, len(result.merges)
+
+
+def _readable(links: tuple[Link, ...], batch: list[st.PendingArticle]) -> tuple[Link, ...]:
+    """Links whose shared terms (stems and names) are written as the new article writes them,
+    once here rather than on every page, digest and listing that shows them."""
+    articles = {a.id: a for a in batch}
+    out = []
+    for lk in links:
+        if lk.shared_terms:
+            a = articles[lk.article_id]
+            lead = tx.lead(a.summary, ft.LEAD_WORDS)  # where the terms were taken from
+            words = tx.readable_terms(lk.shared_terms, f"{a.title}\n{lead}", a.language)
+            lk = replace(lk, shared_terms=words)
+        out.append(lk)
+    return tuple(out)
 
 
 @dataclass(frozen=True)

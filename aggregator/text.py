@@ -111,13 +111,16 @@ def readable_terms(terms: Iterable[str], text: str, language: str | None = None)
     "Trump's"); the term itself when no word matches; duplicates dropped."""
     wanted = list(dict.fromkeys(terms))
     open_ = set(wanted)  # terms not yet seen in lower case
+    starts = {t[:2] for t in wanted}  # a stem keeps its word's first letters: skip the rest
     stemmer = _stemmer(language)
     found: dict[str, str] = {}
-    for m in _WORD.finditer(unicodedata.normalize("NFKC", text)):
+    for shown in _WORD.findall(unicodedata.normalize("NFKC", text)):
         if not open_:
             break
-        shown = _POSSESSIVE.sub("", m.group())
-        word = m.group().casefold().replace("’", "'")
+        word = shown.casefold().replace("’", "'")
+        if word[:2] not in starts:
+            continue
+        shown = _POSSESSIVE.sub("", shown)
         for key in (word, stemmer.stemWord(word) if stemmer else word):
             if key in open_ and (key not in found or shown.islower()):
                 found[key] = shown

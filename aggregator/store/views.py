@@ -8,7 +8,6 @@ from dataclasses import replace
 
 from sqlite_utils import Database
 
-from ..text import readable_terms
 from ..views import Member, StoryView, rank, ranked
 from . import epoch
 
@@ -104,7 +103,7 @@ def _members(db: Database, ids: list[str]) -> dict[str, list[Member]]:
         rows = db.execute(
             f"""SELECT l.story_id, a.id, a.outlet, a.title, a.summary, a.url, a.published,
                       a.sort_time, l.kind, l.score, l.matched_article_id, l.shared_terms,
-                      c.source_id, f.country, f.owner, f.role, a.language
+                      c.source_id, f.country, f.owner, f.role
                FROM story_links l JOIN articles a ON a.id = l.article_id
                JOIN feeds f ON f.url = a.feed_url
                LEFT JOIN copies c ON c.article_id = a.id
@@ -125,7 +124,7 @@ def _members(db: Database, ids: list[str]) -> dict[str, list[Member]]:
                     kind=r[8],
                     score=r[9],
                     matched_article_id=r[10],
-                    shared_terms=readable_terms(json.loads(r[11]), f"{r[3]}\n{r[4]}", r[16]),
+                    shared_terms=tuple(json.loads(r[11])),
                     copy_of=r[12],
                     country=r[13],
                     owner=r[14],
