@@ -9,7 +9,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -141,24 +141,19 @@ def cmd_feeds_export(args: argparse.Namespace) -> int:
 # -- eval ---------------------------------------------------------------------------------------
 
 
-def _fraction(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        x = -1.0
-    if not 0 < x < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number between 0 and 1")
-    return x
+def _number(low: float, high: float, what: str) -> Callable[[str], float]:
+    """An argparse type: a number strictly between ``low`` and ``high``."""
 
+    def parse(value: str) -> float:
+        try:
+            x = float(value)
+        except ValueError:
+            x = float("nan")
+        if not low < x < high:
+            raise argparse.ArgumentTypeError(f"{value!r} is not {what}")
+        return x
 
-def _hours(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        x = 0.0
-    if not x > 0:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of hours")
-    return x
+    return parse
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -329,13 +324,13 @@ def parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--threshold",
-        type=_fraction,
+        type=_number(0.0, 1.0, "a number between 0 and 1"),
         help="story threshold to try (default: the built-in one; set `story_threshold` in "
         "feeds.toml to use another)",
     )
     s.add_argument(
         "--window-hours",
-        type=_hours,
+        type=_number(0.0, float("inf"), "a positive number of hours"),
         default=72.0,
         help="time window in hours for dated articles (default 72)",
     )

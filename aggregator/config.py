@@ -218,7 +218,7 @@ def _settings(t: Mapping[str, Any], path: Path, base: Path) -> Settings:
         "site_days",
     ):
         _positive(where, t, key)
-    if not 0 < t.get("story_threshold", 0.5) < 1:
+    if "story_threshold" in t and not 0 < t["story_threshold"] < 1:
         raise ConfigError(f"{where}: key 'story_threshold': must be between 0 and 1")
     if t.get("max_redirects", 0) < 0:
         raise ConfigError(f"{where}: key 'max_redirects': must not be negative")
