@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -233,49 +236,62 @@ def save_assignment(
     return touched
 
 
-def _refresh_stories(conn: sqlite3.Connection, ids: Iterable[str]) -> None:
-    for sid in ids:
+def _refresh_stories(conn: sqlite3.Connection, ids: Sequence[str]) -> None:
+    """Recompute the summary row of each story in ``ids`` from its links (one query per 500)."""
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
         members = conn.execute(
-            """SELECT a.id, a.outlet, a.title, a.summary, a.sort_time, l.kind, l.linked_at
+            f"""SELECT l.story_id, a.id, a.outlet, a.title, a.summary, a.sort_time, l.kind,
+                      l.linked_at
                FROM story_links l JOIN articles a ON a.id = l.article_id
-               WHERE l.story_id = ? ORDER BY a.sort_time, a.feed_url, a.key""",
-            (sid,),
+               WHERE l.story_id IN ({",".join("?" * len(part))})
+               ORDER BY l.story_id, a.sort_time, a.feed_url, a.key""",
+            part,
         ).fetchall()
-        if not members:
-            continue
-        independent = [m for m in members if m[5] in ("seed", "story")] or members
-        # Representative headline: the earliest independent report's own title, never invented.
-        rep = independent[0]
-        outlets: dict[str, str] = {}
-        for m in members:
-            outlets.setdefault(m[1], m[6])  # outlet -> when its first article was linked
-        indep_outlets = {m[1] for m in independent}
-        conn.execute(
-            """INSERT INTO stories (id, title, title_article_id, lead, first_seen, updated,
-                 outlets_updated, article_count, outlet_count, independent_reports, outlets, rank)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT(id) DO UPDATE SET title=excluded.title,
-                 title_article_id=excluded.title_article_id, lead=excluded.lead,
-                 first_seen=excluded.first_seen, updated=excluded.updated,
-                 outlets_updated=excluded.outlets_updated, article_count=excluded.article_count,
-                 outlet_count=excluded.outlet_count,
-                 independent_reports=excluded.independent_reports, outlets=excluded.outlets,
-                 rank=excluded.rank""",
-            (
-                sid,
-                rep[2],
-                rep[0],
-                rep[3],
-                members[0][4],
-                max(m[4] for m in members),
-                max(outlets.values()),
-                len(members),
-                len(outlets),
-                len(independent),
-                json.dumps(sorted(outlets), ensure_ascii=False),
-                float(len(indep_outlets)),
-            ),
-        )
+        rows += [
+            _story_row(sid, [m[1:] for m in group])
+            for sid, group in groupby(members, itemgetter(0))
+        ]
+    conn.executemany(
+        """INSERT INTO stories (id, title, title_article_id, lead, first_seen, updated,
+             outlets_updated, article_count, outlet_count, independent_reports, outlets, rank)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT(id) DO UPDATE SET title=excluded.title,
+             title_article_id=excluded.title_article_id, lead=excluded.lead,
+             first_seen=excluded.first_seen, updated=excluded.updated,
+             outlets_updated=excluded.outlets_updated, article_count=excluded.article_count,
+             outlet_count=excluded.outlet_count,
+             independent_reports=excluded.independent_reports, outlets=excluded.outlets,
+             rank=excluded.rank""",
+        rows,
+    )
+
+
+def _story_row(sid: str, members: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """A story's summary row from its members (id, outlet, title, summary, sort time, link
+    kind, linked at), in clustering order."""
+    independent = [m for m in members if m[5] in ("seed", "story")] or members
+    # Representative headline: the earliest independent report's own title, never invented.
+    rep = independent[0]
+    outlets: dict[str, str] = {}
+    for m in members:
+        outlets.setdefault(m[1], m[6])  # outlet -> when its first article was linked
+    indep_outlets = {m[1] for m in independent}
+    return (
+        sid,
+        rep[2],
+        rep[0],
+        rep[3],
+        members[0][4],
+        max(m[4] for m in members),
+        max(outlets.values()),
+        len(members),
+        len(outlets),
+        len(independent),
+        json.dumps(sorted(outlets), ensure_ascii=False),
+        float(len(indep_outlets)),
+    )
 
 
 def first_seen(
