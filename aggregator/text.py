@@ -144,14 +144,6 @@ def shingle_hashes(text: str, size: int) -> list[int]:
     return [int(x) for x in np.unique(acc)]
 
 
-def shingles(text: str, size: int) -> set[str]:
-    """Word ``size``-shingles of the whole text (stop words kept: copies share them too)."""
-    toks = words(text)
-    if len(toks) < size:
-        return {" ".join(toks)} if toks else set()
-    return {" ".join(toks[i : i + size]) for i in range(len(toks) - size + 1)}
-
-
 # A sentence ends after . ! ? : ; or a quote followed by space, or at a line break. Matched
 # from the punctuation (not with a look-behind at every position, 1.5x slower).
 _SENTENCE_BREAK = re.compile(r"[.!?:;\"“”]\s+|\n+")
