@@ -27,13 +27,17 @@ def _age(stamp: str, now: datetime) -> str:
     return f"{minutes // 1440}d"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def format_story(i: int, s: StoryView, now: datetime, width: int = 80, colour: bool = False) -> str:
     head = f"{i:>3}. "
     lines = textwrap.wrap(s.title, width - len(head)) or [""]
     out = [_c(head + lines[0], "1", colour)] + ["     " + x for x in lines[1:]]
-    n = len(s.outlets)
     meta = (
-        f"{n} outlet{'' if n == 1 else 's'}, {s.independent_reports} independent, first seen "
+        f"{_count(len(s.outlets), 'outlet')}, {_count(s.article_count, 'article')}, "
+        f"{s.independent_reports} independent, first seen "
         f"{s.first_seen[:16].replace('T', ' ')}, {_age(s.first_seen, now)} ago, rank {s.rank:g}"
     )
     out += ["     " + x for x in textwrap.wrap(meta, width - 5)]
