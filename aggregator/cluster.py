@@ -148,7 +148,7 @@ class Clusterer:
     def _prepare(self, batch: list[st.PendingArticle]) -> _Prepared:
         bodies = self._bodies(batch)
         items = [(a.title, bodies[a.id], a.language) for a in batch]
-        return _Prepared(batch, self._extract(items))
+        return _Prepared(batch, bodies, self._extract(items))
 
     def close(self) -> None:
         if self._pool is not None:
@@ -190,7 +190,7 @@ class Clusterer:
                 features = ready.features()
                 total += len(ready.batch)
                 following = next_batch(ready.batch[-1].cursor)
-                n_new, touched, n_merges = self._batch(ready.batch, features)
+                n_new, touched, n_merges = self._batch(ready.batch, ready.bodies, features)
                 new_stories += n_new
                 merges += n_merges
                 updated |= touched
@@ -219,7 +219,7 @@ class Clusterer:
         return bodies
 
     def _batch(
-        self, batch: list[st.PendingArticle], features: list[_Features]
+        self, batch: list[st.PendingArticle], bodies: dict[int, str], features: list[_Features]
     ) -> tuple[int, set[str], int]:
         times = {a.id: epoch(a.sort_time) for a in batch}
         self._load(min(times.values()) - self.window)
@@ -266,7 +266,7 @@ class Clusterer:
             self.first_seen,
             self.threshold,
         )
-        result = replace(result, links=_readable(result.links, batch))
+        result = replace(result, links=_readable(result.links, batch, bodies))
         touched = st.save_assignment(
             self.db,
             sketches,
@@ -294,15 +294,18 @@ class Clusterer:
         return len(new_ids), touched, len(result.merges)
 
 
-def _readable(links: tuple[Link, ...], batch: list[st.PendingArticle]) -> tuple[Link, ...]:
+def _readable(
+    links: tuple[Link, ...], batch: list[st.PendingArticle], bodies: dict[int, str]
+) -> tuple[Link, ...]:
     """Links whose shared terms (stems and names) are written as the new article writes them,
-    once here rather than on every page, digest and listing that shows them."""
+    once here rather than on every page, digest and listing that shows them. ``bodies`` are the
+    texts the terms came from (summary and full text, boilerplate removed)."""
     articles = {a.id: a for a in batch}
     out = []
     for lk in links:
         if lk.shared_terms:
             a = articles[lk.article_id]
-            lead = tx.lead(a.summary, ft.LEAD_WORDS)  # where the terms were taken from
+            lead = tx.lead(bodies[a.id], ft.LEAD_WORDS)
             words = tx.readable_terms(lk.shared_terms, f"{a.title}\n{lead}", a.language)
             lk = replace(lk, shared_terms=words)
         out.append(lk)
@@ -320,6 +323,7 @@ class _Prepared:
     """A batch with its text features on the way (call ``features`` to wait for them)."""
 
     batch: list[st.PendingArticle]
+    bodies: dict[int, str]  # the text features are taken from, by article id
     features: Callable[[], list[_Features]]
 
 

@@ -165,3 +165,31 @@ def _named(c: Clusterer, ids: object, weights: object) -> dict[str, float]:
     """An expanded vector keyed by term (term ids differ between clusterers)."""
     names = {i: t for t, i in c.term_ids.ids.items()}
     return {names[i]: w for i, w in zip(ids.tolist(), weights.tolist(), strict=True)}  # type: ignore[attr-defined]
+
+
+def test_evidence_words_come_from_the_full_text_when_the_summary_is_empty(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "s.db")
+    feeds = [FeedConfig(url=f"https://o{i}.example/rss", outlet=o) for i, o in enumerate(OUTLETS)]
+    sync_feeds(db, feeds)
+    background = articles()
+    for o, a in background:
+        assert a.published
+        save_success(db, FeedUpdate(feeds[o].url, 200, a.published, a.published, None, None, None,
+                                    None, None, None, 0), OUTLETS[o], [a])
+    when = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    first = Article("glacier-1", "https://o0.example/glacier", "Alpine glacier collapses",
+                    "Glaciologists warned the Marmolada glacier collapse followed record heat.",
+                    "", "", when, "", "en")
+    later = Article("glacier-2", "https://o1.example/glacier", "Ice avalanche in the Dolomites",
+                    "", "", "", when + timedelta(hours=1), "", "en")
+    full = "A Marmolada glacier collapse, glaciologists warned, came after weeks of record heat."
+    for o, a, texts in ((0, first, None), (1, later, {"glacier-2": full})):
+        save_success(db, FeedUpdate(feeds[o].url, 200, when, when, None, None, None, None, None,
+                                    None, 0), OUTLETS[o], [a], texts)
+    Clusterer(db, 72).run()
+    kind, terms = db.execute(
+        "SELECT l.kind, l.shared_terms FROM story_links l JOIN articles a ON a.id = l.article_id "
+        "WHERE a.key = 'glacier-2'").fetchone()
+    assert kind == "story"
+    shown = json.loads(terms)
+    assert "glaciologists" in shown and "glacier" in shown, shown
