@@ -7,15 +7,17 @@ crash loses at most the batch in progress and a re-run redoes exactly that batch
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import time as _time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+import numpy as np
 from sqlite_utils import Database
 
 from . import features as ft
@@ -63,14 +65,13 @@ class Clusterer:
         self.window = window_hours * 3600.0
         self.threshold = STORY_THRESHOLD if threshold is None else threshold
         self.now = now
-        self.df, self.n_docs = st.load_df(db)
+        self.vocabulary = ft.Vocabulary(*st.load_df(db))
         self.docs: dict[int, Doc] = {}
         self.sigs: dict[int, tuple[bytes, bytes]] = {}
         self.copy_index = sketch.copy_index()
         self.story_index = sketch.story_index()
         self.first_seen: dict[str, float] = {}
         self._times: dict[int, float] = {}
-        self.term_ids = ft.TermIds()
         self.workers = os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
         self._loaded_since: float | None = None
@@ -81,7 +82,8 @@ class Clusterer:
         self._loaded_since = since
         window = st.load_window(self.db, since, sketch.SKETCH_VERSION)
         for s in window:
-            doc = self._doc(s.id, s.key, s.vec, s.time, s.dated, s.outlet, s.url)
+            arrays = self.vocabulary.arrays(s.vec)
+            doc = _doc(s.id, s.key, s.vec, arrays, s.time, s.dated, s.outlet, s.url)
             doc = replace(doc, story_id=s.story_id, copy_root=s.copy_root)
             # Signatures of another sketch version: the story sketch is rebuilt from the stored
             # terms; the copy sketch needs the text, so such articles sit out copy detection.
@@ -94,7 +96,7 @@ class Clusterer:
             if near is not None:
                 ids, weights = near.ids, near.weights
             elif s.neighbour_vec is not None:  # the neighbour is older than the window
-                ids, weights = self.term_ids.arrays(s.neighbour_vec)
+                ids, weights = self.vocabulary.arrays(s.neighbour_vec)
             else:
                 continue
             self.docs[s.id] = with_neighbour(
@@ -103,19 +105,6 @@ class Clusterer:
         since_stamp = iso(datetime.fromtimestamp(since, tz=UTC))
         for sid, fs in st.first_seen(self.db, updated_since=since_stamp).items():
             self.first_seen[sid] = epoch(fs)
-
-    def _doc(
-        self,
-        aid: int,
-        key: str,
-        vec: dict[str, float],
-        t: float,
-        dated: bool,
-        outlet: str,
-        url: str | None,
-    ) -> Doc:
-        ids, weights = self.term_ids.arrays(vec)
-        return Doc(aid, key, vec, ids, weights, t if dated else None, outlet, url, ft.years(vec))
 
     def _remember(self, d: Doc, copy_sig: bytes | None, story_sig: bytes, t: float) -> None:
         self.docs[d.id] = d
@@ -224,26 +213,27 @@ class Clusterer:
         times = {a.id: epoch(a.sort_time) for a in batch}
         self._load(min(times.values()) - self.window)
         self._evict(min(times.values()) - self.window)
-        extracted = dict(zip((a.id for a in batch), features, strict=True))
-        counts = {aid: e.counts for aid, e in extracted.items()}
-        increments: Counter[str] = Counter()
-        for c in counts.values():
-            increments.update(c.keys())
-        for t, n in increments.items():
-            self.df[t] = self.df.get(t, 0) + n
-        self.n_docs += len(batch)
-        rarity = ft.rarities(increments, self.df, self.n_docs)
+        vocabulary = self.vocabulary
+        ids = vocabulary.ids(list(itertools.chain.from_iterable(e.terms for e in features)))
+        counts = np.concatenate([e.counts for e in features])
+        sizes = np.fromiter((len(e.terms) for e in features), dtype=np.int64, count=len(batch))
+        increments = vocabulary.count(ids, len(batch))
+        vectors = ft.weigh(ids, counts, sizes, vocabulary.idf(ids))
+        names = vocabulary.terms
+        story_sigs = sketch.signatures(
+            [[names[t] for t in vectors.keys(i).tolist()] for i in range(len(batch))],
+            sketch.STORY_PERMS,
+        )
 
         new_docs: list[Doc] = []
         sketches: list[st.NewSketch] = []
-        for a in batch:
-            vec = ft.weigh(counts[a.id], rarity)
-            copy_sig = extracted[a.id].copy_sig
-            story_sig = sketch.signature(ft.key_terms(vec), sketch.STORY_PERMS)
-            d = self._doc(a.id, a.key, vec, times[a.id], a.dated, a.outlet, a.url)
+        for i, (a, e, story_sig) in enumerate(zip(batch, features, story_sigs, strict=True)):
+            vec = vectors.vec(i, names)
+            t = times[a.id]
+            d = _doc(a.id, a.key, vec, vectors.of(i), t, a.dated, a.outlet, a.url)
             new_docs.append(d)
-            sketches.append(st.NewSketch(a.id, vec, copy_sig, story_sig, times[a.id], a.dated))
-            self._remember(d, copy_sig, story_sig, times[a.id])
+            sketches.append(st.NewSketch(a.id, vec, e.copy_sig, story_sig, t, a.dated))
+            self._remember(d, e.copy_sig, story_sig, t)
 
         candidates = {
             d.id: self._closest(d.id, self.story_index.query(self.sigs[d.id][1])) for d in new_docs
@@ -271,7 +261,7 @@ class Clusterer:
             self.db,
             sketches,
             result,
-            dict(increments),
+            increments,
             len(batch),
             self.now(),
             sketch.SKETCH_VERSION,
@@ -294,6 +284,20 @@ class Clusterer:
         return len(new_ids), touched, len(result.merges)
 
 
+def _doc(
+    aid: int,
+    key: str,
+    vec: dict[str, float],
+    arrays: tuple[np.ndarray, np.ndarray],
+    t: float,
+    dated: bool,
+    outlet: str,
+    url: str | None,
+) -> Doc:
+    ids, weights = arrays
+    return Doc(aid, key, vec, ids, weights, t if dated else None, outlet, url, ft.years(vec))
+
+
 def _readable(
     links: tuple[Link, ...], batch: list[st.PendingArticle], bodies: dict[int, str]
 ) -> tuple[Link, ...]:
@@ -314,7 +318,8 @@ def _readable(
 
 @dataclass(frozen=True)
 class _Features:
-    counts: dict[str, float]
+    terms: list[str]  # in term order
+    counts: np.ndarray  # of each term
     copy_sig: bytes
 
 
@@ -330,12 +335,15 @@ class _Prepared:
 def _extract_chunk(items: list[tuple[str, str, str | None]]) -> list[_Features]:
     """Terms and the copy signature of each article: the CPU-heavy, order-free part of a batch,
     run in worker processes for large batches."""
+    counts = [ft.terms(title, body, language) for title, body, language in items]
+    copy_sigs = sketch.hashed_signatures(
+        [
+            tx.shingle_hashes(ft.match_text(title, body), ft.SHINGLE_SIZE)
+            for title, body, _ in items
+        ],
+        sketch.COPY_PERMS,
+    )
     return [
-        _Features(
-            ft.terms(title, body, language),
-            sketch.hashed_signature(
-                tx.shingle_hashes(ft.match_text(title, body), ft.SHINGLE_SIZE), sketch.COPY_PERMS
-            ),
-        )
-        for title, body, language in items
+        _Features(list(c), np.fromiter(c.values(), dtype=np.float64, count=len(c)), sig)
+        for c, sig in zip(counts, copy_sigs, strict=True)
     ]

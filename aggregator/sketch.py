@@ -11,14 +11,16 @@ Two sketches per article:
   twentieth of the cost (datasketch hashes and stores each band through several Python layers:
   ~0.35 ms per article to insert and query, a third of the clustering time).
 
-Signatures are stored as bytes (little-endian uint32 per permutation, datasketch's ``affine32``
-scheme); ``SKETCH_VERSION`` is stored beside them and signatures are never mixed across it.
+Signatures are datasketch MinHash values (its permutations and ``affine32`` scheme), computed
+for a whole batch at once here (tests/test_sketch.py checks they equal datasketch's MinHash), and
+stored as bytes (little-endian uint32 per permutation); ``SKETCH_VERSION`` is stored beside them
+and signatures are never mixed across it.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -61,20 +63,56 @@ def _permutations(num_perm: int) -> Any:
 
 def signature(items: Iterable[str], num_perm: int) -> bytes:
     """MinHash signature of a set of strings, as bytes."""
-    return hashed_signature([_hash32(s.encode("utf-8")) for s in items], num_perm)
+    return signatures([list(items)], num_perm)[0]
 
 
-def hashed_signature(hashes: list[int], num_perm: int) -> bytes:
+def hashed_signature(hashes: np.ndarray, num_perm: int) -> bytes:
     """MinHash signature of a set already hashed to 32-bit integers (text.shingle_hashes)."""
-    m = MinHash(
-        num_perm=num_perm,
-        seed=SEED,
-        hashfunc=_identity,
-        scheme=SCHEME,
-        permutations=_permutations(num_perm),
+    return hashed_signatures([hashes], num_perm)[0]
+
+
+def signatures(sets: Sequence[Sequence[str]], num_perm: int) -> list[bytes]:
+    """``signature`` of many sets at once (a MinHash object per set cost ~0.1 ms with its
+    set-up, a tenth of an article's time)."""
+    sizes = np.fromiter((len(s) for s in sets), dtype=np.int64, count=len(sets))
+    hashes = np.fromiter(
+        (_hash32(t.encode("utf-8")) for s in sets for t in s),
+        dtype=np.uint32,
+        count=int(sizes.sum()),
     )
-    m.update_batch(hashes)
-    return bytes(m.hashvalues.astype("<u4").tobytes())
+    return _min_hash(hashes, sizes, num_perm)
+
+
+def hashed_signatures(hashes: Sequence[np.ndarray], num_perm: int) -> list[bytes]:
+    """``hashed_signature`` of many sets of 32-bit hashes at once."""
+    sizes = np.fromiter((len(h) for h in hashes), dtype=np.int64, count=len(hashes))
+    flat = np.concatenate([*hashes, np.zeros(0, np.uint32)]).astype(np.uint32, copy=False)
+    return _min_hash(flat, sizes, num_perm)
+
+
+def _min_hash(hashes: np.ndarray, sizes: np.ndarray, num_perm: int) -> list[bytes]:
+    """Signatures of consecutive sets (``sizes`` values each) of ``hashes``, by datasketch's
+    affine32 scheme: each hash mixed by the MurmurHash3 finalizer, then ``a * h + b`` modulo
+    2^32 per permutation, the minimum kept (tests/test_sketch.py checks equality with
+    datasketch's MinHash). One product per set: a reduction over many sets at once
+    (``minimum.reduceat``) was 2-5x slower on 500-shingle sets."""
+    a, b = _permutations(num_perm)
+    h = hashes ^ (hashes >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    h = h ^ (h >> np.uint32(16))
+    empty = np.full(num_perm, 0xFFFFFFFF, dtype="<u4").tobytes()
+    out: list[bytes] = []
+    start = 0
+    for size in sizes.tolist():
+        if not size:
+            out.append(empty)
+            continue
+        part = h[start : start + size, None]
+        start += size
+        out.append((part * a + b).min(axis=0).astype("<u4").tobytes())
+    return out
 
 
 def _lean(sig: bytes) -> LeanMinHash:

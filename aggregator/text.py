@@ -129,19 +129,19 @@ def readable_terms(terms: Iterable[str], text: str, language: str | None = None)
     return tuple(dict.fromkeys(found.get(t, t) for t in wanted))
 
 
-def shingle_hashes(text: str, size: int) -> list[int]:
-    """32-bit hashes of the word ``size``-shingles of a text (stop words kept), computed from
-    per-word CRC-32s in numpy rather than by hashing each joined shingle string."""
+def shingle_hashes(text: str, size: int) -> np.ndarray:
+    """The distinct 32-bit hashes of the word ``size``-shingles of a text (stop words kept),
+    computed from per-word CRC-32s in numpy rather than by hashing each joined shingle string."""
     toks = words(text)
     if not toks:
-        return []
+        return np.zeros(0, dtype=np.uint32)
+    if len(toks) < size:
+        return np.array([zlib.crc32(" ".join(toks).encode("utf-8"))], dtype=np.uint32)
     h = np.fromiter((zlib.crc32(t.encode("utf-8")) for t in toks), dtype=np.uint64, count=len(toks))
-    if len(h) < size:
-        return [int(zlib.crc32(" ".join(toks).encode("utf-8")))]
     acc = np.zeros(len(h) - size + 1, dtype=np.uint64)
     for k in range(size):  # polynomial combination mod 2^32 of the words' hashes, in order
         acc = (acc * np.uint64(0x01000193) + h[k : len(h) - size + 1 + k]) & np.uint64(0xFFFFFFFF)
-    return [int(x) for x in np.unique(acc)]
+    return np.unique(acc).astype(np.uint32)
 
 
 # A sentence ends after . ! ? : ; or a quote followed by space, or at a line break. Matched

@@ -4,9 +4,10 @@ datasketch's MinHashLSH finds with bands of one row; candidates with empty vecto
 from __future__ import annotations
 
 import random
+import zlib
 
 import numpy as np
-from datasketch import LeanMinHash, MinHashLSH
+from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from aggregator import sketch
 from aggregator.stories import Doc, assign, with_neighbour
@@ -92,3 +93,26 @@ def test_nearest_neighbours_are_found_both_ways_and_expand_the_vector() -> None:
     assert expanded.expanded_ids is not None and expanded.expanded_weights is not None
     assert sorted(expanded.expanded_ids.tolist()) == sorted(ids[t] for t in ("quake", "chile", "valparaiso"))
     assert abs(float(expanded.expanded_weights @ expanded.expanded_weights) - 1.0) < 1e-9
+
+
+def test_batched_signatures_equal_datasketch_minhash() -> None:
+    """Signatures are computed for a whole batch in numpy; they must be the bytes datasketch's
+    own MinHash gives (same permutations, same affine32 scheme), empty sets included."""
+    rng = random.Random(11)
+    sets = [[f"w{rng.randint(0, 3000)}" for _ in range(rng.randint(0, 80))] for _ in range(200)]
+    sets[7] = []
+    ours = sketch.signatures(sets, sketch.STORY_PERMS)
+    hashed = [np.unique(np.array([rng.getrandbits(32) for _ in range(rng.randint(0, 700))],
+                                 dtype=np.uint32)) for _ in range(50)]
+    hashed[3] = np.zeros(0, dtype=np.uint32)
+    ours_hashed = sketch.hashed_signatures(hashed, sketch.COPY_PERMS)
+    for s, sig in zip(sets, ours, strict=True):
+        m = MinHash(num_perm=sketch.STORY_PERMS, seed=sketch.SEED, scheme=sketch.SCHEME,
+                    hashfunc=lambda b: zlib.crc32(b))
+        m.update_batch([t.encode("utf-8") for t in s])
+        assert sig == m.hashvalues.astype("<u4").tobytes()
+    for h, sig in zip(hashed, ours_hashed, strict=True):
+        m = MinHash(num_perm=sketch.COPY_PERMS, seed=sketch.SEED, scheme=sketch.SCHEME,
+                    hashfunc=lambda x: x)
+        m.update_batch(h.tolist())
+        assert sig == m.hashvalues.astype("<u4").tobytes()

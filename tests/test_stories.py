@@ -163,7 +163,7 @@ def test_a_restart_rebuilds_neighbour_scoring_even_past_the_window(tmp_path: Pat
 
 def _named(c: Clusterer, ids: object, weights: object) -> dict[str, float]:
     """An expanded vector keyed by term (term ids differ between clusterers)."""
-    names = {i: t for t, i in c.term_ids.ids.items()}
+    names = c.vocabulary.terms
     return {names[i]: w for i, w in zip(ids.tolist(), weights.tolist(), strict=True)}  # type: ignore[attr-defined]
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import math
 import random
 import re
 import zlib
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -169,3 +171,39 @@ def test_story_block_counts_outlets_and_articles_in_words(
                       "2026-11-01T09:00:00Z", outlets, len(outlets), articles, 1.0, ())
     block = format_story(1, story, datetime(2026, 11, 1, 10, tzinfo=UTC))
     assert expected in block and "2h ago" in block
+
+
+def test_weigh_gives_unit_tfidf_vectors_key_terms_and_year_marks() -> None:
+    vocabulary = ft.Vocabulary({"quake": 1, "city": 9, "@2013": 2}, 9)
+    articles = [{"@2013": 0.0, "city": 1.0, "quake": 2.0, "zeta": 1.0}, {}, {"city": 1.0}]
+    ids = vocabulary.ids([t for a in articles for t in a])
+    counts = [c for a in articles for c in a.values()]
+    assert vocabulary.count(ids, len(articles)) == {"@2013": 1, "city": 2, "quake": 1, "zeta": 1}
+    v = ft.weigh(ids, np.array(counts), np.array([len(a) for a in articles]), vocabulary.idf(ids))
+    # 12 articles now; idf = ln(13 / (df + 1)): quake ln(13/3), zeta ln(13/2), city ln(13/12).
+    quake = (1 + math.log(2)) * math.log(13 / 3)
+    zeta, city = math.log(13 / 2), math.log(13 / 12)
+    norm = math.sqrt(quake**2 + zeta**2 + city**2)
+    first = v.vec(0, vocabulary.terms)
+    assert first == pytest.approx({"city": city / norm, "quake": quake / norm,
+                                   "zeta": zeta / norm, "@2013": 0.0})
+    assert list(first)[-1] == "@2013"  # weightless marks come last
+    assert [vocabulary.terms[t] for t in v.keys(0).tolist()] == ["quake", "zeta", "city"]
+    assert v.vec(1, vocabulary.terms) == {}
+    assert v.vec(2, vocabulary.terms) == pytest.approx({"city": 1.0})
+
+
+def test_weigh_keeps_the_heaviest_terms_of_a_long_vector_and_breaks_ties_by_term() -> None:
+    terms = [f"t{i:04d}" for i in range(ft.VECTOR_TERMS + 50)]
+    vocabulary = ft.Vocabulary({}, 0)
+    ids = vocabulary.ids(terms)
+    counts = np.array([2.0 if i % 2 else 1.0 for i in range(len(terms))])
+    vocabulary.count(ids, 1)
+    v = ft.weigh(ids, counts, np.array([len(terms)]), np.ones(len(terms)))
+    kept = v.vec(0, vocabulary.terms)
+    twice = {t for i, t in enumerate(terms) if i % 2}
+    assert len(kept) == ft.VECTOR_TERMS and twice <= set(kept)
+    once = sorted(set(kept) - twice)
+    assert once == [t for i, t in enumerate(terms) if not i % 2][: len(once)]  # ties: by term
+    assert abs(sum(w * w for w in kept.values()) - 1.0) < 1e-12
+    assert [vocabulary.terms[t] for t in v.keys(0).tolist()] == sorted(twice)[: ft.KEY_TERMS]
