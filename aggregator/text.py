@@ -178,7 +178,7 @@ def names(text: str) -> set[str]:
 
 def lead(text: str, max_words: int) -> str:
     """The first ``max_words`` words of a text."""
-    parts = text.split()
+    parts = text.split(None, max_words)  # the rest of a long text stays one unsplit part
     return " ".join(parts[:max_words])
 
 
