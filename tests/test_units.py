@@ -207,3 +207,20 @@ def test_weigh_keeps_the_heaviest_terms_of_a_long_vector_and_breaks_ties_by_term
     assert once == [t for i, t in enumerate(terms) if not i % 2][: len(once)]  # ties: by term
     assert abs(sum(w * w for w in kept.values()) - 1.0) < 1e-12
     assert [vocabulary.terms[t] for t in v.keys(0).tolist()] == sorted(twice)[: ft.KEY_TERMS]
+
+
+_OLD_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aZ9 _-'’.\n\t\u00a0éß\u212a北京ก,\"“")), max_size=40))
+def test_words_keep_their_definition(text: str) -> None:
+    # The definition: the word expression over NFKC, case-folded text, ’ written '; runs of
+    # space-less scripts as bigrams. words() cuts ASCII text by a table instead.
+    expected: list[str] = []
+    for w in _OLD_WORD.findall(tx.normalise(text)):
+        if tx._NO_SPACE.search(w):
+            expected.extend([w] if len(w) == 1 else [w[i : i + 2] for i in range(len(w) - 1)])
+        else:
+            expected.append(w.replace("’", "'"))
+    assert tx.words(text) == expected
