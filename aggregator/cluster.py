@@ -235,9 +235,8 @@ class Clusterer:
             sketches.append(st.NewSketch(a.id, vec, e.copy_sig, story_sig, t, a.dated))
             self._remember(d, e.copy_sig, story_sig, t)
 
-        candidates = {
-            d.id: self._closest(d.id, self.story_index.query(self.sigs[d.id][1])) for d in new_docs
-        }
+        found = self.story_index.query_many([self.sigs[d.id][1] for d in new_docs])
+        candidates = {d.id: self._closest(d.id, f) for d, f in zip(new_docs, found, strict=True)}
         copy_candidates = {
             d.id: [
                 (o, sketch.jaccard(self.sigs[d.id][0], self.sigs[o][0]))

@@ -168,56 +168,86 @@ class Index:
 
 class ValueIndex:
     """Articles by (position, value) of their signatures: two articles are candidates when any
-    position holds the same value, as in MinHash LSH with bands of one row."""
+    position holds the same value, as in MinHash LSH with bands of one row.
+
+    The entries are one sorted numpy array of (position, value) keys beside the article of
+    each, so a whole batch is looked up in a few numpy calls (a dict of postings cost ~0.1 ms
+    per article to fill and query). Additions and removals are applied at the next query."""
 
     def __init__(self, num_perm: int) -> None:
         self._num_perm = num_perm
         self._offsets = np.arange(num_perm, dtype=np.uint64) << np.uint64(32)
-        self._postings: dict[int, list[int]] = {}
-        self._keys: dict[int, list[int]] = {}
+        self._keys = np.zeros(0, dtype=np.uint64)  # sorted
+        self._ids = np.zeros(0, dtype=np.int64)  # the article of each key
+        self._members: set[int] = set()
+        self._added: dict[int, bytes] = {}  # members not yet in the arrays
+        self._removed: set[int] = set()  # former members whose keys are still in the arrays
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._members)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._keys
-
-    def _positions(self, sig: bytes) -> list[int]:
-        values = np.frombuffer(sig, dtype="<u4")
-        if len(values) != self._num_perm:
-            raise ValueError(f"signature of {len(values)} values, index of {self._num_perm}")
-        keys: list[int] = (self._offsets | values.astype(np.uint64)).tolist()
-        return keys
+        return key in self._members
 
     def add(self, key: int, sig: bytes) -> None:
-        if key in self._keys:
+        if key in self._members:
             return
-        positions = self._positions(sig)
-        self._keys[key] = positions
-        postings = self._postings
-        for p in positions:
-            found = postings.get(p)
-            if found is None:
-                postings[p] = [key]
-            else:
-                found.append(key)
+        if len(sig) != 4 * self._num_perm:
+            raise ValueError(f"signature of {len(sig) // 4} values, index of {self._num_perm}")
+        self._members.add(key)
+        self._added[key] = sig
 
     def remove(self, key: int) -> None:
-        positions = self._keys.pop(key, None)
-        for p in positions or ():
-            found = self._postings[p]
-            found.remove(key)
-            if not found:
-                del self._postings[p]
+        if key not in self._members:
+            return
+        self._members.discard(key)
+        if self._added.pop(key, None) is None:
+            self._removed.add(key)
+
+    def _settle(self) -> None:
+        keys, ids = self._keys, self._ids
+        if self._removed:
+            gone = np.fromiter(self._removed, dtype=np.int64, count=len(self._removed))
+            keep = ~np.isin(ids, gone)
+            keys, ids = keys[keep], ids[keep]
+            self._removed.clear()
+        if self._added:
+            values = np.frombuffer(b"".join(self._added.values()), dtype="<u4")
+            new_keys = (values.reshape(-1, self._num_perm) | self._offsets).ravel()
+            new_ids = np.repeat(
+                np.fromiter(self._added, dtype=np.int64, count=len(self._added)),
+                self._num_perm,
+            )
+            keys, ids = np.concatenate((keys, new_keys)), np.concatenate((ids, new_ids))
+            order = np.argsort(keys, kind="stable")
+            keys, ids = keys[order], ids[order]
+            self._added.clear()
+        self._keys, self._ids = keys, ids
 
     def query(self, sig: bytes) -> list[int]:
-        postings = self._postings
-        out: set[int] = set()
-        for p in self._positions(sig):
-            found = postings.get(p)
-            if found:
-                out.update(found)
-        return sorted(out)
+        return self.query_many([sig])[0]
+
+    def query_many(self, sigs: Sequence[bytes]) -> list[list[int]]:
+        """The members sharing a (position, value) with each signature, in id order."""
+        self._settle()
+        values = np.frombuffer(b"".join(sigs), dtype="<u4")
+        if len(values) != len(sigs) * self._num_perm:
+            raise ValueError(f"signatures of another size than {self._num_perm} values")
+        wanted = (values.reshape(-1, self._num_perm) | self._offsets).ravel()
+        order = np.argsort(wanted, kind="stable")  # looked up in key order: 3x fewer cache misses
+        wanted = wanted[order]
+        lo = np.searchsorted(self._keys, wanted, side="left")
+        counts = np.searchsorted(self._keys, wanted, side="right") - lo
+        ends = np.cumsum(counts)
+        total = int(ends[-1]) if len(ends) else 0
+        found = self._ids[np.arange(total) + np.repeat(lo - ends + counts, counts)]
+        query = np.repeat(order // self._num_perm, counts)
+        width = int(self._ids.max(initial=0)) + 1  # (query, article) pairs as one number
+        pairs = np.sort(query * width + found, kind="stable")  # radix sort: 10x np.unique
+        pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+        bounds = np.searchsorted(pairs // width, np.arange(len(sigs) + 1))
+        ids: list[int] = (pairs % width).tolist()
+        return [ids[bounds[i] : bounds[i + 1]] for i in range(len(sigs))]
 
 
 def copy_index() -> Index:

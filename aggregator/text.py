@@ -152,7 +152,9 @@ def shingle_hashes(text: str, size: int) -> np.ndarray:
     acc = np.zeros(len(h) - size + 1, dtype=np.uint64)
     for k in range(size):  # polynomial combination mod 2^32 of the words' hashes, in order
         acc = (acc * np.uint64(0x01000193) + h[k : len(h) - size + 1 + k]) & np.uint64(0xFFFFFFFF)
-    return np.unique(acc).astype(np.uint32)
+    # Sorted, then the repeats dropped: np.unique alone takes 4x as long on numpy 2.4.
+    acc.sort()
+    return acc[np.concatenate(([True], acc[1:] != acc[:-1]))].astype(np.uint32)
 
 
 # A sentence ends after . ! ? : ; or a quote followed by space, or at a line break. Matched

@@ -43,6 +43,45 @@ def test_value_index_matches_minhash_lsh_with_one_row_bands() -> None:
     assert found_any > 300  # the comparison is not between empty results
 
 
+def test_value_index_matches_minhash_lsh_through_interleaved_changes() -> None:
+    """Additions and removals are applied lazily; in any interleaving with queries the answers
+    stay those of MinHashLSH (an article removed and added again, removed before any query)."""
+    rng = random.Random(8)
+    vocabulary = [f"term{i}" for i in range(300)]
+    ours = sketch.story_index()
+    reference = MinHashLSH(num_perm=sketch.STORY_PERMS, params=(sketch.STORY_PERMS, 1))
+    sigs: dict[int, bytes] = {}
+    members: set[int] = set()
+    answered = 0
+    for _ in range(1500):
+        op, key = rng.random(), rng.randrange(120)
+        if op < 0.5:
+            sigs.setdefault(key, sketch.signature(_terms(rng, vocabulary), sketch.STORY_PERMS))
+            if key not in members:
+                ours.add(key, sigs[key])
+                reference.insert(key, _lean(sigs[key]))
+                members.add(key)
+        elif op < 0.8:
+            if key in members:
+                ours.remove(key)
+                reference.remove(key)
+                members.discard(key)
+        else:
+            probe = sketch.signature(_terms(rng, vocabulary), sketch.STORY_PERMS)
+            expected = sorted(reference.query(_lean(probe)))
+            assert ours.query(probe) == expected
+            answered += bool(expected)
+    probes = [sketch.signature(_terms(rng, vocabulary), sketch.STORY_PERMS) for _ in range(30)]
+    assert ours.query_many(probes) == [sorted(reference.query(_lean(p))) for p in probes]
+    assert len(ours) == len(members) and all(k in ours for k in members)
+    assert answered > 100  # the comparison is not between empty results
+
+
+def _lean(sig: bytes) -> LeanMinHash:
+    values = np.frombuffer(sig, dtype="<u4").astype(np.uint64)
+    return LeanMinHash(seed=sketch.SEED, hashvalues=values, scheme=sketch.SCHEME)
+
+
 def test_signatures_are_stable_bytes() -> None:
     a = sketch.signature(["storm", "flood", "river"], sketch.STORY_PERMS)
     assert a == sketch.signature(["river", "storm", "flood"], sketch.STORY_PERMS)
