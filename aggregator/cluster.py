@@ -114,11 +114,12 @@ class Clusterer:
             self.copy_index.add(d.id, copy_sig)
         self.story_index.add(d.id, story_sig)
 
-    def _extract(self, items: list[tuple[str, str, str | None]]) -> Callable[[], list[_Features]]:
-        """Text features: computed now for a small batch; for a large one, handed to worker
-        processes (one per core) and collected when the returned function is called."""
-        if len(items) < PARALLEL_FROM or self.workers < 2:
-            done = _extract_chunk(items)
+    def _extract(self, groups: list[_Group]) -> Callable[[], list[_Features]]:
+        """Text features of each group's articles, in order: computed now for a small batch;
+        for a large one, handed to worker processes (one per core) and collected when the
+        returned function is called."""
+        if sum(len(g.items) for g in groups) < PARALLEL_FROM or self.workers < 2:
+            done = _extract_groups(groups)
             return lambda: done
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
@@ -127,17 +128,30 @@ class Clusterer:
                 initializer=os.nice,
                 initargs=(WORKER_NICENESS,),
             )
-        size = -(-len(items) // (self.workers * 4))
-        parts = [
-            self._pool.submit(_extract_chunk, items[i : i + size])
-            for i in range(0, len(items), size)
-        ]
+        parts = [self._pool.submit(_extract_groups, part) for part in _parts(groups, self.workers)]
         return lambda: [e for part in parts for e in part.result()]
 
     def _prepare(self, batch: list[st.PendingArticle]) -> _Prepared:
-        bodies = self._bodies(batch)
-        items = [(a.title, bodies[a.id], a.language) for a in batch]
-        return _Prepared(batch, bodies, self._extract(items))
+        """The batch in feed groups (each with its feed's preceding articles, to tell the
+        feed's boilerplate), with their text features on the way."""
+        by_feed: dict[str, list[st.PendingArticle]] = defaultdict(list)
+        for a in batch:
+            by_feed[a.feed_url].append(a)
+        groups = [
+            _Group(
+                [(a.title, f"{a.summary}\n{a.fulltext or ''}", a.language) for a in items],
+                st.preceding_texts(self.db, items[0].cursor, BOILERPLATE_SAMPLE),
+            )
+            for items in by_feed.values()
+        ]
+        position = {a.id: i for i, a in enumerate(a for items in by_feed.values() for a in items)}
+        grouped = self._extract(groups)
+
+        def features() -> list[_Features]:  # back in the batch's order
+            found = grouped()
+            return [found[position[a.id]] for a in batch]
+
+        return _Prepared(batch, features)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -179,7 +193,7 @@ class Clusterer:
                 features = ready.features()
                 total += len(ready.batch)
                 following = next_batch(ready.batch[-1].cursor)
-                n_new, touched, n_merges = self._batch(ready.batch, ready.bodies, features)
+                n_new, touched, n_merges = self._batch(ready.batch, features)
                 new_stories += n_new
                 merges += n_merges
                 updated |= touched
@@ -194,21 +208,8 @@ class Clusterer:
             _time.perf_counter() - started,
         )
 
-    def _bodies(self, batch: list[st.PendingArticle]) -> dict[int, str]:
-        by_feed: dict[str, list[st.PendingArticle]] = defaultdict(list)
-        for a in batch:
-            by_feed[a.feed_url].append(a)
-        bodies: dict[int, str] = {}
-        for items in by_feed.values():
-            texts = [f"{a.summary}\n{a.fulltext or ''}" for a in items]
-            sample = texts + st.preceding_texts(self.db, items[0].cursor, BOILERPLATE_SAMPLE)
-            boiler = tx.recurring_lines(sample, tx.BOILERPLATE_SHARE, tx.BOILERPLATE_MIN_DOCS)
-            for a, t in zip(items, texts, strict=True):
-                bodies[a.id] = tx.strip_lines(t, boiler)
-        return bodies
-
     def _batch(
-        self, batch: list[st.PendingArticle], bodies: dict[int, str], features: list[_Features]
+        self, batch: list[st.PendingArticle], features: list[_Features]
     ) -> tuple[int, set[str], int]:
         times = {a.id: epoch(a.sort_time) for a in batch}
         self._load(min(times.values()) - self.window)
@@ -255,7 +256,7 @@ class Clusterer:
             self.first_seen,
             self.threshold,
         )
-        result = replace(result, links=_readable(result.links, batch, bodies))
+        result = replace(result, links=_readable(result.links, batch, features))
         touched = st.save_assignment(
             self.db,
             sketches,
@@ -298,21 +299,28 @@ def _doc(
 
 
 def _readable(
-    links: tuple[Link, ...], batch: list[st.PendingArticle], bodies: dict[int, str]
+    links: tuple[Link, ...], batch: list[st.PendingArticle], features: list[_Features]
 ) -> tuple[Link, ...]:
     """Links whose shared terms (stems and names) are written as the new article writes them,
-    once here rather than on every page, digest and listing that shows them. ``bodies`` are the
-    texts the terms came from (summary and full text, boilerplate removed)."""
-    articles = {a.id: a for a in batch}
+    once here rather than on every page, digest and listing that shows them; looked up in the
+    text the terms came from (title and lead, boilerplate removed)."""
+    articles = {a.id: (a, e) for a, e in zip(batch, features, strict=True)}
     out = []
     for lk in links:
         if lk.shared_terms:
-            a = articles[lk.article_id]
-            lead = tx.lead(bodies[a.id], ft.LEAD_WORDS)
-            words = tx.readable_terms(lk.shared_terms, f"{a.title}\n{lead}", a.language)
-            lk = replace(lk, shared_terms=words)
+            a, e = articles[lk.article_id]
+            lk = replace(lk, shared_terms=tx.readable_terms(lk.shared_terms, e.text, a.language))
         out.append(lk)
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class _Group:
+    """New articles of one feed (title, summary and full text, language) and the texts of the
+    feed's articles just before them."""
+
+    items: list[tuple[str, str, str | None]]
+    sample: list[str]
 
 
 @dataclass(frozen=True)
@@ -320,6 +328,7 @@ class _Features:
     terms: list[str]  # in term order
     counts: np.ndarray  # of each term
     copy_sig: bytes
+    text: str  # title and lead: where the terms come from (for evidence words)
 
 
 @dataclass(frozen=True)
@@ -327,22 +336,49 @@ class _Prepared:
     """A batch with its text features on the way (call ``features`` to wait for them)."""
 
     batch: list[st.PendingArticle]
-    bodies: dict[int, str]  # the text features are taken from, by article id
     features: Callable[[], list[_Features]]
 
 
-def _extract_chunk(items: list[tuple[str, str, str | None]]) -> list[_Features]:
-    """Terms and the copy signature of each article: the CPU-heavy, order-free part of a batch,
-    run in worker processes for large batches."""
-    counts = [ft.terms(title, body, language) for title, body, language in items]
-    copy_sigs = sketch.hashed_signatures(
-        [
-            tx.shingle_hashes(ft.match_text(title, body), ft.SHINGLE_SIZE)
-            for title, body, _ in items
-        ],
-        sketch.COPY_PERMS,
-    )
-    return [
-        _Features(list(c), np.fromiter(c.values(), dtype=np.float64, count=len(c)), sig)
-        for c, sig in zip(counts, copy_sigs, strict=True)
-    ]
+def _parts(groups: list[_Group], workers: int) -> list[list[_Group]]:
+    """Groups in about ``workers`` x 4 consecutive parts of similar article counts."""
+    size = -(-sum(len(g.items) for g in groups) // (workers * 4))
+    parts: list[list[_Group]] = [[]]
+    filled = 0
+    for g in groups:
+        if filled >= size:
+            parts.append([])
+            filled = 0
+        parts[-1].append(g)
+        filled += len(g.items)
+    return parts
+
+
+def _extract_groups(groups: list[_Group]) -> list[_Features]:
+    """Boilerplate removed, then terms and the copy signature of each article: the CPU-heavy,
+    order-free part of a batch, run in worker processes for large batches."""
+    out: list[_Features] = []
+    for g in groups:
+        texts = [body for _, body, _ in g.items]
+        boiler = tx.recurring_lines(texts + g.sample, tx.BOILERPLATE_SHARE, tx.BOILERPLATE_MIN_DOCS)
+        bodies = [tx.strip_lines(t, boiler) for t in texts]
+        counts = [
+            ft.terms(title, body, lang)
+            for (title, _, lang), body in zip(g.items, bodies, strict=True)
+        ]
+        copy_sigs = sketch.hashed_signatures(
+            [
+                tx.shingle_hashes(ft.match_text(title, body), ft.SHINGLE_SIZE)
+                for (title, _, _), body in zip(g.items, bodies, strict=True)
+            ],
+            sketch.COPY_PERMS,
+        )
+        out.extend(
+            _Features(
+                list(c),
+                np.fromiter(c.values(), dtype=np.float64, count=len(c)),
+                sig,
+                f"{title}\n{tx.lead(body, ft.LEAD_WORDS)}",
+            )
+            for c, sig, (title, _, _), body in zip(counts, copy_sigs, g.items, bodies, strict=True)
+        )
+    return out

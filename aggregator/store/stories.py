@@ -188,7 +188,7 @@ def save_assignment(
         conn.executemany(
             "INSERT INTO term_df (term, df) VALUES (?, ?) "
             "ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
-            sorted(df_increments.items()),
+            df_increments.items(),
         )
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('n_docs', ?) "
