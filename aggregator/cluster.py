@@ -302,14 +302,14 @@ def _readable(
     links: tuple[Link, ...], batch: list[st.PendingArticle], features: list[_Features]
 ) -> tuple[Link, ...]:
     """Links whose shared terms (stems and names) are written as the new article writes them,
-    once here rather than on every page, digest and listing that shows them; looked up in the
-    text the terms came from (title and lead, boilerplate removed)."""
-    articles = {a.id: (a, e) for a, e in zip(batch, features, strict=True)}
+    once here rather than on every page, digest and listing that shows them."""
+    forms = {a.id: e.forms for a, e in zip(batch, features, strict=True)}
     out = []
     for lk in links:
         if lk.shared_terms:
-            a, e = articles[lk.article_id]
-            lk = replace(lk, shared_terms=tx.readable_terms(lk.shared_terms, e.text, a.language))
+            shown = forms[lk.article_id]
+            words = dict.fromkeys(shown.get(t, t) for t in lk.shared_terms)
+            lk = replace(lk, shared_terms=tuple(words))
         out.append(lk)
     return tuple(out)
 
@@ -328,7 +328,7 @@ class _Features:
     terms: list[str]  # in term order
     counts: np.ndarray  # of each term
     copy_sig: bytes
-    text: str  # title and lead: where the terms come from (for evidence words)
+    forms: dict[str, str]  # terms (names without their mark) as the title and lead write them
 
 
 @dataclass(frozen=True)
@@ -377,8 +377,18 @@ def _extract_groups(groups: list[_Group]) -> list[_Features]:
                 list(c),
                 np.fromiter(c.values(), dtype=np.float64, count=len(c)),
                 sig,
-                f"{title}\n{tx.lead(body, ft.LEAD_WORDS)}",
+                _forms(c, f"{title}\n{tx.lead(body, ft.LEAD_WORDS)}", lang),
             )
-            for c, sig, (title, _, _), body in zip(counts, copy_sigs, g.items, bodies, strict=True)
+            for c, sig, (title, _, lang), body in zip(
+                counts, copy_sigs, g.items, bodies, strict=True
+            )
         )
     return out
+
+
+def _forms(counts: dict[str, float], text: str, language: str | None) -> dict[str, str]:
+    """How ``text`` (where the terms come from) writes each term that reads differently from
+    the term itself, for the evidence of the links the article may get: found here, in the
+    workers, rather than per link in the main process."""
+    terms = {t.removeprefix(ft.NAME_PREFIX) for t in counts if t[0] != ft.YEAR_PREFIX}
+    return {t: w for t, w in tx.readable_forms(terms, text, language).items() if w != t}

@@ -116,28 +116,36 @@ def content_terms(text: str, language: str | None = None) -> list[str]:
 
 
 def readable_terms(terms: Iterable[str], text: str, language: str | None = None) -> tuple[str, ...]:
+    """``terms`` as ``readable_forms`` writes them (a term no word matches as itself),
+    duplicates dropped."""
+    wanted = list(dict.fromkeys(terms))
+    forms = readable_forms(wanted, text, language)
+    return tuple(dict.fromkeys(forms.get(t, t) for t in wanted))
+
+
+def readable_forms(terms: Iterable[str], text: str, language: str | None = None) -> dict[str, str]:
     """Stems and names as a reader knows them: each term as a word of ``text`` that it stems
     from, lower case if the text ever writes it so (headlines capitalise every word), else as
     first written ("climat" -> "climate", "russian" -> "Russian", "trump" -> "Trump" from
-    "Trump's"); the term itself when no word matches; duplicates dropped."""
-    wanted = list(dict.fromkeys(terms))
-    open_ = set(wanted)  # terms not yet seen in lower case
-    starts = {t[:2] for t in wanted}  # a stem keeps its word's first letters: skip the rest
+    "Trump's"). Terms no word matches are left out; each term's form depends on it alone."""
+    open_ = set(terms)  # terms not yet seen in lower case
+    shown_words = _WORD.findall(unicodedata.normalize("NFKC", text))
+    keys = [w.casefold().replace("’", "'") for w in shown_words]
     stemmer = _stemmer(language)
+    stems: list[str] = stemmer.stemWords(keys) if stemmer else keys  # one call for all words
     found: dict[str, str] = {}
-    for shown in _WORD.findall(unicodedata.normalize("NFKC", text)):
-        if not open_:
-            break
-        word = shown.casefold().replace("’", "'")
-        if word[:2] not in starts:
+    for shown, word, stem in zip(shown_words, keys, stems, strict=True):
+        if word not in open_ and stem not in open_:
             continue
         shown = _POSSESSIVE.sub("", shown)
-        for key in (word, stemmer.stemWord(word) if stemmer else word):
+        for key in (word, stem):
             if key in open_ and (key not in found or shown.islower()):
                 found[key] = shown
                 if shown.islower():
                     open_.discard(key)
-    return tuple(dict.fromkeys(found.get(t, t) for t in wanted))
+        if not open_:
+            break
+    return found
 
 
 def shingle_hashes(text: str, size: int) -> np.ndarray:

@@ -224,3 +224,18 @@ def test_words_keep_their_definition(text: str) -> None:
         else:
             expected.append(w.replace("’", "'"))
     assert tx.words(text) == expected
+
+
+def test_readable_forms_of_a_term_do_not_depend_on_the_other_terms() -> None:
+    # The workers find the forms of all an article's terms; links use a few of them.
+    text = ("Senate votes: the senate’s Climate bill and Trump's RUSSIAN oil deal. Russian "
+            "climate talks, Trump and the Senate. Oil prices; climbing oil.")
+    terms = ["senat", "climat", "trump", "russian", "oil", "price", "climb", "deal", "vote", "x"]
+    everything = tx.readable_forms(terms, text, "en")
+    assert everything["senat"] == "senate" and everything["russian"] == "RUSSIAN"  # as first written
+    assert "x" not in everything
+    rng = random.Random(3)
+    for _ in range(200):
+        some = rng.sample(terms, rng.randint(1, len(terms)))
+        assert tx.readable_forms(some, text, "en") == {
+            t: everything[t] for t in some if t in everything}
