@@ -208,24 +208,30 @@ class Clusterer:
             _time.perf_counter() - started,
         )
 
+    def _weigh(self, features: list[_Features]) -> tuple[ft.Vectors, list[bytes], dict[str, int]]:
+        """The batch's vectors and story signatures, after counting its articles into the term
+        statistics (the increments are returned, to be stored with the batch)."""
+        vocabulary = self.vocabulary
+        ids = vocabulary.ids(list(itertools.chain.from_iterable(e.terms for e in features)))
+        counts = np.concatenate([e.counts for e in features])
+        sizes = np.fromiter((len(e.terms) for e in features), dtype=np.int64, count=len(features))
+        increments = vocabulary.count(ids, len(features))
+        vectors = ft.weigh(ids, counts, sizes, vocabulary.idf(ids))
+        names = vocabulary.terms
+        story_sigs = sketch.signatures(
+            [[names[t] for t in vectors.keys(i).tolist()] for i in range(len(features))],
+            sketch.STORY_PERMS,
+        )
+        return vectors, story_sigs, increments
+
     def _batch(
         self, batch: list[st.PendingArticle], features: list[_Features]
     ) -> tuple[int, set[str], int]:
         times = {a.id: epoch(a.sort_time) for a in batch}
         self._load(min(times.values()) - self.window)
         self._evict(min(times.values()) - self.window)
-        vocabulary = self.vocabulary
-        ids = vocabulary.ids(list(itertools.chain.from_iterable(e.terms for e in features)))
-        counts = np.concatenate([e.counts for e in features])
-        sizes = np.fromiter((len(e.terms) for e in features), dtype=np.int64, count=len(batch))
-        increments = vocabulary.count(ids, len(batch))
-        vectors = ft.weigh(ids, counts, sizes, vocabulary.idf(ids))
-        names = vocabulary.terms
-        story_sigs = sketch.signatures(
-            [[names[t] for t in vectors.keys(i).tolist()] for i in range(len(batch))],
-            sketch.STORY_PERMS,
-        )
-
+        vectors, story_sigs, increments = self._weigh(features)
+        names = self.vocabulary.terms
         new_docs: list[Doc] = []
         sketches: list[st.NewSketch] = []
         for i, (a, e, story_sig) in enumerate(zip(batch, features, story_sigs, strict=True)):
