@@ -46,10 +46,6 @@ COPY_BANDS = (32, 4)
 STORY_PERMS = 64  # indexed as 64 bands of 1 row (ValueIndex)
 
 
-def _identity(item: int) -> int:
-    return item
-
-
 def _hash32(item: bytes) -> int:
     # CRC-32 is ~10x faster than the default SHA-1 and uniform enough for MinHash over words.
     return zlib.crc32(item)
@@ -142,14 +138,7 @@ class Index:
 
     def __init__(self, num_perm: int, bands: tuple[int, int]) -> None:
         self._lsh = MinHashLSH(num_perm=num_perm, params=bands)
-        self._num_perm = num_perm
         self._keys: set[int] = set()
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._keys
 
     def add(self, key: int, sig: bytes) -> None:
         if key in self._keys:

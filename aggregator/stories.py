@@ -310,8 +310,9 @@ def _edges(
     window_seconds: float,
 ) -> tuple[list[tuple[int, int, float]], tuple[Doc, ...]]:
     """Each new article's strongest links (new id, other id, similarity) and the articles whose
-    nearest neighbour is new or closer, re-scored with it. Pass 1 scores the candidates by plain cosine to find the
-    neighbours; pass 2 scores them again with each article's neighbour terms added."""
+    nearest neighbour is new or closer, re-scored with it. Pass 1 scores the candidates by plain
+    cosine to find the neighbours; pass 2 scores them again with each article's neighbour terms
+    added."""
     table = _Table(list(docs.values()), order)
     scored: list[tuple[Doc, np.ndarray, np.ndarray, np.ndarray]] = []  # doc, rows, ids, factors
     for d in batch:
@@ -335,7 +336,7 @@ def _edges(
     table.expand(expanded)
     edges: list[tuple[int, int, float]] = []
     for d, rows, ids, factors in scored:
-        scores = table.cosines(_vector(expanded[d.id], expanded=True), rows) * factors
+        scores = table.cosines(_expanded(expanded[d.id]), rows) * factors
         keep = np.flatnonzero(scores >= MIN_EDGE)
         top = np.lexsort((ids[keep], -scores[keep]))[:EDGES_PER_ARTICLE]  # best, lowest id
         for sim, oid in zip(scores[keep][top].tolist(), ids[keep][top].tolist(), strict=True):
@@ -388,9 +389,7 @@ class _Table:
 
     def expand(self, docs: Mapping[int, Doc]) -> None:
         """Score with the neighbour-expanded vectors of ``docs`` from now on."""
-        self.matrix, self.dense = _matrix(
-            [_vector(docs[i], expanded=True) for i in self.ids.tolist()]
-        )
+        self.matrix, self.dense = _matrix([_expanded(docs[i]) for i in self.ids.tolist()])
 
     def candidates(
         self, d: Doc, found: Sequence[int], position: int, window_seconds: float
@@ -429,8 +428,9 @@ def _matrix(vectors: list[tuple[np.ndarray, np.ndarray]]) -> tuple[sparse.csr_ma
     return matrix, np.zeros(width)
 
 
-def _vector(d: Doc, expanded: bool) -> tuple[np.ndarray, np.ndarray]:
-    if expanded and d.expanded_ids is not None and d.expanded_weights is not None:
+def _expanded(d: Doc) -> tuple[np.ndarray, np.ndarray]:
+    """``d``'s vector with its neighbour's terms added; its own vector when it has none."""
+    if d.expanded_ids is not None and d.expanded_weights is not None:
         return d.expanded_ids, d.expanded_weights
     return d.ids, d.weights
 
