@@ -313,9 +313,7 @@ def _readable(
     out = []
     for lk in links:
         if lk.shared_terms:
-            shown = forms[lk.article_id]
-            words = dict.fromkeys(shown.get(t, t) for t in lk.shared_terms)
-            lk = replace(lk, shared_terms=tuple(words))
+            lk = replace(lk, shared_terms=tx.as_written(lk.shared_terms, forms[lk.article_id]))
         out.append(lk)
     return tuple(out)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 import numpy as np
@@ -115,12 +115,10 @@ def content_terms(text: str, language: str | None = None) -> list[str]:
     return stems
 
 
-def readable_terms(terms: Iterable[str], text: str, language: str | None = None) -> tuple[str, ...]:
-    """``terms`` as ``readable_forms`` writes them (a term no word matches as itself),
+def as_written(terms: Iterable[str], forms: Mapping[str, str]) -> tuple[str, ...]:
+    """``terms`` in their written ``forms`` (``readable_forms``; a term without one as itself),
     duplicates dropped."""
-    wanted = list(dict.fromkeys(terms))
-    forms = readable_forms(wanted, text, language)
-    return tuple(dict.fromkeys(forms.get(t, t) for t in wanted))
+    return tuple(dict.fromkeys(forms.get(t, t) for t in terms))
 
 
 def readable_forms(terms: Iterable[str], text: str, language: str | None = None) -> dict[str, str]:
