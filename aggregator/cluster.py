@@ -103,7 +103,7 @@ class Clusterer:
                 self.docs[s.id], ids, weights, s.neighbour, s.neighbour_score
             )
         since_stamp = iso(datetime.fromtimestamp(since, tz=UTC))
-        for sid, fs in st.first_seen(self.db, updated_since=since_stamp).items():
+        for sid, fs in st.first_seen(self.db, since_stamp).items():
             self.first_seen[sid] = epoch(fs)
 
     def _remember(self, d: Doc, copy_sig: bytes | None, story_sig: bytes, t: float) -> None:
@@ -242,7 +242,7 @@ class Clusterer:
             sketches.append(st.NewSketch(a.id, vec, e.copy_sig, story_sig, t, a.dated))
             self._remember(d, e.copy_sig, story_sig, t)
 
-        found = self.story_index.query_many([self.sigs[d.id][1] for d in new_docs])
+        found = self.story_index.query_many(story_sigs)
         candidates = {d.id: self._closest(d.id, f) for d, f in zip(new_docs, found, strict=True)}
         copy_candidates = {
             d.id: [
@@ -263,7 +263,7 @@ class Clusterer:
             self.threshold,
         )
         result = replace(result, links=_readable(result.links, batch, features))
-        touched = st.save_assignment(
+        first_seen = st.save_assignment(
             self.db,
             sketches,
             result,
@@ -283,11 +283,11 @@ class Clusterer:
             if sid != d.story_id or aid in roots:
                 self.docs[aid] = replace(d, story_id=sid, copy_root=roots.get(aid, d.copy_root))
         new_ids = {lk.story_id for lk in result.links} - set(self.first_seen)
-        for sid, fs in st.first_seen(self.db, ids=sorted(touched)).items():
+        for sid, fs in first_seen.items():
             self.first_seen[sid] = epoch(fs)
         for old, _ in result.merges:
             self.first_seen.pop(old, None)
-        return len(new_ids), touched, len(result.merges)
+        return len(new_ids), set(first_seen), len(result.merges)
 
 
 def _doc(

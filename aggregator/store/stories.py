@@ -157,10 +157,10 @@ def save_assignment(
     n_new: int,
     now: datetime,
     sketch_version: str,
-) -> set[str]:
+) -> dict[str, str]:
     """Write one batch's sketches, links, copies, neighbours and merges in one transaction.
 
-    Returns the ids of the stories that changed.
+    Returns the stories that changed, each with when it was first seen.
     """
     at = iso(now)
     touched: set[str] = set()
@@ -229,8 +229,7 @@ def save_assignment(
         conn.executemany(
             "DELETE FROM cluster_pending WHERE article_id = ?", [(s.article_id,) for s in sketches]
         )
-        _refresh_stories(conn, sorted(touched))
-    return touched
+        return _refresh_stories(conn, sorted(touched))
 
 
 def _terms_json(vec: Mapping[str, float]) -> str:
@@ -241,8 +240,9 @@ def _terms_json(vec: Mapping[str, float]) -> str:
     )
 
 
-def _refresh_stories(conn: sqlite3.Connection, ids: Sequence[str]) -> None:
-    """Recompute the summary row of each story in ``ids`` from its links (one query per 500)."""
+def _refresh_stories(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, str]:
+    """Recompute the summary row of each story in ``ids`` from its links (one query per 500);
+    returns each one's first-seen time."""
     rows: list[tuple[Any, ...]] = []
     for start in range(0, len(ids), 500):
         part = ids[start : start + 500]
@@ -271,6 +271,7 @@ def _refresh_stories(conn: sqlite3.Connection, ids: Sequence[str]) -> None:
              rank=excluded.rank""",
         rows,
     )
+    return {row[0]: row[4] for row in rows}
 
 
 def _story_row(sid: str, members: list[tuple[Any, ...]]) -> tuple[Any, ...]:
@@ -299,17 +300,9 @@ def _story_row(sid: str, members: list[tuple[Any, ...]]) -> tuple[Any, ...]:
     )
 
 
-def first_seen(
-    db: Database, updated_since: str | None = None, ids: Sequence[str] = ()
-) -> dict[str, str]:
-    """story id -> first seen, for stories updated at or after ``updated_since`` or with ``ids``."""
-    if updated_since is not None:
-        rows = db.execute("SELECT id, first_seen FROM stories WHERE updated >= ?", (updated_since,))
-    else:
-        rows = db.execute(
-            f"SELECT id, first_seen FROM stories WHERE id IN ({','.join('?' * len(ids))})",
-            list(ids),
-        )
+def first_seen(db: Database, updated_since: str) -> dict[str, str]:
+    """story id -> first seen, for stories updated at or after ``updated_since``."""
+    rows = db.execute("SELECT id, first_seen FROM stories WHERE updated >= ?", (updated_since,))
     return {str(sid): str(fs) for sid, fs in rows}
 
 
