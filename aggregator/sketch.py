@@ -62,11 +62,6 @@ def signature(items: Iterable[str], num_perm: int) -> bytes:
     return signatures([list(items)], num_perm)[0]
 
 
-def hashed_signature(hashes: np.ndarray, num_perm: int) -> bytes:
-    """MinHash signature of a set already hashed to 32-bit integers (text.shingle_hashes)."""
-    return hashed_signatures([hashes], num_perm)[0]
-
-
 def signatures(sets: Sequence[Sequence[str]], num_perm: int) -> list[bytes]:
     """``signature`` of many sets at once (a MinHash object per set cost ~0.1 ms with its
     set-up, a tenth of an article's time)."""
@@ -80,7 +75,7 @@ def signatures(sets: Sequence[Sequence[str]], num_perm: int) -> list[bytes]:
 
 
 def hashed_signatures(hashes: Sequence[np.ndarray], num_perm: int) -> list[bytes]:
-    """``hashed_signature`` of many sets of 32-bit hashes at once."""
+    """MinHash signatures of sets already hashed to 32-bit integers (text.shingle_hashes)."""
     sizes = np.fromiter((len(h) for h in hashes), dtype=np.int64, count=len(hashes))
     flat = np.concatenate([*hashes, np.zeros(0, np.uint32)]).astype(np.uint32, copy=False)
     return _min_hash(flat, sizes, num_perm)

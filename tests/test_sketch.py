@@ -24,20 +24,16 @@ def test_value_index_matches_minhash_lsh_with_one_row_bands() -> None:
     ours = sketch.story_index()
     reference = MinHashLSH(num_perm=sketch.STORY_PERMS, params=(sketch.STORY_PERMS, 1))
 
-    def lean(sig: bytes) -> LeanMinHash:
-        values = np.frombuffer(sig, dtype="<u4").astype(np.uint64)
-        return LeanMinHash(seed=sketch.SEED, hashvalues=values, scheme=sketch.SCHEME)
-
     for i, sig in sigs.items():
         ours.add(i, sig)
-        reference.insert(i, lean(sig))
+        reference.insert(i, _lean(sig))
     for i in range(0, 400, 3):  # evicted articles leave both indexes
         ours.remove(i)
         reference.remove(i)
     assert len(ours) == 400 - len(range(0, 400, 3))
     found_any = 0
     for sig in sigs.values():
-        expected = sorted(reference.query(lean(sig)))
+        expected = sorted(reference.query(_lean(sig)))
         assert ours.query(sig) == expected
         found_any += bool(expected)
     assert found_any > 300  # the comparison is not between empty results
