@@ -100,6 +100,7 @@ class Vocabulary:
         )
         if len(index) > known:
             self.terms.extend(itertools.islice(index, known, None))
+        if len(index) > len(self._df):  # room for the new ids, doubling to keep growth linear
             grown = np.zeros(max(len(index), 2 * len(self._df)), dtype=np.int64)
             grown[: len(self._df)] = self._df
             self._df = grown

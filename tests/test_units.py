@@ -209,6 +209,19 @@ def test_weigh_keeps_the_heaviest_terms_of_a_long_vector_and_breaks_ties_by_term
     assert [vocabulary.terms[t] for t in v.keys(0).tolist()] == sorted(twice)[: ft.KEY_TERMS]
 
 
+def test_a_vocabulary_that_grows_a_term_at_a_time_keeps_its_counts() -> None:
+    # One call per batch, each bringing new terms: the storage must grow with the vocabulary,
+    # not double on every call (200 doublings would not fit in any memory).
+    vocabulary = ft.Vocabulary({"old": 3}, 5)
+    for i in range(200):
+        ids = vocabulary.ids(["old", f"new{i}"])
+        assert vocabulary.count(ids, 1) == {"old": 1, f"new{i}": 1}
+    assert len(vocabulary.terms) == 201
+    assert vocabulary.idf(vocabulary.ids(["old", "new7"])) == pytest.approx(
+        [math.log(206 / 204), math.log(206 / 2)]
+    )
+
+
 _OLD_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
 
