@@ -2,7 +2,7 @@
 
 Each line is ``{"id", "story", "title", "text", "outlet", "published", "url"}``. Articles go
 through the same store and Clusterer as polled ones, in a throwaway database, in ``published``
-order (file order where it is missing). ``story`` is read only to score.
+order (file order where it is missing; ISO 8601, RFC 2822 and epoch seconds are read). ``story`` is read only to score.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +42,23 @@ class EvalResult:
 
 
 def _published(value: Any) -> datetime | None:
-    if not value:
+    """A publication time written in ISO 8601, as feeds write it (RFC 2822), or as seconds since
+    the epoch; None when absent or unreadable (the article is then undated)."""
+    if value is None or value == "" or isinstance(value, bool):
         return None
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    text = str(value).strip()
     try:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        return None
+        try:
+            dt = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 

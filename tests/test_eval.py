@@ -54,6 +54,32 @@ def test_eval_command_on_a_small_labelled_file(tmp_path: Path, capsys: pytest.Ca
     assert strict["clusters"] > out["clusters"] and strict["pair_recall"] < 1.0
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("2021-05-03T10:00:00Z", "2021-05-13T10:00:00+00:00"),
+        ("Mon, 03 May 2021 10:00:00 GMT", "Thu, 13 May 2021 12:00:00 +0200"),
+        (1620036000, 1620900000.0),
+    ],
+)
+def test_eval_reads_dates_as_feeds_and_exports_write_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], first: object, second: object
+) -> None:
+    # One report told twice, ten days apart: dated, the 72-hour window keeps them apart; read
+    # as undated they would be one story.
+    text = "A 6.8 earthquake struck Sumatra near Padang; no tsunami warning was issued."
+    path = tmp_path / "dated.jsonl"
+    path.write_text("\n".join(json.dumps({"id": i, "story": "quake", "title": "Sumatra earthquake",
+                                          "text": text, "published": p})
+                              for i, p in (("a", first), ("b", second))), encoding="utf-8")
+    assert main(["eval", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["clusters"] == 2
+    path.write_text(path.read_text(encoding="utf-8").replace('"published"', '"when"'),
+                    encoding="utf-8")
+    assert main(["eval", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["clusters"] == 1
+
+
 @pytest.mark.skipif(not (SHARED / "eval" / "gedikli-chains.jsonl").exists(),
                     reason="shared/data not present")
 def test_copy_level_precision_on_gedikli(capsys: pytest.CaptureFixture[str]) -> None:
