@@ -381,7 +381,7 @@ def _extract_groups(groups: list[_Group]) -> list[_Features]:
                 list(c),
                 np.fromiter(c.values(), dtype=np.float64, count=len(c)),
                 sig,
-                _forms(c, f"{title}\n{tx.lead(body, ft.LEAD_WORDS)}", lang),
+                _forms(c, ft.matched(title, body).text(), lang),
             )
             for c, sig, (title, _, lang), body in zip(
                 counts, copy_sigs, g.items, bodies, strict=True

@@ -50,6 +50,14 @@ ROWS = [
     (("Tara Reid checks into rehab", "Actress Tara Reid has checked herself into Promises Treatment Center in Malibu, her representative told People magazine."),
      ("Lindsay Lohan enters rehab center in Malibu", "Lindsay Lohan checked into a rehab facility under a court order after her probation violation, her lawyer said on Thursday."),
      False),
+    # A link where the headline should be (feeds and exports write one when it is missing): the
+    # site's address is no shared word, and the text's first line is the headline.
+    (("https://www.dailyexample.com/2013/05/03/news/dockers-strike-rotterdam-pay", "Port workers strike over pay in Rotterdam\nDockers walked out at Europe's largest port on Monday demanding higher wages."),
+     ("https://www.dailyexample.com/2013/05/03/news/bavaria-floods-schools", "Flooding closes schools across Bavaria\nHeavy rain flooded towns in southern Germany, closing schools and roads."),
+     False),
+    (("https://www.dailyexample.com/2013/05/03/news/rotterdam-port-strike", "Dockers strike at Rotterdam port over wages\nWorkers at Europe's largest port walked out on Monday, halting container traffic in a dispute over pay."),
+     ("Rotterdam port halted as dockers strike for higher pay", "Container traffic stopped at the port of Rotterdam on Monday when dockers walked out demanding higher wages."),
+     True),
     # Same outlet boilerplate must not link different stories.
     (("Port workers strike over pay in Rotterdam", "Dockers walked out at Europe's largest port on Monday demanding higher wages.\nFollow us on Telegram for the latest updates.\nShare this article."),
      ("Flooding closes schools across Bavaria", "Heavy rain flooded towns in southern Germany, closing schools and roads.\nFollow us on Telegram for the latest updates.\nShare this article."),

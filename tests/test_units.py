@@ -209,6 +209,45 @@ def test_weigh_keeps_the_heaviest_terms_of_a_long_vector_and_breaks_ties_by_term
     assert [vocabulary.terms[t] for t in v.keys(0).tolist()] == sorted(twice)[: ft.KEY_TERMS]
 
 
+@pytest.mark.parametrize(
+    ("title", "body", "expected"),
+    [
+        # A headline is matched as it is.
+        ("Quake hits Sumatra", "Padang shook.\nNo tsunami.", ("Quake hits Sumatra", "Padang shook. No tsunami.", "")),
+        ("Why www.example.com went down", "Text.", ("Why www.example.com went down", "Text.", "")),
+        ("WWW. of the week", "Text.", ("WWW. of the week", "Text.", "")),
+        ("http://", "Text.", ("http://", "Text.", "")),
+        # A link in its place: the first line is the headline, the path is kept, the host is not.
+        ("https://news.example.com/2013/05/03/lohan-rehab", "Lohan checks into rehab\nShe did.",
+         ("Lohan checks into rehab", "She did.", "2013/05/03/lohan-rehab")),
+        ("www.example.org/world/quake", "\n  Quake hits Sumatra\nPadang shook.",
+         ("Quake hits Sumatra", "Padang shook.", "world/quake")),
+        # ... as exports write it, split into tokens.
+        ("http: / / articles. latimes. com / 2013 / may / 03 / local / lohan - rehab",
+         "Lindsay Lohan checks into Betty Ford Center\nMay 03, 2013",
+         ("Lindsay Lohan checks into Betty Ford Center", "May 03, 2013",
+          " 2013 / may / 03 / local / lohan - rehab")),
+        # A first line too long for a headline is text; no text, no headline.
+        ("https://example.com/a", " ".join(["word"] * (ft.HEADLINE_WORDS + 1)),
+         ("", " ".join(["word"] * (ft.HEADLINE_WORDS + 1)), "a")),
+        ("https://example.com/a", "", ("", "", "a")),
+    ],
+)
+def test_a_link_standing_in_for_a_title_is_no_headline(
+    title: str, body: str, expected: tuple[str, str, str]
+) -> None:
+    m = ft.matched(title, body)
+    assert (m.headline, m.lead, m.link) == expected
+
+
+def test_the_host_of_a_link_title_is_no_term_but_its_date_is_a_year() -> None:
+    counts = ft.terms("https://www.dailyexample.com/2013/05/03/lohan-rehab",
+                      "Lindsay Lohan checks into Betty Ford Center\nThe actress began a stay.", "en")
+    assert not {"dailyexampl", "www", "com", "https"} & counts.keys()
+    assert counts["lohan"] == ft.TITLE_WEIGHT + 1.0  # the headline twice, the link's path once
+    assert counts["rehab"] == 1.0 and "@2013" in counts
+
+
 def test_a_vocabulary_that_grows_a_term_at_a_time_keeps_its_counts() -> None:
     # One call per batch, each bringing new terms: the storage must grow with the vocabulary,
     # not double on every call (200 doublings would not fit in any memory).
