@@ -35,7 +35,7 @@ BATCH_SIZE = 2000
 PARALLEL_FROM = 400
 # Story candidates scored per new article, the closest by key-term overlap first. Ranking by
 # the sketches is coarse (a cap of 40 cost 0.021 ARI on ecbplus-dev), so the cap only bounds
-# hostile or degenerate input; stories.EDGES_PER_ARTICLE bounds the work after scoring.
+# hostile or degenerate input, and bounds the work after scoring.
 MAX_CANDIDATES = 400
 # Extraction workers run at a lower priority: they prepare the next batch while the main process
 # decides this one, and the main process is the critical path.

@@ -193,3 +193,42 @@ def test_evidence_words_come_from_the_full_text_when_the_summary_is_empty(tmp_pa
     assert kind == "story"
     shown = json.loads(terms)
     assert "glaciologists" in shown and "glacier" in shown, shown
+
+
+LANDFALL = [
+    "Hurricane Lorena made landfall near Port Alma on Tuesday with winds of 160 km/h.",
+    "Officials in Port Alma ordered evacuations of low-lying districts before Lorena arrived.",
+    "The storm knocked out power to 250,000 homes across the province, the utility said.",
+    "Rescue teams searched flooded neighbourhoods of Port Alma for stranded residents.",
+    "The governor declared a state of emergency in the coastal province.",
+    "Schools and the airport in Port Alma were closed as the hurricane moved inland.",
+    "At least six people were killed by falling trees and flash floods, authorities said.",
+    "Forecasters said Lorena would weaken to a tropical storm over the mountains.",
+    "Aid agencies warned that crops and roads had suffered heavy damage.",
+    "Hospitals in the region treated dozens of injured residents.",
+]
+LANDFALL_TITLES = ["Hurricane Lorena slams Port Alma", "Hurricane Lorena hits Port Alma, six dead",
+                   "Port Alma evacuates as Hurricane Lorena makes landfall"]
+
+
+@pytest.mark.parametrize("every", [30, None])
+def test_a_story_does_not_split_as_its_coverage_grows(tmp_path: Path, every: int | None) -> None:
+    # 150 reports of one event from 50 outlets, each a headline and six of ten sentences: the
+    # size a big event reaches in a large deployment. Arriving 30 at a time, or all at once,
+    # they stay one story (average link must not count pairs it never kept as unlike).
+    rng = random.Random(1)
+    db = open_db(tmp_path / "s.db")
+    feeds = [FeedConfig(url=f"https://o{i}.example/rss", outlet=f"Outlet {i}") for i in range(50)]
+    sync_feeds(db, feeds)
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    for k in range(150):
+        feed, when = feeds[k % len(feeds)], t0 + timedelta(minutes=10 * k)
+        report = Article(f"h{k}", f"{feed.url}/h{k}", rng.choice(LANDFALL_TITLES),
+                         " ".join(rng.sample(LANDFALL, 6)), "", "", when, "", "en")
+        save_success(db, FeedUpdate(feed.url, 200, when, when, None, None, None, None, None, None,
+                                    0), feed.outlet, [report])
+        if every and (k + 1) % every == 0:
+            Clusterer(db, 72).run()
+    Clusterer(db, 72).run()
+    assert db.execute("SELECT COUNT(DISTINCT story_id), COUNT(*) FROM story_links").fetchone() \
+        == (1, 150)
