@@ -196,9 +196,12 @@ def names(text: str) -> set[str]:
 
 
 def lead(text: str, max_words: int) -> str:
-    """The first ``max_words`` words of a text."""
+    """The first ``max_words`` words of a text, its line breaks kept (a line opens a sentence,
+    so its first word is no name)."""
     parts = text.split(None, max_words)  # the rest of a long text stays one unsplit part
-    return " ".join(parts[:max_words])
+    if len(parts) <= max_words:
+        return text.strip()
+    return text[: len(text) - len(parts[max_words])].strip()
 
 
 def recurring_lines(texts: Iterable[str], min_share: float, min_docs: int) -> frozenset[str]:

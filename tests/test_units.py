@@ -213,7 +213,7 @@ def test_weigh_keeps_the_heaviest_terms_of_a_long_vector_and_breaks_ties_by_term
     ("title", "body", "expected"),
     [
         # A headline is matched as it is.
-        ("Quake hits Sumatra", "Padang shook.\nNo tsunami.", ("Quake hits Sumatra", "Padang shook. No tsunami.", "")),
+        ("Quake hits Sumatra", "Padang shook.\nNo tsunami.", ("Quake hits Sumatra", "Padang shook.\nNo tsunami.", "")),
         ("Why www.example.com went down", "Text.", ("Why www.example.com went down", "Text.", "")),
         ("WWW. of the week", "Text.", ("WWW. of the week", "Text.", "")),
         ("http://", "Text.", ("http://", "Text.", "")),
@@ -246,6 +246,13 @@ def test_the_host_of_a_link_title_is_no_term_but_its_date_is_a_year() -> None:
     assert not {"dailyexampl", "www", "com", "https"} & counts.keys()
     assert counts["lohan"] == ft.TITLE_WEIGHT + 1.0  # the headline twice, the link's path once
     assert counts["rehab"] == 1.0 and "@2013" in counts
+
+
+def test_the_lead_keeps_its_lines_so_a_paragraph_opener_is_no_name() -> None:
+    text = "Lindsay Lohan checks into rehab\nAfter skipping court, she began a stay at Betty Ford."
+    assert tx.lead(text, 8) == "Lindsay Lohan checks into rehab\nAfter skipping court,"
+    assert tx.lead(f"  {text}\n\nThe actress  was fined. ", 100) == f"{text}\n\nThe actress  was fined."
+    assert tx.names(tx.lead(text, 100)) == {"lohan", "betty", "ford"}  # not "after"
 
 
 def test_a_vocabulary_that_grows_a_term_at_a_time_keeps_its_counts() -> None:
