@@ -2,7 +2,8 @@
 
 Each line is ``{"id", "story", "title", "text", "outlet", "published", "url"}``. Articles go
 through the same store and Clusterer as polled ones, in a throwaway database, in ``published``
-order (file order where it is missing; ISO 8601, RFC 2822 and epoch seconds are read). ``story`` is read only to score.
+order (file order where it is missing; ISO 8601, RFC 2822 and epoch seconds are read).
+``story`` is read only to score.
 """
 
 from __future__ import annotations
