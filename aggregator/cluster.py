@@ -365,10 +365,10 @@ def _extract_groups(groups: list[_Group]) -> list[_Features]:
         texts = [body for _, body, _ in g.items]
         boiler = tx.recurring_lines(texts + g.sample, tx.BOILERPLATE_SHARE, tx.BOILERPLATE_MIN_DOCS)
         bodies = [tx.strip_lines(t, boiler) for t in texts]
-        counts = [
-            ft.terms(title, body, lang)
-            for (title, _, lang), body in zip(g.items, bodies, strict=True)
+        matches = [
+            ft.matched(title, body) for (title, _, _), body in zip(g.items, bodies, strict=True)
         ]
+        counts = [ft.terms(m, lang) for m, (_, _, lang) in zip(matches, g.items, strict=True)]
         copy_sigs = sketch.hashed_signatures(
             [
                 tx.shingle_hashes(ft.match_text(title, body), ft.SHINGLE_SIZE)
@@ -381,11 +381,9 @@ def _extract_groups(groups: list[_Group]) -> list[_Features]:
                 list(c),
                 np.fromiter(c.values(), dtype=np.float64, count=len(c)),
                 sig,
-                _forms(c, ft.matched(title, body).text(), lang),
+                _forms(c, m.text(), lang),
             )
-            for c, sig, (title, _, lang), body in zip(
-                counts, copy_sigs, g.items, bodies, strict=True
-            )
+            for c, sig, m, (_, _, lang) in zip(counts, copy_sigs, matches, g.items, strict=True)
         )
     return out
 

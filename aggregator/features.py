@@ -83,9 +83,9 @@ def matched(title: str, body: str) -> Matched:
     return Matched(first, tx.lead(rest, LEAD_WORDS), link)
 
 
-def terms(title: str, body: str, language: str | None) -> dict[str, float]:
-    """Raw term counts of one article (before rarity weighting), in term order."""
-    m = matched(title, body)
+def terms(m: Matched, language: str | None) -> dict[str, float]:
+    """Raw term counts of what an article is matched on (before rarity weighting), in term
+    order."""
     counts: dict[str, float] = {}
     for t in tx.content_terms(m.headline, language):
         counts[t] = counts.get(t, 0.0) + TITLE_WEIGHT

@@ -316,8 +316,8 @@ def _edges(
     candidates: Mapping[int, Sequence[int]],
     window_seconds: float,
 ) -> tuple[list[tuple[int, int, float]], tuple[Doc, ...]]:
-    """Each new article's strongest links (new id, other id, similarity) and the articles whose
-    nearest neighbour is new or closer, re-scored with it. Pass 1 scores the candidates by plain
+    """Each new article's links (new id, other id, similarity at MIN_EDGE or more) and the
+    articles whose nearest neighbour is new or closer, re-scored with it. Pass 1 scores the candidates by plain
     cosine to find the neighbours; pass 2 scores them again with each article's neighbour terms
     added."""
     table = _Table(list(docs.values()), order)

@@ -241,8 +241,9 @@ def test_a_link_standing_in_for_a_title_is_no_headline(
 
 
 def test_the_host_of_a_link_title_is_no_term_but_its_date_is_a_year() -> None:
-    counts = ft.terms("https://www.dailyexample.com/2013/05/03/lohan-rehab",
-                      "Lindsay Lohan checks into Betty Ford Center\nThe actress began a stay.", "en")
+    counts = ft.terms(ft.matched("https://www.dailyexample.com/2013/05/03/lohan-rehab",
+                                 "Lindsay Lohan checks into Betty Ford Center\nThe actress began a stay."),
+                      "en")
     assert not {"dailyexampl", "www", "com", "https"} & counts.keys()
     assert counts["lohan"] == ft.TITLE_WEIGHT + 1.0  # the headline twice, the link's path once
     assert counts["rehab"] == 1.0 and "@2013" in counts
