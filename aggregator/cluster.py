@@ -23,9 +23,10 @@ from sqlite_utils import Database
 from . import features as ft
 from . import sketch
 from . import text as tx
+from .scoring import Doc, with_neighbour
 from .store import epoch, iso
 from .store import stories as st
-from .stories import STORY_THRESHOLD, Doc, Link, assign, with_neighbour
+from .stories import STORY_THRESHOLD, Link, assign
 
 # Articles per transaction. A poll of 30 outlets brings ~1,000 new items; 2,000 keeps one poll in
 # one batch (so arrival order within it never matters) and bounds memory.

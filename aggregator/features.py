@@ -20,7 +20,7 @@ from . import text as tx
 # title counted twice beat once (+0.012 ARI neus-val, +0.008 ecbplus-dev) and three times (flat).
 TITLE_WEIGHT = 2.0
 # Names and numbers as extra terms: +0.011 ARI on ecbplus-dev (hard same-type negatives).
-# Re-checked with neighbour expansion (stories.py): 0.5 scores neus-val 0.753 / ecbplus-dev
+# Re-checked with neighbour expansion (scoring.py): 0.5 scores neus-val 0.753 / ecbplus-dev
 # 0.868 (threshold 0.31) against 0.740 / 0.875, but joins the two earthquakes of the similarity
 # table (Sumatra 6.8 / Chile 5.9: their names and numbers are what tell them apart), so 1.0 stays.
 NAME_WEIGHT = 1.0

@@ -10,7 +10,8 @@ import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from aggregator import sketch
-from aggregator.stories import Doc, assign, with_neighbour
+from aggregator.scoring import Doc, with_neighbour
+from aggregator.stories import assign
 
 
 def _terms(rng: random.Random, vocabulary: list[str]) -> list[str]:
