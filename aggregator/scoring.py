@@ -17,17 +17,17 @@ from scipy import sparse
 
 from .features import YEAR_CONFLICT, year_conflict
 
-# Neighbour expansion: an article is scored as its own terms plus NEIGHBOUR_WEIGHT x similarity
-# x the terms of its nearest neighbour, when that similarity is at least NEIGHBOUR_MIN. In
-# effect a pair where one is the other's nearest neighbour scores well above its plain cosine
-# (two mutual neighbours at cosine 0.22 score ~0.57), pairs close to the same third report gain
-# a little, and every other pair must clear stories.STORY_THRESHOLD on its own words. NEIGHBOUR_MIN is
-# thus the bar for a nearest neighbour: the former single threshold, 0.22. Against that single
-# threshold: neus-val ARI 0.721 -> 0.740, ecbplus-dev 0.858 -> 0.875, gedikli-chains unchanged
-# (at STORY_THRESHOLD 0.30). A bar of 0.20 scored 0.753 / 0.877 then (0.764 / 0.860 at 0.33)
-# but joins the two rehab admissions of the similarity table (same type, different people: each
-# other's nearest neighbour), so it was not taken; 0.24 / 0.26 score 0.749 / 0.858 and 0.731 /
-# 0.857 at 0.33. One neighbour beat two, three, five and ten (more neighbours drag in the topic).
+# Neighbour expansion: an article is scored as its own terms plus NEIGHBOUR_WEIGHT x similarity x
+# the terms of its nearest neighbour, when that similarity is at least NEIGHBOUR_MIN. In effect a
+# pair where one is the other's nearest neighbour scores well above its plain cosine (two mutual
+# neighbours at cosine 0.22 score ~0.57), pairs close to the same third report gain a little, and
+# every other pair must clear stories.STORY_THRESHOLD on its own words. NEIGHBOUR_MIN is thus the
+# bar for a nearest neighbour: the former single threshold, 0.22. Against that single threshold:
+# neus-val ARI 0.721 -> 0.740, ecbplus-dev 0.858 -> 0.875, gedikli-chains unchanged (at
+# STORY_THRESHOLD 0.30). A bar of 0.20 scored 0.753 / 0.877 then (0.764 / 0.860 at 0.33) but joins
+# the two rehab admissions of the similarity table (same type, different people: each other's
+# nearest neighbour), so it was not taken; 0.24 / 0.26 score 0.749 / 0.858 and 0.731 / 0.857 at
+# 0.33. One neighbour beat two, three, five and ten (more neighbours drag in the topic).
 NEIGHBOUR_WEIGHT = 1.0
 NEIGHBOUR_MIN = 0.22
 # Every scored candidate at cosine >= MIN_EDGE is an edge. Average link sums the edges between
@@ -84,9 +84,9 @@ def edges(
     window_seconds: float,
 ) -> tuple[list[tuple[int, int, float]], tuple[Doc, ...]]:
     """Each new article's links (new id, other id, similarity at MIN_EDGE or more) and the
-    articles whose nearest neighbour is new or closer, re-scored with it. Pass 1 scores the candidates by plain
-    cosine to find the neighbours; pass 2 scores them again with each article's neighbour terms
-    added."""
+    articles whose nearest neighbour is new or closer, re-scored with it. Pass 1 scores the
+    candidates by plain cosine to find the neighbours; pass 2 scores them again with each
+    article's neighbour terms added."""
     table = _Table(list(docs.values()), order)
     scored: list[tuple[Doc, np.ndarray, np.ndarray, np.ndarray]] = []  # doc, rows, ids, factors
     for d in batch:

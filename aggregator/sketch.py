@@ -38,11 +38,11 @@ SKETCH_VERSION = f"datasketch-{datasketch.__version__.split('.')[0]}/{SCHEME}/se
 COPY_PERMS = 128
 COPY_BANDS = (32, 4)
 
-# Story level: 64 permutations, 64 bands of 1 row. Two articles become candidates with
-# probability 1-(1-J)^64 over their key-term sets: 73 % when they share 1 of ~40 key terms
-# (J~0.02), >99 % from 4 shared terms. Scoring then decides (scoring.py, stories.py). Measured against
-# scoring every pair: 32 bands over 20 key terms cost 0.044 ARI on ecbplus-dev, 64 bands over
-# 40 key terms 0.006, 128 over 60 nothing (at more candidates per article).
+# Story level: 64 permutations, 64 bands of 1 row. Two articles become candidates with probability
+# 1-(1-J)^64 over their key-term sets: 73 % when they share 1 of ~40 key terms (J~0.02), >99 % from
+# 4 shared terms. Scoring then decides (scoring.py, stories.py). Measured against scoring every
+# pair: 32 bands over 20 key terms cost 0.044 ARI on ecbplus-dev, 64 bands over 40 key terms 0.006,
+# 128 over 60 nothing (at more candidates per article).
 STORY_PERMS = 64  # indexed as 64 bands of 1 row (ValueIndex)
 
 

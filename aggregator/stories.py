@@ -6,11 +6,11 @@ sketches. Output is one link per new article with its evidence, copies, and stor
 
 1. same_url and copy links are must-links: the same text is the same story.
 2. Each article is scored against its candidates with its nearest neighbour's terms added
-   (scoring.py); stories are then grown by average-link agglomeration over the candidate graph: the new
-   articles start as singletons (copy groups pre-merged), the window's stories as ready-made
-   clusters, and the closest pair of clusters merges while its average similarity (missing pairs
-   count as zero) is at least STORY_THRESHOLD. Two existing stories that end in one cluster merge;
-   the older id survives and the other is recorded as an alias.
+   (scoring.py); stories are then grown by average-link agglomeration over the candidate
+   graph: the new articles start as singletons (copy groups pre-merged), the window's stories
+   as ready-made clusters, and the closest pair of clusters merges while its average
+   similarity (missing pairs count as zero) is at least STORY_THRESHOLD. Two existing stories
+   that end in one cluster merge; the older id survives and the other is recorded as an alias.
 """
 
 from __future__ import annotations
