@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlite_utils import Database
 
+from . import extract as ex
 from . import features as ft
 from . import sketch
 from . import text as tx
@@ -116,12 +117,12 @@ class Clusterer:
             self.copy_index.add(d.id, copy_sig)
         self.story_index.add(d.id, story_sig)
 
-    def _extract(self, groups: list[_Group]) -> Callable[[], list[_Features]]:
+    def _extract(self, groups: list[ex.Group]) -> Callable[[], list[ex.Features]]:
         """Text features of each group's articles, in order: computed now for a small batch;
         for a large one, handed to worker processes (one per core) and collected when the
         returned function is called."""
         if sum(len(g.items) for g in groups) < PARALLEL_FROM or self.workers < 2:
-            done = _extract_groups(groups)
+            done = ex.extract_groups(groups)
             return lambda: done
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
@@ -130,7 +131,9 @@ class Clusterer:
                 initializer=os.nice,
                 initargs=(WORKER_NICENESS,),
             )
-        parts = [self._pool.submit(_extract_groups, part) for part in _parts(groups, self.workers)]
+        parts = [
+            self._pool.submit(ex.extract_groups, part) for part in ex.parts(groups, self.workers)
+        ]
         return lambda: [e for part in parts for e in part.result()]
 
     def _prepare(self, batch: list[st.PendingArticle]) -> _Prepared:
@@ -140,7 +143,7 @@ class Clusterer:
         for a in batch:
             by_feed[a.feed_url].append(a)
         groups = [
-            _Group(
+            ex.Group(
                 [(a.title, f"{a.summary}\n{a.fulltext or ''}", a.language) for a in items],
                 st.preceding_texts(self.db, items[0].cursor, BOILERPLATE_SAMPLE),
             )
@@ -149,7 +152,7 @@ class Clusterer:
         position = {a.id: i for i, a in enumerate(a for items in by_feed.values() for a in items)}
         grouped = self._extract(groups)
 
-        def features() -> list[_Features]:  # back in the batch's order
+        def features() -> list[ex.Features]:  # back in the batch's order
             found = grouped()
             return [found[position[a.id]] for a in batch]
 
@@ -210,7 +213,7 @@ class Clusterer:
             _time.perf_counter() - started,
         )
 
-    def _weigh(self, features: list[_Features]) -> tuple[ft.Vectors, list[bytes], dict[str, int]]:
+    def _weigh(self, features: list[ex.Features]) -> tuple[ft.Vectors, list[bytes], dict[str, int]]:
         """The batch's vectors and story signatures, after counting its articles into the term
         statistics (the increments are returned, to be stored with the batch)."""
         vocabulary = self.vocabulary
@@ -227,7 +230,7 @@ class Clusterer:
         return vectors, story_sigs, increments
 
     def _batch(
-        self, batch: list[st.PendingArticle], features: list[_Features]
+        self, batch: list[st.PendingArticle], features: list[ex.Features]
     ) -> tuple[int, set[str], int]:
         times = {a.id: epoch(a.sort_time) for a in batch}
         self._load(min(times.values()) - self.window)
@@ -307,7 +310,7 @@ def _doc(
 
 
 def _readable(
-    links: tuple[Link, ...], batch: list[st.PendingArticle], features: list[_Features]
+    links: tuple[Link, ...], batch: list[st.PendingArticle], features: list[ex.Features]
 ) -> tuple[Link, ...]:
     """Links whose shared terms (stems and names) are written as the new article writes them,
     once here rather than on every page, digest and listing that shows them."""
@@ -321,78 +324,8 @@ def _readable(
 
 
 @dataclass(frozen=True)
-class _Group:
-    """New articles of one feed (title, summary and full text, language) and the texts of the
-    feed's articles just before them."""
-
-    items: list[tuple[str, str, str | None]]
-    sample: list[str]
-
-
-@dataclass(frozen=True)
-class _Features:
-    terms: list[str]  # in term order
-    counts: np.ndarray  # of each term
-    copy_sig: bytes
-    forms: dict[str, str]  # terms (names without their mark) as the title and lead write them
-
-
-@dataclass(frozen=True)
 class _Prepared:
     """A batch with its text features on the way (call ``features`` to wait for them)."""
 
     batch: list[st.PendingArticle]
-    features: Callable[[], list[_Features]]
-
-
-def _parts(groups: list[_Group], workers: int) -> list[list[_Group]]:
-    """Groups in about ``workers`` x 4 consecutive parts of similar article counts."""
-    size = -(-sum(len(g.items) for g in groups) // (workers * 4))
-    parts: list[list[_Group]] = [[]]
-    filled = 0
-    for g in groups:
-        if filled >= size:
-            parts.append([])
-            filled = 0
-        parts[-1].append(g)
-        filled += len(g.items)
-    return parts
-
-
-def _extract_groups(groups: list[_Group]) -> list[_Features]:
-    """Boilerplate removed, then terms and the copy signature of each article: the CPU-heavy,
-    order-free part of a batch, run in worker processes for large batches."""
-    out: list[_Features] = []
-    for g in groups:
-        texts = [body for _, body, _ in g.items]
-        boiler = tx.recurring_lines(texts + g.sample, tx.BOILERPLATE_SHARE, tx.BOILERPLATE_MIN_DOCS)
-        bodies = [tx.strip_lines(t, boiler) for t in texts]
-        matches = [
-            ft.matched(title, body) for (title, _, _), body in zip(g.items, bodies, strict=True)
-        ]
-        counts = [ft.terms(m, lang) for m, (_, _, lang) in zip(matches, g.items, strict=True)]
-        copy_sigs = sketch.hashed_signatures(
-            [
-                tx.shingle_hashes(ft.match_text(title, body), ft.SHINGLE_SIZE)
-                for (title, _, _), body in zip(g.items, bodies, strict=True)
-            ],
-            sketch.COPY_PERMS,
-        )
-        out.extend(
-            _Features(
-                list(c),
-                np.fromiter(c.values(), dtype=np.float64, count=len(c)),
-                sig,
-                _forms(c, m.text(), lang),
-            )
-            for c, sig, m, (_, _, lang) in zip(counts, copy_sigs, matches, g.items, strict=True)
-        )
-    return out
-
-
-def _forms(counts: dict[str, float], text: str, language: str | None) -> dict[str, str]:
-    """How ``text`` (where the terms come from) writes each term that reads differently from
-    the term itself, for the evidence of the links the article may get: found here, in the
-    workers, rather than per link in the main process."""
-    terms = {t.removeprefix(ft.NAME_PREFIX) for t in counts if t[0] != ft.YEAR_PREFIX}
-    return {t: w for t, w in tx.readable_forms(terms, text, language).items() if w != t}
+    features: Callable[[], list[ex.Features]]

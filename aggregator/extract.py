@@ -1,0 +1,86 @@
+"""Text features of new articles: boilerplate removed, terms counted, copy signatures and the
+words' written forms. The CPU-heavy, order-free part of clustering, run in worker processes for
+large batches (cluster.py), so nothing here touches the store or the window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import features as ft
+from . import sketch
+from . import text as tx
+
+
+@dataclass(frozen=True)
+class Group:
+    """New articles of one feed (title, summary and full text, language) and the texts of the
+    feed's articles just before them."""
+
+    items: list[tuple[str, str, str | None]]
+    sample: list[str]
+
+
+@dataclass(frozen=True)
+class Features:
+    """What clustering needs of one article's text."""
+
+    terms: list[str]  # in term order
+    counts: np.ndarray  # of each term
+    copy_sig: bytes
+    forms: dict[str, str]  # terms (names without their mark) as the title and lead write them
+
+
+def parts(groups: list[Group], workers: int) -> list[list[Group]]:
+    """Groups in about ``workers`` x 4 consecutive parts of similar article counts."""
+    size = -(-sum(len(g.items) for g in groups) // (workers * 4))
+    out: list[list[Group]] = [[]]
+    filled = 0
+    for g in groups:
+        if filled >= size:
+            out.append([])
+            filled = 0
+        out[-1].append(g)
+        filled += len(g.items)
+    return out
+
+
+def extract_groups(groups: list[Group]) -> list[Features]:
+    """The features of each group's articles, in order: the group's boilerplate removed first
+    (lines recurring across its articles and its sample)."""
+    out: list[Features] = []
+    for g in groups:
+        texts = [body for _, body, _ in g.items]
+        boiler = tx.recurring_lines(texts + g.sample, tx.BOILERPLATE_SHARE, tx.BOILERPLATE_MIN_DOCS)
+        bodies = [tx.strip_lines(t, boiler) for t in texts]
+        matches = [
+            ft.matched(title, body) for (title, _, _), body in zip(g.items, bodies, strict=True)
+        ]
+        counts = [ft.terms(m, lang) for m, (_, _, lang) in zip(matches, g.items, strict=True)]
+        copy_sigs = sketch.hashed_signatures(
+            [
+                tx.shingle_hashes(ft.match_text(title, body), ft.SHINGLE_SIZE)
+                for (title, _, _), body in zip(g.items, bodies, strict=True)
+            ],
+            sketch.COPY_PERMS,
+        )
+        out.extend(
+            Features(
+                list(c),
+                np.fromiter(c.values(), dtype=np.float64, count=len(c)),
+                sig,
+                _forms(c, m.text(), lang),
+            )
+            for c, sig, m, (_, _, lang) in zip(counts, copy_sigs, matches, g.items, strict=True)
+        )
+    return out
+
+
+def _forms(counts: dict[str, float], text: str, language: str | None) -> dict[str, str]:
+    """How ``text`` (where the terms come from) writes each term that reads differently from
+    the term itself, for the evidence of the links the article may get: found here, in the
+    workers, rather than per link in the main process."""
+    terms = {t.removeprefix(ft.NAME_PREFIX) for t in counts if t[0] != ft.YEAR_PREFIX}
+    return {t: w for t, w in tx.readable_forms(terms, text, language).items() if w != t}
