@@ -76,10 +76,7 @@ def words(text: str) -> list[str]:
     """Word tokens of normalised text; runs of space-less scripts become character bigrams."""
     text = unicodedata.normalize("NFKC", text).casefold()  # normalise() but for the spaces
     if text.isascii():
-        found = text.translate(_ASCII_GAPS).split()
-        if "'" not in text:
-            return found
-        return [w for part in found for w in ([part] if "'" not in part else _WORD.findall(part))]
+        return _ascii_words(text)
     found = _WORD.findall(text)
     if not _NO_SPACE.search(text):  # the common case: no per-word script check needed
         return [w.replace("’", "'") if "’" in w else w for w in found]
@@ -90,6 +87,14 @@ def words(text: str) -> list[str]:
         else:
             out.append(w.replace("’", "'"))
     return out
+
+
+def _ascii_words(text: str) -> list[str]:
+    """``_WORD.findall(text)`` for ASCII text, with its case."""
+    found = text.translate(_ASCII_GAPS).split()
+    if "'" not in text:
+        return found
+    return [w for part in found for w in ([part] if "'" not in part else _WORD.findall(part))]
 
 
 def _bigrams(run: str) -> list[str]:
@@ -127,8 +132,14 @@ def readable_forms(terms: Iterable[str], text: str, language: str | None = None)
     first written ("climat" -> "climate", "russian" -> "Russian", "trump" -> "Trump" from
     "Trump's"). Terms no word matches are left out; each term's form depends on it alone."""
     open_ = set(terms)  # terms not yet seen in lower case
-    shown_words = _WORD.findall(unicodedata.normalize("NFKC", text))
-    keys = [w.casefold().replace("’", "'") for w in shown_words]
+    text = unicodedata.normalize("NFKC", text)
+    # Each written word once, in order of first use: a repeat can change nothing.
+    if text.isascii():
+        shown_words = list(dict.fromkeys(_ascii_words(text)))
+        keys = [w.lower() for w in shown_words]
+    else:
+        shown_words = list(dict.fromkeys(_WORD.findall(text)))
+        keys = [w.casefold().replace("’", "'") for w in shown_words]
     stemmer = _stemmer(language)
     stems: list[str] = stemmer.stemWords(keys) if stemmer else keys  # one call for all words
     found: dict[str, str] = {}
