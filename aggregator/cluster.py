@@ -1,8 +1,9 @@
 """Incremental story clustering: wires text features, sketches (datasketch) and the store.
 
-A Clusterer keeps the time window in memory (loaded once from persisted signatures), takes the
-articles not yet clustered in batches, and writes each batch's decisions in one transaction, so a
-crash loses at most the batch in progress and a re-run redoes exactly that batch.
+A Clusterer keeps the time window in memory (window.py, loaded once from persisted signatures),
+takes the articles not yet clustered in batches, and writes each batch's decisions in one
+transaction, so a crash loses at most the batch in progress and a re-run redoes exactly that
+batch.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from . import extract as ex
 from . import features as ft
 from . import sketch
 from . import text as tx
-from .scoring import Doc, with_neighbour
+from .scoring import Doc
 from .store import epoch, iso
 from .store import stories as st
 from .stories import STORY_THRESHOLD, Link, assign
+from .window import Window, doc
 
 # Articles per transaction. A poll of 30 outlets brings ~1,000 new items; 2,000 keeps one poll in
 # one batch (so arrival order within it never matters) and bounds memory.
@@ -35,11 +37,6 @@ BATCH_SIZE = 2000
 # Batches at least this large extract text features in worker processes (one per core): the
 # pool's start-up (~0.2 s) pays off from a few hundred 500-word articles.
 PARALLEL_FROM = 400
-# Story candidates scored per new article, the closest by key-term overlap first: it bounds
-# the scoring and the agglomeration that follows. Ranking by the sketches is coarse (a cap of 40
-# cost 0.021 ARI on ecbplus-dev), so the cap is set high; it binds in large windows (undated
-# neus-train as one 6,393-article window: ~1,050 found per article, 400 scored).
-MAX_CANDIDATES = 400
 # Extraction workers run at a lower priority: they prepare the next batch while the main process
 # decides this one, and the main process is the critical path.
 WORKER_NICENESS = 10
@@ -65,57 +62,24 @@ class Clusterer:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.db = db
-        self.window = window_hours * 3600.0
+        self.window_seconds = window_hours * 3600.0
         self.threshold = STORY_THRESHOLD if threshold is None else threshold
         self.now = now
         self.vocabulary = ft.Vocabulary(*st.load_df(db))
-        self.docs: dict[int, Doc] = {}
-        self.sigs: dict[int, tuple[bytes, bytes]] = {}
-        self.copy_index = sketch.copy_index()
-        self.story_index = sketch.story_index()
-        self.first_seen: dict[str, float] = {}
-        self._times: dict[int, float] = {}
+        self.window = Window()
         self.workers = os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
-        self._loaded_since: float | None = None
+        self._loaded = False
 
     def _load(self, since: float) -> None:
-        if self._loaded_since is not None:
+        """The window as the store kept it, once per run."""
+        if self._loaded:
             return
-        self._loaded_since = since
-        window = st.load_window(self.db, since, sketch.SKETCH_VERSION)
-        for s in window:
-            arrays = self.vocabulary.arrays(s.vec)
-            doc = _doc(s.id, s.key, s.vec, arrays, s.time, s.dated, s.outlet, s.url)
-            doc = replace(doc, story_id=s.story_id, copy_root=s.copy_root)
-            # Signatures of another sketch version: the story sketch is rebuilt from the stored
-            # terms; the copy sketch needs the text, so such articles sit out copy detection.
-            story_sig = s.story_sig or sketch.signature(ft.key_terms(s.vec), sketch.STORY_PERMS)
-            self._remember(doc, s.copy_sig, story_sig, s.time)
-        for s in window:  # scored with their stored neighbours, as before the restart
-            if s.neighbour is None:
-                continue
-            near = self.docs.get(s.neighbour)
-            if near is not None:
-                ids, weights = near.ids, near.weights
-            elif s.neighbour_vec is not None:  # the neighbour is older than the window
-                ids, weights = self.vocabulary.arrays(s.neighbour_vec)
-            else:
-                continue
-            self.docs[s.id] = with_neighbour(
-                self.docs[s.id], ids, weights, s.neighbour, s.neighbour_score
-            )
+        self._loaded = True
+        stored = st.load_window(self.db, since, sketch.SKETCH_VERSION)
         since_stamp = iso(datetime.fromtimestamp(since, tz=UTC))
-        for sid, fs in st.first_seen(self.db, since_stamp).items():
-            self.first_seen[sid] = epoch(fs)
-
-    def _remember(self, d: Doc, copy_sig: bytes | None, story_sig: bytes, t: float) -> None:
-        self.docs[d.id] = d
-        self.sigs[d.id] = (copy_sig or b"", story_sig)
-        self._times[d.id] = t
-        if copy_sig is not None:
-            self.copy_index.add(d.id, copy_sig)
-        self.story_index.add(d.id, story_sig)
+        first_seen = {sid: epoch(fs) for sid, fs in st.first_seen(self.db, since_stamp).items()}
+        self.window.load(stored, first_seen, self.vocabulary)
 
     def _extract(self, groups: list[ex.Group]) -> Callable[[], list[ex.Features]]:
         """Text features of each group's articles, in order: computed now for a small batch;
@@ -162,21 +126,6 @@ class Clusterer:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
-
-    def _closest(self, aid: int, found: list[int]) -> list[int]:
-        """At most MAX_CANDIDATES candidates: those sharing most key terms (estimated Jaccard
-        of the key-term sketches), so scoring cost per article is bounded however full the
-        window is."""
-        if len(found) <= MAX_CANDIDATES:
-            return found
-        ranked = sketch.rank_by_jaccard(self.sigs[aid][1], [self.sigs[o][1] for o in found])
-        return sorted(found[i] for i in ranked[:MAX_CANDIDATES])
-
-    def _evict(self, before: float) -> None:
-        for aid in [a for a, t in self._times.items() if t < before]:
-            self.copy_index.remove(aid)
-            self.story_index.remove(aid)
-            del self.docs[aid], self.sigs[aid], self._times[aid]
 
     def run(self, limit: int | None = None) -> ClusterReport:
         """Cluster every article not yet in a story (at most ``limit``).
@@ -233,8 +182,8 @@ class Clusterer:
         self, batch: list[st.PendingArticle], features: list[ex.Features]
     ) -> tuple[int, set[str], int]:
         times = {a.id: epoch(a.sort_time) for a in batch}
-        self._load(min(times.values()) - self.window)
-        self._evict(min(times.values()) - self.window)
+        self._load(min(times.values()) - self.window_seconds)
+        self.window.evict(min(times.values()) - self.window_seconds)
         vectors, story_sigs, increments = self._weigh(features)
         names = self.vocabulary.terms
         new_docs: list[Doc] = []
@@ -242,29 +191,17 @@ class Clusterer:
         for i, (a, e, story_sig) in enumerate(zip(batch, features, story_sigs, strict=True)):
             vec = vectors.vec(i, names)
             t = times[a.id]
-            d = _doc(a.id, a.key, vec, vectors.of(i), t, a.dated, a.outlet, a.url)
+            d = doc(a.id, a.key, vec, vectors.of(i), t, a.dated, a.outlet, a.url)
             new_docs.append(d)
             sketches.append(st.NewSketch(a.id, vec, e.copy_sig, story_sig, t, a.dated))
-            self._remember(d, e.copy_sig, story_sig, t)
-
-        found = self.story_index.query_many(story_sigs)
-        candidates = {d.id: self._closest(d.id, f) for d, f in zip(new_docs, found, strict=True)}
-        copy_candidates = {
-            d.id: [
-                (o, sketch.jaccard(self.sigs[d.id][0], self.sigs[o][0]))
-                for o in self.copy_index.query(self.sigs[d.id][0])
-                if o != d.id
-            ]
-            for d in new_docs
-        }
-        window = [d for d in self.docs.values() if d.story_id is not None]
+            self.window.add(d, e.copy_sig, story_sig, t)
         result = assign(
             new_docs,
-            window,
-            candidates,
-            copy_candidates,
-            self.window,
-            self.first_seen,
+            self.window.clustered(),
+            self.window.story_candidates(new_docs),
+            self.window.copy_candidates(new_docs),
+            self.window_seconds,
+            self.window.first_seen,
             self.threshold,
         )
         result = replace(result, links=_readable(result.links, batch, features))
@@ -277,36 +214,8 @@ class Clusterer:
             self.now(),
             sketch.SKETCH_VERSION,
         )
-        # Bring the in-memory window in step with what was written.
-        self.docs.update((d.id, d) for d in result.rescored)
-        renamed = dict(result.merges)
-        story_of = {lk.article_id: lk.story_id for lk in result.links}
-        roots = {c.article_id: c.source_id for c in result.copies}
-        for aid, d in list(self.docs.items()):
-            sid = story_of.get(aid, d.story_id)
-            sid = renamed.get(sid, sid) if sid else sid
-            if sid != d.story_id or aid in roots:
-                self.docs[aid] = replace(d, story_id=sid, copy_root=roots.get(aid, d.copy_root))
-        new_ids = {lk.story_id for lk in result.links} - set(self.first_seen)
-        for sid, fs in first_seen.items():
-            self.first_seen[sid] = epoch(fs)
-        for old, _ in result.merges:
-            self.first_seen.pop(old, None)
-        return len(new_ids), set(first_seen), len(result.merges)
-
-
-def _doc(
-    aid: int,
-    key: str,
-    vec: dict[str, float],
-    arrays: tuple[np.ndarray, np.ndarray],
-    t: float,
-    dated: bool,
-    outlet: str,
-    url: str | None,
-) -> Doc:
-    ids, weights = arrays
-    return Doc(aid, key, vec, ids, weights, t if dated else None, outlet, url, ft.years(vec))
+        founded = self.window.apply(result, {s: epoch(fs) for s, fs in first_seen.items()})
+        return founded, set(first_seen), len(result.merges)
 
 
 def _readable(

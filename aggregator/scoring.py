@@ -32,7 +32,7 @@ NEIGHBOUR_WEIGHT = 1.0
 NEIGHBOUR_MIN = 0.22
 # Every scored candidate at cosine >= MIN_EDGE is an edge. Average link sums the edges between
 # clusters, so dropping near-zero ones changes nothing on shared/data/eval. Edges are not capped
-# per article (cluster.MAX_CANDIDATES bounds the work): with the 40 strongest kept, a growing
+# per article (window.MAX_CANDIDATES bounds the work): with the 40 strongest kept, a growing
 # story split once it passed ~50 reports, since the pairs never kept count as zero in its
 # average (150 reports of one event: 6 stories in one batch, 2 in batches of 30; now 1). ARI on
 # shared/data/eval is unchanged but for undated neus-train (one window: 0.477 -> 0.474).

@@ -151,9 +151,9 @@ def test_a_restart_rebuilds_neighbour_scoring_even_past_the_window(tmp_path: Pat
         "SELECT s.neighbour FROM article_sketches s JOIN article_sketches n "
         "ON n.article_id = s.neighbour WHERE s.time >= ? AND n.time < ?", (since, since))}
     assert outside, "the check needs a neighbour older than the loaded window"
-    assert part.docs
-    for aid, d in part.docs.items():
-        full = whole.docs[aid]
+    assert part.window.docs
+    for aid, d in part.window.docs.items():
+        full = whole.window.docs[aid]
         assert d.neighbour == full.neighbour is not None
         assert d.expanded_ids is not None and full.expanded_ids is not None
         assert d.expanded_weights is not None and full.expanded_weights is not None
