@@ -232,3 +232,25 @@ def test_a_story_does_not_split_as_its_coverage_grows(tmp_path: Path, every: int
     Clusterer(db, 72).run()
     assert db.execute("SELECT COUNT(DISTINCT story_id), COUNT(*) FROM story_links").fetchone() \
         == (1, 150)
+
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_run_pauses_the_garbage_collector_and_gives_it_back(tmp_path: Path, enabled: bool) -> None:
+    """Clustering pauses Python's cyclic collector (full collections walk the whole window);
+    the caller gets it back as it was, also when the run fails."""
+    import gc
+
+    from aggregator.cluster import _collector_paused
+
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        with pytest.raises(RuntimeError), _collector_paused():
+            assert not gc.isenabled()
+            raise RuntimeError("a failed run")
+        assert gc.isenabled() is enabled
+        assert partition(load(tmp_path / "gc.db", articles()))
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
