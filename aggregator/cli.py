@@ -156,12 +156,22 @@ def _number(low: float, high: float, what: str) -> Callable[[str], float]:
     return parse
 
 
+def _natural(value: str) -> int:
+    """An argparse type: a whole number, 0 or more."""
+    if not value.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number, 0 or more")
+    return int(value)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import run_eval
 
     result = run_eval(Path(args.file), args.level, args.window_hours, args.threshold)
     if args.json:
-        print(json.dumps(result.as_json()))
+        out = result.as_json()
+        if args.mistakes:
+            out.update(result.mistakes_json(args.mistakes))
+        print(json.dumps(out, ensure_ascii=False))
         return 0
     s = result.scores
     print(f"{args.file}  level={args.level}")
@@ -174,6 +184,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
         f"F1 {s.bcubed_f1:.3f}"
     )
     print(f"ARI {s.ari:.3f}   {result.articles_per_second:.0f} articles/s")
+    if args.mistakes:
+        from .terminal import mistake_lines
+
+        blocks = (
+            ("merges", result.merges, "clusters holding several gold stories", "wrongly together"),
+            ("splits", result.splits, "gold stories in several clusters", "wrongly apart"),
+        )
+        for name, found, what, cost in blocks:
+            shown = found[: args.mistakes]
+            count = f"the {len(shown)} costliest of {len(found)}" if found else "none"
+            heading = f"\n{name} ({what}): {count}"
+            for line in mistake_lines(heading, shown, result.ids, result.titles, cost):
+                print(line)
     return 0
 
 
@@ -333,6 +356,13 @@ def parser() -> argparse.ArgumentParser:
         type=_number(0.0, float("inf"), "a positive number of hours"),
         default=72.0,
         help="time window in hours for dated articles (default 72)",
+    )
+    s.add_argument(
+        "--mistakes",
+        type=_natural,
+        default=0,
+        metavar="N",
+        help="also list the N costliest merges and splits, article by article",
     )
     s.set_defaults(fn=cmd_eval)
 

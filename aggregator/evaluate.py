@@ -19,7 +19,7 @@ from typing import Any
 
 from .cluster import Clusterer
 from .errors import AggregatorError
-from .metrics import Scores, score
+from .metrics import Mistake, Scores, merges, score, splits
 from .model import Article, FeedConfig
 from .store import open_db
 from .store import stories as st
@@ -34,12 +34,28 @@ class EvalResult:
     scores: Scores
     articles_per_second: float
     level: str
+    ids: tuple[str, ...] = ()  # the articles, in file order (Mistake.groups index them)
+    titles: tuple[str, ...] = ()
+    merges: tuple[Mistake, ...] = ()  # clusters holding several gold stories, costliest first
+    splits: tuple[Mistake, ...] = ()  # gold stories in several clusters, costliest first
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = asdict(self.scores)
         out["articles_per_second"] = round(self.articles_per_second, 1)
         out["level"] = self.level
         return out
+
+    def mistakes_json(self, n: int) -> dict[str, Any]:
+        """The ``n`` costliest merges and splits, each as its groups of articles (id, title)."""
+
+        def one(m: Mistake) -> dict[str, Any]:
+            groups = [[{"id": self.ids[i], "title": self.titles[i]} for i in g] for g in m.groups]
+            return {"pairs": m.pairs, "groups": groups}
+
+        return {
+            "merges": [one(m) for m in self.merges[:n]],
+            "splits": [one(m) for m in self.splits[:n]],
+        }
 
 
 def _published(value: Any) -> datetime | None:
@@ -147,4 +163,12 @@ def run_eval(
         db.conn.close()
     gold = [str(r["story"]) for r in rows]
     pred = [predicted[str(r["id"])] for r in rows]
-    return EvalResult(score(gold, pred), len(rows) / elapsed if elapsed else 0.0, level)
+    return EvalResult(
+        score(gold, pred),
+        len(rows) / elapsed if elapsed else 0.0,
+        level,
+        tuple(str(r["id"]) for r in rows),
+        tuple(str(r["title"] or "") for r in rows),
+        tuple(merges(gold, pred)),
+        tuple(splits(gold, pred)),
+    )

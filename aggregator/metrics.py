@@ -66,3 +66,39 @@ def score(gold: Sequence[Hashable], predicted: Sequence[Hashable]) -> Scores:
         bcubed_recall=br,
         bcubed_f1=_f1(bp, br),
     )
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A cluster holding several gold stories (a merge) or a gold story spread over several
+    clusters (a split): the items (by index) in groups by the other labeling, largest first,
+    and the pairs it costs (pairs wrongly together, or wrongly apart)."""
+
+    groups: tuple[tuple[int, ...], ...]
+    pairs: int
+
+
+def merges(gold: Sequence[Hashable], predicted: Sequence[Hashable]) -> list[Mistake]:
+    """Predicted clusters that hold more than one gold story, costliest first."""
+    return _mistakes(predicted, gold)
+
+
+def splits(gold: Sequence[Hashable], predicted: Sequence[Hashable]) -> list[Mistake]:
+    """Gold stories spread over more than one predicted cluster, costliest first."""
+    return _mistakes(gold, predicted)
+
+
+def _mistakes(outer: Sequence[Hashable], inner: Sequence[Hashable]) -> list[Mistake]:
+    """Groups of ``outer`` that ``inner`` cuts in parts, with the pairs across the parts."""
+    parts: dict[Hashable, dict[Hashable, list[int]]] = {}
+    for i, (o, n) in enumerate(zip(outer, inner, strict=True)):
+        parts.setdefault(o, {}).setdefault(n, []).append(i)
+    found = []
+    for groups in parts.values():
+        if len(groups) < 2:
+            continue
+        sizes = [len(g) for g in groups.values()]
+        across = _pairs(sum(sizes)) - sum(_pairs(s) for s in sizes)
+        ordered = sorted((tuple(g) for g in groups.values()), key=lambda g: (-len(g), g[0]))
+        found.append(Mistake(tuple(ordered), across))
+    return sorted(found, key=lambda m: (-m.pairs, m.groups[0][0]))

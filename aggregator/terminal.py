@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from .metrics import Mistake
 from .model import FeedHealth
 from .store import epoch
 from .views import StoryView
@@ -153,3 +154,23 @@ def explain_lines(s: StoryView) -> Iterator[str]:
         yield f"      {m.kind}: {why}"
         if m.shared_terms:
             yield f"      shared terms: {', '.join(m.shared_terms)}"
+
+
+def mistake_lines(
+    heading: str,
+    mistakes: Sequence[Mistake],
+    ids: Sequence[str],
+    titles: Sequence[str],
+    cost: str,
+    width: int = 80,
+) -> Iterator[str]:
+    """Merges or splits of `aggregator eval`, one block each: its groups of articles (a dash
+    opens each group), every article as its id and title cut to the width."""
+    yield heading
+    for m in mistakes:
+        articles = _count(sum(len(g) for g in m.groups), "article")
+        yield f"  {articles}, {_count(m.pairs, 'pair')} {cost}"
+        for g in m.groups:
+            for k, i in enumerate(g):
+                line = f"    {'-' if k == 0 else ' '} {ids[i]}  {titles[i]}"
+                yield line if len(line) <= width else line[: width - 1] + "…"

@@ -9,7 +9,7 @@ import pytest
 from conftest import SHARED
 
 from aggregator.cli import main
-from aggregator.metrics import score
+from aggregator.metrics import Mistake, merges, score, splits
 
 
 def test_metrics_by_hand() -> None:
@@ -26,6 +26,11 @@ def test_metrics_by_hand() -> None:
     # B-cubed recall: a,b: 2/3; c: 1/3; d,e: 1 -> (4/3 + 1/3 + 2)/5 = 11/15
     assert s.bcubed_recall == pytest.approx(11 / 15)
     assert score(gold, gold).ari == pytest.approx(1.0)
+    # Merges: cluster 2 holds c (story x) and d, e (story y): 2 pairs wrongly together.
+    assert merges(gold, pred) == [Mistake(((3, 4), (2,)), 2)]
+    # Splits: story x lies in clusters 1 (a, b) and 2 (c): 2 pairs wrongly apart; y is whole.
+    assert splits(gold, pred) == [Mistake(((0, 1), (2,)), 2)]
+    assert merges(gold, gold) == splits(gold, gold) == []
 
 
 def test_eval_command_on_a_small_labelled_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -52,6 +57,23 @@ def test_eval_command_on_a_small_labelled_file(tmp_path: Path, capsys: pytest.Ca
     assert main(["eval", str(path), "--json", "--threshold", "0.99"]) == 0
     strict = json.loads(capsys.readouterr().out)
     assert strict["clusters"] > out["clusters"] and strict["pair_recall"] < 1.0
+    assert "merges" not in strict  # the keys, unless mistakes are asked for
+    # ... and the stories it split, article by article, to see why.
+    assert main(["eval", str(path), "--threshold", "0.99", "--mistakes", "1"]) == 0
+    shown = capsys.readouterr().out
+    assert "merges (clusters holding several gold stories): none" in shown
+    assert "splits (gold stories in several clusters): the 1 costliest of 1" in shown
+    assert "2 articles, 1 pair wrongly apart" in shown
+    assert "- q1  Magnitude 6.8 earthquake strikes Sumatra" in shown
+    assert "- q2  Strong Sumatra earthquake jolts Padang" in shown
+    assert main(["eval", str(path), "--json", "--threshold", "0.99", "--mistakes", "5"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["merges"] == [] and listed["splits"] == [
+        {"pairs": 1, "groups": [[{"id": "q1", "title": "Magnitude 6.8 earthquake strikes Sumatra"}],
+                                [{"id": "q2", "title": "Strong Sumatra earthquake jolts Padang"}]]}
+    ]
+    with pytest.raises(SystemExit):
+        main(["eval", str(path), "--mistakes", "-1"])
 
 
 @pytest.mark.parametrize(
