@@ -348,8 +348,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--threshold",
         type=_number(0.0, 1.0, "a number between 0 and 1"),
-        help="story threshold to try (default: the built-in one; set `story_threshold` in "
-        "feeds.toml to use another)",
+        help="story threshold to try, used as given (default: the built-in one, lower for "
+        "files under 800 articles; set `story_threshold` in feeds.toml to use another)",
     )
     s.add_argument(
         "--window-hours",

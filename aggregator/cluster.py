@@ -30,7 +30,7 @@ from . import text as tx
 from .scoring import Doc
 from .store import epoch, iso
 from .store import stories as st
-from .stories import STORY_THRESHOLD, Link, assign
+from .stories import STORY_THRESHOLD, Link, assign, threshold_for
 from .window import Window, doc
 
 # Articles per transaction. A poll of 30 outlets brings ~1,000 new items; 2,000 keeps one poll in
@@ -76,12 +76,12 @@ class Clusterer:
         self,
         db: Database,
         window_hours: float,
-        threshold: float | None = None,  # None: STORY_THRESHOLD
+        threshold: float | None = None,  # None: STORY_THRESHOLD, lower for a small archive
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.db = db
         self.window_seconds = window_hours * 3600.0
-        self.threshold = STORY_THRESHOLD if threshold is None else threshold
+        self.threshold = threshold
         self.now = now
         self.vocabulary = ft.Vocabulary(*st.load_df(db))
         self.window = Window()
@@ -181,6 +181,12 @@ class Clusterer:
             _time.perf_counter() - started,
         )
 
+    def _threshold(self) -> float:
+        """The bar as configured, or by default STORY_THRESHOLD as fits the archive's size."""
+        if self.threshold is not None:
+            return self.threshold
+        return threshold_for(STORY_THRESHOLD, self.vocabulary.n_docs)
+
     def _weigh(self, features: list[ex.Features]) -> tuple[ft.Vectors, list[bytes], dict[str, int]]:
         """The batch's vectors and story signatures, after counting its articles into the term
         statistics (the increments are returned, to be stored with the batch)."""
@@ -221,7 +227,7 @@ class Clusterer:
             self.window.copy_candidates(new_docs),
             self.window_seconds,
             self.window.first_seen,
-            self.threshold,
+            self._threshold(),
         )
         result = replace(result, links=_readable(result.links, batch, features))
         first_seen = st.save_assignment(

@@ -71,11 +71,13 @@ def test_story_threshold_reaches_the_clusterer(tmp_path: Path) -> None:
     from aggregator.cluster import Clusterer
     from aggregator.pipeline import _clusterer
     from aggregator.store import open_db
-    from aggregator.stories import STORY_THRESHOLD
+    from aggregator.stories import STORY_THRESHOLD, threshold_for
 
     path = tmp_path / "feeds.toml"
     path.write_text('[settings]\nstory_threshold = 0.25\n', encoding="utf-8")
     db = open_db(tmp_path / "x.db")
-    assert _clusterer(db, load_config(path)).threshold == 0.25
+    assert _clusterer(db, load_config(path))._threshold() == 0.25  # as given, even when small
     path.write_text('[settings]\n', encoding="utf-8")
-    assert _clusterer(db, load_config(path)).threshold == STORY_THRESHOLD == Clusterer(db, 72).threshold
+    default = _clusterer(db, load_config(path))
+    assert default.threshold is None is Clusterer(db, 72).threshold
+    assert default._threshold() == threshold_for(STORY_THRESHOLD, 0) < STORY_THRESHOLD

@@ -254,3 +254,19 @@ def test_a_run_pauses_the_garbage_collector_and_gives_it_back(tmp_path: Path, en
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_a_small_archive_lowers_the_default_bar() -> None:
+    """Rarity learnt from few articles is flatter, so one event's reports score lower: below
+    SMALL_ARCHIVE articles the bar drops by SLOPE per e-fold, never below the neighbour bar."""
+    import math
+
+    from aggregator.scoring import NEIGHBOUR_MIN
+    from aggregator.stories import SMALL_ARCHIVE, SMALL_ARCHIVE_SLOPE, threshold_for
+
+    assert threshold_for(0.33, SMALL_ARCHIVE) == threshold_for(0.33, 10**6) == 0.33
+    expected = 0.33 - SMALL_ARCHIVE_SLOPE * math.log(SMALL_ARCHIVE / 230)
+    assert threshold_for(0.33, 230) == pytest.approx(expected)
+    assert NEIGHBOUR_MIN < expected < 0.33
+    assert threshold_for(0.33, 14) == threshold_for(0.33, 0) == NEIGHBOUR_MIN
+    assert threshold_for(0.1, 14) == 0.1  # a bar already below the floor stays where it is
