@@ -185,18 +185,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     )
     print(f"ARI {s.ari:.3f}   {result.articles_per_second:.0f} articles/s")
     if args.mistakes:
-        from .terminal import mistake_lines
+        from .terminal import mistakes_report
 
-        blocks = (
-            ("merges", result.merges, "clusters holding several gold stories", "wrongly together"),
-            ("splits", result.splits, "gold stories in several clusters", "wrongly apart"),
-        )
-        for name, found, what, cost in blocks:
-            shown = found[: args.mistakes]
-            count = f"the {len(shown)} costliest of {len(found)}" if found else "none"
-            heading = f"\n{name} ({what}): {count}"
-            for line in mistake_lines(heading, shown, result.ids, result.titles, cost):
-                print(line)
+        for line in mistakes_report(
+            result.merges, result.splits, result.ids, result.titles, args.mistakes
+        ):
+            print(line)
     return 0
 
 

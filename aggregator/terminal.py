@@ -156,21 +156,29 @@ def explain_lines(s: StoryView) -> Iterator[str]:
             yield f"      shared terms: {', '.join(m.shared_terms)}"
 
 
-def mistake_lines(
-    heading: str,
-    mistakes: Sequence[Mistake],
+def mistakes_report(
+    merges: Sequence[Mistake],
+    splits: Sequence[Mistake],
     ids: Sequence[str],
     titles: Sequence[str],
-    cost: str,
+    n: int,
     width: int = 80,
 ) -> Iterator[str]:
-    """Merges or splits of `aggregator eval`, one block each: its groups of articles (a dash
-    opens each group), every article as its id and title cut to the width."""
-    yield heading
-    for m in mistakes:
-        articles = _count(sum(len(g) for g in m.groups), "article")
-        yield f"  {articles}, {_count(m.pairs, 'pair')} {cost}"
-        for g in m.groups:
-            for k, i in enumerate(g):
-                line = f"    {'-' if k == 0 else ' '} {ids[i]}  {titles[i]}"
-                yield line if len(line) <= width else line[: width - 1] + "…"
+    """The ``n`` costliest merges and splits of `aggregator eval`, a block each: its groups of
+    articles (a dash opens each group), every article as its id and title cut to the width."""
+    blocks = (
+        ("merges", merges, "clusters holding several gold stories", "wrongly together"),
+        ("splits", splits, "gold stories in several clusters", "wrongly apart"),
+    )
+    for name, found, what, cost in blocks:
+        shown = found[:n]
+        yield f"\n{name} ({what}): " + (
+            f"the {len(shown)} costliest of {len(found)}" if found else "none"
+        )
+        for m in shown:
+            articles = _count(sum(len(g) for g in m.groups), "article")
+            yield f"  {articles}, {_count(m.pairs, 'pair')} {cost}"
+            for g in m.groups:
+                for k, i in enumerate(g):
+                    line = f"    {'-' if k == 0 else ' '} {ids[i]}  {titles[i]}"
+                    yield line if len(line) <= width else line[: width - 1] + "…"
