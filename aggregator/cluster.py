@@ -207,8 +207,9 @@ class Clusterer:
         self, batch: list[st.PendingArticle], features: list[ex.Features]
     ) -> tuple[int, set[str], int]:
         times = {a.id: epoch(a.sort_time) for a in batch}
-        self._load(min(times.values()) - self.window_seconds)
-        self.window.evict(min(times.values()) - self.window_seconds)
+        since = min(times.values()) - self.window_seconds  # the window of the batch's earliest
+        self._load(since)
+        self.window.evict(since)
         vectors, story_sigs, increments = self._weigh(features)
         names = self.vocabulary.terms
         new_docs: list[Doc] = []
