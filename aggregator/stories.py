@@ -43,9 +43,8 @@ STORY_THRESHOLD = 0.33
 # its stories, 0.313 whole), so its small files move little: 0.782 -> 0.776, 0.825 -> 0.815,
 # 0.796 -> 0.796. Files of 800 articles or more, and every archive past its first big poll, are
 # unchanged (ecbplus-dev's 772 and gedikli-chains' 100 give the same clusters); the similarity
-# table's small archive keeps its same-type pairs (plain cosine
-# 0.19 / 0.20) below the floor. A threshold set in feeds.toml or `eval --threshold` is used as
-# given, whatever the archive's size.
+# table's small archive keeps its same-type pairs (plain cosine 0.19 / 0.20) below the floor. A
+# threshold set in feeds.toml or `eval --threshold` is used as given, whatever the archive's size.
 SMALL_ARCHIVE = 800
 SMALL_ARCHIVE_SLOPE = 0.04
 # Estimated Jaccard of 3-shingle sets at which two texts are copies. Republished copies have
