@@ -156,11 +156,15 @@ def _number(low: float, high: float, what: str) -> Callable[[str], float]:
     return parse
 
 
-def _natural(value: str) -> int:
-    """An argparse type: a whole number, 0 or more."""
-    if not value.strip().isdigit():
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number, 0 or more")
-    return int(value)
+def _whole(least: int) -> Callable[[str], int]:
+    """An argparse type: a whole number, ``least`` or more."""
+
+    def parse(value: str) -> int:
+        if not value.strip().isdigit() or int(value) < least:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number, {least} or more")
+        return int(value)
+
+    return parse
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -353,7 +357,7 @@ def parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--mistakes",
-        type=_natural,
+        type=_whole(0),
         default=0,
         metavar="N",
         help="also list the N costliest merges and splits, article by article",
@@ -364,14 +368,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--since", help="only stories updated since: 24h, 3d, or a date")
     s.add_argument(
         "--min-outlets",
-        type=int,
+        type=_whole(1),
         default=1,
         metavar="N",
         help="only stories told by at least N outlets",
     )
     s.add_argument("--outlet", metavar="NAME", help="only stories this outlet covered")
     s.add_argument("--search", metavar="TEXT", help="full-text search over stored articles")
-    s.add_argument("--limit", type=int, default=30, metavar="N", help="at most N stories (30)")
+    s.add_argument(
+        "--limit", type=_whole(1), default=30, metavar="N", help="at most N stories (30)"
+    )
     s.add_argument("--explain", metavar="ID", help="why each article is in story ID")
     g = s.add_mutually_exclusive_group()
     g.add_argument("--json", action="store_true", help="JSON (see README for the contract)")

@@ -133,3 +133,14 @@ def test_run_and_clusters_filters(server: FeedServer, tmp_path: Path,
     text = capsys.readouterr().out
     assert "3 outlets" in text and all(len(line) <= 80 for line in text.splitlines())
     assert main(["--config", str(cfg), "clusters", "--since", "soon"]) == 1
+
+
+@pytest.mark.parametrize(("option", "value"), [("--limit", "-1"), ("--limit", "0"),
+                                               ("--min-outlets", "0"), ("--limit", "ten")])
+def test_clusters_refuses_counts_below_one(option: str, value: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # `--limit -1` used to list all but the last story; a count is checked before any work.
+    with pytest.raises(SystemExit) as stop:
+        main(["clusters", option, value])
+    assert stop.value.code == 2
+    assert f"argument {option}: {value!r} is not a whole number, 1 or more" in capsys.readouterr().err
