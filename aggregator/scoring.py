@@ -76,6 +76,12 @@ def with_neighbour(
     )
 
 
+def cosine(a: Doc, b: Doc) -> float:
+    """The plain cosine of two articles' vectors (each unit length, or empty)."""
+    _, ia, ib = np.intersect1d(a.ids, b.ids, assume_unique=True, return_indices=True)
+    return float(a.weights[ia] @ b.weights[ib])
+
+
 def edges(
     batch: Sequence[Doc],
     docs: Mapping[int, Doc],

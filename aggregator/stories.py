@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .features import shared_terms
-from .scoring import NEIGHBOUR_MIN, Doc, edges
+from .scoring import NEIGHBOUR_MIN, Doc, cosine, edges
 
 # Average-link threshold on the cosine of neighbour-expanded TF-IDF vectors (scoring.py). With
 # scoring.NEIGHBOUR_MIN 0.22, `aggregator eval` ARI at 0.30 / 0.31 / 0.32 / 0.33 / 0.34 / 0.35 is
@@ -51,6 +51,15 @@ SMALL_ARCHIVE_SLOPE = 0.04
 # 0.5-0.8 against their source; independent reports of one event stay below 0.2 (gedikli-chains
 # copy-level pairwise precision 1.0 from 0.3 upwards).
 COPY_THRESHOLD = 0.5
+# Two articles at one address are one article (a new version of it, or another feed listing it)
+# unless their texts disagree: plain cosine below SAME_ADDRESS_MIN, when both have words to
+# compare. Feeds that link every item to their front page or a section page would otherwise make
+# one story of all their items, and a hostile feed could attach its items to any story by linking
+# to its articles. The bar is the nearest-neighbour bar: the 12 edited versions in
+# shared/data/feeds/replay (one link, changed headline or summary) score 0.24-0.99, and 99.9 % of
+# pairs of different stories in neus-val score below it. An article at a known address that fails
+# it is not lost: it is scored like any other.
+SAME_ADDRESS_MIN = NEIGHBOUR_MIN
 
 
 @dataclass(frozen=True)
@@ -147,20 +156,23 @@ def _must_links(
     window_seconds: float,
     copy_threshold: float,
 ) -> tuple[_Must, list[CopyOf]]:
-    """The new articles that repeat an earlier one: the same URL, else the copy candidate with
-    the highest estimate (then the earliest), inside the window and at ``copy_threshold``."""
-    by_url: dict[str, int] = {}
+    """The new articles that repeat an earlier one: the earlier article at the same URL whose
+    text agrees best (``_same_address``), else the copy candidate with the highest estimate
+    (then the earliest), inside the window and at ``copy_threshold``."""
+    by_url: dict[str, list[int]] = {}
     for d in window:
         if d.url:
-            by_url.setdefault(d.url, d.id)
+            by_url.setdefault(d.url, []).append(d.id)
     copies: list[CopyOf] = []
     must: _Must = {}
     for d in batch:
-        src = by_url.get(d.url) if d.url else None
-        if src is not None and src != d.id:
+        same_url = by_url.get(d.url, []) if d.url else []
+        found = _same_address(d, [docs[o] for o in same_url if o != d.id])
+        if found is not None:
+            src, agreement = found
             same = docs[src].outlet == d.outlet
-            must[d.id] = (src, "version" if same else "same_url", 1.0)
-            copies.append(CopyOf(d.id, src, same, 1.0))
+            must[d.id] = (src, "version" if same else "same_url", agreement)
+            copies.append(CopyOf(d.id, src, same, agreement))
         else:
             best: tuple[float, int] | None = None
             for other, j in copy_candidates.get(d.id, ()):
@@ -179,8 +191,20 @@ def _must_links(
                 must[d.id] = (best[1], "version" if same else "copy", best[0])
                 copies.append(CopyOf(d.id, root, same, best[0]))
         if d.url:
-            by_url.setdefault(d.url, d.id)
+            by_url.setdefault(d.url, []).append(d.id)
     return must, copies
+
+
+def _same_address(d: Doc, earlier: Sequence[Doc]) -> tuple[int, float] | None:
+    """Of the earlier articles at ``d``'s URL, the one whose text is closest to ``d``'s (then
+    the lowest id) if it agrees at SAME_ADDRESS_MIN, with that cosine; articles without words
+    to compare agree at 1.0 (the address is all there is)."""
+    best: tuple[float, int] | None = None
+    for o in earlier:
+        agreement = cosine(d, o) if len(d.ids) and len(o.ids) else 1.0
+        if agreement >= SAME_ADDRESS_MIN and (best is None or (agreement, -o.id) > best):
+            best = (agreement, -o.id)
+    return None if best is None else (-best[1], best[0])
 
 
 @dataclass

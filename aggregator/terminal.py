@@ -133,7 +133,12 @@ def stories_csv(stories: Sequence[StoryView]) -> str:
     return buf.getvalue()
 
 
-_COPY_LABELS = {"copy": "copy of", "same_url": "same URL as", "version": "new version of"}
+# How an article repeats another, and the measure its score is in.
+_COPY_LABELS = {
+    "copy": ("copy of", "Jaccard"),
+    "same_url": ("same URL as", "text similarity"),
+    "version": ("new version of", "text similarity"),
+}
 
 
 def explain_lines(s: StoryView) -> Iterator[str]:
@@ -145,7 +150,8 @@ def explain_lines(s: StoryView) -> Iterator[str]:
         if m.kind == "seed":
             why = "founded the story (no earlier match)"
         elif m.kind in _COPY_LABELS:
-            why = f"{_COPY_LABELS[m.kind]} [{m.matched_article_id}] (Jaccard {m.score:.2f})"
+            label, measure = _COPY_LABELS[m.kind]
+            why = f"{label} [{m.matched_article_id}] ({measure} {m.score:.2f})"
         else:
             why = (
                 f"story match with [{m.matched_article_id}] "

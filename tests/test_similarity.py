@@ -12,6 +12,8 @@ from aggregator.model import Article, FeedConfig
 from aggregator.store import open_db
 from aggregator.store import stories as st
 from aggregator.store.feeds import FeedUpdate, save_success, sync_feeds
+from aggregator.store.views import load_stories
+from aggregator.terminal import explain_lines
 
 # Background articles give the rarity statistics something to stand on, as a real archive does.
 BACKGROUND = [
@@ -65,17 +67,21 @@ ROWS = [
 ]
 
 
-def _together(tmp_path: Path, a: tuple[str, str], b: tuple[str, str]) -> bool:
+def _together(tmp_path: Path, a: tuple[str, str], b: tuple[str, str], address: str | None = None,
+              b_feed: int = 1) -> bool:
+    """Whether a (from feed 0) and b (from ``b_feed``) end in one story; both at ``address`` if
+    given, else each at its own."""
     db = open_db(tmp_path / "s.db")
     feeds = [FeedConfig(url=f"https://o{i}.example/rss", outlet=f"Outlet {i}") for i in range(3)]
     sync_feeds(db, feeds)
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
 
-    def put(feed: int, key: str, title: str, text: str, minutes: int) -> None:
+    def put(feed: int, key: str, title: str, text: str, minutes: int, url: str | None = None) -> None:
         when = t0 + timedelta(minutes=minutes)
         save_success(db, FeedUpdate(feeds[feed].url, 200, when, when, None, None, None, None, None,
                                     None, 0), feeds[feed].outlet,
-                     [Article(key, f"https://o{feed}.example/{key}", title, text, "", "", when, "", "en")])
+                     [Article(key, url or f"https://o{feed}.example/{key}", title, text, "", "", when,
+                              "", "en")])
 
     for i, (title, text) in enumerate(BACKGROUND):
         put(2, f"bg{i}", title, text, i)
@@ -83,8 +89,8 @@ def _together(tmp_path: Path, a: tuple[str, str], b: tuple[str, str]) -> bool:
     for i in range(5):
         put(0, f"boiler{i}", f"Item {i} of the day", f"Story number {i} text about district {i}.\n"
             "Follow us on Telegram for the latest updates.\nShare this article.", 10 + i)
-    put(0, "a", *a, 30)
-    put(1, "b", *b, 40)
+    put(0, "a", *a, 30, address)
+    put(b_feed, "b", *b, 40, address)
     Clusterer(db, 72).run()
     ids = {k: s for k, s in db.execute(
         "SELECT a.key, l.story_id FROM articles a JOIN story_links l ON l.article_id=a.id")}
@@ -104,3 +110,45 @@ def test_copies_are_recorded_with_evidence(tmp_path: Path) -> None:
     ).fetchone()
     assert kind == "copy" and source
     assert st.copy_groups(db)
+
+
+def _link_of(tmp_path: Path, key: str) -> tuple[str, float]:
+    db = open_db(tmp_path / "s.db")
+    kind, score = db.execute("SELECT l.kind, l.score FROM story_links l JOIN articles a "
+                             "ON a.id = l.article_id WHERE a.key = ?", (key,)).fetchone()
+    return str(kind), float(score)
+
+
+STRIKE = ("Port workers strike over pay in Rotterdam",
+          "Dockers walked out at Europe's largest port on Monday demanding higher wages.")
+FLOODS = ("Flooding closes schools across Bavaria",
+          "Heavy rain flooded towns in southern Germany, closing schools and roads.")
+
+
+@pytest.mark.parametrize("b_feed", [0, 1])
+def test_one_address_does_not_make_two_events_one_story(tmp_path: Path, b_feed: int) -> None:
+    # A feed that links every item to its front page, or one that links its items to another
+    # outlet's article: the address says "same article", the texts say otherwise.
+    assert not _together(tmp_path, STRIKE, FLOODS, "https://o0.example/", b_feed)
+    assert _link_of(tmp_path, "b")[0] == "seed"
+
+
+def test_an_edited_item_at_its_address_is_a_new_version(tmp_path: Path) -> None:
+    before = ("Poland presidential exit polls show conservative historian narrowly ahead",
+              "Karol Nawrocki, a conservative historian backed by Law and Justice, leads Warsaw "
+              "mayor Rafal Trzaskowski in Poland's presidential runoff, exit polls showed.")
+    after = ("Poland elects conservative historian Nawrocki as president",
+             "Karol Nawrocki, a conservative historian backed by Law and Justice, won Poland's "
+             "presidential runoff against Warsaw mayor Rafal Trzaskowski, official results showed.")
+    assert _together(tmp_path, before, after, "https://o0.example/poland-runoff", b_feed=0)
+    kind, agreement = _link_of(tmp_path, "b")
+    assert kind == "version" and 0.22 <= agreement < 1.0
+    db = open_db(tmp_path / "s.db")
+    (sid,) = db.execute("SELECT l.story_id FROM story_links l JOIN articles a "
+                        "ON a.id = l.article_id WHERE a.key = 'b'").fetchone()
+    (story,) = load_stories(db, ids=[sid])
+    assert f"new version of [{story.members[0].article_id}] (text similarity {agreement:.2f})" in (
+        "\n".join(explain_lines(story)))
+    # From another feed, the same address is another listing of the same article.
+    assert _together(tmp_path / "other", before, after, "https://o0.example/poland-runoff")
+    assert _link_of(tmp_path / "other", "b")[0] == "same_url"
