@@ -28,7 +28,7 @@ from . import features as ft
 from . import sketch
 from . import text as tx
 from .scoring import Doc
-from .store import epoch, iso
+from .store import epoch
 from .store import stories as st
 from .stories import STORY_THRESHOLD, Link, assign, threshold_for
 from .window import Window, doc
@@ -36,6 +36,11 @@ from .window import Window, doc
 # Articles per transaction. A poll of 30 outlets brings ~1,000 new items; 2,000 keeps one poll in
 # one batch (so arrival order within it never matters) and bounds memory.
 BATCH_SIZE = 2000
+# A batch covers at most this many windows of time (30 days at the default 72 h), so its window
+# (the clustered articles of that stretch and one window either side) is bounded however long a
+# run of old items a newly added feed brings. A bound, not a tuned value: the labelled files with
+# dates (gedikli-chains: 38 days, in stretches of 1 and 18 days) cluster the same under it.
+BATCH_WINDOWS = 10
 # Batches at least this large extract text features in worker processes (one per core): the
 # pool's start-up (~0.2 s) pays off from a few hundred 500-word articles.
 PARALLEL_FROM = 400
@@ -87,16 +92,31 @@ class Clusterer:
         self.window = Window()
         self.workers = os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
-        self._loaded = False
+        self._loaded: tuple[float, float] | None = None  # the stored stretch the window holds
 
-    def _load(self, since: float) -> None:
-        """The window as the store kept it, once per run."""
-        if self._loaded:
-            return
-        self._loaded = True
-        stored = st.load_window(self.db, since, sketch.SKETCH_VERSION)
-        since_stamp = iso(datetime.fromtimestamp(since, tz=UTC))
-        first_seen = {sid: epoch(fs) for sid, fs in st.first_seen(self.db, since_stamp).items()}
+    def _cover(self, since: float, until: float) -> None:
+        """Have the window hold the clustered articles from ``since`` to ``until`` (epoch
+        seconds), and none older. As batches move forward in time only what the store holds
+        past the stretch already loaded is read; a batch elsewhere in time (articles published
+        long before the last batch's) gets a window of its own."""
+        loaded = self._loaded
+        if loaded is not None and loaded[0] <= since <= loaded[1]:
+            if until > loaded[1]:
+                self._fill(loaded[1], until)
+            self._loaded = (loaded[0], max(until, loaded[1]))
+        else:
+            self.window = Window()
+            self._fill(since, until)
+            self._loaded = (since, until)
+        self.window.evict(since)
+
+    def _fill(self, since: float, until: float) -> None:
+        stored = [
+            s
+            for s in st.load_window(self.db, since, until, sketch.SKETCH_VERSION)
+            if s.id not in self.window.docs
+        ]
+        first_seen = {s.story_id: epoch(s.story_first_seen) for s in stored if s.story_first_seen}
         self.window.load(stored, first_seen, self.vocabulary)
 
     def _extract(self, groups: list[ex.Group]) -> Callable[[], list[ex.Features]]:
@@ -157,7 +177,7 @@ class Clusterer:
         def next_batch(after: st.Cursor | None) -> _Prepared | None:
             room = BATCH_SIZE if limit is None else min(BATCH_SIZE, limit - total)
             batch = st.pending(self.db, room, after) if room > 0 else []
-            return self._prepare(batch) if batch else None
+            return self._prepare(_one_stretch(batch, self.window_seconds)) if batch else None
 
         with _collector_paused():
             try:
@@ -207,9 +227,9 @@ class Clusterer:
         self, batch: list[st.PendingArticle], features: list[ex.Features]
     ) -> tuple[int, set[str], int]:
         times = {a.id: epoch(a.sort_time) for a in batch}
-        since = min(times.values()) - self.window_seconds  # the window of the batch's earliest
-        self._load(since)
-        self.window.evict(since)
+        self._cover(
+            min(times.values()) - self.window_seconds, max(times.values()) + self.window_seconds
+        )
         vectors, story_sigs, increments = self._weigh(features)
         names = self.vocabulary.terms
         new_docs: list[Doc] = []
@@ -242,6 +262,20 @@ class Clusterer:
         )
         founded = self.window.apply(result, {s: epoch(fs) for s, fs in first_seen.items()})
         return founded, set(first_seen), len(result.merges)
+
+
+def _one_stretch(batch: list[st.PendingArticle], window_seconds: float) -> list[st.PendingArticle]:
+    """The articles of ``batch`` (in clustering order) up to the first gap longer than the
+    window between two of them (no pair across it can be linked) and within BATCH_WINDOWS
+    windows of the first. The batch's window is then the stretch of time its articles cover and
+    one window either side, not everything since the oldest of them: a feed added today may
+    bring items of years ago."""
+    times = [epoch(a.sort_time) for a in batch]
+    end = times[0] + BATCH_WINDOWS * window_seconds
+    for i in range(1, len(times)):
+        if times[i] - times[i - 1] > window_seconds or times[i] > end:
+            return batch[:i]
+    return batch
 
 
 def _readable(

@@ -13,6 +13,7 @@ from aggregator.cli import main
 from aggregator.cluster import Clusterer
 from aggregator.model import Article, FeedConfig
 from aggregator.store import open_db
+from aggregator.store import stories as st
 from aggregator.store.feeds import FeedUpdate, save_success, sync_feeds
 
 EVENTS = [
@@ -139,18 +140,20 @@ def test_signatures_of_another_sketch_version_are_never_mixed(tmp_path: Path) ->
 
 def test_a_restart_rebuilds_neighbour_scoring_even_past_the_window(tmp_path: Path) -> None:
     """Window articles are scored with their nearest neighbour's terms; a restarted clusterer
-    rebuilds them the same, also for a neighbour that is older than the loaded window."""
+    rebuilds them the same, also for a neighbour older or newer than the loaded window."""
     load(tmp_path / "a.db", articles())
     db = open_db(tmp_path / "a.db")
     times = sorted(t for (t,) in db.execute("SELECT time FROM article_sketches"))
-    since = times[len(times) // 2]
+    since, until = times[len(times) // 3], times[2 * len(times) // 3]
     whole, part = Clusterer(db, 72), Clusterer(db, 72)
-    whole._load(0.0)
-    part._load(since)
-    outside = {n for (n,) in db.execute(
-        "SELECT s.neighbour FROM article_sketches s JOIN article_sketches n "
-        "ON n.article_id = s.neighbour WHERE s.time >= ? AND n.time < ?", (since, since))}
-    assert outside, "the check needs a neighbour older than the loaded window"
+    whole._cover(0.0, times[-1])
+    part._cover(since, until)
+    for outside in ("n.time < ?", "n.time > ?"):
+        assert db.execute(
+            "SELECT COUNT(*) FROM article_sketches s JOIN article_sketches n "
+            f"ON n.article_id = s.neighbour WHERE s.time BETWEEN ? AND ? AND {outside}",
+            (since, until, since if "<" in outside else until)).fetchone()[0], (
+            f"the check needs a neighbour with {outside} of the loaded window")
     assert part.window.docs
     for aid, d in part.window.docs.items():
         full = whole.window.docs[aid]
@@ -270,3 +273,48 @@ def test_a_small_archive_lowers_the_default_bar() -> None:
     assert NEIGHBOUR_MIN < expected < 0.33
     assert threshold_for(0.33, 14) == threshold_for(0.33, 0) == NEIGHBOUR_MIN
     assert threshold_for(0.1, 14) == 0.1  # a bar already below the floor stays where it is
+
+
+def test_an_old_item_is_clustered_in_its_own_time_without_loading_the_archive(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A feed added today may bring items published weeks ago. Such an item joins the story of
+    its own days, and the clusterer reads the archive around those days and around today's
+    items, not everything in between."""
+    db = open_db(tmp_path / "s.db")
+    feeds = [FeedConfig(url=f"https://o{i}.example/rss", outlet=o) for i, o in enumerate(OUTLETS)]
+    sync_feeds(db, feeds)
+    t0 = datetime(2026, 10, 1, tzinfo=UTC)
+
+    def put(o: int, key: str, title: str, text: str, when: datetime) -> None:
+        save_success(db, FeedUpdate(feeds[o].url, 200, when, when, None, None, None, None, None,
+                                    None, 0), OUTLETS[o], [Article(key, f"https://o{o}.example/{key}",
+                                                                   title, text, "", "", when, "", "en")])
+
+    days = 40
+    for day in range(days):  # a month and more of news: each day's event told by three outlets
+        for o in range(3):
+            words = f"event{day} place{day} person{day} report{o} outlet{o} daily news coverage"
+            put(o, f"d{day}-o{o}", f"Day {day} event{day} in place{day}", words,
+                t0 + timedelta(days=day, hours=o))
+    Clusterer(db, 72).run()
+
+    loaded: list[int] = []
+    real = st.load_window
+
+    def counting(*args: object) -> list[st.StoredSketch]:
+        found = real(*args)  # type: ignore[arg-type]
+        loaded.append(len(found))
+        return found
+
+    monkeypatch.setattr(st, "load_window", counting)
+    put(3, "late", "Day 5 event5 in place5", "event5 place5 person5 late report of the day",
+        t0 + timedelta(days=5, hours=5))
+    put(3, "today", f"Day {days - 1} event{days - 1} in place{days - 1}",
+        f"event{days - 1} place{days - 1} person{days - 1} report of today", t0 + timedelta(days=days - 1, hours=5))
+    Clusterer(db, 72).run()
+
+    story = dict(db.execute(
+        "SELECT a.key, l.story_id FROM articles a JOIN story_links l ON l.article_id = a.id"))
+    assert story["late"] == story["d5-o0"] and story["today"] == story[f"d{days - 1}-o0"]
+    # Around day 5: days 2-8; around today: days 36-39. Not the 40 days in between.
+    assert sum(loaded) <= 3 * (7 + 4)

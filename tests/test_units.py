@@ -17,10 +17,12 @@ from hypothesis import strategies as st
 from aggregator import features as ft
 from aggregator import netguard, schedule, urls
 from aggregator import text as tx
+from aggregator.cluster import _one_stretch
 from aggregator.decode import BoundedDecoder
 from aggregator.errors import FetchError
 from aggregator.fetch import max_age_seconds, retry_after_seconds
 from aggregator.sanitize import clean_html, to_text
+from aggregator.store.stories import PendingArticle
 from aggregator.terminal import format_story
 from aggregator.views import StoryView
 
@@ -299,3 +301,21 @@ def test_readable_forms_of_a_term_do_not_depend_on_the_other_terms() -> None:
         some = rng.sample(terms, rng.randint(1, len(terms)))
         assert tx.readable_forms(some, text, "en") == {
             t: everything[t] for t in some if t in everything}
+
+
+def _pending_at(hours: list[float]) -> list[PendingArticle]:
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    return [PendingArticle(i, f"k{i}", "o", None, "t", "s", None, None,
+                           (t0 + timedelta(hours=h)).isoformat(), True, "f", ("", "", ""))
+            for i, h in enumerate(hours)]
+
+
+@pytest.mark.parametrize(("hours", "kept"), [
+    ([0, 1, 2], 3),
+    ([0, 50, 100, 140], 4),  # gaps of at most one window (72 h): one batch
+    ([0, 1, 80, 81], 2),  # a longer gap: no pair across it can be linked
+    ([72 * k for k in range(15)], 11),  # at most ten windows of time from the first
+])
+def test_a_batch_covers_one_stretch_of_time(hours: list[float], kept: int) -> None:
+    batch = _pending_at(hours)
+    assert _one_stretch(batch, 72 * 3600.0) == batch[:kept]

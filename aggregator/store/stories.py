@@ -52,7 +52,8 @@ class StoredSketch:
     copy_root: int | None
     neighbour: int | None = None
     neighbour_score: float = 0.0
-    neighbour_vec: dict[str, float] | None = None  # given when the neighbour left the window
+    neighbour_vec: dict[str, float] | None = None  # given when the neighbour is not loaded
+    story_first_seen: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,19 +115,24 @@ def load_df(db: Database) -> tuple[dict[str, int], int]:
     return df, int(row[0]) if row else 0
 
 
-def load_window(db: Database, since: float, sketch_version: str) -> list[StoredSketch]:
-    """The clustered articles from ``since`` on; signatures of another sketch version (seed,
-    scheme or library) come back as None."""
+def load_window(
+    db: Database, since: float, until: float, sketch_version: str
+) -> list[StoredSketch]:
+    """The clustered articles from ``since`` to ``until`` (epoch seconds, both included), with
+    when their stories were first seen; signatures of another sketch version (seed, scheme or
+    library) come back as None."""
     rows = db.execute(
         """SELECT s.article_id, a.feed_url || '#' || a.key, a.outlet, a.url, s.terms, s.copy_sig,
                   s.story_sig, s.time, s.dated, l.story_id, c.source_id, s.sketch_version,
-                  s.neighbour, s.neighbour_score, CASE WHEN n.time < ? THEN n.terms END
+                  s.neighbour, s.neighbour_score,
+                  CASE WHEN n.time < ? OR n.time > ? THEN n.terms END, t.first_seen
            FROM article_sketches s JOIN articles a ON a.id = s.article_id
            JOIN story_links l ON l.article_id = s.article_id
            LEFT JOIN copies c ON c.article_id = s.article_id
            LEFT JOIN article_sketches n ON n.article_id = s.neighbour
-           WHERE s.time >= ? ORDER BY s.article_id""",
-        (since, since),
+           LEFT JOIN stories t ON t.id = l.story_id
+           WHERE s.time >= ? AND s.time <= ? ORDER BY s.article_id""",
+        (since, until, since, until),
     ).fetchall()
     return [
         StoredSketch(
@@ -144,6 +150,7 @@ def load_window(db: Database, since: float, sketch_version: str) -> list[StoredS
             neighbour=r[12],
             neighbour_score=r[13] or 0.0,
             neighbour_vec=json.loads(r[14]) if r[14] else None,
+            story_first_seen=r[15],
         )
         for r in rows
     ]
@@ -298,12 +305,6 @@ def _story_row(sid: str, members: list[tuple[Any, ...]]) -> tuple[Any, ...]:
         json.dumps(sorted(outlets), ensure_ascii=False),
         float(len(indep_outlets)),
     )
-
-
-def first_seen(db: Database, updated_since: str) -> dict[str, str]:
-    """story id -> first seen, for stories updated at or after ``updated_since``."""
-    rows = db.execute("SELECT id, first_seen FROM stories WHERE updated >= ?", (updated_since,))
-    return {str(sid): str(fs) for sid, fs in rows}
 
 
 def article_keys(db: Database) -> dict[int, str]:
