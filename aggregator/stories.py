@@ -322,11 +322,16 @@ def _link(
     sims: Mapping[tuple[int, int], float],
     docs: Mapping[int, Doc],
 ) -> Link:
-    """Why ``d`` is in story ``sid``: the article it repeats, else its most similar fellow
-    member (then the lowest id) with the terms they share, else it founded the story."""
+    """Why ``d`` is in story ``sid``: the article it repeats (at the same address: with the
+    terms they share), else its most similar fellow member (then the lowest id) with the terms
+    they share, else it founded the story."""
     if d.id in must:
-        src, kind, copy_score = must[d.id]
-        return Link(d.id, sid, kind, copy_score, src)
+        src, kind, score = must[d.id]
+        if kind == "copy":
+            return Link(d.id, sid, kind, score, src)
+        return Link(
+            d.id, sid, kind, round(score, 4), src, tuple(shared_terms(d.vec, docs[src].vec))
+        )
     best: tuple[float, int] | None = None
     for m in members:
         sim = sims.get((d.id, m))

@@ -147,8 +147,9 @@ def test_an_edited_item_at_its_address_is_a_new_version(tmp_path: Path) -> None:
     (sid,) = db.execute("SELECT l.story_id FROM story_links l JOIN articles a "
                         "ON a.id = l.article_id WHERE a.key = 'b'").fetchone()
     (story,) = load_stories(db, ids=[sid])
-    assert f"new version of [{story.members[0].article_id}] (text similarity {agreement:.2f})" in (
-        "\n".join(explain_lines(story)))
+    shown = "\n".join(explain_lines(story))
+    assert f"new version of [{story.members[0].article_id}] (text similarity {agreement:.2f})" in shown
+    assert "Nawrocki" in story.members[1].shared_terms, shown  # what the two versions agree on
     # From another feed, the same address is another listing of the same article.
     assert _together(tmp_path / "other", before, after, "https://o0.example/poland-runoff")
     assert _link_of(tmp_path / "other", "b")[0] == "same_url"
