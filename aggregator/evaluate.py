@@ -17,6 +17,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+from sqlite_utils import Database
+
 from .cluster import Clusterer
 from .errors import AggregatorError
 from .metrics import Mistake, Scores, merges, score, splits
@@ -108,49 +110,9 @@ def run_eval(
     threshold: float | None = None,
 ) -> EvalResult:
     rows = load_rows(path)
-    order = sorted(
-        range(len(rows)),
-        key=lambda i: (_published(rows[i].get("published")) or datetime.max.replace(tzinfo=UTC), i),
-    )
     with tempfile.TemporaryDirectory(prefix="aggregator-eval-") as tmp:
         db = open_db(Path(tmp) / "eval.db")
-        outlets = sorted({str(r.get("outlet") or "unknown") for r in rows})
-        feeds = {o: f"eval://{i}" for i, o in enumerate(outlets)}
-        sync_feeds(db, [FeedConfig(url=u, outlet=o) for o, u in feeds.items()])
-        for rank, i in enumerate(order):
-            r = rows[i]
-            outlet = str(r.get("outlet") or "unknown")
-            pub = _published(r.get("published"))
-            arrival = pub or (_EPOCH + timedelta(seconds=rank))
-            art = Article(
-                key=str(r["id"]),
-                url=r.get("url") or None,
-                title=str(r["title"] or ""),
-                summary=str(r.get("text") or ""),
-                content_html="",
-                author="",
-                published=pub,
-                published_raw=str(r.get("published") or ""),
-                language=r.get("language"),
-            )
-            save_success(
-                db,
-                FeedUpdate(
-                    url=feeds[outlet],
-                    status=200,
-                    now=arrival,
-                    next_due=arrival,
-                    etag=None,
-                    last_modified=None,
-                    body_hash=None,
-                    ttl_minutes=None,
-                    title=None,
-                    redirect_to=None,
-                    redirect_count=0,
-                ),
-                outlet,
-                [art],
-            )
+        _store(db, rows)
         started = time.perf_counter()
         Clusterer(db, window_hours, threshold, now=lambda: _EPOCH).run()
         elapsed = time.perf_counter() - started
@@ -172,3 +134,45 @@ def run_eval(
         tuple(merges(gold, pred)),
         tuple(splits(gold, pred)),
     )
+
+
+def _store(db: Database, rows: list[dict[str, Any]]) -> None:
+    """The rows as articles of one feed per outlet, arriving in ``published`` order (file order
+    where it is missing), undated ones one second apart from _EPOCH."""
+    order = sorted(
+        range(len(rows)),
+        key=lambda i: (_published(rows[i].get("published")) or datetime.max.replace(tzinfo=UTC), i),
+    )
+    outlets = sorted({str(r.get("outlet") or "unknown") for r in rows})
+    feeds = {o: f"eval://{i}" for i, o in enumerate(outlets)}
+    sync_feeds(db, [FeedConfig(url=u, outlet=o) for o, u in feeds.items()])
+    for rank, i in enumerate(order):
+        r = rows[i]
+        outlet = str(r.get("outlet") or "unknown")
+        pub = _published(r.get("published"))
+        arrival = pub or (_EPOCH + timedelta(seconds=rank))
+        art = Article(
+            key=str(r["id"]),
+            url=r.get("url") or None,
+            title=str(r["title"] or ""),
+            summary=str(r.get("text") or ""),
+            content_html="",
+            author="",
+            published=pub,
+            published_raw=str(r.get("published") or ""),
+            language=r.get("language"),
+        )
+        update = FeedUpdate(
+            url=feeds[outlet],
+            status=200,
+            now=arrival,
+            next_due=arrival,
+            etag=None,
+            last_modified=None,
+            body_hash=None,
+            ttl_minutes=None,
+            title=None,
+            redirect_to=None,
+            redirect_count=0,
+        )
+        save_success(db, update, outlet, [art])
