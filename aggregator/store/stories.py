@@ -170,28 +170,8 @@ def save_assignment(
     Returns the stories that changed, each with when it was first seen.
     """
     at = iso(now)
-    touched: set[str] = set()
     with Transaction(db) as conn:
-        conn.executemany(
-            "INSERT INTO article_sketches (article_id, terms, copy_sig, story_sig, sketch_version,"
-            " time, dated) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    s.article_id,
-                    _terms_json(s.vec),
-                    s.copy_sig,
-                    s.story_sig,
-                    sketch_version,
-                    s.time,
-                    int(s.dated),
-                )
-                for s in sketches
-            ],
-        )
-        conn.executemany(
-            "UPDATE article_sketches SET neighbour = ?, neighbour_score = ? WHERE article_id = ?",
-            [(d.neighbour, d.neighbour_score, d.id) for d in assignment.rescored],
-        )
+        _save_sketches(conn, sketches, assignment, sketch_version)
         conn.executemany(
             "INSERT INTO term_df (term, df) VALUES (?, ?) "
             "ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
@@ -206,37 +186,76 @@ def save_assignment(
             "INSERT INTO copies (article_id, source_id, same_outlet, score) VALUES (?, ?, ?, ?)",
             [(c.article_id, c.source_id, int(c.same_outlet), c.score) for c in assignment.copies],
         )
-        for old, new in assignment.merges:
-            conn.execute("UPDATE story_links SET story_id=? WHERE story_id=?", (new, old))
-            conn.execute("UPDATE story_aliases SET new_id=? WHERE new_id=?", (new, old))
-            conn.execute(
-                "INSERT INTO story_aliases (old_id, new_id, reason, at) VALUES (?, ?, 'merge', ?)"
-                " ON CONFLICT(old_id) DO UPDATE SET new_id=excluded.new_id",
-                (old, new, at),
-            )
-            conn.execute("DELETE FROM stories WHERE id=?", (old,))
-            touched.add(new)
-        conn.executemany(
-            "INSERT INTO story_links (article_id, story_id, kind, score, matched_article_id,"
-            " shared_terms, linked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    lk.article_id,
-                    lk.story_id,
-                    lk.kind,
-                    lk.score,
-                    lk.matched_article_id,
-                    json.dumps(list(lk.shared_terms), ensure_ascii=False),
-                    at,
-                )
-                for lk in assignment.links
-            ],
-        )
+        touched = _save_merges(conn, assignment.merges, at)
+        _save_links(conn, assignment, at)
         touched |= {lk.story_id for lk in assignment.links}
         conn.executemany(
             "DELETE FROM cluster_pending WHERE article_id = ?", [(s.article_id,) for s in sketches]
         )
         return _refresh_stories(conn, sorted(touched))
+
+
+def _save_sketches(
+    conn: sqlite3.Connection,
+    sketches: Sequence[NewSketch],
+    assignment: Assignment,
+    sketch_version: str,
+) -> None:
+    """The new articles' vectors and signatures, and every article's new nearest neighbour."""
+    conn.executemany(
+        "INSERT INTO article_sketches (article_id, terms, copy_sig, story_sig, sketch_version,"
+        " time, dated) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                s.article_id,
+                _terms_json(s.vec),
+                s.copy_sig,
+                s.story_sig,
+                sketch_version,
+                s.time,
+                int(s.dated),
+            )
+            for s in sketches
+        ],
+    )
+    conn.executemany(
+        "UPDATE article_sketches SET neighbour = ?, neighbour_score = ? WHERE article_id = ?",
+        [(d.neighbour, d.neighbour_score, d.id) for d in assignment.rescored],
+    )
+
+
+def _save_merges(conn: sqlite3.Connection, merges: Sequence[tuple[str, str]], at: str) -> set[str]:
+    """Each absorbed story's links and aliases moved to the surviving one, the absorbed id kept
+    as an alias; returns the surviving stories."""
+    for old, new in merges:
+        conn.execute("UPDATE story_links SET story_id=? WHERE story_id=?", (new, old))
+        conn.execute("UPDATE story_aliases SET new_id=? WHERE new_id=?", (new, old))
+        conn.execute(
+            "INSERT INTO story_aliases (old_id, new_id, reason, at) VALUES (?, ?, 'merge', ?)"
+            " ON CONFLICT(old_id) DO UPDATE SET new_id=excluded.new_id",
+            (old, new, at),
+        )
+        conn.execute("DELETE FROM stories WHERE id=?", (old,))
+    return {new for _, new in merges}
+
+
+def _save_links(conn: sqlite3.Connection, assignment: Assignment, at: str) -> None:
+    conn.executemany(
+        "INSERT INTO story_links (article_id, story_id, kind, score, matched_article_id,"
+        " shared_terms, linked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                lk.article_id,
+                lk.story_id,
+                lk.kind,
+                lk.score,
+                lk.matched_article_id,
+                json.dumps(list(lk.shared_terms), ensure_ascii=False),
+                at,
+            )
+            for lk in assignment.links
+        ],
+    )
 
 
 def _terms_json(vec: Mapping[str, float]) -> str:
