@@ -6,9 +6,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import write_config
 
 from aggregator.cluster import Clusterer
+from aggregator.config import load_config
 from aggregator.model import Article, FeedConfig
+from aggregator.site import pages
 from aggregator.store import open_db
 from aggregator.store import stories as st
 from aggregator.store.feeds import FeedUpdate, save_success, sync_feeds
@@ -150,6 +153,9 @@ def test_an_edited_item_at_its_address_is_a_new_version(tmp_path: Path) -> None:
     shown = "\n".join(explain_lines(story))
     assert f"new version of [{story.members[0].article_id}] (text similarity {agreement:.2f})" in shown
     assert "Nawrocki" in story.members[1].shared_terms, shown  # what the two versions agree on
+    config = load_config(write_config(tmp_path, [{"url": "https://o0.example/rss", "outlet": "O"}]))
+    page = pages(config, [story], [], "2026-11-01T00:00:00Z", None).files[f"story/{sid}.html"]
+    assert f"(text similarity {agreement:.2f}); shared terms: " in page and "Nawrocki" in page
     # From another feed, the same address is another listing of the same article.
     assert _together(tmp_path / "other", before, after, "https://o0.example/poland-runoff")
     assert _link_of(tmp_path / "other", "b")[0] == "same_url"
