@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import random
 import zlib
+from dataclasses import replace
 
 import numpy as np
+import pytest
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from aggregator import sketch
@@ -152,3 +154,16 @@ def test_batched_signatures_equal_datasketch_minhash() -> None:
                     hashfunc=lambda x: x)
         m.update_batch(h.tolist())
         assert sig == m.hashvalues.astype("<u4").tobytes()
+
+
+@pytest.mark.parametrize(("agreeing", "linked"), [(11, True), (0, False)])
+def test_an_address_is_matched_against_its_latest_articles(agreeing: int, linked: bool) -> None:
+    """A front page holding a dozen items: a new item there is a version of the one it agrees
+    with among the latest SAME_ADDRESS_LATEST (10) to arrive, not of an older one."""
+    ids: dict[str, int] = {}
+    window = [replace(_doc(i, {f"event{i}": 1.0}, ids), url="https://x.example/", story_id=f"s{i}")
+              for i in range(12)]
+    new = replace(_doc(20, {f"event{agreeing}": 0.8, "update": 0.6}, ids), url="https://x.example/")
+    result = assign([new], window, {20: []}, {}, 72 * 3600.0, {})
+    (link,) = result.links
+    assert (link.kind, link.matched_article_id) == (("version", agreeing) if linked else ("seed", None))
