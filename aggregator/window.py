@@ -8,6 +8,7 @@ the clusterer reads and writes the store.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -24,6 +25,14 @@ from .stories import Assignment
 # cost 0.021 ARI on ecbplus-dev), so the cap is set high; it binds in large windows (undated
 # neus-train as one 6,393-article window: ~1,050 found per article, 400 scored).
 MAX_CANDIDATES = 400
+# How many articles with one and the same signature the indexes hold. A feed can repeat one text
+# under new addresses and ids, 500 times a poll: indexing every repeat made each query return all
+# of them, so time grew with the square of the repeats (5,000 repeats of one text: 138 s) and
+# the story index's lookup arrays with it. One indexed article of a text finds every later repeat
+# (they tie at Jaccard 1.0 and join one copy root), and story candidates with identical key terms
+# tie too, so no list of MAX_CANDIDATES needs more of them.
+SAME_COPY_SIG = 1
+SAME_STORY_SIG = MAX_CANDIDATES
 
 
 def doc(
@@ -51,6 +60,8 @@ class Window:
         self._times: dict[int, float] = {}
         self._copy_index = sketch.copy_index()
         self._story_index = sketch.story_index()
+        self._indexed: dict[int, tuple[bool, bool]] = {}  # in the copy, the story index
+        self._held: Counter[bytes] = Counter()  # indexed articles by signature (copy and story)
 
     def load(
         self,
@@ -83,19 +94,41 @@ class Window:
         self.first_seen.update(first_seen)
 
     def add(self, d: Doc, copy_sig: bytes | None, story_sig: bytes, t: float) -> None:
+        if d.id in self.docs:
+            self._forget(d.id)
         self.docs[d.id] = d
         self._sigs[d.id] = (copy_sig or b"", story_sig)
         self._times[d.id] = t
-        if copy_sig is not None:
+        in_copy = copy_sig is not None and self._held[b"c" + copy_sig] < SAME_COPY_SIG
+        in_story = self._held[b"s" + story_sig] < SAME_STORY_SIG
+        if in_copy and copy_sig is not None:
             self._copy_index.add(d.id, copy_sig)
-        self._story_index.add(d.id, story_sig)
+            self._held[b"c" + copy_sig] += 1
+        if in_story:
+            self._story_index.add(d.id, story_sig)
+            self._held[b"s" + story_sig] += 1
+        self._indexed[d.id] = (in_copy, in_story)
 
     def evict(self, before: float) -> None:
         """Forget the articles older than ``before`` (epoch seconds)."""
         for aid in [a for a, t in self._times.items() if t < before]:
+            self._forget(aid)
+
+    def _forget(self, aid: int) -> None:
+        copy_sig, story_sig = self._sigs.pop(aid)
+        in_copy, in_story = self._indexed.pop(aid)
+        if in_copy:
             self._copy_index.remove(aid)
+            self._release(b"c" + copy_sig)
+        if in_story:
             self._story_index.remove(aid)
-            del self.docs[aid], self._sigs[aid], self._times[aid]
+            self._release(b"s" + story_sig)
+        del self.docs[aid], self._times[aid]
+
+    def _release(self, held: bytes) -> None:
+        self._held[held] -= 1
+        if not self._held[held]:
+            del self._held[held]
 
     def clustered(self) -> list[Doc]:
         return [d for d in self.docs.values() if d.story_id is not None]

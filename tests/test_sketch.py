@@ -14,6 +14,7 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 from aggregator import sketch
 from aggregator.scoring import Doc, with_neighbour
 from aggregator.stories import assign
+from aggregator.window import Window
 
 
 def _terms(rng: random.Random, vocabulary: list[str]) -> list[str]:
@@ -167,3 +168,35 @@ def test_an_address_is_matched_against_its_latest_articles(agreeing: int, linked
     result = assign([new], window, {20: []}, {}, 72 * 3600.0, {})
     (link,) = result.links
     assert (link.kind, link.matched_article_id) == (("version", agreeing) if linked else ("seed", None))
+
+
+def test_the_window_indexes_one_text_once_and_takes_the_next_when_it_leaves() -> None:
+    """Repeats of one text (a feed republishing it under new addresses) are found through one
+    indexed article, so a flood of them costs a lookup each, not a comparison with every other."""
+    text = sketch.hashed_signatures([np.arange(50, dtype=np.uint32)], sketch.COPY_PERMS)[0]
+    other = sketch.hashed_signatures([np.arange(50, 100, dtype=np.uint32)], sketch.COPY_PERMS)[0]
+    terms = sketch.signature(["spam", "watches"], sketch.STORY_PERMS)
+    ids: dict[str, int] = {}
+    window = Window()
+    for i in range(5):
+        window.add(_doc(i, {"spam": 1.0}, ids), text if i < 4 else other, terms, float(i))
+    assert window.copy_candidates([_doc(2, {}, ids)]) == {2: [(0, 1.0)]}
+    assert window.copy_candidates([_doc(4, {}, ids)]) == {4: []}  # its own text, once
+    # Story candidates: repeats tie, so up to window.SAME_STORY_SIG of them are held.
+    assert window.story_candidates([_doc(3, {}, ids)]) == {3: [0, 1, 2, 3, 4]}
+    window.evict(1.0)  # the indexed article leaves; the next repeat to arrive is indexed
+    window.add(_doc(9, {"spam": 1.0}, ids), text, terms, 9.0)
+    assert window.copy_candidates([_doc(2, {}, ids)]) == {2: [(9, 1.0)]}
+
+
+def test_the_window_holds_at_most_a_candidate_list_of_identical_key_terms(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import aggregator.window as window_module
+
+    monkeypatch.setattr(window_module, "SAME_STORY_SIG", 2)
+    terms = sketch.signature(["spam", "watches"], sketch.STORY_PERMS)
+    ids: dict[str, int] = {}
+    window = Window()
+    for i in range(4):
+        window.add(_doc(i, {"spam": 1.0}, ids), None, terms, float(i))
+    assert window.story_candidates([_doc(3, {}, ids)]) == {3: [0, 1]}
