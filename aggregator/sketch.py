@@ -111,21 +111,20 @@ def _lean(sig: bytes) -> LeanMinHash:
     return LeanMinHash(seed=SEED, hashvalues=values, scheme=SCHEME)
 
 
-def jaccard(a: bytes, b: bytes) -> float:
-    """Estimated Jaccard similarity of the two sets behind two signatures."""
-    va = np.frombuffer(a, dtype="<u4")
-    vb = np.frombuffer(b, dtype="<u4")
-    if len(va) != len(vb) or not len(va):
-        return 0.0
-    return float(np.count_nonzero(va == vb)) / len(va)
+def jaccards(sig: bytes, others: Sequence[bytes]) -> np.ndarray:
+    """``jaccard`` of ``sig`` with each of ``others`` (signatures of its size), in one numpy
+    comparison: a text repeated thousands of times has thousands of candidates."""
+    mine = np.frombuffer(sig, dtype="<u4")
+    if not others or not len(mine):
+        return np.zeros(len(others))
+    stack = np.frombuffer(b"".join(others), dtype="<u4").reshape(len(others), -1)
+    agree: np.ndarray = (stack == mine).sum(axis=1) / len(mine)
+    return agree
 
 
 def rank_by_jaccard(sig: bytes, others: list[bytes]) -> list[int]:
     """Indexes of ``others`` from most to least similar to ``sig`` (stable for ties)."""
-    mine = np.frombuffer(sig, dtype="<u4")
-    stack = np.frombuffer(b"".join(others), dtype="<u4").reshape(len(others), -1)
-    agree = (stack == mine).sum(axis=1)
-    return [int(i) for i in np.argsort(-agree, kind="stable")]
+    return [int(i) for i in np.argsort(-jaccards(sig, others), kind="stable")]
 
 
 class Index:

@@ -153,11 +153,9 @@ class Window:
         out: dict[int, list[tuple[int, float]]] = {}
         for d in new:
             mine = self._sigs[d.id][0]
-            out[d.id] = [
-                (o, sketch.jaccard(mine, self._sigs[o][0]))
-                for o in self._copy_index.query(mine)
-                if o != d.id
-            ]
+            found = [o for o in self._copy_index.query(mine) if o != d.id]
+            estimates = sketch.jaccards(mine, [self._sigs[o][0] for o in found]).tolist()
+            out[d.id] = list(zip(found, estimates, strict=True))
         return out
 
     def apply(self, result: Assignment, first_seen: Mapping[str, float]) -> int:
