@@ -13,7 +13,7 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from aggregator import sketch
 from aggregator.scoring import Doc, with_neighbour
-from aggregator.stories import assign
+from aggregator.stories import Assignment, assign
 from aggregator.window import Window
 
 
@@ -200,3 +200,28 @@ def test_the_window_holds_at_most_a_candidate_list_of_identical_key_terms(
     for i in range(4):
         window.add(_doc(i, {"spam": 1.0}, ids), None, terms, float(i))
     assert window.story_candidates([_doc(3, {}, ids)]) == {3: [0, 1]}
+
+
+def test_a_near_repeat_leaves_the_copy_index_once_its_batch_is_decided() -> None:
+    """A near-repeat (one code changed) is found, decided, then dropped from the copy index, so
+    the next repeat finds the text it repeats rather than every repeat before it; a looser copy
+    (an edited text, Jaccard ~0.7) stays indexed."""
+    def sig(items: np.ndarray) -> bytes:
+        return sketch.hashed_signatures([items.astype(np.uint32)], sketch.COPY_PERMS)[0]
+
+    base = np.arange(400)  # a text of 400 shingles; repeats 1 and 3 add 12 of their own
+    texts = {0: sig(base), 1: sig(np.append(base, np.arange(1000, 1012))),
+             2: sig(np.append(base[:300], np.arange(2000, 2060))), 3: sig(np.append(base, np.arange(3000, 3012)))}
+    assert len(set(texts.values())) == 4  # near, not exact, repeats
+    terms = sketch.signature(["spam"], sketch.STORY_PERMS)
+    ids: dict[str, int] = {}
+    window = Window()
+    window.add(_doc(0, {"spam": 1.0}, ids), texts[0], terms, 0.0)
+    batch = [_doc(i, {"spam": 1.0}, ids) for i in (1, 2)]
+    for d in batch:
+        window.add(d, texts[d.id], terms, float(d.id))
+    found = window.copy_candidates(batch)
+    assert {o for o, j in found[1] if j >= 0.9} == {0} and 0.5 < dict(found[2])[0] < 0.9
+    window.apply(Assignment((), (), ()), {})
+    window.add(_doc(3, {"spam": 1.0}, ids), texts[3], terms, 3.0)
+    assert [o for o, _ in window.copy_candidates([_doc(3, {}, ids)])[3]] == [0, 2]
