@@ -111,11 +111,7 @@ class Clusterer:
         self.window.evict(since)
 
     def _fill(self, since: float, until: float) -> None:
-        stored = [
-            s
-            for s in st.load_window(self.db, since, until, sketch.SKETCH_VERSION)
-            if s.id not in self.window.docs
-        ]
+        stored = st.load_window(self.db, since, until, sketch.SKETCH_VERSION)
         first_seen = {s.story_id: epoch(s.story_first_seen) for s in stored if s.story_first_seen}
         self.window.load(stored, first_seen, self.vocabulary)
 

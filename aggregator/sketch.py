@@ -112,8 +112,9 @@ def _lean(sig: bytes) -> LeanMinHash:
 
 
 def jaccards(sig: bytes, others: Sequence[bytes]) -> np.ndarray:
-    """``jaccard`` of ``sig`` with each of ``others`` (signatures of its size), in one numpy
-    comparison: a text repeated thousands of times has thousands of candidates."""
+    """Estimated Jaccard similarity of the set behind ``sig`` with each set behind ``others``
+    (signatures of its size), in one numpy comparison: a text repeated thousands of times has
+    thousands of candidates."""
     mine = np.frombuffer(sig, dtype="<u4")
     if not others or not len(mine):
         return np.zeros(len(others))
@@ -133,6 +134,9 @@ class Index:
     def __init__(self, num_perm: int, bands: tuple[int, int]) -> None:
         self._lsh = MinHashLSH(num_perm=num_perm, params=bands)
         self._keys: set[int] = set()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
 
     def add(self, key: int, sig: bytes) -> None:
         if key in self._keys:

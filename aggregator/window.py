@@ -68,8 +68,8 @@ class Window:
         self._times: dict[int, float] = {}
         self._copy_index = sketch.copy_index()
         self._story_index = sketch.story_index()
-        self._indexed: dict[int, tuple[bool, bool]] = {}  # in the copy, the story index
-        self._held: Counter[bytes] = Counter()  # indexed articles by signature (copy and story)
+        self._copies_held: Counter[bytes] = Counter()  # indexed articles by copy signature
+        self._stories_held: Counter[bytes] = Counter()  # ... and by story signature
         self._near_repeats: set[int] = set()  # new articles to leave the copy index (NEAR_REPEAT)
 
     def load(
@@ -79,7 +79,8 @@ class Window:
         vocabulary: ft.Vocabulary,
     ) -> None:
         """Fill the window with the articles the store kept, scored with their stored
-        neighbours as before the restart."""
+        neighbours as before the restart; those it holds already stay as they are."""
+        stored = [s for s in stored if s.id not in self.docs]
         for s in stored:
             d = doc(s.id, s.key, s.vec, vocabulary.arrays(s.vec), s.time, s.dated, s.outlet, s.url)
             d = replace(d, story_id=s.story_id, copy_root=s.copy_root)
@@ -103,41 +104,29 @@ class Window:
         self.first_seen.update(first_seen)
 
     def add(self, d: Doc, copy_sig: bytes | None, story_sig: bytes, t: float) -> None:
-        if d.id in self.docs:
-            self._forget(d.id)
         self.docs[d.id] = d
         self._sigs[d.id] = (copy_sig or b"", story_sig)
         self._times[d.id] = t
-        in_copy = copy_sig is not None and self._held[b"c" + copy_sig] < SAME_COPY_SIG
-        in_story = self._held[b"s" + story_sig] < SAME_STORY_SIG
-        if in_copy and copy_sig is not None:
+        if copy_sig is not None and self._copies_held[copy_sig] < SAME_COPY_SIG:
             self._copy_index.add(d.id, copy_sig)
-            self._held[b"c" + copy_sig] += 1
-        if in_story:
+            self._copies_held[copy_sig] += 1
+        if self._stories_held[story_sig] < SAME_STORY_SIG:
             self._story_index.add(d.id, story_sig)
-            self._held[b"s" + story_sig] += 1
-        self._indexed[d.id] = (in_copy, in_story)
+            self._stories_held[story_sig] += 1
 
     def evict(self, before: float) -> None:
         """Forget the articles older than ``before`` (epoch seconds)."""
         for aid in [a for a, t in self._times.items() if t < before]:
-            self._forget(aid)
+            self._unindex_copy(aid)
+            if aid in self._story_index:
+                self._story_index.remove(aid)
+                _release(self._stories_held, self._sigs[aid][1])
+            del self.docs[aid], self._sigs[aid], self._times[aid]
 
-    def _forget(self, aid: int) -> None:
-        copy_sig, story_sig = self._sigs.pop(aid)
-        in_copy, in_story = self._indexed.pop(aid)
-        if in_copy:
+    def _unindex_copy(self, aid: int) -> None:
+        if aid in self._copy_index:
             self._copy_index.remove(aid)
-            self._release(b"c" + copy_sig)
-        if in_story:
-            self._story_index.remove(aid)
-            self._release(b"s" + story_sig)
-        del self.docs[aid], self._times[aid]
-
-    def _release(self, held: bytes) -> None:
-        self._held[held] -= 1
-        if not self._held[held]:
-            del self._held[held]
+            _release(self._copies_held, self._sigs[aid][0])
 
     def clustered(self) -> list[Doc]:
         return [d for d in self.docs.values() if d.story_id is not None]
@@ -158,7 +147,8 @@ class Window:
 
     def copy_candidates(self, new: Sequence[Doc]) -> dict[int, list[tuple[int, float]]]:
         """The articles whose text may be the same as each new (added) article's, with the
-        estimated Jaccard similarity of their shingles."""
+        estimated Jaccard similarity of their shingles. New articles that near-repeat an earlier
+        one are noted, to leave the copy index when ``apply`` brings their batch's decisions."""
         out: dict[int, list[tuple[int, float]]] = {}
         position = {d.id: i for i, d in enumerate(new)}
         for i, d in enumerate(new):
@@ -187,10 +177,13 @@ class Window:
         for old, _ in result.merges:
             self.first_seen.pop(old, None)
         for aid in self._near_repeats:
-            in_copy, in_story = self._indexed.get(aid, (False, False))
-            if in_copy:
-                self._copy_index.remove(aid)
-                self._release(b"c" + self._sigs[aid][0])
-                self._indexed[aid] = (False, in_story)
+            self._unindex_copy(aid)
         self._near_repeats.clear()
         return founded
+
+
+def _release(held: Counter[bytes], sig: bytes) -> None:
+    """One indexed article fewer with signature ``sig``."""
+    held[sig] -= 1
+    if not held[sig]:
+        del held[sig]
