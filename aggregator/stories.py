@@ -181,25 +181,41 @@ def _must_links(
             must[d.id] = (src, "version" if same else "same_url", agreement)
             copies.append(CopyOf(d.id, src, same, agreement))
         else:
-            best: tuple[float, int] | None = None
-            for other, j in copy_candidates.get(d.id, ()):
-                o = docs.get(other)
-                if o is None or other == d.id or j < copy_threshold:
-                    continue
-                if other in order and order[other] > order[d.id]:
-                    continue  # only earlier articles can be a source
-                if not within_window(d, o, window_seconds):
-                    continue
-                if best is None or (j, -other) > (best[0], -best[1]):
-                    best = (j, other)
-            if best is not None:
-                root = docs[best[1]].copy_root or best[1]
-                same = docs[best[1]].outlet == d.outlet
-                must[d.id] = (best[1], "version" if same else "copy", best[0])
-                copies.append(CopyOf(d.id, root, same, best[0]))
+            source = _copy_source(
+                d, copy_candidates.get(d.id, ()), docs, order, window_seconds, copy_threshold
+            )
+            if source is not None:
+                src, estimate = source
+                root = docs[src].copy_root or src
+                same = docs[src].outlet == d.outlet
+                must[d.id] = (src, "version" if same else "copy", estimate)
+                copies.append(CopyOf(d.id, root, same, estimate))
         if d.url:
             by_url.setdefault(d.url, []).append(d.id)
     return must, copies
+
+
+def _copy_source(
+    d: Doc,
+    candidates: Sequence[tuple[int, float]],
+    docs: Mapping[int, Doc],
+    order: Mapping[int, int],
+    window_seconds: float,
+    copy_threshold: float,
+) -> tuple[int, float] | None:
+    """Of ``d``'s copy candidates (article, estimated Jaccard), the earlier one inside the
+    window with the highest estimate at ``copy_threshold`` or more (then the lowest id), with
+    that estimate."""
+    best: tuple[float, int] | None = None
+    for other, j in candidates:
+        o = docs.get(other)
+        if o is None or other == d.id or j < copy_threshold:
+            continue
+        if other in order and order[other] > order[d.id]:
+            continue  # only earlier articles can be a source
+        if within_window(d, o, window_seconds) and (best is None or (j, -other) > best):
+            best = (j, -other)
+    return None if best is None else (-best[1], best[0])
 
 
 def _same_address(d: Doc, earlier: Sequence[Doc]) -> tuple[int, float] | None:
