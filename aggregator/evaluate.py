@@ -139,17 +139,16 @@ def run_eval(
 def _store(db: Database, rows: list[dict[str, Any]]) -> None:
     """The rows as articles of one feed per outlet, arriving in ``published`` order (file order
     where it is missing), undated ones one second apart from _EPOCH."""
-    order = sorted(
-        range(len(rows)),
-        key=lambda i: (_published(rows[i].get("published")) or datetime.max.replace(tzinfo=UTC), i),
-    )
+    published = [_published(r.get("published")) for r in rows]
+    never = datetime.max.replace(tzinfo=UTC)
+    order = sorted(range(len(rows)), key=lambda i: (published[i] or never, i))
     outlets = sorted({str(r.get("outlet") or "unknown") for r in rows})
     feeds = {o: f"eval://{i}" for i, o in enumerate(outlets)}
     sync_feeds(db, [FeedConfig(url=u, outlet=o) for o, u in feeds.items()])
     for rank, i in enumerate(order):
         r = rows[i]
         outlet = str(r.get("outlet") or "unknown")
-        pub = _published(r.get("published"))
+        pub = published[i]
         arrival = pub or (_EPOCH + timedelta(seconds=rank))
         art = Article(
             key=str(r["id"]),
