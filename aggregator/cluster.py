@@ -112,8 +112,7 @@ class Clusterer:
 
     def _fill(self, since: float, until: float) -> None:
         stored = st.load_window(self.db, since, until, sketch.SKETCH_VERSION)
-        first_seen = {s.story_id: epoch(s.story_first_seen) for s in stored if s.story_first_seen}
-        self.window.load(stored, first_seen, self.vocabulary)
+        self.window.load(stored, self.vocabulary)
 
     def _extract(self, groups: list[ex.Group]) -> Callable[[], list[ex.Features]]:
         """Text features of each group's articles, in order: computed now for a small batch;

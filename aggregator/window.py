@@ -17,6 +17,7 @@ import numpy as np
 from . import features as ft
 from . import sketch
 from .scoring import Doc, with_neighbour
+from .store import epoch
 from .store.stories import StoredSketch
 from .stories import Assignment
 
@@ -72,14 +73,10 @@ class Window:
         self._stories_held: Counter[bytes] = Counter()  # ... and by story signature
         self._near_repeats: set[int] = set()  # new articles to leave the copy index (NEAR_REPEAT)
 
-    def load(
-        self,
-        stored: Sequence[StoredSketch],
-        first_seen: Mapping[str, float],
-        vocabulary: ft.Vocabulary,
-    ) -> None:
+    def load(self, stored: Sequence[StoredSketch], vocabulary: ft.Vocabulary) -> None:
         """Fill the window with the articles the store kept, scored with their stored
-        neighbours as before the restart; those it holds already stay as they are."""
+        neighbours as before the restart, and their stories' first sights; those it holds
+        already stay as they are."""
         stored = [s for s in stored if s.id not in self.docs]
         for s in stored:
             d = doc(s.id, s.key, s.vec, vocabulary.arrays(s.vec), s.time, s.dated, s.outlet, s.url)
@@ -101,7 +98,9 @@ class Window:
             self.docs[s.id] = with_neighbour(
                 self.docs[s.id], ids, weights, s.neighbour, s.neighbour_score
             )
-        self.first_seen.update(first_seen)
+        self.first_seen.update(
+            (s.story_id, epoch(s.story_first_seen)) for s in stored if s.story_first_seen
+        )
 
     def add(self, d: Doc, copy_sig: bytes | None, story_sig: bytes, t: float) -> None:
         self.docs[d.id] = d
