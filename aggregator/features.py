@@ -197,7 +197,7 @@ class Vectors:
         """Article i's vector by term (``terms``: the names of the ids), year marks last with
         weight 0."""
         ids, weights = self.of(i)
-        out = dict(zip((terms[t] for t in ids.tolist()), weights.tolist(), strict=True))
+        out = dict(zip(map(terms.__getitem__, ids.tolist()), weights.tolist(), strict=True))
         marks = self.years[self.year_bounds[i] : self.year_bounds[i + 1]].tolist()
         out.update((terms[t], 0.0) for t in marks)
         return out

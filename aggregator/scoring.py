@@ -15,6 +15,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import sparse
 
+try:
+    from scipy.sparse import _sparsetools
+except ImportError:  # pragma: no cover - the public path below is used instead
+    _sparsetools = None
+
 from .features import YEAR_CONFLICT, year_conflict
 
 # Neighbour expansion: an article is scored as its own terms plus NEIGHBOUR_WEIGHT x similarity x
@@ -174,8 +179,8 @@ class _Table:
     """Every article of the window and the batch as rows (in id order) of a sparse matrix of
     term weights, so each new article's candidates are filtered and scored in a few calls:
     per-candidate Python loops were two thirds of the decision time on 500-word articles
-    (~125 candidates each), and scipy's row slice and product score them in 60 % of the time of
-    numpy gathers over the same rows (measured on a 2,000-article batch of the benchmark)."""
+    (~125 candidates each), and scipy's compiled row gather and product (``_dot_rows``) score
+    them in a third of the time of numpy gathers over the same rows."""
 
     def __init__(self, docs: list[Doc], order: Mapping[int, int]) -> None:
         docs = sorted(docs, key=lambda d: d.id)
@@ -211,9 +216,31 @@ class _Table:
         """Dot products of ``vector`` (one of the table's own rows) with the rows ``rows``."""
         ids, weights = vector
         self.dense[ids] = weights
-        scores: np.ndarray = self.matrix[rows] @ self.dense
+        scores = _dot_rows(self.matrix, rows, self.dense)
         self.dense[ids] = 0.0
         return scores
+
+
+def _dot_rows(matrix: sparse.csr_matrix, rows: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``matrix[rows] @ x``, by the compiled row gather and product that scipy itself calls,
+    without its index checks and intermediate matrix: 71 instead of 148 us for 165 rows of 150
+    terms (numpy gathers: 232 us). On the 20,000-article benchmark the main process spends
+    0.72 instead of 0.79 ms per article, scoring 0.20 instead of 0.29; results are identical."""
+    if _sparsetools is None:  # pragma: no cover - a scipy without them
+        product: np.ndarray = matrix[rows] @ x
+        return product
+    indptr = matrix.indptr
+    rows = rows.astype(indptr.dtype, copy=False)
+    bounds = np.empty(len(rows) + 1, dtype=indptr.dtype)
+    bounds[0] = 0
+    np.cumsum(indptr[rows + 1] - indptr[rows], out=bounds[1:])
+    size = int(bounds[-1])
+    indices = np.empty(size, dtype=matrix.indices.dtype)
+    data = np.empty(size, dtype=matrix.data.dtype)
+    _sparsetools.csr_row_index(len(rows), rows, indptr, matrix.indices, matrix.data, indices, data)
+    out = np.zeros(len(rows), dtype=np.result_type(matrix.data, x))
+    _sparsetools.csr_matvec(len(rows), len(x), bounds, indices, data, x, out)
+    return out
 
 
 def _matrix(vectors: list[tuple[np.ndarray, np.ndarray]]) -> tuple[sparse.csr_matrix, np.ndarray]:

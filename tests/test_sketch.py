@@ -10,9 +10,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from datasketch import LeanMinHash, MinHash, MinHashLSH
+from scipy import sparse
 
 from aggregator import sketch
-from aggregator.scoring import Doc, with_neighbour
+from aggregator.scoring import Doc, _dot_rows, with_neighbour
 from aggregator.stories import Assignment, assign
 from aggregator.window import Window
 
@@ -155,6 +156,27 @@ def test_batched_signatures_equal_datasketch_minhash() -> None:
                     hashfunc=lambda x: x)
         m.update_batch(h.tolist())
         assert sig == m.hashvalues.astype("<u4").tobytes()
+
+
+def test_scoring_rows_equals_scipys_own_product() -> None:
+    """Candidates are scored by scipy's compiled row gather and product called directly; the
+    result must be scipy's ``matrix[rows] @ x``: empty rows, repeated and unsorted rows, no rows,
+    and 64-bit index arrays included."""
+    rng = np.random.default_rng(5)
+    for index_type in (np.int32, np.int64):
+        dense = rng.random((300, 2000)) * (rng.random((300, 2000)) < 0.02)
+        dense[[3, 77]] = 0.0
+        matrix = sparse.csr_matrix(dense)
+        matrix.indptr = matrix.indptr.astype(index_type)
+        matrix.indices = matrix.indices.astype(index_type)
+        x = np.zeros(2000)
+        x[rng.choice(2000, 60, replace=False)] = rng.random(60)
+        for rows in (
+            rng.choice(300, 120, replace=False),
+            np.array([3, 77, 5, 5, 299, 0], dtype=np.int64),
+            np.zeros(0, dtype=np.int64),
+        ):
+            assert np.array_equal(_dot_rows(matrix, rows, x), matrix[rows] @ x)
 
 
 @pytest.mark.parametrize(("agreeing", "linked"), [(11, True), (0, False)])
