@@ -146,7 +146,8 @@ def readable_forms(terms: Iterable[str], text: str, language: str | None = None)
     for shown, word, stem in zip(shown_words, keys, stems, strict=True):
         if word not in open_ and stem not in open_:
             continue
-        shown = _POSSESSIVE.sub("", shown)
+        if "'" in shown or "’" in shown:
+            shown = _POSSESSIVE.sub("", shown)
         for key in (word, stem):
             if key in open_ and (key not in found or shown.islower()):
                 found[key] = shown
@@ -165,7 +166,7 @@ def shingle_hashes(text: str, size: int) -> np.ndarray:
         return np.zeros(0, dtype=np.uint32)
     if len(toks) < size:
         return np.array([zlib.crc32(" ".join(toks).encode("utf-8"))], dtype=np.uint32)
-    h = np.fromiter((zlib.crc32(t.encode("utf-8")) for t in toks), dtype=np.uint64, count=len(toks))
+    h = np.fromiter(map(zlib.crc32, map(str.encode, toks)), dtype=np.uint64, count=len(toks))
     acc = np.zeros(len(h) - size + 1, dtype=np.uint64)
     for k in range(size):  # polynomial combination mod 2^32 of the words' hashes, in order
         acc = (acc * np.uint64(0x01000193) + h[k : len(h) - size + 1 + k]) & np.uint64(0xFFFFFFFF)
@@ -178,6 +179,8 @@ def shingle_hashes(text: str, size: int) -> np.ndarray:
 # from the punctuation (not with a look-behind at every position, 1.5x slower).
 _SENTENCE_BREAK = re.compile(r"[.!?:;\"“”]\s+|\n+")
 _INNER_WORD = re.compile(r"\s[\"'“‘(]?([^\W\d_][\w'’-]*)")
+# The same for ASCII text, where only a capital can open a name: a fifth of the matches to test.
+_INNER_CAPITAL = re.compile(r"\s[\"'(]?([A-Z][\w'-]*)")
 # A number not inside a word or after a dot: the digit first and the check behind it, so the
 # scan skips to digits (a leading look-behind is tried at every position, 5x slower).
 _NUMBER = re.compile(r"\d(?<![\w.]\d)(?:[\d.,:%-]*\d)?")
@@ -198,8 +201,9 @@ def names(text: str) -> set[str]:
     """Capitalised words that do not open a sentence, plus numbers: the cheap proper-noun signal."""
     text = unicodedata.normalize("NFKC", text)
     found = {n.casefold() for n in _NUMBER.findall(text)}
+    inner = _INNER_CAPITAL if text.isascii() else _INNER_WORD
     for sentence in sentences(text):
-        for m in _INNER_WORD.finditer(sentence):
+        for m in inner.finditer(sentence):
             word = m.group(1).rstrip("'’-")
             if len(word) > 1 and word[0].isupper():
                 found.add(word.casefold())

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from aggregator import features as ft
@@ -146,6 +146,20 @@ def test_sentence_and_number_scans_keep_their_definitions(text: str) -> None:
     # The look-behind forms are the definitions; the scans in text.py are faster equivalents.
     assert tx.sentences(text) == _OLD_SENTENCES.split(text)
     assert tx._NUMBER.findall(text) == _OLD_NUMBER.findall(text)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aBzZ1 .-\n\t\"!?'(_")), max_size=40))
+@example(' met (Bob said "Ann\' Zed-  O\'Neil\'s. Cy went')
+def test_ascii_names_are_the_capitalised_inner_words(text: str) -> None:
+    # In ASCII text only the words the general expression finds that open with a capital count.
+    found = {
+        w.casefold()
+        for sentence in tx.sentences(text)
+        for m in tx._INNER_WORD.finditer(sentence)
+        if len(w := m.group(1).rstrip("'’-")) > 1 and w[0].isupper()
+    }
+    assert tx.names(text) == found | {n.casefold() for n in tx._NUMBER.findall(text)}
 
 
 def test_readable_terms_show_the_articles_words() -> None:
