@@ -110,8 +110,9 @@ def edges(
     more again with each article's neighbour terms added."""
     table = _Table(list(docs.values()), order)
     scored: list[tuple[Doc, np.ndarray, np.ndarray, np.ndarray]] = []  # doc, rows, ids, factors
-    for d in batch:
-        rows = table.candidates(d, candidates.get(d.id, ()), order[d.id], window_seconds)
+    for d, rows in zip(
+        batch, table.candidates(batch, candidates, order, window_seconds), strict=True
+    ):
         if not len(rows):
             continue
         ids = table.ids[rows]
@@ -196,21 +197,36 @@ class _Table:
         self.matrix, self.dense = _matrix([_expanded(docs[i]) for i in self.ids.tolist()])
 
     def candidates(
-        self, d: Doc, found: Sequence[int], position: int, window_seconds: float
-    ) -> np.ndarray:
-        """Rows of the candidates to score: known, not ``d``, not earlier in the batch (new-new
-        pairs are scored once, from the earlier article), inside the time window, non-empty."""
-        want = np.asarray(found, dtype=np.int64)
-        if not len(want) or not len(self.ids):
-            return np.zeros(0, dtype=np.int64)
+        self,
+        batch: Sequence[Doc],
+        found: Mapping[int, Sequence[int]],
+        order: Mapping[int, int],
+        window_seconds: float,
+    ) -> list[np.ndarray]:
+        """Each new article's rows of candidates to score: known, not itself, not earlier in the
+        batch (new-new pairs are scored once, from the earlier article), inside the time window,
+        non-empty. For the whole batch at once: per article, these few numpy calls were a
+        twentieth of the clusterer's time."""
+        lists = [found.get(d.id, ()) for d in batch]
+        sizes = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        if not len(self.ids):
+            return [np.zeros(0, dtype=np.int64) for _ in batch]
+        want = np.fromiter(itertools.chain.from_iterable(lists), np.int64, int(sizes.sum()))
+        owner = np.repeat(np.arange(len(batch)), sizes)
         rows = np.minimum(np.searchsorted(self.ids, want), len(self.ids) - 1)
-        rows = rows[self.ids[rows] == want]
-        keep = (self.ids[rows] != d.id) & (self.order[rows] >= position) & (self.lengths[rows] > 0)
-        if d.time is not None:
-            t = self.times[rows]
-            keep &= np.isnan(t) | (np.abs(t - d.time) <= window_seconds)
-        chosen: np.ndarray = rows[keep]
-        return chosen
+        own = np.fromiter((d.id for d in batch), dtype=np.int64, count=len(batch))[owner]
+        position = np.fromiter((order[d.id] for d in batch), np.int64, len(batch))[owner]
+        times = np.array([np.nan if d.time is None else d.time for d in batch])[owner]
+        found_ids = self.ids[rows]
+        keep = (found_ids == want) & (found_ids != own) & (self.order[rows] >= position)
+        keep &= self.lengths[rows] > 0
+        with np.errstate(invalid="ignore"):  # NaN: an undated article, compared by content alone
+            far = np.abs(self.times[rows] - times) > window_seconds
+        keep &= ~far
+        kept = np.flatnonzero(keep)
+        bounds = np.searchsorted(owner[kept], np.arange(len(batch) + 1))
+        chosen = rows[kept]
+        return [chosen[bounds[i] : bounds[i + 1]] for i in range(len(batch))]
 
     def cosines(self, vector: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> np.ndarray:
         """Dot products of ``vector`` (one of the table's own rows) with the rows ``rows``."""
