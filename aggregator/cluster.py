@@ -118,8 +118,9 @@ class Clusterer:
         """Text features of each group's articles, in order: computed now for a small batch;
         for a large one, handed to worker processes (one per core) and collected when the
         returned function is called."""
+        permutations = sketch.permutations(sketch.COPY_PERMS)
         if sum(len(g.items) for g in groups) < PARALLEL_FROM or self.workers < 2:
-            done = ex.extract_groups(groups)
+            done = ex.extract_groups(groups, permutations)
             return lambda: done
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
@@ -129,7 +130,8 @@ class Clusterer:
                 initargs=(WORKER_NICENESS,),
             )
         parts = [
-            self._pool.submit(ex.extract_groups, part) for part in ex.parts(groups, self.workers)
+            self._pool.submit(ex.extract_groups, part, permutations)
+            for part in ex.parts(groups, self.workers)
         ]
         return lambda: [e for part in parts for e in part.result()]
 

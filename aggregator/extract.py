@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import features as ft
-from . import sketch
+from . import minhash
 from . import text as tx
 
 
@@ -47,9 +47,11 @@ def parts(groups: list[Group], workers: int) -> list[list[Group]]:
     return out
 
 
-def extract_groups(groups: list[Group]) -> list[Features]:
+def extract_groups(groups: list[Group], copy_permutations: minhash.Permutations) -> list[Features]:
     """The features of each group's articles, in order: the group's boilerplate removed first
-    (lines recurring across its articles and its sample)."""
+    (lines recurring across its articles and its sample); copy signatures with
+    ``copy_permutations`` (sketch.permutations, handed in: this module runs without
+    datasketch)."""
     out: list[Features] = []
     for g in groups:
         texts = [body for _, body, _ in g.items]
@@ -59,12 +61,12 @@ def extract_groups(groups: list[Group]) -> list[Features]:
             ft.matched(title, body) for (title, _, _), body in zip(g.items, bodies, strict=True)
         ]
         counts = [ft.terms(m, lang) for m, (_, _, lang) in zip(matches, g.items, strict=True)]
-        copy_sigs = sketch.hashed_signatures(
+        copy_sigs = minhash.of_hashed(
             [
                 tx.shingle_hashes(ft.match_text(title, body), ft.SHINGLE_SIZE)
                 for (title, _, _), body in zip(g.items, bodies, strict=True)
             ],
-            sketch.COPY_PERMS,
+            copy_permutations,
         )
         out.extend(
             Features(

@@ -22,11 +22,12 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Any
 
 import datasketch
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+from . import minhash
 
 SEED = 1
 SCHEME = "affine32"
@@ -52,9 +53,11 @@ def _hash32(item: bytes) -> int:
 
 
 @lru_cache(maxsize=8)
-def _permutations(num_perm: int) -> Any:
-    # Generating permutations costs ~0.15 ms per MinHash; they depend only on seed and size.
-    return MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME).permutations
+def permutations(num_perm: int) -> minhash.Permutations:
+    """datasketch's permutations for signatures of ``num_perm`` values (our seed and scheme);
+    generating them costs ~0.15 ms, so they are made once per size."""
+    a, b = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME).permutations
+    return a, b
 
 
 def signature(items: Iterable[str], num_perm: int) -> bytes:
@@ -71,39 +74,12 @@ def signatures(sets: Sequence[Sequence[str]], num_perm: int) -> list[bytes]:
         dtype=np.uint32,
         count=int(sizes.sum()),
     )
-    return _min_hash(hashes, sizes, num_perm)
+    return minhash.signatures(hashes, sizes, permutations(num_perm))
 
 
 def hashed_signatures(hashes: Sequence[np.ndarray], num_perm: int) -> list[bytes]:
     """MinHash signatures of sets already hashed to 32-bit integers (text.shingle_hashes)."""
-    sizes = np.fromiter((len(h) for h in hashes), dtype=np.int64, count=len(hashes))
-    flat = np.concatenate([*hashes, np.zeros(0, np.uint32)]).astype(np.uint32, copy=False)
-    return _min_hash(flat, sizes, num_perm)
-
-
-def _min_hash(hashes: np.ndarray, sizes: np.ndarray, num_perm: int) -> list[bytes]:
-    """Signatures of consecutive sets (``sizes`` values each) of ``hashes``, by datasketch's
-    affine32 scheme: each hash mixed by the MurmurHash3 finalizer, then ``a * h + b`` modulo
-    2^32 per permutation, the minimum kept (tests/test_sketch.py checks equality with
-    datasketch's MinHash). One product per set: a reduction over many sets at once
-    (``minimum.reduceat``) was 2-5x slower on 500-shingle sets."""
-    a, b = _permutations(num_perm)
-    h = hashes ^ (hashes >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
-    h = h ^ (h >> np.uint32(16))
-    empty = np.full(num_perm, 0xFFFFFFFF, dtype="<u4").tobytes()
-    out: list[bytes] = []
-    start = 0
-    for size in sizes.tolist():
-        if not size:
-            out.append(empty)
-            continue
-        part = h[start : start + size, None]
-        start += size
-        out.append((part * a + b).min(axis=0).astype("<u4").tobytes())
-    return out
+    return minhash.of_hashed(hashes, permutations(num_perm))
 
 
 def _lean(sig: bytes) -> LeanMinHash:
