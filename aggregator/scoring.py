@@ -205,8 +205,8 @@ class _Table:
     ) -> list[np.ndarray]:
         """Each new article's rows of candidates to score: known, not itself, not earlier in the
         batch (new-new pairs are scored once, from the earlier article), inside the time window,
-        non-empty. For the whole batch at once: per article, these few numpy calls took 0.03 of
-        the main process's 0.7 ms per article, now 0.01."""
+        non-empty. For the whole batch at once: per article, these few numpy calls took 0.031 of
+        the main process's 0.7 ms per article, now 0.023."""
         lists = [found.get(d.id, ()) for d in batch]
         sizes = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
         if not len(self.ids):
