@@ -170,7 +170,7 @@ def _whole(least: int) -> Callable[[str], int]:
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import run_eval
 
-    result = run_eval(Path(args.file), args.level, args.window_hours, args.threshold)
+    result = run_eval(Path(args.file), args.level, args.window_hours, args.threshold, args.polls)
     if args.json:
         out = result.as_json()
         if args.mistakes:
@@ -354,6 +354,13 @@ def parser() -> argparse.ArgumentParser:
         type=_number(0.0, float("inf"), "a positive number of hours"),
         default=72.0,
         help="time window in hours for dated articles (default 72)",
+    )
+    s.add_argument(
+        "--polls",
+        type=_whole(1),
+        metavar="N",
+        help="feed the file as a stream of polls of N articles, each clustered afresh as "
+        "`aggregator poll` does (default: all at once, in batches of up to 2,000)",
     )
     s.add_argument(
         "--mistakes",

@@ -108,13 +108,23 @@ def run_eval(
     level: str = "stories",
     window_hours: float = 72.0,
     threshold: float | None = None,
+    poll_size: int | None = None,
 ) -> EvalResult:
+    """Score the clustering of the labelled file at ``path``: its articles fed in one run
+    (batches of up to cluster.BATCH_SIZE), or with ``poll_size`` as a stream of polls of that
+    many articles, each clustered by a clusterer of its own as every `aggregator poll` does."""
     rows = load_rows(path)
     with tempfile.TemporaryDirectory(prefix="aggregator-eval-") as tmp:
         db = open_db(Path(tmp) / "eval.db")
         _store(db, rows)
         started = time.perf_counter()
-        Clusterer(db, window_hours, threshold, now=lambda: _EPOCH).run()
+        if poll_size is None:
+            Clusterer(db, window_hours, threshold, now=lambda: _EPOCH).run()
+        else:
+            while (
+                Clusterer(db, window_hours, threshold, now=lambda: _EPOCH).run(poll_size).articles
+            ):
+                pass
         elapsed = time.perf_counter() - started
         ids = st.article_keys(db)
         if level == "copies":

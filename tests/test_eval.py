@@ -76,6 +76,39 @@ def test_eval_command_on_a_small_labelled_file(tmp_path: Path, capsys: pytest.Ca
         main(["eval", str(path), "--mistakes", "-1"])
 
 
+def test_eval_feeds_a_stream_of_polls_each_clustered_afresh(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --polls N: the file arrives N articles at a time, each poll clustered by a clusterer of its
+    # own (as each `aggregator poll` process is), which loads the window from the store.
+    from aggregator import evaluate
+    from aggregator.cluster import Clusterer, ClusterReport
+
+    runs: list[int] = []
+
+    class Counted(Clusterer):
+        def run(self, limit: int | None = None) -> ClusterReport:
+            report = super().run(limit)
+            runs.append(report.articles)
+            return report
+
+    monkeypatch.setattr(evaluate, "Clusterer", Counted)
+    text = "Dockers at Rotterdam port went on strike over wages, halting container traffic."
+    path = tmp_path / "stream.jsonl"
+    path.write_text("\n".join(json.dumps({"id": f"a{i}", "story": "strike", "title": "Rotterdam strike",
+                                          "text": text, "outlet": f"wire {i}"}) for i in range(5)),
+                    encoding="utf-8")
+    assert main(["eval", str(path), "--json", "--polls", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert runs == [2, 2, 1, 0]
+    assert out["articles"] == 5 and out["clusters"] == 1  # later polls' copies joined the story
+    runs.clear()
+    assert main(["eval", str(path), "--json"]) == 0
+    assert runs == [5] and json.loads(capsys.readouterr().out)["clusters"] == 1
+    with pytest.raises(SystemExit):
+        main(["eval", str(path), "--polls", "0"])
+
+
 @pytest.mark.parametrize(
     ("first", "second"),
     [
