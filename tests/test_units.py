@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import math
 import random
 import re
@@ -22,6 +23,7 @@ from aggregator.decode import BoundedDecoder
 from aggregator.errors import FetchError
 from aggregator.fetch import max_age_seconds, retry_after_seconds
 from aggregator.sanitize import clean_html, to_text
+from aggregator.store import vectors
 from aggregator.store.stories import PendingArticle
 from aggregator.terminal import format_story
 from aggregator.views import StoryView
@@ -333,3 +335,14 @@ def _pending_at(hours: list[float]) -> list[PendingArticle]:
 def test_a_batch_covers_one_stretch_of_time(hours: list[float], kept: int) -> None:
     batch = _pending_at(hours)
     assert _one_stretch(batch, 72 * 3600.0) == batch[:kept]
+
+
+def test_stored_vectors_are_standard_json_rounded_to_five_decimals() -> None:
+    # article_sketches.terms is a documented interface: a JSON object of term -> weight that any
+    # JSON reader takes, whatever a hostile feed puts in a term.
+    vec = {'say "hi"': 0.123456789, "back\\slash": 1e-07, "ünï©ødé 東京": 0.5, "</script>": 0.0,
+           "#name": 0.000015, "@2024": 0.0}
+    text = vectors.dumps(vec)
+    standard = json.loads(text)
+    assert standard == vectors.loads(text)
+    assert standard == {t: round(w, 5) for t, w in vec.items()}

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-import numpy as np
 from sqlite_utils import Database
 
 from ..stories import Assignment
-from . import Transaction, iso
+from . import Transaction, iso, vectors
 
 # (sort_time, feed_url, key): the order in which articles are clustered.
 Cursor = tuple[str, str, str]
@@ -140,7 +139,7 @@ def load_window(
             key=r[1],
             outlet=r[2],
             url=r[3],
-            vec=json.loads(r[4]),
+            vec=vectors.loads(r[4]),
             copy_sig=r[5] if r[11] == sketch_version else None,
             story_sig=r[6] if r[11] == sketch_version else None,
             time=r[7],
@@ -149,7 +148,7 @@ def load_window(
             copy_root=r[10],
             neighbour=r[12],
             neighbour_score=r[13] or 0.0,
-            neighbour_vec=json.loads(r[14]) if r[14] else None,
+            neighbour_vec=vectors.loads(r[14]) if r[14] else None,
             story_first_seen=r[15],
         )
         for r in rows
@@ -208,7 +207,7 @@ def _save_sketches(
         [
             (
                 s.article_id,
-                _terms_json(s.vec),
+                vectors.dumps(s.vec),
                 s.copy_sig,
                 s.story_sig,
                 sketch_version,
@@ -255,14 +254,6 @@ def _save_links(conn: sqlite3.Connection, assignment: Assignment, at: str) -> No
             )
             for lk in assignment.links
         ],
-    )
-
-
-def _terms_json(vec: Mapping[str, float]) -> str:
-    """A vector as stored: weights to 5 decimals (rounded in numpy: ~125 terms an article)."""
-    weights = np.round(np.fromiter(vec.values(), dtype=np.float64, count=len(vec)), 5)
-    return json.dumps(
-        dict(zip(vec, weights.tolist(), strict=True)), separators=(",", ":"), ensure_ascii=False
     )
 
 
