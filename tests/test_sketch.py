@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 from scipy import sparse
+from scipy.sparse import _sparsetools
 
 from aggregator import sketch
-from aggregator.scoring import Doc, _dot_rows, with_neighbour
+from aggregator.scoring import Doc, _compiled_dot_rows, _dot_rows, with_neighbour
 from aggregator.stories import Assignment, assign
 from aggregator.window import Window
 
@@ -159,8 +160,9 @@ def test_batched_signatures_equal_datasketch_minhash() -> None:
 
 
 def test_scoring_rows_equals_scipys_own_product() -> None:
-    """Candidates are scored by scipy's compiled row gather and product called directly; the
-    result must be scipy's ``matrix[rows] @ x``: empty rows, repeated and unsorted rows, no rows,
+    """Candidates are scored by scipy's compiled row gather and product called directly (when
+    this scipy's private functions pass a check at import); the result must be scipy's
+    ``matrix[rows] @ x``: empty rows, repeated and unsorted rows, no rows,
     and 64-bit index arrays included."""
     rng = np.random.default_rng(5)
     for index_type in (np.int32, np.int64):
@@ -177,6 +179,7 @@ def test_scoring_rows_equals_scipys_own_product() -> None:
             np.zeros(0, dtype=np.int64),
         ):
             assert np.array_equal(_dot_rows(matrix, rows, x), matrix[rows] @ x)
+            assert np.array_equal(_compiled_dot_rows(_sparsetools, matrix, rows, x), matrix[rows] @ x)
 
 
 @pytest.mark.parametrize(("agreeing", "linked"), [(11, True), (0, False)])
