@@ -188,7 +188,10 @@ def _must_links(
                 src, estimate = source
                 root = docs[src].copy_root or src
                 same = docs[src].outlet == d.outlet
-                must[d.id] = (src, "version" if same else "copy", estimate)
+                # A new version of the outlet's own item shows, as at its address, how the texts
+                # agree; a copy shows the estimate that found it.
+                score = _agreement(d, docs[src]) if same else estimate
+                must[d.id] = (src, "version" if same else "copy", score)
                 copies.append(CopyOf(d.id, root, same, estimate))
         if d.url:
             by_url.setdefault(d.url, []).append(d.id)
@@ -220,14 +223,19 @@ def _copy_source(
 
 def _same_address(d: Doc, earlier: Sequence[Doc]) -> tuple[int, float] | None:
     """Of the earlier articles at ``d``'s URL, the one whose text is closest to ``d``'s (then
-    the lowest id) if it agrees at SAME_ADDRESS_MIN, with that cosine; articles without words
-    to compare agree at 1.0 (the address is all there is)."""
+    the lowest id) if it agrees at SAME_ADDRESS_MIN (``_agreement``), with that agreement."""
     best: tuple[float, int] | None = None
     for o in earlier:
-        agreement = cosine(d, o) if len(d.ids) and len(o.ids) else 1.0
+        agreement = _agreement(d, o)
         if agreement >= SAME_ADDRESS_MIN and (best is None or (agreement, -o.id) > best):
             best = (agreement, -o.id)
     return None if best is None else (-best[1], best[0])
+
+
+def _agreement(a: Doc, b: Doc) -> float:
+    """How two versions of one article agree: the plain cosine of their texts; 1.0 when either
+    has no words to compare."""
+    return cosine(a, b) if len(a.ids) and len(b.ids) else 1.0
 
 
 @dataclass

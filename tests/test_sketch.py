@@ -182,6 +182,25 @@ def test_scoring_rows_equals_scipys_own_product() -> None:
             assert np.array_equal(_compiled_dot_rows(_sparsetools, matrix, rows, x), matrix[rows] @ x)
 
 
+def test_a_copy_of_the_outlets_own_item_is_a_version_scored_by_its_text() -> None:
+    """Found by its copy signature at another address, an edited item of the same outlet is a new
+    version: its link shows how the texts agree (as one at the same address does, and as the
+    site and --explain label it), the copy record keeps the Jaccard estimate that found it."""
+    ids: dict[str, int] = {}
+    earlier = replace(_doc(1, {"quake": 0.8, "chile": 0.6}, ids), url="https://x.example/1",
+                      story_id="s1")
+    edited = replace(_doc(2, {"quake": 0.6, "chile": 0.8}, ids), url="https://x.example/2")
+    other = replace(_doc(3, {"quake": 0.6, "chile": 0.8}, ids), url="https://y.example/3",
+                    outlet="Other")
+    result = assign([edited, other], [earlier], {2: [1], 3: [1]}, {2: [(1, 0.7)], 3: [(1, 0.7)]},
+                    72 * 3600.0, {})
+    links = {lk.article_id: lk for lk in result.links}
+    assert (links[2].kind, links[2].score) == ("version", 0.96)  # 0.8 x 0.6 + 0.6 x 0.8
+    assert set(links[2].shared_terms) == {"quake", "chile"}
+    assert (links[3].kind, links[3].score) == ("copy", 0.7)
+    assert {c.article_id: c.score for c in result.copies} == {2: 0.7, 3: 0.7}
+
+
 @pytest.mark.parametrize(("agreeing", "linked"), [(11, True), (0, False)])
 def test_an_address_is_matched_against_its_latest_articles(agreeing: int, linked: bool) -> None:
     """A front page holding a dozen items: a new item there is a version of the one it agrees
