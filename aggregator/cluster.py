@@ -223,9 +223,9 @@ class Clusterer:
     def _batch(
         self, batch: list[st.PendingArticle], features: list[ex.Features]
     ) -> tuple[int, set[str], int]:
-        times = {a.id: epoch(a.sort_time) for a in batch}
         self._cover(
-            min(times.values()) - self.window_seconds, max(times.values()) + self.window_seconds
+            min(a.time for a in batch) - self.window_seconds,
+            max(a.time for a in batch) + self.window_seconds,
         )
         vectors, story_sigs, increments = self._weigh(features)
         names = self.vocabulary.terms
@@ -233,11 +233,10 @@ class Clusterer:
         sketches: list[st.NewSketch] = []
         for i, (a, e, story_sig) in enumerate(zip(batch, features, story_sigs, strict=True)):
             vec = vectors.vec(i, names)
-            t = times[a.id]
-            d = doc(a.id, a.key, vec, vectors.of(i), t, a.dated, a.outlet, a.url)
+            d = doc(a.id, a.key, vec, vectors.of(i), a.time, a.dated, a.outlet, a.url)
             new_docs.append(d)
-            sketches.append(st.NewSketch(a.id, vec, e.copy_sig, story_sig, t, a.dated))
-            self.window.add(d, e.copy_sig, story_sig, t)
+            sketches.append(st.NewSketch(a.id, vec, e.copy_sig, story_sig, a.time, a.dated))
+            self.window.add(d, e.copy_sig, story_sig, a.time)
         result = assign(
             new_docs,
             self.window.clustered(),
@@ -267,10 +266,9 @@ def _one_stretch(batch: list[st.PendingArticle], window_seconds: float) -> list[
     windows of the first. The batch's window is then the stretch of time its articles cover and
     one window either side, not everything since the oldest of them: a feed added today may
     bring items of years ago."""
-    times = [epoch(a.sort_time) for a in batch]
-    end = times[0] + BATCH_WINDOWS * window_seconds
-    for i in range(1, len(times)):
-        if times[i] - times[i - 1] > window_seconds or times[i] > end:
+    end = batch[0].time + BATCH_WINDOWS * window_seconds
+    for i in range(1, len(batch)):
+        if batch[i].time - batch[i - 1].time > window_seconds or batch[i].time > end:
             return batch[:i]
     return batch
 

@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from ..stories import Assignment
-from . import Transaction, iso, vectors
+from . import Transaction, epoch, iso, vectors
 
 # (sort_time, feed_url, key): the order in which articles are clustered.
 Cursor = tuple[str, str, str]
@@ -34,6 +35,11 @@ class PendingArticle:
     dated: bool
     feed_url: str
     cursor: Cursor
+
+    @cached_property
+    def time(self) -> float:
+        """``sort_time`` in epoch seconds (read once: batches are cut and placed by it)."""
+        return epoch(self.sort_time)
 
 
 @dataclass(frozen=True)
