@@ -8,6 +8,7 @@ order (file order where it is missing; ISO 8601, RFC 2822 and epoch seconds are 
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 import time
@@ -117,13 +118,12 @@ def run_eval(
     with tempfile.TemporaryDirectory(prefix="aggregator-eval-") as tmp:
         db = open_db(Path(tmp) / "eval.db")
         _store(db, rows)
+        clusterer = functools.partial(Clusterer, db, window_hours, threshold, now=lambda: _EPOCH)
         started = time.perf_counter()
         if poll_size is None:
-            Clusterer(db, window_hours, threshold, now=lambda: _EPOCH).run()
-        else:
-            while (
-                Clusterer(db, window_hours, threshold, now=lambda: _EPOCH).run(poll_size).articles
-            ):
+            clusterer().run()
+        else:  # a clusterer per poll, as each `aggregator poll` is, until none is left
+            while clusterer().run(poll_size).articles:
                 pass
         elapsed = time.perf_counter() - started
         ids = st.article_keys(db)

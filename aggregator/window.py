@@ -116,16 +116,9 @@ class Window:
     def evict(self, before: float) -> None:
         """Forget the articles older than ``before`` (epoch seconds)."""
         for aid in [a for a, t in self._times.items() if t < before]:
-            self._unindex_copy(aid)
-            if aid in self._story_index:
-                self._story_index.remove(aid)
-                _release(self._stories_held, self._sigs[aid][1])
+            _unindex(self._copy_index, self._copies_held, aid, self._sigs[aid][0])
+            _unindex(self._story_index, self._stories_held, aid, self._sigs[aid][1])
             del self.docs[aid], self._sigs[aid], self._times[aid]
-
-    def _unindex_copy(self, aid: int) -> None:
-        if aid in self._copy_index:
-            self._copy_index.remove(aid)
-            _release(self._copies_held, self._sigs[aid][0])
 
     def clustered(self) -> list[Doc]:
         return [d for d in self.docs.values() if d.story_id is not None]
@@ -176,13 +169,17 @@ class Window:
         for old, _ in result.merges:
             self.first_seen.pop(old, None)
         for aid in self._near_repeats:
-            self._unindex_copy(aid)
+            _unindex(self._copy_index, self._copies_held, aid, self._sigs[aid][0])
         self._near_repeats.clear()
         return founded
 
 
-def _release(held: Counter[bytes], sig: bytes) -> None:
-    """One indexed article fewer with signature ``sig``."""
-    held[sig] -= 1
-    if not held[sig]:
-        del held[sig]
+def _unindex(
+    index: sketch.Index | sketch.ValueIndex, held: Counter[bytes], aid: int, sig: bytes
+) -> None:
+    """Article ``aid`` out of ``index`` if it is there, one fewer held with signature ``sig``."""
+    if aid in index:
+        index.remove(aid)
+        held[sig] -= 1
+        if not held[sig]:
+            del held[sig]
