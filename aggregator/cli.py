@@ -81,7 +81,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
 def _cluster_line(r: ClusterReport) -> str:
     return (
         f"stories: {r.articles} articles clustered, {r.new_stories} new stories, "
-        f"{r.updated_stories} updated, {r.merges} merged"
+        f"{r.updated_stories} updated, {r.merges} merged, {r.splits} split"
     )
 
 
@@ -234,6 +234,7 @@ def cmd_clusters(args: argparse.Namespace) -> int:
 
 
 def _explain(db: Any, story_id: str, asked: str) -> int:
+    from .store import stories as st
     from .store.views import load_stories
 
     found = load_stories(db, ids=[story_id])
@@ -241,8 +242,13 @@ def _explain(db: Any, story_id: str, asked: str) -> int:
         raise AggregatorError(f"no story {asked!r}")
     if story_id != asked:
         print(f"{asked} was merged into {story_id}")
+    parent, parts = st.splits_of(db, story_id)
+    if parent is not None:
+        print(f"{story_id} was split off {parent}")
     for line in explain_lines(found[0]):
         print(line)
+    for part in parts:
+        print(f"split off it: {part}")
     return 0
 
 

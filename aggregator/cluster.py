@@ -74,6 +74,7 @@ class ClusterReport:
     updated_stories: int
     merges: int
     seconds: float
+    splits: int = 0
 
 
 class Clusterer:
@@ -168,7 +169,7 @@ class Clusterer:
         Batches are pipelined: while one batch is decided here, the next one's text features
         are extracted in the worker processes."""
         started = _time.perf_counter()
-        total = new_stories = merges = 0
+        total = new_stories = merges = splits = 0
         updated: set[str] = set()
 
         def next_batch(after: st.Cursor | None) -> _Prepared | None:
@@ -183,9 +184,10 @@ class Clusterer:
                     features = ready.features()
                     total += len(ready.batch)
                     following = next_batch(ready.batch[-1].cursor)
-                    n_new, touched, n_merges = self._batch(ready.batch, features)
+                    n_new, touched, n_merges, n_splits = self._batch(ready.batch, features)
                     new_stories += n_new
                     merges += n_merges
+                    splits += n_splits
                     updated |= touched
                     ready = following
             finally:
@@ -196,6 +198,7 @@ class Clusterer:
             max(0, len(updated) - new_stories),
             merges,
             _time.perf_counter() - started,
+            splits,
         )
 
     def _threshold(self) -> float:
@@ -222,7 +225,7 @@ class Clusterer:
 
     def _batch(
         self, batch: list[st.PendingArticle], features: list[ex.Features]
-    ) -> tuple[int, set[str], int]:
+    ) -> tuple[int, set[str], int, int]:
         self._cover(
             min(a.time for a in batch) - self.window_seconds,
             max(a.time for a in batch) + self.window_seconds,
@@ -257,7 +260,7 @@ class Clusterer:
             sketch.SKETCH_VERSION,
         )
         founded = self.window.apply(result, {s: epoch(fs) for s, fs in first_seen.items()})
-        return founded, set(first_seen), len(result.merges)
+        return founded, set(first_seen), len(result.merges), len(result.splits)
 
 
 def _one_stretch(batch: list[st.PendingArticle], window_seconds: float) -> list[st.PendingArticle]:

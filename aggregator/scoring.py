@@ -146,6 +146,25 @@ def edges(
     return edges, rescored
 
 
+def all_pairs(docs: Sequence[Doc], window_seconds: float) -> list[tuple[int, int, float]]:
+    """Every pair of ``docs`` (a story's members) scored as ``edges`` scores a candidate: the
+    neighbour-expanded cosine, scaled by YEAR_CONFLICT, inside the time window; the pairs at
+    MIN_EDGE or more, each once (lower id first), in id order."""
+    docs = sorted(docs, key=lambda d: d.id)
+    matrix, _ = _matrix([_expanded(d) for d in docs])
+    scores = np.triu((matrix @ matrix.T).toarray(), k=1)
+    times = np.array([np.nan if d.time is None else d.time for d in docs])
+    with np.errstate(invalid="ignore"):  # NaN: an undated article, compared by content alone
+        scores[np.abs(times[:, None] - times[None, :]) > window_seconds] = 0.0
+    out: list[tuple[int, int, float]] = []
+    for i, j in zip(*np.nonzero(scores >= MIN_EDGE), strict=True):
+        a, b = docs[i], docs[j]
+        score = float(scores[i, j]) * (YEAR_CONFLICT if year_conflict(a.years, b.years) else 1.0)
+        if score >= MIN_EDGE:
+            out.append((a.id, b.id, score))
+    return out
+
+
 def _nearest(
     docs: Mapping[int, Doc], scored: Sequence[tuple[int, np.ndarray, np.ndarray]]
 ) -> tuple[Doc, ...]:

@@ -11,6 +11,10 @@ sketches. Output is one link per new article with its evidence, copies, and stor
    as ready-made clusters, and the closest pair of clusters merges while its average
    similarity (missing pairs count as zero) is at least STORY_THRESHOLD. Two existing stories
    that end in one cluster merge; the older id survives and the other is recorded as an alias.
+3. A window story that gains new articles is looked at again as a whole (``_regroup``): all
+   pairs of its members scored and regrouped from scratch by the same average link. If it falls
+   apart, each window story stays with the part holding its earliest member, and a part keeping
+   none is split off under a new id (recorded as a split; its members are relinked).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .features import shared_terms
-from .scoring import NEIGHBOUR_MIN, Doc, cosine, edges
+from .scoring import NEIGHBOUR_MIN, Doc, all_pairs, cosine, edges
 
 # Average-link threshold on the cosine of neighbour-expanded TF-IDF vectors (scoring.py). With
 # scoring.NEIGHBOUR_MIN 0.22, `aggregator eval --threshold` ARI at 0.30 / 0.31 / 0.32 / 0.33 / 0.34
@@ -67,6 +71,11 @@ SAME_ADDRESS_MIN = NEIGHBOUR_MIN
 # for every item the window holds there: 5,000 unrelated items at one address cluster in 7 s
 # (`aggregator eval`, end to end), against 109 s comparing each with all earlier ones.
 SAME_ADDRESS_LATEST = 10
+# A story is regrouped (step 3) when it has at most REGROUP_MAX members in the window: its pairs
+# grow with the square of its size. Stories of news roundups and ECB+ topics hold at most a few
+# dozen reports in 72 hours; a larger one (a flood of repeats, a week-long war) is decided
+# incrementally alone, as before.
+REGROUP_MAX = 300
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,10 @@ class Assignment:
     merges: tuple[tuple[str, str], ...]  # (absorbed id, surviving id)
     # Articles with a new or closer nearest neighbour, as they are scored from now on.
     rescored: tuple[Doc, ...] = ()
+    splits: tuple[tuple[str, str], ...] = ()  # (story id, id of the part split off it)
+    # The window's articles in stories that fell apart, each with its story now and its best
+    # evidence inside it (the store keeps an article's earlier evidence if that still holds).
+    relinked: tuple[Link, ...] = ()
 
 
 def threshold_for(threshold: float, articles: int) -> float:
@@ -149,9 +162,64 @@ def assign(
         if d.id in must:
             clusters.join(must[d.id][0], d.id)
     clusters.agglomerate(threshold)
+    current = {**docs, **{d.id: d for d in rescored}}
+    parted = _regroup(clusters, current, order, must, window_seconds, threshold, sims)
     story_of, merges = clusters.story_ids(docs, story_first_seen)
     links = [_link(d, story_of[d.id], must, clusters.members_of(d.id), sims, docs) for d in batch]
-    return Assignment(tuple(links), tuple(copies), merges, rescored)
+    renamed = dict(merges)
+    splits = {
+        (renamed.get(d.story_id, d.story_id), story_of[d.id])
+        for d in window
+        if d.id in parted and d.story_id and story_of[d.id] != renamed.get(d.story_id, d.story_id)
+    }
+    relinked = [
+        _link(d, story_of[d.id], {}, clusters.members_of(d.id), sims, docs)
+        for d in window
+        if d.id in parted
+    ]
+    return Assignment(
+        tuple(links), tuple(copies), merges, rescored, tuple(sorted(splits)), tuple(relinked)
+    )
+
+
+def _regroup(
+    clusters: _Clusters,
+    docs: Mapping[int, Doc],
+    new: Mapping[int, int],
+    must: _Must,
+    window_seconds: float,
+    threshold: float,
+    sims: dict[tuple[int, int], float],
+) -> set[int]:
+    """Look again at each cluster that brings new articles (``new``) to a window story: its
+    members, every pair scored (``all_pairs``), regrouped from singletons by average link at
+    ``threshold``, copies and versions kept with what they repeat. A cluster that falls apart is
+    replaced by its parts, and its pair scores become the evidence (``sims``). A stream decides
+    with part of an event in view, and a report can join another event's story while both are
+    alone in it; the story's later reports show the two apart. Returns the articles of the
+    clusters replaced."""
+    parted: set[int] = set()
+    for key in sorted(clusters.clusters):
+        members = sorted(clusters.clusters[key].members)
+        if not clusters.clusters[key].stories or not 3 <= len(members) <= REGROUP_MAX:
+            continue
+        if all(m in new for m in members) or not any(m in new for m in members):
+            continue
+        scored = all_pairs([docs[m] for m in members], window_seconds)
+        alone = _Clusters([docs[m] for m in members], ())
+        for a, b, score in scored:
+            alone.add_edge(a, b, score)
+        inside = set(members)
+        for m in members:
+            source = must[m][0] if m in must else docs[m].copy_root
+            if source is not None and source in inside:
+                alone.join(source, m)
+        alone.agglomerate(threshold)
+        if len(alone.clusters) > 1:
+            clusters.part(key, [c.members for c in alone.clusters.values()], docs)
+            sims.update({(a, b): s for a, b, s in scored} | {(b, a): s for a, b, s in scored})
+            parted |= inside
+    return parted
 
 
 def _must_links(
@@ -242,6 +310,7 @@ def _agreement(a: Doc, b: Doc) -> float:
 class _Cluster:
     members: list[int]
     stories: set[str] = field(default_factory=set)
+    split_from: str | None = None  # a part that keeps no story: the story it leaves
 
 
 class _Clusters:
@@ -322,6 +391,30 @@ class _Clusters:
                 if v >= threshold:
                     heapq.heappush(heap, (-v, min(keep, c), max(keep, c)))
 
+    def part(self, key: int, parts: Sequence[list[int]], docs: Mapping[int, Doc]) -> None:
+        """Replace cluster ``key`` (once agglomerated) by ``parts`` of its members. Each of its
+        stories goes with the part holding its earliest member (by ``_founding_order``); a part
+        with window articles that keeps no story records the story its earliest one leaves."""
+        whole = self.clusters.pop(key)
+        self.sums.pop(key)
+        keeper: dict[str, tuple[tuple[float, str], int]] = {}  # story -> (earliest, part)
+        for i, part in enumerate(parts):
+            for m in part:
+                sid = docs[m].story_id
+                if sid in whole.stories and (
+                    sid not in keeper or _founding_order(docs[m]) < keeper[sid][0]
+                ):
+                    keeper[sid] = (_founding_order(docs[m]), i)
+        for i, part in enumerate(parts):
+            kept = {sid for sid, (_, j) in keeper.items() if j == i}
+            left = [docs[m] for m in part if docs[m].story_id]
+            origin = min(left, key=_founding_order).story_id if left and not kept else None
+            c = key if i == 0 else max(self.clusters) + 1
+            self.clusters[c] = _Cluster(list(part), kept, origin)
+            self.sums[c] = {}
+            for m in part:
+                self.home[m] = c
+
     def members_of(self, aid: int) -> list[int]:
         return self.clusters[self.home[aid]].members
 
@@ -335,11 +428,15 @@ class _Clusters:
         story_of: dict[int, str] = {}
         for cl in self.clusters.values():
             existing = sorted(s for s in cl.stories if s)
+            founder = min((docs[m] for m in cl.members), key=_founding_order).key
             if existing:
                 sid = min(existing, key=lambda s: (first_seen.get(s, float("inf")), s))
                 merges.update((s, sid) for s in existing if s != sid)
+            elif cl.split_from:
+                # Not the founder's own id: the founder may have founded a story before.
+                sid = story_id_for(f"{founder}\nsplit from {cl.split_from}")
             else:
-                sid = story_id_for(min((docs[m] for m in cl.members), key=_founding_order).key)
+                sid = story_id_for(founder)
             story_of.update((m, sid) for m in cl.members)
         return story_of, tuple(sorted(merges))
 

@@ -157,7 +157,7 @@ class Window:
         changed stories' first-seen times); returns how many stories the batch founded."""
         self.docs.update((d.id, d) for d in result.rescored)
         renamed = dict(result.merges)
-        story_of = {lk.article_id: lk.story_id for lk in result.links}
+        story_of = {lk.article_id: lk.story_id for lk in result.links + result.relinked}
         roots = {c.article_id: c.source_id for c in result.copies}
         for aid, d in list(self.docs.items()):
             sid = story_of.get(aid, d.story_id)

@@ -269,3 +269,27 @@ def test_a_near_repeat_leaves_the_copy_index_once_its_batch_is_decided() -> None
     window.apply(Assignment((), (), ()), {})
     window.add(_doc(3, {"spam": 1.0}, ids), texts[3], terms, 3.0)
     assert [o for o, _ in window.copy_candidates([_doc(3, {}, ids)])[3]] == [0, 2]
+
+
+def test_all_pairs_of_a_story_are_scored_as_candidate_edges_are() -> None:
+    """Regrouping scores every pair of a story's members as ``edges`` scores a candidate:
+    neighbour-expanded vectors, years in conflict scaled down, nothing across the window."""
+    from aggregator.features import YEAR_CONFLICT
+    from aggregator.scoring import MIN_EDGE, all_pairs, cosine
+
+    ids: dict[str, int] = {}
+    a = replace(_doc(1, {"quake": 0.8, "chile": 0.6}, ids), time=0.0, years=frozenset({"2024"}))
+    b = replace(_doc(2, {"quake": 0.6, "chile": 0.8}, ids), time=3600.0, years=frozenset({"2010"}))
+    c = replace(_doc(3, {"quake": 0.6, "valparaiso": 0.8}, ids), time=7200.0)
+    late = replace(_doc(4, {"quake": 0.8, "chile": 0.6}, ids), time=73.5 * 3600.0)
+    far = _doc(5, {"election": 1.0}, ids)
+    expanded = with_neighbour(c, a.ids, a.weights, 1, 0.48)
+    pairs = {(x, y): round(s, 4) for x, y, s in all_pairs([late, far, expanded, b, a], 72 * 3600.0)}
+    assert pairs[(1, 2)] == round(cosine(a, b) * YEAR_CONFLICT, 4)
+    assert expanded.expanded_ids is not None and expanded.expanded_weights is not None
+    with_a = dict(zip(expanded.expanded_ids.tolist(), expanded.expanded_weights.tolist(), strict=True))
+    assert pairs[(1, 3)] == round(sum(w * with_a.get(t, 0.0) for t, w in zip(
+        a.ids.tolist(), a.weights.tolist(), strict=True)), 4) > round(cosine(a, c), 4)
+    assert (1, 4) not in pairs and (2, 4) not in pairs  # 73.5 and 72.5 hours apart
+    assert pairs[(3, 4)] >= MIN_EDGE and not any(5 in p for p in pairs)
+    assert all(x < y for x, y in pairs)

@@ -1,4 +1,5 @@
-"""Determinism and stability of story ids: same input, shuffled batches, restarts, merges."""
+"""Determinism and stability of story ids: same input, shuffled batches, restarts, merges,
+splits."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from aggregator.cli import main
 from aggregator.cluster import Clusterer
 from aggregator.model import Article, FeedConfig
+from aggregator.scoring import Doc
 from aggregator.store import open_db
 from aggregator.store import stories as st
 from aggregator.store.feeds import FeedUpdate, save_success, sync_feeds
+from aggregator.stories import assign, story_id_for
 
 EVENTS = [
     ("Sumatra earthquake", "magnitude 6.8 earthquake Sumatra Padang tsunami warning geological survey"),
@@ -318,3 +322,111 @@ def test_an_old_item_is_clustered_in_its_own_time_without_loading_the_archive(
     assert story["late"] == story["d5-o0"] and story["today"] == story[f"d{days - 1}-o0"]
     # Around day 5: days 2-8; around today: days 36-39. Not the 40 days in between.
     assert sum(loaded) <= 3 * (7 + 4)
+
+
+# Two earthquakes on one day: their first reports, alone, tell them alike; later ones apart.
+QUAKE = "magnitude earthquake struck coast tsunami warning geological survey residents"
+CHILE = "Chile Valparaiso Santiago Bachelet copper mines port cranes"
+PERU = "Peru Lima Arequipa Boluarte Andes highway landslides villages"
+
+
+def quakes() -> list[tuple[int, Article]]:
+    rng = random.Random(1)
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+    def item(o: int, key: str, title: str, base: str, own: str, k: int, hours: float) -> tuple[int, Article]:
+        words = base.split() + rng.sample(own.split(), k)
+        rng.shuffle(words)
+        return (o, Article(key, f"https://o{o}.example/{key}", title, " ".join(words), "", "",
+                           t0 + timedelta(hours=hours), "", "en"))
+
+    out = [item(0, "chile-0", "Earthquake strikes off the coast", QUAKE, CHILE, 1, 0),
+           item(1, "peru-0", "Earthquake strikes off the coast", QUAKE, PERU, 1, 0.5)]
+    for i in range(1, 4):
+        out.append(item(i % 4, f"chile-{i}", "Chile earthquake: Valparaiso port damaged", CHILE,
+                        QUAKE, 3, 2 + i))
+        out.append(item((i + 1) % 4, f"peru-{i}", "Peru earthquake: landslides cut Andes highway",
+                        PERU, QUAKE, 3, 2.5 + i))
+    return out
+
+
+def background() -> list[tuple[int, Article]]:
+    return [(o, a) for o, a in articles() if not a.key.startswith("e0-")]
+
+
+def test_a_story_that_falls_apart_as_it_grows_is_split_as_one_batch_would_group_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The two quakes' first reports arrive in one poll and join; later polls bring reports of
+    each. Looked at again as a whole, the story falls apart: it keeps its id and its first
+    reports, the Peru reports leave under a new id, the split is recorded, every moved link's
+    evidence lies inside its story, and the stream ends as the whole file in one batch does."""
+    db_path = tmp_path / "aggregator.db"
+    load(db_path, background())
+    first = load(db_path, quakes()[:2])
+    assert first["chile-0"] == first["peru-0"]
+    stream = load(db_path, quakes()[2:], cluster_every=2)
+    batch = load(tmp_path / "batch.db", background() + quakes())
+    assert partition(stream) == partition(batch)
+    assert stream["chile-0"] == stream["chile-3"] == first["chile-0"]  # the story keeps its id
+    assert stream["peru-1"] != stream["chile-1"]
+
+    db = open_db(db_path)
+    assert list(db.execute("SELECT story_id, part_id FROM story_splits")) == [
+        (first["chile-0"], stream["peru-1"])]
+    assert st.resolve(db, stream["peru-1"]) == stream["peru-1"]
+    outside = db.execute(
+        """SELECT COUNT(*) FROM story_links l JOIN story_links m ON m.article_id = l.matched_article_id
+           WHERE m.story_id != l.story_id""").fetchone()[0]
+    assert outside == 0
+    counted = dict(db.execute("SELECT id, article_count FROM stories").fetchall())
+    linked = dict(db.execute("SELECT story_id, COUNT(*) FROM story_links GROUP BY story_id"))
+    assert counted == linked
+
+    cfg = tmp_path / "feeds.toml"
+    cfg.write_text('[settings]\ndatabase = "aggregator.db"\n', encoding="utf-8")
+    assert main(["--config", str(cfg), "clusters", "--explain", stream["peru-1"]]) == 0
+    assert f"was split off {first['chile-0']}" in capsys.readouterr().out
+    assert main(["--config", str(cfg), "clusters", "--explain", first["chile-0"]]) == 0
+    assert f"split off it: {stream['peru-1']}" in capsys.readouterr().out
+
+
+def test_a_split_stream_gives_the_same_ids_when_run_again(tmp_path: Path) -> None:
+    runs = []
+    for name in ("a.db", "b.db"):
+        load(tmp_path / name, background())
+        load(tmp_path / name, quakes()[:2])
+        runs.append(load(tmp_path / name, quakes()[2:], cluster_every=2))
+    assert runs[0] == runs[1]
+
+
+def _doc(aid: int, terms: dict[str, float], ids: dict[str, int], story: str | None,
+         hours: float) -> Doc:
+    norm = sum(w * w for w in terms.values()) ** 0.5
+    vec = {t: w / norm for t, w in terms.items()}
+    return Doc(aid, f"k{aid}", vec, np.array([ids.setdefault(t, len(ids)) for t in vec]),
+               np.array(list(vec.values())), hours * 3600, "Outlet", None, story_id=story)
+
+
+@pytest.mark.parametrize("peru", [{"quake": 1, "peru": 2, "lima": 1.5, "coast": 1},
+                                  {"quake": 1, "chile": 1, "coast": 1, "valparaiso": 0.5}])
+def test_a_story_is_regrouped_when_it_grows_and_kept_while_it_holds(peru: dict[str, float]) -> None:
+    """Story S holds a (Chile) and b, alike while alone (plain cosine 0.40). Two new Chile
+    reports join it. Regrouped, b (Peru) leaves for a part of its own, under an id made from its
+    key and S; a b that tells the same Chile quake stays."""
+    ids: dict[str, int] = {}
+    a = _doc(1, {"quake": 1, "chile": 1, "coast": 1}, ids, "S", 0)
+    b = _doc(2, peru, ids, "S", 1)
+    c = _doc(3, {"quake": 1, "chile": 1, "valparaiso": 1}, ids, None, 2)
+    d = _doc(4, {"quake": 0.5, "chile": 1, "valparaiso": 1}, ids, None, 2.1)
+    result = assign([c, d], [a, b], {3: [1, 2], 4: [1, 2, 3]}, {}, 72 * 3600.0, {"S": 0.0})
+    story = {lk.article_id: lk.story_id for lk in result.links + result.relinked}
+    assert story[3] == story[4] == "S" and result.merges == ()
+    if "peru" in peru:
+        part = story_id_for("k2\nsplit from S")
+        assert story == {1: "S", 2: part, 3: "S", 4: "S"}
+        assert result.splits == (("S", part),)
+        relinked = {lk.article_id: lk for lk in result.relinked}
+        assert (relinked[2].kind, relinked[2].matched_article_id) == ("seed", None)
+        assert relinked[1].matched_article_id in (3, 4)  # evidence inside its story
+    else:
+        assert 2 not in story and result.splits == () and result.relinked == ()  # b stays

@@ -163,3 +163,15 @@ def m006_article_neighbours(db: Database) -> None:
     # an article with its neighbour's terms added (stories.with_neighbour).
     db.execute("ALTER TABLE article_sketches ADD COLUMN neighbour INTEGER")
     db.execute("ALTER TABLE article_sketches ADD COLUMN neighbour_score REAL")
+
+
+@migrations()
+def m007_story_splits(db: Database) -> None:
+    # A story that fell apart when it was looked at again (stories._regroup): the part split
+    # off it, under a new id, and when. The story keeps its id and its earliest articles.
+    db.execute("""
+        CREATE TABLE story_splits (
+            part_id TEXT PRIMARY KEY,
+            story_id TEXT NOT NULL,
+            at TEXT NOT NULL
+        )""")

@@ -193,6 +193,7 @@ def save_assignment(
         )
         touched = _save_merges(conn, assignment.merges, at)
         _save_links(conn, assignment, at)
+        touched |= _save_splits(conn, assignment, at)
         touched |= {lk.story_id for lk in assignment.links}
         conn.executemany(
             "DELETE FROM cluster_pending WHERE article_id = ?", [(s.article_id,) for s in sketches]
@@ -261,6 +262,44 @@ def _save_links(conn: sqlite3.Connection, assignment: Assignment, at: str) -> No
             for lk in assignment.links
         ],
     )
+
+
+def _save_splits(conn: sqlite3.Connection, assignment: Assignment, at: str) -> set[str]:
+    """The articles of stories that fell apart, each in its part: an article keeps its
+    evidence while the article it matched shares its story, else takes the new evidence. Each
+    part split off is recorded (an id merged away before is a story again). Returns the stories
+    that changed."""
+    if not assignment.relinked:
+        return set()
+    conn.executemany(
+        "UPDATE story_links SET story_id = ? WHERE article_id = ?",
+        [(lk.story_id, lk.article_id) for lk in assignment.relinked],
+    )
+    conn.executemany(
+        """UPDATE story_links SET kind = ?, score = ?, matched_article_id = ?, shared_terms = ?
+           WHERE article_id = ? AND matched_article_id IS NOT NULL AND NOT EXISTS (
+               SELECT 1 FROM story_links m WHERE m.article_id = story_links.matched_article_id
+               AND m.story_id = story_links.story_id)""",
+        [
+            (
+                lk.kind,
+                lk.score,
+                lk.matched_article_id,
+                json.dumps(list(lk.shared_terms), ensure_ascii=False),
+                lk.article_id,
+            )
+            for lk in assignment.relinked
+        ],
+    )
+    conn.executemany(
+        "DELETE FROM story_aliases WHERE old_id = ?", [(part,) for _, part in assignment.splits]
+    )
+    conn.executemany(
+        "INSERT INTO story_splits (part_id, story_id, at) VALUES (?, ?, ?)"
+        " ON CONFLICT(part_id) DO UPDATE SET story_id = excluded.story_id, at = excluded.at",
+        [(part, story, at) for story, part in assignment.splits],
+    )
+    return {lk.story_id for lk in assignment.relinked}
 
 
 def _refresh_stories(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, str]:
@@ -332,6 +371,15 @@ def resolve(db: Database, story_id: str) -> str:
     """Follow merge aliases to the current id of a story."""
     row = db.execute("SELECT new_id FROM story_aliases WHERE old_id=?", (story_id,)).fetchone()
     return str(row[0]) if row else story_id
+
+
+def splits_of(db: Database, story_id: str) -> tuple[str | None, list[str]]:
+    """The story ``story_id`` was split off (if it was), and the parts split off it."""
+    row = db.execute("SELECT story_id FROM story_splits WHERE part_id=?", (story_id,)).fetchone()
+    parts = db.execute(
+        "SELECT part_id FROM story_splits WHERE story_id=? ORDER BY at, part_id", (story_id,)
+    )
+    return (str(row[0]) if row else None), [str(p) for (p,) in parts]
 
 
 def assignments(db: Database) -> dict[int, str]:
