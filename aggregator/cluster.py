@@ -27,7 +27,7 @@ from . import extract as ex
 from . import features as ft
 from . import sketch
 from . import text as tx
-from .scoring import SHARED_FROM, Doc, Shared
+from .scoring import Doc
 from .store import epoch
 from .store import stories as st
 from .stories import STORY_THRESHOLD, Link, assign, threshold_for
@@ -207,11 +207,6 @@ class Clusterer:
             return self.threshold
         return threshold_for(STORY_THRESHOLD, self.vocabulary.n_docs)
 
-    def _shared(self) -> Shared:
-        """The terms articles are compared on (scoring.Shared): those another article has too,
-        once the archive holds SHARED_FROM articles; until then every term."""
-        return self.vocabulary.shared() if self.vocabulary.n_docs >= SHARED_FROM else None
-
     def _weigh(self, features: list[ex.Features]) -> tuple[ft.Vectors, list[bytes], dict[str, int]]:
         """The batch's vectors and story signatures, after counting its articles into the term
         statistics (the increments are returned, to be stored with the batch)."""
@@ -253,7 +248,6 @@ class Clusterer:
             self.window_seconds,
             self.window.first_seen,
             self._threshold(),
-            shared=self._shared(),
         )
         result = replace(result, links=_readable(result.links, batch, features))
         first_seen = st.save_assignment(

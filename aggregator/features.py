@@ -121,8 +121,22 @@ def match_text(title: str, body: str) -> str:
 # "rehab") up, so the two earthquakes and the two rehab admissions of the similarity table join
 # (plain cosine 0.19 / 0.20 -> 0.29 / 0.30, above the nearest-neighbour bar). Raising that bar
 # to keep them apart gave the neus-val gain back (0.26: 0.739; 0.30: 0.715).
-# Every term is weighted and stored; articles are compared on the terms another article has too
-# (scoring.Shared), from these counts as they stand when a batch is scored.
+# Every term counts, including those no other article has yet. Left out of the cosine (scored
+# on the shared terms alone, scaled back to unit length) they lifted the NeuS and ECB+ files fed
+# in one batch (story bar 0.36: neus-val 0.766, ecbplus-dev 0.867, its 10-topic files 0.847;
+# gedikli-chains 0.857 -> 0.830), but in a stream the first report of an event is then scored on
+# the common words it shares with other events: neus-val shuffled, in polls of 100 / 400 from an
+# empty archive (`aggregator eval --polls`), fell from 0.671 / 0.715 to 0.580 / 0.703. Since
+# growing stories are looked at again (stories._regroup) streams no longer lose (bar 0.35:
+# neus-val in three shuffles, polls of 100 / 400, 0.715-0.760 against 0.726-0.748; ECB+
+# streams +0.01-0.04) and one batch gains (bar 0.35: neus-val 0.763, ecbplus-dev 0.871, ECB+
+# 10-topic files 0.856, neus-train parts 0.787; gedikli-chains 0.830). But two reports of one
+# kind of event, each alone with its event so far, are then compared on the words they share
+# with each other: with ECB+'s 772 or neus-val's 819 articles as the archive, the similarity
+# table's two earthquakes and its two same-outlet items with a standard line join (the rehab
+# admissions too with neus-val), as they do not with every term counted in ECB+'s archive; in
+# the table's own 19 articles three of its different-story pairs join. Capping the scaling at 2x
+# (small archive) or always counting names and numbers (large ones) did not keep them apart.
 class Vocabulary:
     """Term ids and the archive's rarity statistics by id: in how many articles each term
     occurs (``df``) and how many articles there are. Arrays by id let a batch be weighted in
@@ -157,10 +171,6 @@ class Vocabulary:
         self._df[found] += n
         self.n_docs += n_articles
         return dict(zip((self.terms[i] for i in found.tolist()), n.tolist(), strict=True))
-
-    def shared(self) -> np.ndarray:
-        """Whether each term id occurs in two articles or more (scoring.Shared)."""
-        return self._df >= 2
 
     def idf(self, ids: np.ndarray) -> np.ndarray:
         """Smoothed inverse document frequency of each term; 0 for terms in (nearly) every

@@ -51,23 +51,6 @@ MIN_EDGE = 0.05
 RESCORE_FROM = 0.02
 
 
-# Which term ids occur in two articles or more (a boolean array by id), or None: every term
-# counts. A term no other article has yet adds to an article's length and to no dot product,
-# so it can only dilute the cosine: articles are compared on the terms another article has too,
-# each vector scaled back to unit length on them (stories.STORY_THRESHOLD gives the figures).
-# Without the second look at growing stories (stories._regroup) this cost streams (neus-val
-# shuffled in polls of 100: 0.671 -> 0.580), as an event's first report, its own words all
-# unshared, was scored on the topic words it shares with other events; with it, streams of
-# neus-val gain or lose a little (five of six within 0.015) and those of ECB+ gain 0.01-0.04.
-Shared = np.ndarray | None
-# Articles are compared on shared terms once the archive holds SHARED_FROM articles. Before, nearly
-# every word is new, and a pair is compared on the words it shares with the other alone, so
-# its vectors coincide: in the 5-article eval test two reports of one quake scored 0.999 and
-# more (no bar splits them), and in the similarity table's 19 articles the two earthquakes and
-# the two rehab admissions joined. Every labelled file and part measured here has 99 or more.
-SHARED_FROM = 50
-
-
 @dataclass(frozen=True)
 class Doc:
     """An article as the story stage sees it."""
@@ -117,14 +100,12 @@ def edges(
     order: Mapping[int, int],
     candidates: Mapping[int, Sequence[int]],
     window_seconds: float,
-    shared: Shared = None,
 ) -> tuple[list[tuple[int, int, float]], tuple[Doc, ...]]:
     """Each new article's links (new id, other id, similarity at MIN_EDGE or more) and the
     articles whose nearest neighbour is new or closer, re-scored with it. Pass 1 scores the
     candidates by plain cosine to find the neighbours; pass 2 scores those at RESCORE_FROM or
-    more again with each article's neighbour terms added. Vectors are compared on ``shared``
-    terms (see ``Shared``)."""
-    table = _Table(list(docs.values()), order, shared)
+    more again with each article's neighbour terms added."""
+    table = _Table(list(docs.values()), order)
     scored: list[tuple[Doc, np.ndarray, np.ndarray, np.ndarray]] = []  # doc, rows, ids, factors
     for d, rows in zip(
         batch, table.candidates(batch, candidates, order, window_seconds), strict=True
@@ -165,14 +146,12 @@ def edges(
     return edges, rescored
 
 
-def all_pairs(
-    docs: Sequence[Doc], window_seconds: float, shared: Shared = None
-) -> list[tuple[int, int, float]]:
+def all_pairs(docs: Sequence[Doc], window_seconds: float) -> list[tuple[int, int, float]]:
     """Every pair of ``docs`` (a story's members) scored as ``edges`` scores a candidate: the
-    neighbour-expanded cosine on ``shared`` terms, scaled by YEAR_CONFLICT, inside the time
-    window; the pairs at MIN_EDGE or more, each once (lower id first), in id order."""
+    neighbour-expanded cosine, scaled by YEAR_CONFLICT, inside the time window; the pairs at
+    MIN_EDGE or more, each once (lower id first), in id order."""
     docs = sorted(docs, key=lambda d: d.id)
-    matrix, _ = _matrix([_expanded(d) for d in docs], shared)
+    matrix, _ = _matrix([_expanded(d) for d in docs])
     scores = np.triu((matrix @ matrix.T).toarray(), k=1)
     times = np.array([np.nan if d.time is None else d.time for d in docs])
     with np.errstate(invalid="ignore"):  # NaN: an undated article, compared by content alone
@@ -220,21 +199,18 @@ class _Table:
     (~125 candidates each), and scipy's compiled row gather and product (``_dot_rows``) score
     them in a third of the time of numpy gathers over the same rows."""
 
-    def __init__(self, docs: list[Doc], order: Mapping[int, int], shared: Shared) -> None:
-        self.shared = shared
+    def __init__(self, docs: list[Doc], order: Mapping[int, int]) -> None:
         docs = sorted(docs, key=lambda d: d.id)
         self.ids = np.array([d.id for d in docs], dtype=np.int64)
         self.times = np.array([np.nan if d.time is None else d.time for d in docs])
         # Position in the batch; window articles come after every new one.
         self.order = np.array([order.get(d.id, len(order)) for d in docs], dtype=np.int64)
         self.lengths = np.array([len(d.ids) for d in docs], dtype=np.int64)
-        self.matrix, self.dense = _matrix([(d.ids, d.weights) for d in docs], shared)
+        self.matrix, self.dense = _matrix([(d.ids, d.weights) for d in docs])
 
     def expand(self, docs: Mapping[int, Doc]) -> None:
         """Score with the neighbour-expanded vectors of ``docs`` from now on."""
-        self.matrix, self.dense = _matrix(
-            [_expanded(docs[i]) for i in self.ids.tolist()], self.shared
-        )
+        self.matrix, self.dense = _matrix([_expanded(docs[i]) for i in self.ids.tolist()])
 
     def candidates(
         self,
@@ -270,7 +246,7 @@ class _Table:
 
     def cosines(self, vector: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> np.ndarray:
         """Dot products of ``vector`` (one of the table's own rows) with the rows ``rows``."""
-        ids, weights = _on_shared(*vector, self.shared)
+        ids, weights = vector
         self.dense[ids] = weights
         scores = _dot_rows(self.matrix, rows, self.dense)
         self.dense[ids] = 0.0
@@ -323,33 +299,11 @@ def _dot_rows_for_this_scipy() -> Callable[[sparse.csr_matrix, np.ndarray, np.nd
 _dot_rows = _dot_rows_for_this_scipy()
 
 
-def _on_shared(
-    ids: np.ndarray, weights: np.ndarray, shared: Shared
-) -> tuple[np.ndarray, np.ndarray]:
-    """A vector on the ``shared`` terms alone, scaled back to unit length."""
-    if shared is None:
-        return ids, weights
-    keep = shared[ids]
-    ids, weights = ids[keep], weights[keep]
-    norm = float(np.sqrt(weights @ weights))
-    return ids, (weights / norm if norm else weights)
-
-
-def _matrix(
-    vectors: list[tuple[np.ndarray, np.ndarray]], shared: Shared = None
-) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """Rows of (term ids, weights) on ``shared`` terms (``_on_shared``) as a CSR matrix, with
-    a zeroed dense row of its width."""
-    lengths = np.fromiter((len(ids) for ids, _ in vectors), dtype=np.int64, count=len(vectors))
+def _matrix(vectors: list[tuple[np.ndarray, np.ndarray]]) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Rows of (term ids, weights) as a CSR matrix, with a zeroed dense row of its width."""
+    lengths = [len(ids) for ids, _ in vectors]
     terms = np.concatenate([ids for ids, _ in vectors] + [np.zeros(0, np.int64)])
     weights = np.concatenate([w for _, w in vectors] + [np.zeros(0)])
-    if shared is not None:  # for all rows at once
-        row = np.repeat(np.arange(len(vectors)), lengths)
-        keep = shared[terms]
-        terms, weights, row = terms[keep], weights[keep], row[keep]
-        norms = np.sqrt(np.bincount(row, weights * weights, minlength=len(vectors)))
-        weights = weights / np.where(norms > 0, norms, 1.0)[row]
-        lengths = np.bincount(row, minlength=len(vectors))
     width = int(terms.max(initial=0)) + 1
     indptr = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
     matrix = sparse.csr_matrix((weights, terms, indptr), shape=(len(vectors), width))

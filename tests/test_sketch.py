@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 import zlib
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -294,43 +293,3 @@ def test_all_pairs_of_a_story_are_scored_as_candidate_edges_are() -> None:
     assert (1, 4) not in pairs and (2, 4) not in pairs  # 73.5 and 72.5 hours apart
     assert pairs[(3, 4)] >= MIN_EDGE and not any(5 in p for p in pairs)
     assert all(x < y for x, y in pairs)
-
-
-def test_articles_are_compared_on_the_terms_another_article_has() -> None:
-    """A term no other article has adds to an article's length and to no dot product: with
-    ``shared`` given, articles are compared on the shared terms, each vector unit length on
-    them, the same whether a vector is a row of the table or the one scored against it."""
-    from aggregator.scoring import _matrix, _on_shared, all_pairs, edges
-
-    ids: dict[str, int] = {}
-    a = _doc(1, {"quake": 0.48, "chile": 0.64, "aftershocks": 0.6}, ids)
-    b = _doc(2, {"quake": 0.6, "chile": 0.8}, ids)
-    c = _doc(3, {"quake": 0.6, "peru": 0.8}, ids)
-    shared = np.array([t != "aftershocks" for t in ids])  # by id
-    week = 7 * 24 * 3600.0
-    plain = {(x, y): round(s, 4) for x, y, s in all_pairs([a, b, c], week)}
-    masked = {(x, y): round(s, 4) for x, y, s in all_pairs([a, b, c], week, shared)}
-    assert plain[(1, 2)] == 0.8 and masked[(1, 2)] == 1.0  # a is b on what it shares
-    assert masked[(1, 3)] == 0.36 > plain[(1, 3)]
-    rows = [(d.ids, d.weights) for d in (a, b, c)]
-    matrix, _ = _matrix(rows, shared)
-    for i, (t, w) in enumerate(rows):
-        one, _ = _matrix([_on_shared(t, w, shared)])
-        assert np.allclose(matrix[i].toarray()[0, : one.shape[1]], one.toarray()[0])
-    found, _ = edges([b], {1: a, 2: b}, {2: 0}, {2: [1]}, week, shared)
-    assert [(x, y) for x, y, _ in found] == [(2, 1)]
-    assert edges([b], {1: a, 2: b}, {2: 0}, {2: [1]}, week)[0][0][2] < found[0][2]
-
-
-def test_articles_are_compared_on_every_term_until_the_archive_holds_fifty(tmp_path: Path) -> None:
-    from aggregator.cluster import Clusterer
-    from aggregator.features import Vocabulary
-    from aggregator.scoring import SHARED_FROM
-    from aggregator.store import open_db
-
-    clusterer = Clusterer(open_db(tmp_path / "a.db"), 72)
-    clusterer.vocabulary = Vocabulary({"quake": 2, "aftershocks": 1}, SHARED_FROM - 1)
-    assert clusterer._shared() is None
-    clusterer.vocabulary = Vocabulary({"quake": 2, "aftershocks": 1}, SHARED_FROM)
-    shared = clusterer._shared()
-    assert shared is not None and shared[:2].tolist() == [True, False]
