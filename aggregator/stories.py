@@ -105,7 +105,9 @@ class Assignment:
     merges: tuple[tuple[str, str], ...]  # (absorbed id, surviving id)
     # Articles with a new or closer nearest neighbour, as they are scored from now on.
     rescored: tuple[Doc, ...] = ()
-    splits: tuple[tuple[str, str], ...] = ()  # (story id, id of the part split off it)
+    # (story id, id of a part split off it under a new id). Articles that move between two
+    # stories that both go on show in ``relinked`` alone.
+    splits: tuple[tuple[str, str], ...] = ()
     # The window's articles in stories that fell apart, each with its story now and its best
     # evidence inside it (the store keeps an article's earlier evidence if that still holds).
     relinked: tuple[Link, ...] = ()
@@ -168,9 +170,9 @@ def assign(
     links = [_link(d, story_of[d.id], must, clusters.members_of(d.id), sims, docs) for d in batch]
     renamed = dict(merges)
     splits = {
-        (renamed.get(d.story_id, d.story_id), story_of[d.id])
-        for d in window
-        if d.id in parted and d.story_id and story_of[d.id] != renamed.get(d.story_id, d.story_id)
+        (renamed.get(cl.split_from, cl.split_from), story_of[cl.members[0]])
+        for cl in clusters.clusters.values()
+        if cl.split_from and not cl.stories
     }
     relinked = [
         _link(d, story_of[d.id], {}, clusters.members_of(d.id), sims, docs)
