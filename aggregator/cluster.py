@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import time as _time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -207,6 +207,15 @@ class Clusterer:
             return self.threshold
         return threshold_for(STORY_THRESHOLD, self.vocabulary.n_docs)
 
+    def _stored_forms(self, links: tuple[Link, ...]) -> dict[int, dict[str, str]]:
+        """How the stored texts of window articles write the terms of their links (their
+        features are not kept; a split relinks a few of them)."""
+        wanted = {lk.article_id: lk.shared_terms for lk in links if lk.shared_terms}
+        return {
+            aid: tx.readable_forms(wanted[aid], text, language)
+            for aid, (text, language) in st.texts(self.db, sorted(wanted)).items()
+        }
+
     def _weigh(self, features: list[ex.Features]) -> tuple[ft.Vectors, list[bytes], dict[str, int]]:
         """The batch's vectors and story signatures, after counting its articles into the term
         statistics (the increments are returned, to be stored with the batch)."""
@@ -249,7 +258,12 @@ class Clusterer:
             self.window.first_seen,
             self._threshold(),
         )
-        result = replace(result, links=_readable(result.links, batch, features))
+        forms = {a.id: e.forms for a, e in zip(batch, features, strict=True)}
+        result = replace(
+            result,
+            links=_readable(result.links, forms),
+            relinked=_readable(result.relinked, self._stored_forms(result.relinked)),
+        )
         first_seen = st.save_assignment(
             self.db,
             sketches,
@@ -276,12 +290,10 @@ def _one_stretch(batch: list[st.PendingArticle], window_seconds: float) -> list[
     return batch
 
 
-def _readable(
-    links: tuple[Link, ...], batch: list[st.PendingArticle], features: list[ex.Features]
-) -> tuple[Link, ...]:
-    """Links whose shared terms (stems and names) are written as the new article writes them,
-    once here rather than on every page, digest and listing that shows them."""
-    forms = {a.id: e.forms for a, e in zip(batch, features, strict=True)}
+def _readable(links: tuple[Link, ...], forms: Mapping[int, Mapping[str, str]]) -> tuple[Link, ...]:
+    """Links whose shared terms (stems and names) are written as the linked article writes them
+    (``forms`` by article), once here rather than on every page, digest and listing that shows
+    them."""
     out = []
     for lk in links:
         if lk.shared_terms:

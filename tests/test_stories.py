@@ -378,6 +378,13 @@ def test_a_story_that_falls_apart_as_it_grows_is_split_as_one_batch_would_group_
         """SELECT COUNT(*) FROM story_links l JOIN story_links m ON m.article_id = l.matched_article_id
            WHERE m.story_id != l.story_id""").fetchone()[0]
     assert outside == 0
+    # The new evidence reads as the articles' own words, as evidence made on arrival does.
+    words = {w.lower().strip(".,:;'") for _, a in background() + quakes()
+             for w in f"{a.title} {a.summary}".split()}
+    shown = [t for (terms,) in db.execute(
+        "SELECT l.shared_terms FROM story_links l JOIN articles a ON a.id = l.article_id "
+        "WHERE a.key LIKE 'peru-%'") for t in json.loads(terms)]
+    assert shown and all(t.lower() in words for t in shown), shown
     counted = dict(db.execute("SELECT id, article_count FROM stories").fetchall())
     linked = dict(db.execute("SELECT story_id, COUNT(*) FROM story_links GROUP BY story_id"))
     assert counted == linked

@@ -114,6 +114,20 @@ def preceding_texts(db: Database, first: Cursor, limit: int) -> list[str]:
     return [r[0] for r in rows]
 
 
+def texts(db: Database, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
+    """Each article's title, summary and extracted text as one text, with its language."""
+    out: dict[int, tuple[str, str | None]] = {}
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        for aid, text, language in db.execute(
+            "SELECT id, title || char(10) || summary || char(10) || COALESCE(fulltext, ''),"
+            f" language FROM articles WHERE id IN ({','.join('?' * len(part))})",
+            part,
+        ):
+            out[int(aid)] = (str(text), language)
+    return out
+
+
 def load_df(db: Database) -> tuple[dict[str, int], int]:
     df = {t: int(n) for t, n in db.execute("SELECT term, df FROM term_df")}
     row = db.execute("SELECT value FROM meta WHERE key='n_docs'").fetchone()
