@@ -394,11 +394,13 @@ class _Clusters:
                     heapq.heappush(heap, (-v, min(keep, c), max(keep, c)))
 
     def part(self, key: int, parts: Sequence[list[int]], docs: Mapping[int, Doc]) -> None:
-        """Replace cluster ``key`` (once agglomerated) by ``parts`` of its members. Each of its
-        stories goes with the part holding its earliest member (by ``_founding_order``); a part
-        with window articles that keeps no story records the story its earliest one leaves."""
+        """Replace cluster ``key`` (once agglomerated: the parts keep no sums of edges to other
+        clusters) by ``parts`` of its members. Each of its stories goes with the part holding its
+        earliest member (by ``_founding_order``); a part with window articles that keeps no
+        story records the story its earliest one leaves."""
         whole = self.clusters.pop(key)
-        self.sums.pop(key)
+        for other in self.sums.pop(key):
+            self.sums[other].pop(key, None)
         keeper: dict[str, tuple[tuple[float, str], int]] = {}  # story -> (earliest, part)
         for i, part in enumerate(parts):
             for m in part:
