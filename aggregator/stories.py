@@ -432,15 +432,14 @@ class _Clusters:
         story_of: dict[int, str] = {}
         for cl in self.clusters.values():
             existing = sorted(s for s in cl.stories if s)
-            founder = min((docs[m] for m in cl.members), key=_founding_order).key
             if existing:
                 sid = min(existing, key=lambda s: (first_seen.get(s, float("inf")), s))
                 merges.update((s, sid) for s in existing if s != sid)
-            elif cl.split_from:
-                # Not the founder's own id: the founder may have founded a story before.
-                sid = story_id_for(f"{founder}\nsplit from {cl.split_from}")
             else:
-                sid = story_id_for(founder)
+                founder = min((docs[m] for m in cl.members), key=_founding_order).key
+                # A part split off: not the founder's own id, which it may have used before.
+                seed = f"{founder}\nsplit from {cl.split_from}" if cl.split_from else founder
+                sid = story_id_for(seed)
             story_of.update((m, sid) for m in cl.members)
         return story_of, tuple(sorted(merges))
 
