@@ -7,6 +7,7 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -364,6 +365,13 @@ def test_a_story_that_falls_apart_as_it_grows_is_split_as_one_batch_would_group_
     load(db_path, background())
     first = load(db_path, quakes()[:2])
     assert first["chile-0"] == first["peru-0"]
+
+    def evidence(db: Any, key: str) -> tuple[Any, ...]:
+        return tuple(db.execute(
+            "SELECT l.kind, l.score, l.matched_article_id, l.shared_terms FROM story_links l "
+            "JOIN articles a ON a.id = l.article_id WHERE a.key = ?", (key,)).fetchone())
+
+    first_evidence = evidence(open_db(db_path), "chile-0")
     stream = load(db_path, quakes()[2:], cluster_every=2)
     batch = load(tmp_path / "batch.db", background() + quakes())
     assert partition(stream) == partition(batch)
@@ -378,6 +386,8 @@ def test_a_story_that_falls_apart_as_it_grows_is_split_as_one_batch_would_group_
         """SELECT COUNT(*) FROM story_links l JOIN story_links m ON m.article_id = l.matched_article_id
            WHERE m.story_id != l.story_id""").fetchone()[0]
     assert outside == 0
+    # Evidence that still holds is kept (the first two reports matched each other).
+    assert evidence(db, "chile-0") == first_evidence
     # The new evidence reads as the articles' own words, as evidence made on arrival does.
     words = {w.lower().strip(".,:;'") for _, a in background() + quakes()
              for w in f"{a.title} {a.summary}".split()}
@@ -437,3 +447,40 @@ def test_a_story_is_regrouped_when_it_grows_and_kept_while_it_holds(peru: dict[s
         assert relinked[1].matched_article_id in (3, 4)  # evidence inside its story
     else:
         assert 2 not in story and result.splits == () and result.relinked == ()  # b stays
+
+
+def test_a_split_keeps_evidence_that_holds_and_replaces_evidence_that_does_not(
+        tmp_path: Path) -> None:
+    """Stored in the batch's transaction: an article whose matched article shares its story
+    after a split keeps its evidence; once the matched article is in another story it takes
+    its new evidence. The part is recorded, and an alias its id had is dropped."""
+    from aggregator.stories import Assignment, Link
+
+    db_path = tmp_path / "a.db"
+    load(db_path, background())
+    first = load(db_path, quakes()[:2])
+    db = open_db(db_path)
+    ids = dict(db.execute("SELECT key, id FROM articles WHERE key IN ('chile-0', 'peru-0', 'e1-o1')"))
+    chile, peru, other, story = ids["chile-0"], ids["peru-0"], ids["e1-o1"], first["chile-0"]
+    query = ("SELECT story_id, kind, score, matched_article_id FROM story_links "
+             "WHERE article_id = ?")
+    before = tuple(db.execute(query, (chile,)).fetchone())
+    assert before[0] == story and before[3] == peru  # the two first reports matched each other
+    at = datetime(2026, 11, 2, tzinfo=UTC)
+
+    # Relinked in place: peru stays in the story, so chile's evidence holds and is kept.
+    stay = Assignment((), (), (), relinked=(Link(chile, story, "story", 0.9, other),
+                                            Link(peru, story, "story", 0.9, other)))
+    st.save_assignment(db, [], stay, {}, 0, at, "v")
+    assert tuple(db.execute(query, (chile,)).fetchone()) == before
+
+    # peru leaves for a part of its own: both lose the match they had and take the new one.
+    db.execute("INSERT INTO story_aliases VALUES ('spart', ?, 'merge', '2026-11-01T00:00:00Z')",
+               (story,))
+    leave = Assignment((), (), (), splits=((story, "spart"),), relinked=(
+        Link(chile, story, "story", 0.9, other), Link(peru, "spart", "seed", 1.0, None)))
+    st.save_assignment(db, [], leave, {}, 0, at, "v")
+    assert tuple(db.execute(query, (chile,)).fetchone()) == (story, "story", 0.9, other)
+    assert tuple(db.execute(query, (peru,)).fetchone()) == ("spart", "seed", 1.0, None)
+    assert list(db.execute("SELECT part_id, story_id FROM story_splits")) == [("spart", story)]
+    assert st.resolve(db, "spart") == "spart"
