@@ -293,3 +293,24 @@ def test_all_pairs_of_a_story_are_scored_as_candidate_edges_are() -> None:
     assert (1, 4) not in pairs and (2, 4) not in pairs  # 73.5 and 72.5 hours apart
     assert pairs[(3, 4)] >= MIN_EDGE and not any(5 in p for p in pairs)
     assert all(x < y for x, y in pairs)
+
+
+def test_cross_sums_add_up_every_pair_between_two_groups() -> None:
+    from aggregator.scoring import all_pairs, cross_sums
+
+    ids: dict[str, int] = {}
+    docs = [replace(_doc(i, {"quake": 0.5 + 0.1 * i, f"w{i % 2}": 0.5}, ids), time=3600.0 * i,
+                    years=frozenset({"2024"} if i == 3 else set()))
+            for i in range(1, 6)]
+    docs[4] = replace(docs[4], time=100 * 3600.0)  # outside the window of the others
+    docs[1] = replace(docs[1], years=frozenset({"2010"}))  # in conflict with docs[2]'s 2024
+    groups = [docs[:2], docs[2:4], docs[4:]]
+    every = {(a, b): s for a, b, s in all_pairs(docs, 72 * 3600.0)}
+
+    def expected(g: int, h: int) -> float:
+        return sum(every.get((min(x.id, y.id), max(x.id, y.id)), 0.0)
+                   for x in groups[g] for y in groups[h])
+
+    totals = cross_sums(groups, [(0, 1), (0, 2), (1, 2)], 72 * 3600.0)
+    assert totals.tolist() == pytest.approx([expected(0, 1), expected(0, 2), expected(1, 2)])
+    assert totals[1] == totals[2] == 0.0 and totals[0] > 0.0

@@ -484,3 +484,21 @@ def test_a_split_keeps_evidence_that_holds_and_replaces_evidence_that_does_not(
     assert tuple(db.execute(query, (peru,)).fetchone()) == ("spart", "seed", 1.0, None)
     assert list(db.execute("SELECT part_id, story_id FROM story_splits")) == [("spart", story)]
     assert st.resolve(db, "spart") == "spart"
+
+
+def test_clusters_the_sketches_left_apart_join_when_every_pair_is_scored() -> None:
+    """Four reports of one event (plain cosine 0.96 across the halves), but the sketches
+    proposed one pair across the two halves: the first pass averages a quarter of it (the
+    three pairs never proposed count as zero) and leaves two stories; scored in full, the
+    halves join."""
+    ids: dict[str, int] = {}
+    a1 = _doc(1, {"quake": 0.8, "chile": 0.6}, ids, None, 0)
+    a2 = _doc(2, {"quake": 0.8, "chile": 0.6}, ids, None, 0.1)
+    b1 = _doc(3, {"quake": 0.6, "chile": 0.8}, ids, None, 0.2)
+    b2 = _doc(4, {"quake": 0.6, "chile": 0.8}, ids, None, 0.3)
+    candidates = {1: [2, 3], 2: [], 3: [4], 4: []}
+    result = assign([a1, a2, b1, b2], [], candidates, {}, 72 * 3600.0, {}, threshold=0.33)
+    assert len({lk.story_id for lk in result.links}) == 1
+    # A bar the full average does not clear keeps them apart.
+    result = assign([a1, a2, b1, b2], [], candidates, {}, 72 * 3600.0, {}, threshold=0.99)
+    assert len({lk.story_id for lk in result.links}) == 2
