@@ -147,38 +147,43 @@ def edges(
 
 
 def all_pairs(docs: Sequence[Doc], window_seconds: float) -> list[tuple[int, int, float]]:
-    """Every pair of ``docs`` (a story's members) scored as ``edges`` scores a candidate: the
-    neighbour-expanded cosine, scaled by YEAR_CONFLICT, inside the time window; the pairs at
-    MIN_EDGE or more, each once (lower id first), in id order."""
+    """Every pair of ``docs`` (a story's members) scored as ``edges`` scores a candidate
+    (``_scored``); the pairs at MIN_EDGE or more, each once (lower id first), in id order."""
     docs = sorted(docs, key=lambda d: d.id)
-    matrix, _ = _matrix([_expanded(d) for d in docs])
-    scores = np.triu((matrix @ matrix.T).toarray(), k=1)
-    times = np.array([np.nan if d.time is None else d.time for d in docs])
-    with np.errstate(invalid="ignore"):  # NaN: an undated article, compared by content alone
-        scores[np.abs(times[:, None] - times[None, :]) > window_seconds] = 0.0
-    out: list[tuple[int, int, float]] = []
-    for i, j in zip(*np.nonzero(scores >= MIN_EDGE), strict=True):
-        a, b = docs[i], docs[j]
-        score = float(scores[i, j]) * (YEAR_CONFLICT if year_conflict(a.years, b.years) else 1.0)
-        if score >= MIN_EDGE:
-            out.append((a.id, b.id, score))
-    return out
+    ia, ib = np.triu_indices(len(docs), k=1)
+    scores = _scored(docs, ia, ib, window_seconds)
+    return [
+        (docs[i].id, docs[j].id, score)
+        for i, j, score in zip(ia.tolist(), ib.tolist(), scores.tolist(), strict=True)
+        if score
+    ]
 
 
 def cross_sums(
     groups: Sequence[Sequence[Doc]], pairs: Sequence[tuple[int, int]], window_seconds: float
 ) -> np.ndarray:
     """For each pair (i, j) of ``groups``, the sum of the scores of every article of group i
-    with every article of group j, each scored as ``edges`` scores a candidate (0 below
-    MIN_EDGE). All pairs of all the group pairs are scored in a few compiled calls, in parts of
-    CROSS_CHUNK article pairs."""
+    with every article of group j (``_scored``)."""
     members = sorted({d.id: d for g in groups for d in g}.values(), key=lambda d: d.id)
     row = {d.id: i for i, d in enumerate(members)}
     rows = [np.array([row[d.id] for d in g], dtype=np.int64) for g in groups]
     sizes = np.array([len(rows[i]) * len(rows[j]) for i, j in pairs], dtype=np.int64)
     ia = np.concatenate([np.repeat(rows[i], len(rows[j])) for i, j in pairs] + [_NO_ROWS])
     ib = np.concatenate([np.tile(rows[j], len(rows[i])) for i, j in pairs] + [_NO_ROWS])
-    matrix, _ = _matrix([_expanded(d) for d in members])
+    owner = np.repeat(np.arange(len(pairs)), sizes)
+    totals: np.ndarray = np.bincount(
+        owner, _scored(members, ia, ib, window_seconds), minlength=len(pairs)
+    )
+    return totals
+
+
+def _scored(
+    docs: Sequence[Doc], ia: np.ndarray, ib: np.ndarray, window_seconds: float
+) -> np.ndarray:
+    """The pairs (docs[ia[k]], docs[ib[k]]) scored as ``edges`` scores a candidate: the
+    neighbour-expanded cosine, scaled by YEAR_CONFLICT, 0 across the time window or below
+    MIN_EDGE. Rows are gathered and multiplied in compiled calls, CROSS_CHUNK pairs at a time."""
+    matrix, _ = _matrix([_expanded(d) for d in docs])
     scores = np.concatenate(
         [np.zeros(0)]
         + [
@@ -188,20 +193,18 @@ def cross_sums(
             for k in range(0, len(ia), CROSS_CHUNK)
         ]
     )
-    times = np.array([np.nan if d.time is None else d.time for d in members])
+    times = np.array([np.nan if d.time is None else d.time for d in docs])
     with np.errstate(invalid="ignore"):  # NaN: an undated article, compared by content alone
         scores[np.abs(times[ia] - times[ib]) > window_seconds] = 0.0
     for k in np.flatnonzero(scores >= MIN_EDGE).tolist():
-        if year_conflict(members[ia[k]].years, members[ib[k]].years):
+        if year_conflict(docs[ia[k]].years, docs[ib[k]].years):
             scores[k] *= YEAR_CONFLICT
     scores[scores < MIN_EDGE] = 0.0
-    owner = np.repeat(np.arange(len(pairs)), sizes)
-    totals: np.ndarray = np.bincount(owner, scores, minlength=len(pairs))
-    return totals
+    return scores
 
 
-# Article pairs scored per call by ``cross_sums``: a part's gathered rows take ~16 bytes per
-# term, ~24 MB for 10,000 pairs of 150-term vectors.
+# Article pairs scored per call by ``_scored``: a part's gathered rows take ~16 bytes per term,
+# ~24 MB for 10,000 pairs of 150-term vectors.
 CROSS_CHUNK = 10_000
 _NO_ROWS = np.zeros(0, dtype=np.int64)
 
