@@ -77,11 +77,6 @@ def signatures(sets: Sequence[Sequence[str]], num_perm: int) -> list[bytes]:
     return minhash.signatures(hashes, sizes, permutations(num_perm))
 
 
-def hashed_signatures(hashes: Sequence[np.ndarray], num_perm: int) -> list[bytes]:
-    """MinHash signatures of sets already hashed to 32-bit integers (text.shingle_hashes)."""
-    return minhash.of_hashed(hashes, permutations(num_perm))
-
-
 def _lean(sig: bytes) -> LeanMinHash:
     values = np.frombuffer(sig, dtype="<u4").astype(np.uint64)
     return LeanMinHash(seed=SEED, hashvalues=values, scheme=SCHEME)

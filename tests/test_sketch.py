@@ -13,7 +13,7 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 from scipy import sparse
 from scipy.sparse import _sparsetools
 
-from aggregator import sketch
+from aggregator import minhash, sketch
 from aggregator.scoring import Doc, _compiled_dot_rows, _dot_rows, with_neighbour
 from aggregator.stories import Assignment, assign
 from aggregator.window import Window
@@ -77,6 +77,11 @@ def test_value_index_matches_minhash_lsh_through_interleaved_changes() -> None:
     assert ours.query_many(probes) == [sorted(reference.query(_lean(p))) for p in probes]
     assert len(ours) == len(members) and all(k in ours for k in members)
     assert answered > 100  # the comparison is not between empty results
+
+
+def _copy_sig(hashes: np.ndarray) -> bytes:
+    """A copy signature of a set already hashed, as extraction makes it."""
+    return minhash.of_hashed([hashes], sketch.permutations(sketch.COPY_PERMS))[0]
 
 
 def _lean(sig: bytes) -> LeanMinHash:
@@ -146,7 +151,7 @@ def test_batched_signatures_equal_datasketch_minhash() -> None:
     hashed = [np.unique(np.array([rng.getrandbits(32) for _ in range(rng.randint(0, 700))],
                                  dtype=np.uint32)) for _ in range(50)]
     hashed[3] = np.zeros(0, dtype=np.uint32)
-    ours_hashed = sketch.hashed_signatures(hashed, sketch.COPY_PERMS)
+    ours_hashed = minhash.of_hashed(hashed, sketch.permutations(sketch.COPY_PERMS))
     for s, sig in zip(sets, ours, strict=True):
         m = MinHash(num_perm=sketch.STORY_PERMS, seed=sketch.SEED, scheme=sketch.SCHEME,
                     hashfunc=lambda b: zlib.crc32(b))
@@ -217,8 +222,8 @@ def test_an_address_is_matched_against_its_latest_articles(agreeing: int, linked
 def test_the_window_indexes_one_text_once_and_takes_the_next_when_it_leaves() -> None:
     """Repeats of one text (a feed republishing it under new addresses) are found through one
     indexed article, so a flood of them costs a lookup each, not a comparison with every other."""
-    text = sketch.hashed_signatures([np.arange(50, dtype=np.uint32)], sketch.COPY_PERMS)[0]
-    other = sketch.hashed_signatures([np.arange(50, 100, dtype=np.uint32)], sketch.COPY_PERMS)[0]
+    text = _copy_sig(np.arange(50, dtype=np.uint32))
+    other = _copy_sig(np.arange(50, 100, dtype=np.uint32))
     terms = sketch.signature(["spam", "watches"], sketch.STORY_PERMS)
     ids: dict[str, int] = {}
     window = Window()
@@ -251,7 +256,7 @@ def test_a_near_repeat_leaves_the_copy_index_once_its_batch_is_decided() -> None
     the next repeat finds the text it repeats rather than every repeat before it; a looser copy
     (an edited text, Jaccard ~0.7) stays indexed."""
     def sig(items: np.ndarray) -> bytes:
-        return sketch.hashed_signatures([items.astype(np.uint32)], sketch.COPY_PERMS)[0]
+        return _copy_sig(items.astype(np.uint32))
 
     base = np.arange(400)  # a text of 400 shingles; repeats 1 and 3 add 12 of their own
     texts = {0: sig(base), 1: sig(np.append(base, np.arange(1000, 1012))),
