@@ -217,9 +217,10 @@ def _regroup(
     parted: set[int] = set()
     for key in sorted(clusters.clusters):
         members = sorted(clusters.clusters[key].members)
+        # A cluster holding a story holds window articles; it is looked at if it gained some.
         if not clusters.clusters[key].stories or not 3 <= len(members) <= REGROUP_MAX:
             continue
-        if all(m in new for m in members) or not any(m in new for m in members):
+        if not any(m in new for m in members):
             continue
         scored = all_pairs([docs[m] for m in members], window_seconds)
         alone = _Clusters([docs[m] for m in members], ())
@@ -272,11 +273,7 @@ def _rejoin(
         [(index[a], index[b]) for a, b in linked],
         window_seconds,
     )
-    clusters.sums = {c: {} for c in clusters.clusters}
-    for (a, b), total in zip(linked, totals.tolist(), strict=True):
-        if total > 0:
-            clusters.sums[a][b] = clusters.sums[b][a] = total
-    clusters.agglomerate(threshold)
+    clusters.agglomerate_again(dict(zip(linked, totals.tolist(), strict=True)), threshold)
 
 
 def _must_links(
@@ -447,6 +444,15 @@ class _Clusters:
                 v = self.average(keep, c)
                 if v >= threshold:
                     heapq.heappush(heap, (-v, min(keep, c), max(keep, c)))
+
+    def agglomerate_again(self, sums: Mapping[tuple[int, int], float], threshold: float) -> None:
+        """Agglomerate the clusters as they stand with ``sums`` (cluster pair -> sum of the
+        edges between them) in place of the sums kept so far."""
+        self.sums = {c: {} for c in self.clusters}
+        for (a, b), total in sums.items():
+            if total > 0:
+                self.sums[a][b] = self.sums[b][a] = total
+        self.agglomerate(threshold)
 
     def part(self, key: int, parts: Sequence[list[int]], docs: Mapping[int, Doc]) -> None:
         """Replace cluster ``key`` (once agglomerated: the parts keep no sums of edges to other
