@@ -259,6 +259,11 @@ def _save_merges(conn: sqlite3.Connection, merges: Sequence[tuple[str, str]], at
     return {new for _, new in merges}
 
 
+def _terms_json(terms: Sequence[str]) -> str:
+    """A link's shared terms as stored (``story_links.shared_terms``)."""
+    return json.dumps(list(terms), ensure_ascii=False)
+
+
 def _save_links(conn: sqlite3.Connection, assignment: Assignment, at: str) -> None:
     conn.executemany(
         "INSERT INTO story_links (article_id, story_id, kind, score, matched_article_id,"
@@ -270,7 +275,7 @@ def _save_links(conn: sqlite3.Connection, assignment: Assignment, at: str) -> No
                 lk.kind,
                 lk.score,
                 lk.matched_article_id,
-                json.dumps(list(lk.shared_terms), ensure_ascii=False),
+                _terms_json(lk.shared_terms),
                 at,
             )
             for lk in assignment.links
@@ -299,7 +304,7 @@ def _save_splits(conn: sqlite3.Connection, assignment: Assignment, at: str) -> s
                 lk.kind,
                 lk.score,
                 lk.matched_article_id,
-                json.dumps(list(lk.shared_terms), ensure_ascii=False),
+                _terms_json(lk.shared_terms),
                 lk.article_id,
             )
             for lk in assignment.relinked
