@@ -391,7 +391,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--limit", type=_whole(1), default=30, metavar="N", help="at most N stories (30)"
     )
-    s.add_argument("--explain", metavar="ID", help="why each article is in story ID")
+    s.add_argument(
+        "--explain",
+        metavar="ID",
+        help="why each article is in story ID (old ids of merged stories resolve; splits are "
+        "shown both ways)",
+    )
     g = s.add_mutually_exclusive_group()
     g.add_argument("--json", action="store_true", help="JSON (see README for the contract)")
     g.add_argument("--csv", action="store_true", help="CSV, one row per article")
