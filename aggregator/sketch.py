@@ -1,15 +1,15 @@
 """MinHash signatures and LSH indexes: the only module that imports datasketch.
 
 Two sketches per article:
-- a *copy* signature over word 3-shingles of the whole text, indexed for Jaccard >= ~0.5 by
-  datasketch's MinHashLSH, which finds republished text (wire copy, one article at two URLs,
-  edited versions);
+- a *copy* signature over word 3-shingles of the whole text, in 32 bands of 4 rows, which finds
+  texts at Jaccard >= ~0.5: republished text (wire copy, one article at two URLs, edited
+  versions);
 - a *story* signature over the article's key terms (its rarest content words), indexed with
-  one row per band so that any two articles sharing key terms become candidates. With one row
-  a band is a single MinHash value, so that index is a plain inverted index from (position,
-  value) to articles (ValueIndex): the same candidates as MinHashLSH(params=(64, 1)) at a
-  twentieth of the cost (datasketch hashes and stores each band through several Python layers:
-  ~0.35 ms per article to insert and query, a third of the clustering time).
+  one row per band so that any two articles sharing key terms become candidates.
+
+Both are indexed by BandIndex, MinHash LSH as datasketch's MinHashLSH does it (the same
+candidates, tests/test_sketch.py) in a few numpy calls per batch instead of Python calls per
+band and article.
 
 Signatures are datasketch MinHash values (its permutations and ``affine32`` scheme), computed
 for a whole batch at once here (tests/test_sketch.py checks they equal datasketch's MinHash), and
@@ -25,7 +25,7 @@ from functools import lru_cache
 
 import datasketch
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch import MinHash
 
 from . import minhash
 
@@ -44,7 +44,7 @@ COPY_BANDS = (32, 4)
 # 4 shared terms. Scoring then decides (scoring.py, stories.py). Measured against scoring every
 # pair: 32 bands over 20 key terms cost 0.044 ARI on ecbplus-dev, 64 bands over 40 key terms 0.006,
 # 128 over 60 nothing (at more candidates per article).
-STORY_PERMS = 64  # indexed as 64 bands of 1 row (ValueIndex)
+STORY_PERMS = 64  # indexed as 64 bands of 1 row
 
 
 def _hash32(item: bytes) -> int:
@@ -77,11 +77,6 @@ def signatures(sets: Sequence[Sequence[str]], num_perm: int) -> list[bytes]:
     return minhash.signatures(hashes, sizes, permutations(num_perm))
 
 
-def _lean(sig: bytes) -> LeanMinHash:
-    values = np.frombuffer(sig, dtype="<u4").astype(np.uint64)
-    return LeanMinHash(seed=SEED, hashvalues=values, scheme=SCHEME)
-
-
 def jaccards(sig: bytes, others: Sequence[bytes]) -> np.ndarray:
     """Estimated Jaccard similarity of the set behind ``sig`` with each set behind ``others``
     (signatures of its size), in one numpy comparison: a text repeated thousands of times has
@@ -99,42 +94,27 @@ def rank_by_jaccard(sig: bytes, others: list[bytes]) -> list[int]:
     return [int(i) for i in np.argsort(-jaccards(sig, others), kind="stable")]
 
 
-class Index:
-    """An LSH index over signatures of one kind, keyed by article id."""
+class BandIndex:
+    """MinHash LSH over signatures of ``num_perm`` values cut into bands of ``rows`` values: two
+    articles are candidates when all values of some band agree, as in datasketch's MinHashLSH.
 
-    def __init__(self, num_perm: int, bands: tuple[int, int]) -> None:
-        self._lsh = MinHashLSH(num_perm=num_perm, params=bands)
-        self._keys: set[int] = set()
+    Each (band, values) is one 64-bit key (with one row, the band and its value side by side;
+    with several, the band beside a 58-bit hash of its values), and the entries are one sorted
+    numpy array of keys beside the article of each, so a whole batch is looked up in a few numpy
+    calls. datasketch's MinHashLSH hashes and stores each band through several Python layers:
+    0.13 ms per article to insert and query the copy index on the 20,000-article benchmark, a
+    dict of postings ~0.1 ms per article for the story index. The candidates are MinHashLSH's
+    (tests/test_sketch.py compares them), plus, with several rows, any pair whose band values
+    differ but hash alike (one in 2^58 per band), which the Jaccard estimate then drops.
+    Additions and removals are applied at the next query."""
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._keys
-
-    def add(self, key: int, sig: bytes) -> None:
-        if key in self._keys:
-            return
-        self._lsh.insert(key, _lean(sig), check_duplication=False)
-        self._keys.add(key)
-
-    def remove(self, key: int) -> None:
-        if key in self._keys:
-            self._lsh.remove(key)
-            self._keys.discard(key)
-
-    def query(self, sig: bytes) -> list[int]:
-        return sorted(int(k) for k in self._lsh.query(_lean(sig)))
-
-
-class ValueIndex:
-    """Articles by (position, value) of their signatures: two articles are candidates when any
-    position holds the same value, as in MinHash LSH with bands of one row.
-
-    The entries are one sorted numpy array of (position, value) keys beside the article of
-    each, so a whole batch is looked up in a few numpy calls (a dict of postings cost ~0.1 ms
-    per article to fill and query). Additions and removals are applied at the next query."""
-
-    def __init__(self, num_perm: int) -> None:
+    def __init__(self, num_perm: int, rows: int = 1) -> None:
+        if num_perm % rows:
+            raise ValueError(f"{num_perm} values do not cut into bands of {rows}")
         self._num_perm = num_perm
-        self._offsets = np.arange(num_perm, dtype=np.uint64) << np.uint64(32)
+        self._rows = rows
+        bands = np.arange(num_perm // rows, dtype=np.uint64)
+        self._offsets = bands << np.uint64(32 if rows == 1 else _HASH_BITS)
         self._keys = np.zeros(0, dtype=np.uint64)  # sorted
         self._ids = np.zeros(0, dtype=np.int64)  # the article of each key
         self._members: set[int] = set()
@@ -162,6 +142,22 @@ class ValueIndex:
         if self._added.pop(key, None) is None:
             self._removed.add(key)
 
+    def _band_keys(self, sigs: Sequence[bytes]) -> np.ndarray:
+        """The key of each band of each signature, one row of keys per signature."""
+        values = np.frombuffer(b"".join(sigs), dtype="<u4")
+        if len(values) != len(sigs) * self._num_perm:
+            raise ValueError(f"signatures of another size than {self._num_perm} values")
+        if self._rows == 1:
+            keys: np.ndarray = values.reshape(len(sigs), -1) | self._offsets
+            return keys
+        bands = values.reshape(len(sigs), -1, self._rows).astype(np.uint64)
+        h = bands[..., 0]
+        for k in range(1, self._rows):
+            h = (h * _MIX) ^ bands[..., k]  # multiplication modulo 2^64
+        h = (h ^ (h >> np.uint64(31))) * _MIX
+        mixed: np.ndarray = (h >> np.uint64(64 - _HASH_BITS)) | self._offsets
+        return mixed
+
     def _settle(self) -> None:
         keys, ids = self._keys, self._ids
         if self._removed:
@@ -170,13 +166,12 @@ class ValueIndex:
             keys, ids = keys[keep], ids[keep]
             self._removed.clear()
         if self._added:
-            values = np.frombuffer(b"".join(self._added.values()), dtype="<u4")
-            new_keys = (values.reshape(-1, self._num_perm) | self._offsets).ravel()
+            new_keys = self._band_keys(list(self._added.values()))
             new_ids = np.repeat(
                 np.fromiter(self._added, dtype=np.int64, count=len(self._added)),
-                self._num_perm,
+                new_keys.shape[1],
             )
-            keys, ids = np.concatenate((keys, new_keys)), np.concatenate((ids, new_ids))
+            keys, ids = np.concatenate((keys, new_keys.ravel())), np.concatenate((ids, new_ids))
             order = np.argsort(keys, kind="stable")
             keys, ids = keys[order], ids[order]
             self._added.clear()
@@ -186,12 +181,11 @@ class ValueIndex:
         return self.query_many([sig])[0]
 
     def query_many(self, sigs: Sequence[bytes]) -> list[list[int]]:
-        """The members sharing a (position, value) with each signature, in id order."""
+        """The members sharing a band with each signature, in id order."""
         self._settle()
-        values = np.frombuffer(b"".join(sigs), dtype="<u4")
-        if len(values) != len(sigs) * self._num_perm:
-            raise ValueError(f"signatures of another size than {self._num_perm} values")
-        wanted = (values.reshape(-1, self._num_perm) | self._offsets).ravel()
+        band_keys = self._band_keys(sigs)
+        per = band_keys.shape[1]
+        wanted = band_keys.ravel()
         order = np.argsort(wanted, kind="stable")  # looked up in key order: 3x fewer cache misses
         wanted = wanted[order]
         lo = np.searchsorted(self._keys, wanted, side="left")
@@ -199,7 +193,7 @@ class ValueIndex:
         ends = np.cumsum(counts)
         total = int(ends[-1]) if len(ends) else 0
         found = self._ids[np.arange(total) + np.repeat(lo - ends + counts, counts)]
-        query = np.repeat(order // self._num_perm, counts)
+        query = np.repeat(order // per, counts)
         width = int(self._ids.max(initial=0)) + 1  # (query, article) pairs as one number
         pairs = np.sort(query * width + found, kind="stable")  # radix sort: 10x np.unique
         pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
@@ -208,9 +202,16 @@ class ValueIndex:
         return [ids[bounds[i] : bounds[i + 1]] for i in range(len(sigs))]
 
 
-def copy_index() -> Index:
-    return Index(COPY_PERMS, COPY_BANDS)
+# An odd 64-bit constant (splitmix64's) mixing a band's values into one hash, of which the top
+# _HASH_BITS bits are kept beside the band number (6 bits: up to 64 bands).
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_HASH_BITS = 58
 
 
-def story_index() -> ValueIndex:
-    return ValueIndex(STORY_PERMS)
+def copy_index() -> BandIndex:
+    bands, rows = COPY_BANDS
+    return BandIndex(bands * rows, rows)
+
+
+def story_index() -> BandIndex:
+    return BandIndex(STORY_PERMS)

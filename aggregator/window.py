@@ -143,10 +143,12 @@ class Window:
         one are noted, to leave the copy index when ``apply`` brings their batch's decisions."""
         out: dict[int, list[tuple[int, float]]] = {}
         position = {d.id: i for i, d in enumerate(new)}
-        for i, d in enumerate(new):
-            mine = self._sigs[d.id][0]
-            found = [o for o in self._copy_index.query(mine) if o != d.id]
-            estimates = sketch.jaccards(mine, [self._sigs[o][0] for o in found]).tolist()
+        mine = [self._sigs[d.id][0] for d in new]
+        for i, (d, sig, found) in enumerate(
+            zip(new, mine, self._copy_index.query_many(mine), strict=True)
+        ):
+            found = [o for o in found if o != d.id]
+            estimates = sketch.jaccards(sig, [self._sigs[o][0] for o in found]).tolist()
             out[d.id] = list(zip(found, estimates, strict=True))
             if any(j >= NEAR_REPEAT and position.get(o, -1) < i for o, j in out[d.id]):
                 self._near_repeats.add(d.id)
@@ -174,9 +176,7 @@ class Window:
         return founded
 
 
-def _unindex(
-    index: sketch.Index | sketch.ValueIndex, held: Counter[bytes], aid: int, sig: bytes
-) -> None:
+def _unindex(index: sketch.BandIndex, held: Counter[bytes], aid: int, sig: bytes) -> None:
     """Article ``aid`` out of ``index`` if it is there, one fewer held with signature ``sig``."""
     if aid in index:
         index.remove(aid)

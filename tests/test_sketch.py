@@ -1,5 +1,6 @@
-"""The sketches: signatures round-trip as bytes, and the story index finds exactly the candidates
-datasketch's MinHashLSH finds with bands of one row; candidates with empty vectors score safely."""
+"""The sketches: signatures round-trip as bytes, and both indexes find exactly the candidates
+datasketch's MinHashLSH finds with their bands (one row for stories, four for copies);
+candidates with empty vectors score safely."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def _terms(rng: random.Random, vocabulary: list[str]) -> list[str]:
     return rng.sample(vocabulary, rng.randint(1, 40))
 
 
-def test_value_index_matches_minhash_lsh_with_one_row_bands() -> None:
+def test_story_index_matches_minhash_lsh_with_one_row_bands() -> None:
     rng = random.Random(7)
     vocabulary = [f"term{i}" for i in range(600)]
     sigs = {i: sketch.signature(_terms(rng, vocabulary), sketch.STORY_PERMS) for i in range(400)}
@@ -45,7 +46,7 @@ def test_value_index_matches_minhash_lsh_with_one_row_bands() -> None:
     assert found_any > 300  # the comparison is not between empty results
 
 
-def test_value_index_matches_minhash_lsh_through_interleaved_changes() -> None:
+def test_story_index_matches_minhash_lsh_through_interleaved_changes() -> None:
     """Additions and removals are applied lazily; in any interleaving with queries the answers
     stay those of MinHashLSH (an article removed and added again, removed before any query)."""
     rng = random.Random(8)
@@ -77,6 +78,31 @@ def test_value_index_matches_minhash_lsh_through_interleaved_changes() -> None:
     assert ours.query_many(probes) == [sorted(reference.query(_lean(p))) for p in probes]
     assert len(ours) == len(members) and all(k in ours for k in members)
     assert answered > 100  # the comparison is not between empty results
+
+
+def test_copy_index_matches_minhash_lsh_with_its_bands() -> None:
+    """Texts and edited versions of them (Jaccard 0.3-0.9 with their source): the copy index's
+    bands of four rows hashed to one key find what MinHashLSH finds, through removals too."""
+    rng = np.random.default_rng(9)
+    bands, rows = sketch.COPY_BANDS
+    sources = [rng.choice(2**32, 300, replace=False).astype(np.uint32) for _ in range(60)]
+    texts = list(sources)
+    for src in sources:
+        for kept in (0.4, 0.6, 0.8, 0.95):
+            fresh = rng.choice(2**32, int(300 * (1 - kept)), replace=False).astype(np.uint32)
+            texts.append(np.concatenate((src[: int(300 * kept)], fresh)))
+    sigs = {i: _copy_sig(np.unique(t)) for i, t in enumerate(texts)}
+    ours = sketch.copy_index()
+    reference = MinHashLSH(num_perm=sketch.COPY_PERMS, params=(bands, rows))
+    for i, sig in sigs.items():
+        ours.add(i, sig)
+        reference.insert(i, _lean(sig))
+    for i in range(0, len(sigs), 7):
+        ours.remove(i)
+        reference.remove(i)
+    expected = [sorted(reference.query(_lean(sig))) for sig in sigs.values()]
+    assert ours.query_many(list(sigs.values())) == expected
+    assert sum(len(e) > 1 for e in expected) > 150  # most texts find their versions
 
 
 def _copy_sig(hashes: np.ndarray) -> bytes:
