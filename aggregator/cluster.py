@@ -90,6 +90,7 @@ class Clusterer:
         self.threshold = threshold
         self.now = now
         self.vocabulary = ft.Vocabulary(*st.load_df(db))
+        self.term_hashes = sketch.TermHashes()
         self.window = Window()
         self.workers = os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
@@ -225,10 +226,8 @@ class Clusterer:
         sizes = np.fromiter((len(e.terms) for e in features), dtype=np.int64, count=len(features))
         increments = vocabulary.count(ids, len(features))
         vectors = ft.weigh(ids, counts, sizes, vocabulary.idf(ids))
-        names = vocabulary.terms
-        story_sigs = sketch.signatures(
-            [[names[t] for t in vectors.keys(i).tolist()] for i in range(len(features))],
-            sketch.STORY_PERMS,
+        story_sigs = self.term_hashes.signatures(
+            vocabulary.terms, vectors.key_terms, np.diff(vectors.key_bounds), sketch.STORY_PERMS
         )
         return vectors, story_sigs, increments
 

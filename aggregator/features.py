@@ -212,9 +212,6 @@ class Vectors:
         out.update((terms[t], 0.0) for t in marks)
         return out
 
-    def keys(self, i: int) -> np.ndarray:
-        return self.key_terms[self.key_bounds[i] : self.key_bounds[i + 1]]
-
 
 def weigh(ids: np.ndarray, counts: np.ndarray, sizes: np.ndarray, idf: np.ndarray) -> Vectors:
     """Unit-length TF-IDF vectors (sublinear term frequency x idf) of a batch: article i has

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .features import shared_terms
-from .scoring import NEIGHBOUR_MIN, Doc, all_pairs, cosine, cross_sums, edges
+from .scoring import NEIGHBOUR_MIN, Candidates, Doc, all_pairs, cosine, cross_sums, edges
 
 # Average-link threshold on the cosine of neighbour-expanded TF-IDF vectors (scoring.py), in
 # both passes (step 4 joins clusters whose average over every pair between them reaches it).
@@ -154,7 +154,7 @@ _Must = dict[int, tuple[int, str, float]]
 def assign(
     batch: Sequence[Doc],
     window: Sequence[Doc],
-    candidates: Mapping[int, Sequence[int]],
+    candidates: Candidates,
     copy_candidates: Mapping[int, Sequence[tuple[int, float]]],
     window_seconds: float,
     story_first_seen: Mapping[str, float],

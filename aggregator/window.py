@@ -16,7 +16,7 @@ import numpy as np
 
 from . import features as ft
 from . import sketch
-from .scoring import Doc, with_neighbour
+from .scoring import Doc, with_neighbours
 from .store import epoch
 from .store.stories import StoredSketch
 from .stories import Assignment
@@ -85,6 +85,7 @@ class Window:
             # terms; the copy sketch needs the text, so such articles sit out copy detection.
             story_sig = s.story_sig or sketch.signature(ft.key_terms(s.vec), sketch.STORY_PERMS)
             self.add(d, s.copy_sig, story_sig, s.time)
+        found = []
         for s in stored:
             if s.neighbour is None:
                 continue
@@ -95,9 +96,8 @@ class Window:
                 ids, weights = vocabulary.arrays(s.neighbour_vec)
             else:
                 continue
-            self.docs[s.id] = with_neighbour(
-                self.docs[s.id], ids, weights, s.neighbour, s.neighbour_score
-            )
+            found.append((self.docs[s.id], ids, weights, s.neighbour, s.neighbour_score))
+        self.docs.update((d.id, d) for d in with_neighbours(found))
         self.first_seen.update(
             (s.story_id, epoch(s.story_first_seen)) for s in stored if s.story_first_seen
         )
@@ -123,19 +123,19 @@ class Window:
     def clustered(self) -> list[Doc]:
         return [d for d in self.docs.values() if d.story_id is not None]
 
-    def story_candidates(self, new: Sequence[Doc]) -> dict[int, list[int]]:
-        """The articles sharing key terms with each new (added) article: at most
+    def story_candidates(self, new: Sequence[Doc]) -> dict[int, np.ndarray]:
+        """The articles sharing key terms with each new (added) article, in id order: at most
         MAX_CANDIDATES, those sharing most (estimated Jaccard of the key-term sketches), so
         scoring cost per article is bounded however full the window is."""
         found = self._story_index.query_many([self._sigs[d.id][1] for d in new])
         return {d.id: self._closest(d.id, f) for d, f in zip(new, found, strict=True)}
 
-    def _closest(self, aid: int, found: list[int]) -> list[int]:
+    def _closest(self, aid: int, found: np.ndarray) -> np.ndarray:
         if len(found) <= MAX_CANDIDATES:
             return found
         mine = self._sigs[aid][1]
-        ranked = sketch.rank_by_jaccard(mine, [self._sigs[o][1] for o in found])
-        return sorted(found[i] for i in ranked[:MAX_CANDIDATES])
+        ranked = sketch.rank_by_jaccard(mine, [self._sigs[o][1] for o in found.tolist()])
+        return np.sort(found[ranked[:MAX_CANDIDATES]])
 
     def copy_candidates(self, new: Sequence[Doc]) -> dict[int, list[tuple[int, float]]]:
         """The articles whose text may be the same as each new (added) article's, with the
@@ -147,9 +147,9 @@ class Window:
         for i, (d, sig, found) in enumerate(
             zip(new, mine, self._copy_index.query_many(mine), strict=True)
         ):
-            found = [o for o in found if o != d.id]
-            estimates = sketch.jaccards(sig, [self._sigs[o][0] for o in found]).tolist()
-            out[d.id] = list(zip(found, estimates, strict=True))
+            others = [o for o in found.tolist() if o != d.id]
+            estimates = sketch.jaccards(sig, [self._sigs[o][0] for o in others]).tolist()
+            out[d.id] = list(zip(others, estimates, strict=True))
             if any(j >= NEAR_REPEAT and position.get(o, -1) < i for o, j in out[d.id]):
                 self._near_repeats.add(d.id)
         return out
