@@ -206,7 +206,7 @@ def test_weigh_gives_unit_tfidf_vectors_key_terms_and_year_marks() -> None:
     assert first == pytest.approx({"city": city / norm, "quake": quake / norm,
                                    "zeta": zeta / norm, "@2013": 0.0})
     assert list(first)[-1] == "@2013"  # weightless marks come last
-    assert [vocabulary.terms[t] for t in v.keys(0).tolist()] == ["quake", "zeta", "city"]
+    assert [vocabulary.terms[t] for t in v.key_terms[v.key_bounds[0] : v.key_bounds[1]].tolist()] == ["quake", "zeta", "city"]
     assert v.vec(1, vocabulary.terms) == {}
     assert v.vec(2, vocabulary.terms) == pytest.approx({"city": 1.0})
 
@@ -224,7 +224,7 @@ def test_weigh_keeps_the_heaviest_terms_of_a_long_vector_and_breaks_ties_by_term
     once = sorted(set(kept) - twice)
     assert once == [t for i, t in enumerate(terms) if not i % 2][: len(once)]  # ties: by term
     assert abs(sum(w * w for w in kept.values()) - 1.0) < 1e-12
-    assert [vocabulary.terms[t] for t in v.keys(0).tolist()] == sorted(twice)[: ft.KEY_TERMS]
+    assert [vocabulary.terms[t] for t in v.key_terms[v.key_bounds[0] : v.key_bounds[1]].tolist()] == sorted(twice)[: ft.KEY_TERMS]
 
 
 @pytest.mark.parametrize(
