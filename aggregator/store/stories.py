@@ -221,10 +221,12 @@ def _save_sketches(
     assignment: Assignment,
     sketch_version: str,
 ) -> None:
-    """The new articles' vectors and signatures, and every article's new nearest neighbour."""
+    """The new articles' vectors and signatures, and every article's new nearest neighbour (a
+    new article's with its row)."""
+    nearest = {d.id: (d.neighbour, d.neighbour_score) for d in assignment.rescored}
     conn.executemany(
         "INSERT INTO article_sketches (article_id, terms, copy_sig, story_sig, sketch_version,"
-        " time, dated) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " time, dated, neighbour, neighbour_score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 s.article_id,
@@ -234,13 +236,14 @@ def _save_sketches(
                 sketch_version,
                 s.time,
                 int(s.dated),
+                *nearest.pop(s.article_id, (None, None)),
             )
             for s in sketches
         ],
     )
     conn.executemany(
         "UPDATE article_sketches SET neighbour = ?, neighbour_score = ? WHERE article_id = ?",
-        [(d.neighbour, d.neighbour_score, d.id) for d in assignment.rescored],
+        [(neighbour, score, aid) for aid, (neighbour, score) in nearest.items()],
     )
 
 
