@@ -153,9 +153,10 @@ class Vocabulary:
     def ids(self, terms: Sequence[str]) -> np.ndarray:
         """The id of each term, new terms numbered as they come."""
         index, known = self.index, len(self.index)
-        out = np.fromiter(
-            (index.setdefault(t, len(index)) for t in terms), dtype=np.int64, count=len(terms)
-        )
+        for t in dict.fromkeys(terms):  # each distinct term once: a batch repeats most of them
+            if t not in index:
+                index[t] = len(index)
+        out = np.fromiter(map(index.__getitem__, terms), dtype=np.int64, count=len(terms))
         if len(index) > known:
             self.terms.extend(itertools.islice(index, known, None))
         if len(index) > len(self._df):  # room for the new ids, doubling to keep growth linear
