@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
 import numpy as np
 
 from . import features as ft
 from . import sketch
-from .scoring import Doc, with_neighbours
+from .scoring import Doc, evolve, with_neighbours
 from .store import epoch
 from .store.stories import StoredSketch
 from .stories import Assignment
@@ -80,7 +79,7 @@ class Window:
         stored = [s for s in stored if s.id not in self.docs]
         for s in stored:
             d = doc(s.id, s.key, s.vec, vocabulary.arrays(s.vec), s.time, s.dated, s.outlet, s.url)
-            d = replace(d, story_id=s.story_id, copy_root=s.copy_root)
+            d = evolve(d, story_id=s.story_id, copy_root=s.copy_root)
             # Signatures of another sketch version: the story sketch is rebuilt from the stored
             # terms; the copy sketch needs the text, so such articles sit out copy detection.
             story_sig = s.story_sig or sketch.signature(ft.key_terms(s.vec), sketch.STORY_PERMS)
@@ -165,7 +164,7 @@ class Window:
             sid = story_of.get(aid, d.story_id)
             sid = renamed.get(sid, sid) if sid else sid
             if sid != d.story_id or aid in roots:
-                self.docs[aid] = replace(d, story_id=sid, copy_root=roots.get(aid, d.copy_root))
+                self.docs[aid] = evolve(d, story_id=sid, copy_root=roots.get(aid, d.copy_root))
         founded = len(set(story_of.values()) - set(self.first_seen))
         self.first_seen.update(first_seen)
         for old, _ in result.merges:

@@ -139,6 +139,16 @@ def _doc(aid: int, vec: dict[str, float], ids: dict[str, int]) -> Doc:
     )
 
 
+def test_evolve_is_dataclasses_replace_for_docs() -> None:
+    from aggregator.scoring import evolve
+
+    d = _doc(1, {"quake": 0.8, "chile": 0.6}, {})
+    assert evolve(d, story_id="s1", neighbour=2) == replace(d, story_id="s1", neighbour=2)
+    assert d.story_id is None  # the original is unchanged
+    with pytest.raises(TypeError, match="storyid"):
+        evolve(d, storyid="s1")
+
+
 def test_assign_scores_candidates_with_empty_vectors() -> None:
     # An article whose every term is in every document has an empty vector; as a candidate
     # (here the last one) it scores nothing and must not break the others' scoring.
