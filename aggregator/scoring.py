@@ -257,6 +257,9 @@ def _scored(
     return scores
 
 
+# _Table looks rows up in a table from id to row when the window's ids span at most DENSE_IDS
+# times as many numbers as it has articles (a table of at most 32 bytes an article).
+DENSE_IDS = 4
 # Article pairs scored per call by ``_scored``: a part's gathered rows take ~16 bytes per term,
 # ~24 MB for 10,000 pairs of 150-term vectors.
 CROSS_CHUNK = 10_000
@@ -303,8 +306,8 @@ class _Table:
         self.times = np.array([np.nan if d.time is None else d.time for d in docs])
         # Position in the batch; window articles come after every new one.
         self.order = np.array([order.get(d.id, len(order)) for d in docs], dtype=np.int64)
-        self.lengths = np.array([len(d.ids) for d in docs], dtype=np.int64)
         self.matrix, self.dense = _matrix([(d.ids, d.weights) for d in docs])
+        self.lengths = np.diff(self.matrix.indptr)
 
     def expand(self, docs: Mapping[int, Doc]) -> None:
         """Score with the neighbour-expanded vectors of ``docs`` from now on."""
@@ -327,7 +330,7 @@ class _Table:
             return [np.zeros(0, dtype=np.int64) for _ in batch]
         want = np.concatenate([*lists, _NO_ROWS])
         owner = np.repeat(np.arange(len(batch)), sizes)
-        rows = np.minimum(np.searchsorted(self.ids, want), len(self.ids) - 1)
+        rows = self._rows(want)
         own = np.fromiter((d.id for d in batch), dtype=np.int64, count=len(batch))[owner]
         position = np.fromiter((order[d.id] for d in batch), np.int64, len(batch))[owner]
         times = np.array([np.nan if d.time is None else d.time for d in batch])[owner]
@@ -341,6 +344,19 @@ class _Table:
         bounds = np.searchsorted(owner[kept], np.arange(len(batch) + 1))
         chosen = rows[kept]
         return [chosen[bounds[i] : bounds[i + 1]] for i in range(len(batch))]
+
+    def _rows(self, wanted: np.ndarray) -> np.ndarray:
+        """The row of each wanted article id; for an id the table lacks, some row holding
+        another id. A window's ids mostly lie close together, and then a table from id to row
+        finds them 10x faster than a binary search (~400,000 per batch)."""
+        lo, hi = int(self.ids[0]), int(self.ids[-1])
+        if hi - lo >= DENSE_IDS * len(self.ids):
+            found: np.ndarray = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)
+            return found
+        row_of = np.zeros(hi - lo + 1, dtype=np.int64)
+        row_of[self.ids - lo] = np.arange(len(self.ids))
+        inside = (wanted >= lo) & (wanted <= hi)
+        return np.where(inside, row_of[np.clip(wanted - lo, 0, hi - lo)], 0)
 
     def cosines(self, vector: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> np.ndarray:
         """Dot products of ``vector`` (one of the table's own rows) with the rows ``rows``."""

@@ -149,6 +149,19 @@ def test_evolve_is_dataclasses_replace_for_docs() -> None:
         evolve(d, storyid="s1")
 
 
+@pytest.mark.parametrize("ids", [[3, 4, 5, 7, 8, 10], [3, 4, 5, 7, 8, 10_000]])  # close / spread
+def test_the_scoring_table_finds_each_candidates_row(ids: list[int]) -> None:
+    from aggregator.scoring import _Table
+
+    table = _Table([_doc(i, {"quake": 1.0}, {}) for i in reversed(ids)], {})
+    wanted = np.array([10, 3, 7, 8, 8, 2, 6, 11, 10_000, 10_001], dtype=np.int64)
+    rows = table._rows(wanted)
+    found = table.ids[rows]
+    present = np.isin(wanted, ids)
+    assert (found[present] == wanted[present]).all()
+    assert (found[~present] != wanted[~present]).all()
+
+
 def test_assign_scores_candidates_with_empty_vectors() -> None:
     # An article whose every term is in every document has an empty vector; as a candidate
     # (here the last one) it scores nothing and must not break the others' scoring.
