@@ -253,7 +253,8 @@ def key_terms(vec: Mapping[str, float], k: int = KEY_TERMS) -> list[str]:
 def shared_terms(a: Mapping[str, float], b: Mapping[str, float], k: int = 6) -> list[str]:
     """The terms contributing most to the similarity of two vectors, each once (a name and the
     stem of the same word, "#russian" and "russian", are one term to a reader)."""
-    common = sorted(((a[t] * b[t], t) for t in a.keys() & b.keys()), key=lambda x: (-x[0], x[1]))
+    # Largest contribution first, then by term: as tuples, sorted without a key function.
+    common = sorted([(-(a[t] * b[t]), t) for t in a.keys() & b.keys()])
     out: list[str] = []
     for _, t in common:
         term = t.removeprefix(NAME_PREFIX)
