@@ -426,10 +426,10 @@ class _Clusters:
         """Merge the closest pair of clusters while its average link (missing pairs count as
         zero) is at least ``threshold``; ties go to the lower cluster numbers."""
         heap: list[tuple[float, int, int]] = []
-        for a in self.sums:
-            for b in self.sums[a]:
-                if a < b and self.average(a, b) >= threshold:
-                    heap.append((-self.average(a, b), a, b))
+        for a, row in self.sums.items():
+            for b in row:
+                if a < b and (v := self.average(a, b)) >= threshold:
+                    heap.append((-v, a, b))
         heapq.heapify(heap)
         while heap:
             neg, a, b = heapq.heappop(heap)
