@@ -209,9 +209,16 @@ class Vectors:
         weight 0."""
         ids, weights = self.of(i)
         out = dict(zip(map(terms.__getitem__, ids.tolist()), weights.tolist(), strict=True))
-        marks = self.years[self.year_bounds[i] : self.year_bounds[i + 1]].tolist()
-        out.update((terms[t], 0.0) for t in marks)
+        out.update((terms[t], 0.0) for t in self._marks(i))
         return out
+
+    def marks(self, i: int, terms: Sequence[str]) -> frozenset[str]:
+        """Article i's year marks (``years`` of its vector)."""
+        return frozenset(terms[t] for t in self._marks(i))
+
+    def _marks(self, i: int) -> list[int]:
+        marks: list[int] = self.years[self.year_bounds[i] : self.year_bounds[i + 1]].tolist()
+        return marks
 
 
 def weigh(ids: np.ndarray, counts: np.ndarray, sizes: np.ndarray, idf: np.ndarray) -> Vectors:

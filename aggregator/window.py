@@ -52,10 +52,13 @@ def doc(
     dated: bool,
     outlet: str,
     url: str | None,
+    years: frozenset[str] | None = None,
 ) -> Doc:
-    """An article as the story stage sees it (``arrays``: its vector as term ids, weights)."""
+    """An article as the story stage sees it (``arrays``: its vector as term ids, weights;
+    ``years``: its year marks, if known, else found in ``vec``)."""
     ids, weights = arrays
-    return Doc(aid, key, vec, ids, weights, t if dated else None, outlet, url, ft.years(vec))
+    marks = ft.years(vec) if years is None else years
+    return Doc(aid, key, vec, ids, weights, t if dated else None, outlet, url, marks)
 
 
 class Window:

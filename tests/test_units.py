@@ -206,6 +206,8 @@ def test_weigh_gives_unit_tfidf_vectors_key_terms_and_year_marks() -> None:
     assert first == pytest.approx({"city": city / norm, "quake": quake / norm,
                                    "zeta": zeta / norm, "@2013": 0.0})
     assert list(first)[-1] == "@2013"  # weightless marks come last
+    assert v.marks(0, vocabulary.terms) == ft.years(first) == {"@2013"}
+    assert v.marks(2, vocabulary.terms) == frozenset()
     assert [vocabulary.terms[t] for t in v.key_terms[v.key_bounds[0] : v.key_bounds[1]].tolist()] == ["quake", "zeta", "city"]
     assert v.vec(1, vocabulary.terms) == {}
     assert v.vec(2, vocabulary.terms) == pytest.approx({"city": 1.0})
