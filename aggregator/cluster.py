@@ -182,6 +182,12 @@ class Clusterer:
             try:
                 ready = next_batch(None)
                 while ready is not None:
+                    # The window from the store (on a restart, its thousands of articles)
+                    # while the workers extract the batch's text features.
+                    self._cover(
+                        min(a.time for a in ready.batch) - self.window_seconds,
+                        max(a.time for a in ready.batch) + self.window_seconds,
+                    )
                     features = ready.features()
                     total += len(ready.batch)
                     following = next_batch(ready.batch[-1].cursor)
@@ -234,10 +240,6 @@ class Clusterer:
     def _batch(
         self, batch: list[st.PendingArticle], features: list[ex.Features]
     ) -> tuple[int, set[str], int, int]:
-        self._cover(
-            min(a.time for a in batch) - self.window_seconds,
-            max(a.time for a in batch) + self.window_seconds,
-        )
         vectors, story_sigs, increments = self._weigh(features)
         names = self.vocabulary.terms
         new_docs: list[Doc] = []
