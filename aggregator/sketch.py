@@ -126,7 +126,7 @@ class BandIndex:
     with several, the band beside a 58-bit hash of its values), and the entries are one sorted
     numpy array of keys beside the article of each, so a whole batch is looked up in a few numpy
     calls. datasketch's MinHashLSH hashes and stores each band through several Python layers:
-    0.13 ms per article to insert and query the copy index on the 20,000-article benchmark, a
+    0.11 ms per article to insert and query the copy index on the 20,000-article benchmark, a
     dict of postings ~0.1 ms per article for the story index. The candidates are MinHashLSH's
     (tests/test_sketch.py compares them), plus, with several rows, any pair whose band values
     differ but hash alike (one in 2^58 per band), which the Jaccard estimate then drops.
