@@ -15,7 +15,7 @@ import os
 import time as _time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -131,11 +131,19 @@ class Clusterer:
                 initializer=os.nice,
                 initargs=(WORKER_NICENESS,),
             )
-        parts = [
-            self._pool.submit(ex.extract_groups, part, permutations)
-            for part in ex.parts(groups, self.workers)
-        ]
-        return lambda: [e for part in parts for e in part.result()]
+        parts = ex.parts(groups, self.workers)
+        futures = [self._pool.submit(ex.extract_groups, part, permutations) for part in parts]
+
+        def collect() -> list[ex.Features]:
+            # Parts no worker has started are done here, the last first, rather than waiting
+            # idle for them (a run's first batch while the workers start, or a batch the
+            # workers have fallen behind on).
+            done = {i: ex.extract_groups(parts[i], permutations) for i in _untaken(futures)}
+            return [
+                e for i, f in enumerate(futures) for e in (done[i] if i in done else f.result())
+            ]
+
+        return collect
 
     def _prepare(self, batch: list[st.PendingArticle]) -> _Prepared:
         """The batch in feed groups (each with its feed's preceding articles, to tell the
@@ -277,6 +285,14 @@ class Clusterer:
         )
         founded = self.window.apply(result, {s: epoch(fs) for s, fs in first_seen.items()})
         return founded, set(first_seen), len(result.merges), len(result.splits)
+
+
+def _untaken(futures: list[Future[list[ex.Features]]]) -> Iterator[int]:
+    """The indexes of the futures no worker has started, from the last, each cancelled as it is
+    yielded (the caller does its work)."""
+    for i in reversed(range(len(futures))):
+        if futures[i].cancel():
+            yield i
 
 
 def _one_stretch(batch: list[st.PendingArticle], window_seconds: float) -> list[st.PendingArticle]:

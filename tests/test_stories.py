@@ -502,3 +502,29 @@ def test_clusters_the_sketches_left_apart_join_when_every_pair_is_scored() -> No
     # A bar the full average does not clear keeps them apart.
     result = assign([a1, a2, b1, b2], [], candidates, {}, 72 * 3600.0, {}, threshold=0.99)
     assert len({lk.story_id for lk in result.links}) == 2
+
+
+def test_text_features_made_in_worker_processes_equal_those_made_in_one(tmp_path: Path) -> None:
+    """A large batch's features come from worker processes, parts of it from the main process
+    when no worker has started them yet; in the batch's order, they are those one process
+    makes."""
+    from aggregator import extract as ex
+    from aggregator import sketch
+    from aggregator.cluster import PARALLEL_FROM
+
+    rng = random.Random(3)
+    vocabulary = [w for _, words in EVENTS for w in words.split()]
+    groups = [
+        ex.Group([(" ".join(rng.sample(vocabulary, 6)).title(), " ".join(rng.choices(vocabulary, k=60)),
+                   "en") for _ in range(60)], [" ".join(rng.choices(vocabulary, k=40)) for _ in range(5)])
+        for _ in range(PARALLEL_FROM // 60 + 2)
+    ]
+    clusterer = Clusterer(open_db(tmp_path / "db.sqlite"), 72)
+    try:
+        parallel = clusterer._extract(groups)()
+    finally:
+        clusterer.close()
+    alone = ex.extract_groups(groups, sketch.permutations(sketch.COPY_PERMS))
+    assert len(parallel) == sum(len(g.items) for g in groups) == len(alone)
+    assert [(f.terms, f.counts.tolist(), f.copy_sig, f.forms) for f in parallel] == [
+        (f.terms, f.counts.tolist(), f.copy_sig, f.forms) for f in alone]
