@@ -125,11 +125,11 @@ class Clusterer:
             done = ex.extract_groups(groups, permutations)
             return lambda: done
         if self._pool is None:
+            context = multiprocessing.get_context("forkserver")
+            # The workers fork from a server that has imported extraction once.
+            context.set_forkserver_preload([ex.__name__])
             self._pool = ProcessPoolExecutor(
-                self.workers,
-                mp_context=multiprocessing.get_context("forkserver"),
-                initializer=os.nice,
-                initargs=(WORKER_NICENESS,),
+                self.workers, mp_context=context, initializer=os.nice, initargs=(WORKER_NICENESS,)
             )
         parts = ex.parts(groups, self.workers)
         futures = [self._pool.submit(ex.extract_groups, part, permutations) for part in parts]
