@@ -19,6 +19,7 @@ and signatures are never mixed across it.
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -69,12 +70,13 @@ def signatures(sets: Sequence[Sequence[str]], num_perm: int) -> list[bytes]:
     """``signature`` of many sets at once (a MinHash object per set cost ~0.1 ms with its
     set-up, a tenth of an article's time)."""
     sizes = np.fromiter((len(s) for s in sets), dtype=np.int64, count=len(sets))
-    hashes = np.fromiter(
-        (_hash32(t.encode("utf-8")) for s in sets for t in s),
-        dtype=np.uint32,
-        count=int(sizes.sum()),
-    )
+    hashes = _term_hashes(itertools.chain.from_iterable(sets), int(sizes.sum()))
     return minhash.signatures(hashes, sizes, permutations(num_perm))
+
+
+def _term_hashes(terms: Iterable[str], count: int) -> np.ndarray:
+    """The 32-bit hash of each of ``count`` terms."""
+    return np.fromiter((_hash32(t.encode("utf-8")) for t in terms), dtype=np.uint32, count=count)
 
 
 class TermHashes:
@@ -92,11 +94,7 @@ class TermHashes:
         every id."""
         known = len(self._hashes)
         if len(terms) > known:
-            fresh = np.fromiter(
-                (_hash32(t.encode("utf-8")) for t in terms[known:]),
-                dtype=np.uint32,
-                count=len(terms) - known,
-            )
+            fresh = _term_hashes(itertools.islice(terms, known, None), len(terms) - known)
             self._hashes = np.concatenate((self._hashes, fresh))
         return minhash.signatures(self._hashes[ids], sizes, permutations(num_perm))
 
@@ -202,7 +200,8 @@ class BandIndex:
         self._keys, self._ids = keys, ids
 
     def query(self, sig: bytes) -> list[int]:
-        return [int(i) for i in self.query_many([sig])[0]]
+        found: list[int] = self.query_many([sig])[0].tolist()
+        return found
 
     def query_many(self, sigs: Sequence[bytes]) -> list[np.ndarray]:
         """The members sharing a band with each signature, in id order (int64 arrays: a batch
