@@ -92,19 +92,12 @@ def evolve(d: Doc, **changes: Any) -> Doc:
     return new
 
 
-def with_neighbour(
-    d: Doc, ids: np.ndarray, weights: np.ndarray, neighbour: int, score: float
-) -> Doc:
-    """``d`` scored with its nearest neighbour (term ids ``ids``, ``weights``) added."""
-    return with_neighbours([(d, ids, weights, neighbour, score)])[0]
-
-
 def with_neighbours(
     found: Sequence[tuple[Doc, np.ndarray, np.ndarray, int, float]],
 ) -> list[Doc]:
-    """``with_neighbour`` of many articles at once (each with its neighbour's term ids,
-    weights, id and score), in a few numpy calls over all of them: one call per article
-    (``np.unique`` of its terms) was a tenth of the scoring time."""
+    """Each article scored with its nearest neighbour's terms added (the neighbour's term ids,
+    weights, id and score given with it), in a few numpy calls over all of them: one call per
+    article (``np.unique`` of its terms) was a tenth of the scoring time."""
     if not found:
         return []
     own = [d.ids for d, _, _, _, _ in found]

@@ -15,7 +15,7 @@ from scipy import sparse
 from scipy.sparse import _sparsetools
 
 from aggregator import minhash, sketch
-from aggregator.scoring import Doc, _compiled_dot_rows, _dot_rows, with_neighbour
+from aggregator.scoring import Doc, _compiled_dot_rows, _dot_rows, with_neighbours
 from aggregator.stories import Assignment, assign
 from aggregator.window import Window
 
@@ -184,7 +184,7 @@ def test_nearest_neighbours_are_found_both_ways_and_expand_the_vector() -> None:
     nearest = {d.id: (d.neighbour, round(d.neighbour_score, 2)) for d in result.rescored}
     # 1-2 (0.96) is the closest pair; 3 is closest to 1 (0.48) rather than 2 (0.36); 4 has none.
     assert nearest == {1: (2, 0.96), 2: (1, 0.96), 3: (1, 0.48)}
-    expanded = with_neighbour(c, a.ids, a.weights, 1, 0.48)
+    (expanded,) = with_neighbours([(c, a.ids, a.weights, 1, 0.48)])
     assert expanded.expanded_ids is not None and expanded.expanded_weights is not None
     assert sorted(expanded.expanded_ids.tolist()) == sorted(ids[t] for t in ("quake", "chile", "valparaiso"))
     assert abs(float(expanded.expanded_weights @ expanded.expanded_weights) - 1.0) < 1e-9
@@ -352,7 +352,7 @@ def test_all_pairs_of_a_story_are_scored_as_candidate_edges_are() -> None:
     c = replace(_doc(3, {"quake": 0.6, "valparaiso": 0.8}, ids), time=7200.0)
     late = replace(_doc(4, {"quake": 0.8, "chile": 0.6}, ids), time=73.5 * 3600.0)
     far = _doc(5, {"election": 1.0}, ids)
-    expanded = with_neighbour(c, a.ids, a.weights, 1, 0.48)
+    (expanded,) = with_neighbours([(c, a.ids, a.weights, 1, 0.48)])
     pairs = {(x, y): round(s, 4) for x, y, s in all_pairs([late, far, expanded, b, a], 72 * 3600.0)}
     assert pairs[(1, 2)] == round(cosine(a, b) * YEAR_CONFLICT, 4)
     assert expanded.expanded_ids is not None and expanded.expanded_weights is not None

@@ -160,7 +160,7 @@ def m005_articles_feed_order(db: Database) -> None:
 @migrations()
 def m006_article_neighbours(db: Database) -> None:
     # Each clustered article's nearest neighbour and their similarity: the story stage scores
-    # an article with its neighbour's terms added (stories.with_neighbour).
+    # an article with its neighbour's terms added (scoring.with_neighbours).
     db.execute("ALTER TABLE article_sketches ADD COLUMN neighbour INTEGER")
     db.execute("ALTER TABLE article_sketches ADD COLUMN neighbour_score REAL")
 
