@@ -254,8 +254,8 @@ class Clusterer:
         sketches: list[st.NewSketch] = []
         for i, (a, e, story_sig) in enumerate(zip(batch, features, story_sigs, strict=True)):
             vec = vectors.vec(i, names)
-            years = vectors.marks(i, names)
-            d = doc(a.id, a.key, vec, vectors.of(i), a.time, a.dated, a.outlet, a.url, years)
+            marks = vectors.marks(i, names)
+            d = doc(a.id, a.key, vec, vectors.of(i), a.time, a.dated, a.outlet, a.url, marks)
             new_docs.append(d)
             sketches.append(st.NewSketch(a.id, vec, e.copy_sig, story_sig, a.time, a.dated))
             self.window.add(d, e.copy_sig, story_sig, a.time)

@@ -52,13 +52,12 @@ def doc(
     dated: bool,
     outlet: str,
     url: str | None,
-    years: frozenset[str] | None = None,
+    years: frozenset[str],
 ) -> Doc:
     """An article as the story stage sees it (``arrays``: its vector as term ids, weights;
-    ``years``: its year marks, if known, else found in ``vec``)."""
+    ``years``: its year marks)."""
     ids, weights = arrays
-    marks = ft.years(vec) if years is None else years
-    return Doc(aid, key, vec, ids, weights, t if dated else None, outlet, url, marks)
+    return Doc(aid, key, vec, ids, weights, t if dated else None, outlet, url, years)
 
 
 class Window:
@@ -81,7 +80,8 @@ class Window:
         already stay as they are."""
         stored = [s for s in stored if s.id not in self.docs]
         for s in stored:
-            d = doc(s.id, s.key, s.vec, vocabulary.arrays(s.vec), s.time, s.dated, s.outlet, s.url)
+            arrays = vocabulary.arrays(s.vec)
+            d = doc(s.id, s.key, s.vec, arrays, s.time, s.dated, s.outlet, s.url, ft.years(s.vec))
             d = evolve(d, story_id=s.story_id, copy_root=s.copy_root)
             # Signatures of another sketch version: the story sketch is rebuilt from the stored
             # terms; the copy sketch needs the text, so such articles sit out copy detection.
