@@ -236,14 +236,15 @@ def _save_sketches(
                 sketch_version,
                 s.time,
                 int(s.dated),
-                *nearest.pop(s.article_id, (None, None)),
+                *nearest.get(s.article_id, (None, None)),
             )
             for s in sketches
         ],
     )
+    new = {s.article_id for s in sketches}
     conn.executemany(
         "UPDATE article_sketches SET neighbour = ?, neighbour_score = ? WHERE article_id = ?",
-        [(neighbour, score, aid) for aid, (neighbour, score) in nearest.items()],
+        [(neighbour, score, aid) for aid, (neighbour, score) in nearest.items() if aid not in new],
     )
 
 
