@@ -1,21 +1,34 @@
 # Two commands for a fresh machine with Python 3.11+: `make demo` and `make test`.
-# Each creates the virtualenv in .venv on first use and installs what is missing.
+# Each creates the virtualenv in .venv on first use and installs what is missing, at the exact
+# versions and hashes of the lock files (requirements.lock for the application,
+# requirements-dev.lock for it and the test tools); `make lock` refreshes both from pyproject.toml.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+APP := $(VENV)/.app-$(shell cat pyproject.toml requirements.lock | sha1sum | cut -c1-12)
+DEV := $(VENV)/.dev-$(shell cat pyproject.toml requirements-dev.lock | sha1sum | cut -c1-12)
+# The lock files are made for the Python the project runs on here.
+LOCK_FOR := --generate-hashes --python-version 3.11
 
-.PHONY: demo test test-slow check bench system-deps clean
+.PHONY: demo test test-slow check bench lock system-deps clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	rm -f $(VENV)/.installed-*
-	touch $(STAMP)
 
-demo: $(STAMP)
+$(APP): pyproject.toml requirements.lock | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	rm -f $(VENV)/.app-*
+	touch $(APP)
+
+$(DEV): pyproject.toml requirements-dev.lock | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	rm -f $(VENV)/.dev-* $(VENV)/.app-*
+	touch $(DEV) $(APP)
+
+demo: $(APP)
 	$(BIN)/aggregator demo $(if $(OUT),--out $(OUT),)
 
 # Debian packages the tests use: chromium (site tests, skipped without it) and openssl (the mail
@@ -30,19 +43,24 @@ system-deps:
 	  else echo "please install:$$missing (Debian: apt-get install$$missing)"; fi; \
 	fi
 
-test: $(STAMP) system-deps
+test: $(DEV) system-deps
 	$(BIN)/python -m pytest -q
 
-test-slow: $(STAMP) system-deps
+test-slow: $(DEV) system-deps
 	$(BIN)/python -m pytest -q -m slow
 
-check: $(STAMP)
+check: $(DEV)
 	$(BIN)/ruff check aggregator tests benchmarks
 	$(BIN)/ruff format --check aggregator
 	$(BIN)/mypy aggregator
 
-bench: $(STAMP)
+bench: $(DEV)
 	$(BIN)/python -m benchmarks
+
+# Refresh both lock files to the newest versions pyproject.toml allows.
+lock: $(DEV)
+	$(BIN)/uv pip compile pyproject.toml --upgrade $(LOCK_FOR) --quiet -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --upgrade $(LOCK_FOR) --quiet -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

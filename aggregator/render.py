@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from importlib.resources import files
 from typing import Any
 
 import jinja2
@@ -17,7 +17,20 @@ from markupsafe import Markup, escape
 
 from . import urls
 
-PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+# The built-in templates: the repository's templates/ folder, shipped as a package.
+BUILTIN = "aggregator.templates"
+
+
+def builtin(name: str) -> str:
+    """The text of a built-in template or file (style.css)."""
+    return files(BUILTIN).joinpath(name).read_text(encoding="utf-8")
+
+
+def _load_builtin(name: str) -> tuple[str, None, Callable[[], bool]] | None:
+    try:
+        return builtin(name), None, lambda: True
+    except (FileNotFoundError, IsADirectoryError):
+        return None
 
 
 def safe_url(value: str | None) -> str | None:
@@ -37,10 +50,12 @@ def diff_words(title: str, reference: str) -> Markup:
 
 
 def environment(template_dir: str | None) -> jinja2.Environment:
-    dirs = [str(template_dir)] if template_dir else []
-    dirs.append(str(PACKAGE_TEMPLATES))
+    loaders: list[jinja2.BaseLoader] = []
+    if template_dir:  # the user's own templates first, by name
+        loaders.append(jinja2.FileSystemLoader(str(template_dir)))
+    loaders.append(jinja2.FunctionLoader(_load_builtin))
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(dirs),
+        loader=jinja2.ChoiceLoader(loaders),
         # Every markup template (.html, .atom) escapes; plain-text ones (.txt) are not HTML.
         autoescape=jinja2.select_autoescape(disabled_extensions=("txt",), default=True),
         trim_blocks=True,
