@@ -242,7 +242,9 @@ def _settings(t: Mapping[str, Any], path: Path, base: Path) -> Settings:
     )
 
     def resolve(key: str, default: str) -> str:
-        return str((base / t.get(key, default)).resolve())
+        # The folder resolved, not the last part: site_dir is a link that each build switches.
+        path = base / t.get(key, default)
+        return str(path.parent.resolve() / path.name)
 
     templates = t.get("templates")
     return Settings(

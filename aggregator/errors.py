@@ -6,6 +6,7 @@
     ├── ParseError       a body is not a feed we can read (carries an error kind)
     ├── StorageError     the database could not be opened or written
     ├── LockedError      another run holds the poll lock
+    ├── PublishError     the site or a digest file could not be written where asked
     └── MailError        the digest could not be built or delivered
 
 Third-party errors are wrapped where they cross into our code (``raise ... from e``); the CLI turns
@@ -51,6 +52,10 @@ class StorageError(AggregatorError):
 
 class LockedError(AggregatorError):
     """Another aggregator run is polling the same database."""
+
+
+class PublishError(AggregatorError):
+    """The site or a digest file could not be written (a path that is a file, no permission)."""
 
 
 class MailError(AggregatorError):

@@ -7,16 +7,14 @@ database renders byte-identical files apart from the build stamp in index.html.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import render
+from . import builds, render
 from .errors import AggregatorError
 from .model import Config
 from .store import iso, open_db, parse_iso
@@ -26,7 +24,6 @@ from .views import StoryView
 
 _SAFE_ID = re.compile(r"^[a-z0-9]{1,40}$")
 _SAFE_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-KEEP_BUILDS = 2  # previous builds kept beside the live one for rollback
 
 
 @dataclass(frozen=True)
@@ -112,49 +109,20 @@ def pages(
         }
     )
     css = Path(config.settings.templates or "", "style.css")
-    if not config.settings.templates or not css.exists():
-        css = render.PACKAGE_TEMPLATES / "style.css"
-    files["style.css"] = css.read_text(encoding="utf-8")
+    if config.settings.templates and css.is_file():
+        files["style.css"] = css.read_text(encoding="utf-8")
+    else:
+        files["style.css"] = render.builtin("style.css")
     return SitePages(files)
 
 
-def write_atomically(target: Path, site: SitePages) -> Path:
-    """Write ``site`` to a new folder and switch ``target`` (a symlink) to it."""
-    target = target.absolute()
-    builds = target.parent / f".{target.name}-builds"
-    builds.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-    fresh = builds / f"build-{stamp}-{os.getpid()}"
-    fresh.mkdir()
-    for rel, content in site.files.items():
-        path = (fresh / rel).resolve()
-        if not path.is_relative_to(fresh.resolve()):
-            raise AggregatorError(f"refusing to write outside the site folder: {rel!r}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, encoding="utf-8")
-    if target.exists() and not target.is_symlink():
-        raise AggregatorError(
-            f"{target} exists and is not a site link made by aggregator; "
-            "move it away or choose another --out"
-        )
-    link = target.parent / f".{target.name}.tmp-{os.getpid()}"
-    if link.is_symlink():
-        link.unlink()
-    link.symlink_to(fresh.relative_to(target.parent))
-    os.replace(link, target)  # the one atomic switch
-    old = sorted(p for p in builds.iterdir() if p != fresh)
-    for p in old[: max(0, len(old) - KEEP_BUILDS)]:
-        shutil.rmtree(p, ignore_errors=True)
-    return target
-
-
-def build_site(config: Config, out: Path | None = None) -> Path:
-    db = open_db(config.settings.database)
+def build_site(config: Config, out: Path | None = None, now: datetime | None = None) -> Path:
+    db = open_db(config.settings.database, create=False)
     try:
         stories = load_stories(db)
         feeds = health(db, [f.url for f in config.feeds])
         ref = newest_time(db)
     finally:
         db.conn.close()
-    site = pages(config, stories, feeds, iso(datetime.now(UTC)), ref)
-    return write_atomically(out or Path(config.settings.site_dir), site)
+    site = pages(config, stories, feeds, iso(now or datetime.now(UTC)), ref)
+    return builds.publish(out or Path(config.settings.site_dir), site.files)
