@@ -1,6 +1,7 @@
 """The command line: parses arguments, calls one library function, prints. Nothing else prints.
 
-Errors the package raises on purpose become one line on stderr and exit code 1 (2 for usage).
+Errors the package raises on purpose become one line on stderr and exit code 1 (2 for usage,
+3 for a poll where every due feed failed).
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from . import __version__
 from .config import CONFIG_ENV, config_path, load_config
 from .errors import AggregatorError
 from .model import Config, PollOutcome
-from .terminal import explain_lines, feeds_table, format_story, stories_csv, story_json
+from .terminal import explain_lines, feeds_table, format_story, poll_line, stories_csv, story_json
 
 if TYPE_CHECKING:  # the command modules are imported when their command runs
     from .cluster import ClusterReport
 
 EXIT_ERROR = 1
+# `poll`: feeds were due and every one failed (offline, DNS, blocked): cron can tell "nothing
+# works" from "some feeds failed" (exit 0).
+EXIT_ALL_FAILED = 3
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -72,10 +76,10 @@ def cmd_poll(args: argparse.Namespace) -> int:
     )
     if show and report.outcomes:
         print(file=sys.stderr)
-    print(f"feeds: {report.ok} ok, {report.failed} failed; new articles: {report.new_articles}")
+    print(f"poll: {poll_line(report)}")
     if clustered is not None:
         print(_cluster_line(clustered))
-    return 0
+    return EXIT_ALL_FAILED if report.all_failed else 0
 
 
 def _cluster_line(r: ClusterReport) -> str:
@@ -93,16 +97,9 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
-    from .store import open_db
-    from .store.feeds import health, sync_feeds
+    from .pipeline import feed_health
 
-    config = _config(args)
-    db = open_db(config.settings.database)
-    try:
-        sync_feeds(db, config.feeds)
-        rows = health(db, [f.url for f in config.feeds])
-    finally:
-        db.conn.close()
+    rows = feed_health(_config(args))
     if args.json:
         print(json.dumps([asdict(h) for h in rows], indent=2, ensure_ascii=False))
         return 0
@@ -208,7 +205,7 @@ def cmd_clusters(args: argparse.Namespace) -> int:
     from .store.views import load_stories
 
     config = _config(args)
-    db = open_db(config.settings.database)
+    db = open_db(config.settings.database, create=False)
     try:
         if args.explain:
             return _explain(db, st.resolve(db, args.explain), args.explain)
@@ -316,7 +313,16 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    s = sub.add_parser("poll", help="fetch every due feed, store new articles, cluster them")
+    s = sub.add_parser(
+        "poll",
+        help="fetch every due feed, store new articles, cluster them",
+        description="Fetch every due feed, store new articles, cluster them. Prints one line: "
+        "feeds ok and failed (failures by kind, an example each), new articles, and the feeds "
+        "left waiting with the time of the next attempt.",
+        epilog=f"Exit status: 0 when the poll ran (some feeds may have failed), "
+        f"{EXIT_ALL_FAILED} when feeds were due and every one failed, {EXIT_ERROR} on an "
+        "error (bad config, locked database), 2 on a usage error.",
+    )
     s.add_argument(
         "--force",
         action="store_true",
@@ -440,6 +446,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `aggregator clusters | head`: the reader has had enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:  # the machine refused (a path, a permission, a full disk): not a bug
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"aggregator: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import mail
 from .digest import choose
-from .errors import MailError
+from .errors import MailError, PublishError
 from .model import Config
 from .store import iso, open_db
 from .store.digests import DigestRecord, get, last_sent, mark, save_pending
@@ -36,7 +36,7 @@ def send_digest(
     now = now or datetime.now(UTC)
     email = config.email
     period = now.strftime("%Y-%m-%d")
-    db = open_db(config.settings.database)
+    db = open_db(config.settings.database, create=False)
     try:
         record = get(db, email.list_name, period)
         if record is not None and record.status == "sent":
@@ -90,7 +90,10 @@ def send_digest(
 
 
 def _dry_run(raw: bytes, out: Path, period: str) -> DigestResult:
-    out.mkdir(parents=True, exist_ok=True)
     path = out / f"digest-{period}.eml"
-    path.write_bytes(raw)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(raw)
+    except OSError as e:
+        raise PublishError(f"{out}: cannot write the digest there: {e.strerror or e}") from e
     return DigestResult(True, False, f"dry run: digest written to {path}")

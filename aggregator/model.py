@@ -158,8 +158,19 @@ class PollOutcome:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """A feed a poll left alone, and why: ``scheduled`` (not due yet), ``backoff`` (after
+    failures), ``retry_after`` (the server asked us to wait) or ``gone`` (410: never again)."""
+
+    url: str
+    reason: str
+    next_attempt: datetime | None  # None for a gone feed
+
+
+@dataclass(frozen=True)
 class PollReport:
     outcomes: tuple[PollOutcome, ...]
+    waiting: tuple[Waiting, ...] = ()
 
     @property
     def ok(self) -> int:
@@ -172,3 +183,8 @@ class PollReport:
     @property
     def new_articles(self) -> int:
         return sum(o.new_articles for o in self.outcomes)
+
+    @property
+    def all_failed(self) -> bool:
+        """Feeds were due and every one of them failed: nothing works (offline, blocked)."""
+        return bool(self.outcomes) and not self.ok

@@ -3,55 +3,108 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .cluster import Clusterer, ClusterReport
+from .errors import AggregatorError, StorageError
 from .lock import run_lock
-from .model import Config, PollReport
+from .model import Config, FeedHealth, PollReport
 from .poll import PollOptions, Progress, poll
-from .store import open_db
+from .store import iso, open_db
+from .store.feeds import health
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
+
+Clock = Callable[[], datetime]
+
+# The longest span `--since` accepts: a century of news.
+MAX_SINCE = timedelta(days=36_525)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def run_poll(
     config: Config, options: PollOptions, progress: Progress | None = None, cluster: bool = True
 ) -> tuple[PollReport, ClusterReport | None]:
-    with run_lock(config.settings.database):
-        db = open_db(config.settings.database)
+    database = config.settings.database
+    try:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StorageError(f"{database}: cannot create its folder: {e.strerror or e}") from e
+    with run_lock(database):
+        db = open_db(database)
         try:
             report = asyncio.run(poll(db, config, options, progress))
-            clustered = _clusterer(db, config).run() if cluster else None
+            clustered = _clusterer(db, config, options.now).run() if cluster else None
         finally:
             db.conn.close()
     return report, clustered
 
 
-def run_cluster(config: Config) -> ClusterReport:
-    with run_lock(config.settings.database):
-        db = open_db(config.settings.database)
+def run_cluster(config: Config, now: Clock = _now) -> ClusterReport:
+    database = config.settings.database
+    open_db(database, create=False).conn.close()  # refuses a missing database before locking
+    with run_lock(database):
+        db = open_db(database, create=False)
         try:
-            return _clusterer(db, config).run()
+            return _clusterer(db, config, now).run()
         finally:
             db.conn.close()
 
 
-def _clusterer(db: Database, config: Config) -> Clusterer:
-    return Clusterer(db, config.settings.window_hours, config.settings.story_threshold)
+def _clusterer(db: Database, config: Config, now: Clock = _now) -> Clusterer:
+    return Clusterer(db, config.settings.window_hours, config.settings.story_threshold, now)
+
+
+def feed_health(config: Config) -> list[FeedHealth]:
+    """The configured feeds with their health, in the order of feeds.toml; feeds the database
+    has not seen yet are listed as never polled."""
+    db = open_db(config.settings.database, create=False)
+    try:
+        known = {h.url: h for h in health(db, [f.url for f in config.feeds])}
+    finally:
+        db.conn.close()
+    return [
+        known.get(f.url)
+        or FeedHealth(
+            url=f.url,
+            outlet=f.outlet,
+            ok=False,
+            error_kind=None,
+            error=None,
+            failures=0,
+            articles=0,
+            last_polled=None,
+            last_status=None,
+            last_new_article=None,
+            next_due=None,
+            gone=False,
+            redirect_to=None,
+            language=f.language,
+            country=f.country,
+            owner=f.owner,
+            role=f.role,
+        )
+        for f in config.feeds
+    ]
 
 
 def parse_since(value: str, now: datetime | None = None) -> str:
-    """``24h``, ``3d``, ``90m`` or a date/datetime, as a stored UTC timestamp."""
-    from .errors import AggregatorError
-    from .store import iso
-
-    now = now or datetime.now(UTC)
+    """``24h``, ``3d``, ``90m``, ``2w`` or a date/datetime, as a stored UTC timestamp."""
+    now = now or _now()
     v = value.strip().lower()
     units = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
     if v and v[-1] in units and v[:-1].isdigit():
-        return iso(now - timedelta(seconds=int(v[:-1]) * units[v[-1]]))
+        seconds = int(v[:-1]) * units[v[-1]]
+        if seconds > MAX_SINCE.total_seconds():
+            raise AggregatorError(f"--since: {value!r} is more than {MAX_SINCE.days} days")
+        return iso(now - timedelta(seconds=seconds))
     try:
         dt = datetime.fromisoformat(value)
     except ValueError as e:

@@ -19,7 +19,7 @@ from . import schedule, urls
 from .errors import AggregatorError, FetchError, ParseError
 from .fetch import ACCEPT_PAGE, Fetcher, Resolve, system_resolve
 from .fulltext import extract
-from .model import Config, FetchResult, ParsedFeed, PollOutcome, PollReport
+from .model import Config, FetchResult, ParsedFeed, PollOutcome, PollReport, Waiting
 from .parse import parse_feed
 from .store import feeds as store
 from .store import parse_iso
@@ -41,13 +41,23 @@ class PollOptions:
     resolve: Resolve = system_resolve
 
 
-def due_feeds(db: Database, config: Config, now: datetime, force: bool) -> list[store.FeedState]:
-    states = store.feed_states(db, [f.url for f in config.feeds])
-    return [
-        s
-        for s in states
-        if schedule.is_due(now, parse_iso(s.next_due), parse_iso(s.retry_until), s.gone, force)
-    ]
+def due_feeds(
+    db: Database, config: Config, now: datetime, force: bool
+) -> tuple[list[store.FeedState], list[Waiting]]:
+    """The feeds to poll now, and the others with why they wait."""
+    due: list[store.FeedState] = []
+    waiting: list[Waiting] = []
+    for s in store.feed_states(db, [f.url for f in config.feeds]):
+        next_due, retry_until = parse_iso(s.next_due), parse_iso(s.retry_until)
+        if schedule.is_due(now, next_due, retry_until, s.gone, force):
+            due.append(s)
+        elif s.gone:
+            waiting.append(Waiting(s.url, "gone", None))
+        elif retry_until is not None and retry_until > now:
+            waiting.append(Waiting(s.url, "retry_after", retry_until))
+        else:
+            waiting.append(Waiting(s.url, "backoff" if s.failures else "scheduled", next_due))
+    return due, waiting
 
 
 async def poll(
@@ -55,7 +65,7 @@ async def poll(
 ) -> PollReport:
     store.sync_feeds(db, config.feeds)
     now = options.now()
-    due = due_feeds(db, config, now, options.force)
+    due, waiting = due_feeds(db, config, now, options.force)
     settings = config.settings
     sem = asyncio.Semaphore(settings.limits.concurrency)
     outcomes: list[PollOutcome] = []
@@ -81,7 +91,10 @@ async def poll(
             store.save_not_modified(db, unchanged)
             store.index_pending(db)
     order = {f.url: i for i, f in enumerate(config.feeds)}
-    return PollReport(tuple(sorted(outcomes, key=lambda o: order.get(o.url, 0))))
+    return PollReport(
+        tuple(sorted(outcomes, key=lambda o: order.get(o.url, 0))),
+        tuple(sorted(waiting, key=lambda w: order.get(w.url, 0))),
+    )
 
 
 def _interval(config: Config, state: store.FeedState) -> int:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import textwrap
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from .metrics import Mistake
-from .model import FeedHealth
+from .model import FeedHealth, PollReport
 from .store import epoch
 from .views import StoryView
 
@@ -188,3 +189,49 @@ def mistakes_report(
                 for k, i in enumerate(g):
                     line = f"    {'-' if k == 0 else ' '} {ids[i]}  {titles[i]}"
                     yield line if len(line) <= width else line[: width - 1] + "…"
+
+
+# Failure kinds named one by one in a poll's line; the rest are counted.
+SHOWN_KINDS = 4
+# The longest example error quoted for a kind of failure.
+EXAMPLE_CHARS = 80
+_WAIT_LABELS = {
+    "scheduled": "not due yet",
+    "backoff": "backing off after failures",
+    "retry_after": "asked to wait (Retry-After)",
+    "gone": "gone (410)",
+}
+
+
+def poll_line(r: PollReport) -> str:
+    """What a poll did, in one line: counts, failures by kind with an example each, and the
+    feeds left waiting with the time of the next attempt."""
+    if not r.outcomes and not r.waiting:
+        return "no feeds configured"
+    line = f"{r.ok} feeds ok, {r.failed} failed, {r.new_articles} new articles"
+    if r.failed:
+        kinds = Counter(o.error_kind or "unknown" for o in r.outcomes if not o.ok)
+        example: dict[str, str] = {}
+        for o in r.outcomes:
+            if not o.ok:
+                example.setdefault(o.error_kind or "unknown", o.error or "")
+        shown = [
+            f"{kind} x{n} ({_cut(example[kind])})"
+            for kind, n in sorted(kinds.items(), key=lambda kn: (-kn[1], kn[0]))[:SHOWN_KINDS]
+        ]
+        if len(kinds) > SHOWN_KINDS:
+            shown.append(f"{len(kinds) - SHOWN_KINDS} more kinds")
+        line += f"; failed: {', '.join(shown)}; see `aggregator feeds -v`"
+    if r.waiting:
+        reasons = Counter(w.reason for w in r.waiting)
+        parts = [f"{n} {_WAIT_LABELS[k]}" for k, n in sorted(reasons.items())]
+        line += f"; {len(r.waiting)} waiting: {', '.join(parts)}"
+        upcoming = [w.next_attempt for w in r.waiting if w.next_attempt is not None]
+        if upcoming:
+            line += f", next attempt {min(upcoming).strftime('%Y-%m-%d %H:%M')} UTC"
+    return line
+
+
+def _cut(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…"

@@ -140,16 +140,30 @@ def test_second_run_exits_at_once_when_locked(tmp_path: Path, capsys: pytest.Cap
     assert "another aggregator run" in capsys.readouterr().err
 
 
-def test_poll_cli_exits_zero_with_failed_feeds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    cfg_path = write_config(tmp_path, [{"url": "http://127.0.0.1:9/x", "outlet": "X"}])
+def test_poll_cli_says_why_and_exits_by_what_worked(server: FeedServer, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    server.routes["/ok.xml"] = respond(healthy_feed(5, "ok"))
+    dead = [{"url": f"http://127.0.0.1:9/x{i}", "outlet": f"X{i}"} for i in range(3)]
+    cfg_path = write_config(tmp_path, dead)
+    # Every due feed failed: exit 3, and the line names the kind, counts it and quotes one.
+    assert main(["--config", str(cfg_path), "poll"]) == 3
+    out = capsys.readouterr().out
+    assert "0 feeds ok, 3 failed" in out and "connection_error x3 (cannot connect" in out
+    assert "see `aggregator feeds -v`" in out
+    # The next poll has nothing due and says when the next attempt is.
     assert main(["--config", str(cfg_path), "poll"]) == 0
-    assert "1 failed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "3 waiting: 3 backing off after failures, next attempt 20" in out
     assert main(["--config", str(cfg_path), "feeds", "--json"]) == 0
     import json
 
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["ok"] is False and rows[0]["error_kind"] == "connection_error"
     assert {"url", "outlet", "ok", "error_kind", "error", "failures", "articles", "last_polled"} <= rows[0].keys()
+    # One feed that works among failing ones: the poll ran, exit 0.
+    mixed = write_config(tmp_path, [*dead, {"url": server.url("/ok.xml"), "outlet": "OK"}])
+    assert main(["--config", str(mixed), "poll", "--force"]) == 0
+    assert "1 feeds ok, 3 failed, 5 new articles" in capsys.readouterr().out
 
 
 def test_edited_item_is_updated_in_place_and_reindexed(server: FeedServer, tmp_path: Path) -> None:

@@ -38,8 +38,11 @@ def epoch(stamp: str) -> float:
     return parsed.timestamp()
 
 
-def open_db(path: str | Path) -> Database:
-    """Open (creating if needed) and migrate the database at ``path``."""
+def open_db(path: str | Path, create: bool = True) -> Database:
+    """Open and migrate the database at ``path``; create it (and its folder) only if
+    ``create``, else a missing database is an error that creates nothing."""
+    if str(path) != ":memory:" and not create and not Path(path).is_file():
+        raise StorageError(f"no database at {path} (run aggregator poll first)")
     try:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -52,7 +55,8 @@ def open_db(path: str | Path) -> Database:
         migrations.apply(db)
         return db
     except (sqlite3.Error, OSError) as e:
-        raise StorageError(f"{path}: cannot open database: {e}") from e
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else e
+        raise StorageError(f"{path}: cannot open the database: {reason}") from e
 
 
 class Transaction:
