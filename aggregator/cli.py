@@ -383,7 +383,14 @@ def parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(fn=cmd_eval)
 
-    s = sub.add_parser("clusters", help="list the current stories, ranked")
+    s = sub.add_parser(
+        "clusters",
+        help="list the current stories, ranked",
+        description="List the current stories, ranked as the site and the digest rank them: "
+        "stories told by two or more outlets first, then single-outlet items (hide them with "
+        "--min-outlets 2); within each, rank = independent outlets x 0.5^(age / 12 h), age "
+        "from the story's last update to the newest article in the database.",
+    )
     s.add_argument("--since", help="only stories updated since: 24h, 3d, or a date")
     s.add_argument(
         "--min-outlets",

@@ -55,7 +55,7 @@ def choose(
         if not since < s.outlets_updated <= until and not since < first <= until:
             continue
         is_new = first > since
-        if len(s.outlets) >= 2:
+        if not s.single_outlet:
             (new if is_new else updated).append(s)
         elif is_new and single_source:
             singles.append(s)

@@ -42,8 +42,8 @@ def pages(
     ref_dt = parse_iso(ref)
     recent_since = iso(ref_dt - timedelta(days=s.site_days)) if ref_dt else ""
     recent = [st for st in stories if st.updated >= recent_since]
-    multi = [st for st in recent if len(st.outlets) > 1]
-    singles = [st for st in recent if len(st.outlets) == 1] if s.single_source else []
+    multi = [st for st in recent if not st.single_outlet]
+    singles = [st for st in recent if st.single_outlet] if s.single_source else []
     by_day: dict[str, list[StoryView]] = defaultdict(list)
     for st in stories:
         if _SAFE_DAY.match(st.first_seen[:10]):

@@ -1,8 +1,12 @@
 """What the site, the digest and the clusters command show: stories with their members.
 
-Pure data types and ranking; the query that fills them is store.views.
-Rank = independent outlets x 0.5^(age / RANK_HALF_LIFE), age measured from the newest article in
-the database (not the wall clock), so an unchanged database ranks the same every time.
+Pure data types and the one ranking the site, the digest and `clusters` share; the query that
+fills them is store.views.
+
+Stories told by two or more outlets come first, then single-outlet items; within each, by
+rank = independent outlets x 0.5^(age / RANK_HALF_LIFE_HOURS), where age runs from the story's
+last update to the newest article in the database (not the wall clock), so an unchanged database
+ranks the same every time.
 """
 
 from __future__ import annotations
@@ -51,6 +55,11 @@ class StoryView:
     def independent_outlets(self) -> int:
         return len({m.outlet for m in self.members if m.kind in ("seed", "story")})
 
+    @property
+    def single_outlet(self) -> bool:
+        """Told by one outlet only: listed after the stories several outlets tell."""
+        return len(self.outlets) < 2
+
 
 def rank(independent_outlets: int, age_hours: float) -> float:
     decay: float = 0.5 ** (max(0.0, age_hours) / RANK_HALF_LIFE_HOURS)
@@ -58,4 +67,8 @@ def rank(independent_outlets: int, age_hours: float) -> float:
 
 
 def ranked(stories: list[StoryView]) -> list[StoryView]:
-    return sorted(stories, key=lambda s: (-s.rank, -len(s.outlets), s.first_seen, s.title, s.id))
+    """Stories of several outlets first, then single-outlet items; each by rank."""
+    return sorted(
+        stories,
+        key=lambda s: (s.single_outlet, -s.rank, -len(s.outlets), s.first_seen, s.title, s.id),
+    )
