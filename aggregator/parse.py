@@ -8,39 +8,24 @@ headers; a bare bytes/str body would be taken for a file name or URL.
 from __future__ import annotations
 
 import calendar
-import hashlib
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
 
-from . import sanitize, urls
+from . import items, jsonfeed, sanitize, urls
 from .errors import ParseError
 from .model import Article, ParsedFeed
-
-# Per-feed and per-field caps: the largest real feeds we replay carry ~100 items with ~2 KB
-# summaries; anything past these is cut, never stored.
-MAX_ITEMS = 500
-MAX_TITLE = 400
-MAX_SUMMARY = 4000
-MAX_CONTENT = 100_000
-MAX_AUTHOR = 200
-MAX_KEY = 1000
-MAX_RAW_DATE = 100
-# A date more than this far ahead of the fetch is treated as missing (clock skew allowance).
-FUTURE_SLACK = timedelta(minutes=15)
 
 _ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.IGNORECASE)
 
 
-def cap_items(body: bytes, max_items: int = MAX_ITEMS) -> bytes:
+def cap_items(body: bytes, max_items: int = items.MAX_ITEMS) -> bytes:
     """Cut an XML feed after its ``max_items``-th item: feedparser's cost grows with the whole
     document (100,000 items took 8.3 s; the first 500 of them 0.12 s), and the rest is never kept.
     The lenient parser reads the unclosed remainder."""
-    if body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
-        return body  # JSON Feed: the json module is fast on any size we accept
     for n, m in enumerate(_ITEM_END.finditer(body), start=1):
         if n == max_items:
             return body[: m.end()]
@@ -50,6 +35,8 @@ def cap_items(body: bytes, max_items: int = MAX_ITEMS) -> bytes:
 def parse_feed(
     body: bytes, headers: dict[str, str], final_url: str, language: str | None, now: datetime
 ) -> ParsedFeed:
+    if jsonfeed.looks_like(body, headers):
+        return jsonfeed.parse(body, final_url, language, now)
     body = cap_items(body)
     # The response headers (content type and charset) go to feedparser; the final URL does
     # not as content-location: we resolve links ourselves against it, and feedparser's per-element
@@ -75,19 +62,14 @@ def parse_feed(
     base = urls.canonical(feed.get("link"), final_url) or final_url
     lang = language or _short(feed.get("language"))
     articles = []
-    for entry in entries[:MAX_ITEMS]:
+    for entry in entries[: items.MAX_ITEMS]:
         a = _article(entry, base, lang, now)
         if a is not None:
             articles.append(a)
-    ttl = feed.get("ttl")
-    try:
-        ttl_minutes = int(ttl) if ttl is not None else None
-    except (TypeError, ValueError):
-        ttl_minutes = None
     return ParsedFeed(
-        title=sanitize.one_line(str(feed.get("title") or ""))[:MAX_TITLE],
+        title=sanitize.one_line(str(feed.get("title") or ""))[: items.MAX_TITLE],
         articles=tuple(articles),
-        ttl_minutes=ttl_minutes,
+        ttl_minutes=items.ttl_minutes(feed.get("ttl")),
         link=urls.canonical(feed.get("link"), final_url),
     )
 
@@ -103,7 +85,7 @@ def _date(e: Any, now: datetime) -> tuple[datetime | None, str]:
     # dict.get: FeedParserDict.get maps updated->published with a DeprecationWarning.
     for key in ("published", "updated", "created"):
         if dict.get(e, key):
-            raw = str(dict.get(e, key))[:MAX_RAW_DATE]
+            raw = str(dict.get(e, key))[: items.MAX_RAW_DATE]
             break
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         parsed = dict.get(e, key)
@@ -112,46 +94,24 @@ def _date(e: Any, now: datetime) -> tuple[datetime | None, str]:
                 dt = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
             except (OverflowError, ValueError, TypeError, OSError):
                 continue
-            if dt > now + FUTURE_SLACK or dt.year < 1990:
-                return None, raw
-            return dt, raw
+            return items.usable_date(dt, now), raw
     return None, raw
 
 
 def _article(e: Any, base: str, language: str | None, now: datetime) -> Article | None:
-    title = sanitize.one_line(str(e.get("title") or ""))[:MAX_TITLE]
-    link = urls.canonical(str(e.get("link") or ""), base)
     content = ""
     if dict.get(e, "content"):
         content = str(e["content"][0].get("value") or "")
-    summary_html = str(dict.get(e, "summary") or "")
-    content_html = sanitize.clean_html((content or summary_html)[:MAX_CONTENT])[:MAX_CONTENT]
-    # The summary's text comes from the already sanitised HTML when they are the same field.
-    summary = sanitize.to_text(
-        content_html if not content or summary_html == content else summary_html
-    )[:MAX_SUMMARY]
-    author = sanitize.one_line(str(e.get("author") or ""))[:MAX_AUTHOR]
     published, raw = _date(e, now)
-    if not title and not summary:
-        return None
-    guid = sanitize.strip_controls(str(e.get("id") or "")).strip()
-    if guid:
-        key = guid[:MAX_KEY]
-    elif link:
-        key = link[:MAX_KEY]
-    else:
-        key = (
-            "sha256:"
-            + hashlib.sha256(f"{link}\0{title}\0{raw}".encode("utf-8", "surrogatepass")).hexdigest()
-        )
-    return Article(
-        key=key,
-        url=link,
-        title=title or summary[:120],
-        summary=summary,
-        content_html=content_html,
-        author=author,
+    return items.article(
+        guid=str(e.get("id") or ""),
+        link=str(e.get("link") or ""),
+        base=base,
+        title=str(e.get("title") or ""),
+        content_html=content,
+        summary_html=str(dict.get(e, "summary") or ""),
+        author=str(e.get("author") or ""),
         published=published,
-        published_raw=sanitize.strip_controls(raw),
+        raw_date=raw,
         language=language,
     )

@@ -79,5 +79,17 @@ def to_text(fragment: str) -> str:
     return "\n".join(line for line in lines if line).strip()
 
 
+# Characters that reorder or hide text: bidi embeddings, overrides, marks and isolates,
+# zero-width spaces and joiners, word joiners and the byte-order mark.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
 def one_line(fragment: str) -> str:
-    return " ".join(to_text(fragment).split())
+    """Plain text on one line: what becomes a title, a name or a header. Whitespace (line
+    breaks included) collapsed, invisible and direction-changing characters removed."""
+    return " ".join(_INVISIBLE.sub("", to_text(fragment)).split())
+
+
+def escape(text: str) -> str:
+    """Plain text as HTML text."""
+    return html.escape(strip_controls(text), quote=False)
