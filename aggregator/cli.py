@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from .config import CONFIG_ENV, config_path, load_config
@@ -299,8 +299,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- parser -------------------------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, as every other error (its sub-commands are of this class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="aggregator",
         description="Poll news feeds, group every outlet's report of an event into one story, "
         "and publish the stories as a site, an e-mail digest or a terminal list.",
@@ -363,7 +370,7 @@ def parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--window-hours",
-        type=_number(0.0, float("inf"), "a positive number of hours"),
+        type=_number(0.0, 8760.0, "a number of hours from 0 to 8760"),
         default=72.0,
         help="time window in hours for dated articles (default 72)",
     )

@@ -6,7 +6,9 @@ A bad file raises ConfigError naming the file, the entry and the key; nothing el
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +18,9 @@ from urllib.parse import urlsplit
 from . import USER_AGENT
 from .errors import ConfigError
 from .model import Config, EmailSettings, FeedConfig, FetchLimits, Settings
+
+# Control characters (line breaks included) and the invisible ones that reorder or hide text.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 DEFAULT_CONFIG = "feeds.toml"
 CONFIG_ENV = "AGGREGATOR_CONFIG"
@@ -80,6 +85,29 @@ _EMAIL_KEYS: dict[str, type | tuple[type, ...]] = {
     "list_name": str,
     "maildir": str,
     "send_hour": int,
+}
+
+
+# The range each number may take (both ends included; documented in README, "Configuration").
+# A value outside it, NaN or an infinity is refused with the file, the entry and the key.
+MINUTES_IN_A_YEAR = 525_600
+RANGES: dict[str, tuple[float, float]] = {
+    "timeout": (0.1, 3600),
+    "connect_timeout": (0.1, 600),
+    "max_bytes": (1024, 1024**3),
+    "max_redirects": (0, 20),
+    "concurrency": (1, 1024),
+    "per_host": (1, 64),
+    "default_interval": (1, MINUTES_IN_A_YEAR),
+    "min_interval": (1, MINUTES_IN_A_YEAR),
+    "max_interval": (1, MINUTES_IN_A_YEAR),
+    "parse_timeout": (0.1, 600),
+    "parse_workers": (1, 64),
+    "window_hours": (0.1, 8760),
+    "site_days": (1, 3650),
+    "smtp_port": (1, 65535),
+    "send_hour": (0, 23),
+    "interval": (1, MINUTES_IN_A_YEAR),
 }
 
 
@@ -149,6 +177,16 @@ def _check(
             raise ConfigError(
                 f"{where}: key {key!r}: expected {_type_name(expected)}, got {type(value).__name__}"
             )
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise ConfigError(f"{where}: key {key!r}: must be one line without control characters")
+        if key in RANGES:
+            _in_range(where, key, value)
+
+
+def _in_range(where: str, key: str, value: float) -> None:
+    low, high = RANGES[key]
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ConfigError(f"{where}: key {key!r}: must be from {low:g} to {high:g}, got {value!r}")
 
 
 def _type_name(t: type | tuple[type, ...]) -> str:
@@ -174,15 +212,18 @@ def _feed(entry: Any, i: int, path: Path) -> FeedConfig:
         if not entry.get(key, "").strip():
             raise ConfigError(f"{where}: key {key!r}: required and must not be empty")
     url = entry["url"].strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - a port out of range raises here
+    except ValueError as e:
+        raise ConfigError(f"{where}: key 'url': not a valid URL ({e}): {url!r}") from e
+    if parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
         raise ConfigError(f"{where}: key 'url': must be an http(s) URL with a host, got {url!r}")
     role = entry.get("role")
     if role is not None and role not in ROLES:
         raise ConfigError(f"{where}: key 'role': {role!r} is not one of {', '.join(ROLES)}")
     interval = entry.get("interval")
-    if interval is not None and interval < 1:
-        raise ConfigError(f"{where}: key 'interval': must be at least 1 (minutes)")
     return FeedConfig(
         url=url,
         outlet=entry["outlet"].strip(),
@@ -195,36 +236,19 @@ def _feed(entry: Any, i: int, path: Path) -> FeedConfig:
     )
 
 
-def _positive(where: str, table: Mapping[str, Any], key: str) -> None:
-    if key in table and table[key] <= 0:
-        raise ConfigError(f"{where}: key {key!r}: must be greater than zero")
-
-
 def _settings(t: Mapping[str, Any], path: Path, base: Path) -> Settings:
     where = f"{path}: [settings]"
     _check(where, t, _SETTING_KEYS)
-    for key in (
-        "timeout",
-        "connect_timeout",
-        "max_bytes",
-        "concurrency",
-        "per_host",
-        "default_interval",
-        "min_interval",
-        "max_interval",
-        "parse_timeout",
-        "parse_workers",
-        "window_hours",
-        "site_days",
-    ):
-        _positive(where, t, key)
     if "story_threshold" in t and not 0 < t["story_threshold"] < 1:
         raise ConfigError(f"{where}: key 'story_threshold': must be between 0 and 1")
-    if t.get("max_redirects", 0) < 0:
-        raise ConfigError(f"{where}: key 'max_redirects': must not be negative")
+    low = t.get("min_interval", Settings.min_interval)
+    if low > t.get("max_interval", Settings.max_interval):
+        raise ConfigError(f"{where}: key 'min_interval': must not exceed max_interval")
     nets = t.get("allowed_private_networks", [])
     for n in nets:
         try:
+            if not isinstance(n, str):
+                raise TypeError(n)
             ipaddress.ip_network(n, strict=False)
         except (ValueError, TypeError) as e:
             raise ConfigError(
@@ -279,15 +303,14 @@ def _email(t: Mapping[str, Any], path: Path, base: Path) -> EmailSettings:
             f"{where}: key 'security': must be starttls, tls or none, got {security!r}"
         )
     recipients = t.get("recipients", [])
-    for r in recipients:
-        if not isinstance(r, str) or "@" not in r:
-            raise ConfigError(f"{where}: key 'recipients': {r!r} is not an e-mail address")
+    for r in [*recipients, t.get("sender", EmailSettings.sender)]:
+        if not isinstance(r, str) or "@" not in r or _CONTROL.search(r) or " " in r.strip():
+            key = "sender" if r is t.get("sender") else "recipients"
+            raise ConfigError(f"{where}: key {key!r}: {r!r} is not an e-mail address")
     unsub = t.get("unsubscribe_url")
     if unsub is not None and urlsplit(unsub).scheme not in ("http", "https", "mailto"):
         raise ConfigError(f"{where}: key 'unsubscribe_url': must be an http(s) or mailto URL")
     hour = t.get("send_hour", EmailSettings.send_hour)
-    if not 0 <= hour <= 23:
-        raise ConfigError(f"{where}: key 'send_hour': must be 0-23")
     maildir = t.get("maildir")
     return EmailSettings(
         smtp_host=t.get("smtp_host", EmailSettings.smtp_host),

@@ -17,9 +17,11 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .cluster import Clusterer
 from .config import load_config
+from .errors import AggregatorError
 from .poll import PollOptions, poll
 from .site import build_site
 from .store import open_db
@@ -45,7 +47,7 @@ class _Server(ThreadingHTTPServer):
 class SnapshotServer:
     """A loopback HTTP server whose files can be swapped between polls; honours ETags."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.files: dict[str, tuple[bytes, str, str]] = {}
         self.requests = 0
         self.not_modified = 0
@@ -76,7 +78,7 @@ class SnapshotServer:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self.httpd = _Server(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", port), Handler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -95,9 +97,13 @@ class SnapshotServer:
             self.files["/" + f.name] = (body, etag, format_datetime(moment, usegmt=True))
 
 
+# The first line of a feeds.toml the demo wrote: a demo folder is resumed, anything else refused.
+MARKER = "# Written by `aggregator demo`: the bundled sample served from 127.0.0.1."
+
+
 def write_config(out: Path, port: int) -> Path:
     lines = [
-        "# Written by `aggregator demo`: the bundled sample served from 127.0.0.1.",
+        MARKER,
         "[settings]",
         'database = "aggregator.db"',
         'site_dir = "site"',
@@ -131,12 +137,42 @@ def _moment(name: str) -> datetime:
     return datetime.strptime(name, "%Y-%m-%dT%H%M%SZ").replace(tzinfo=UTC)
 
 
+def earlier_port(out: Path) -> int:
+    """The port of the demo already in ``out`` (0 for a new folder): its feeds are known by
+    their URLs, so a demo run again in the same folder serves them at the same address and
+    stores nothing twice. A folder holding another feeds.toml is refused."""
+    config = out / "feeds.toml"
+    if not config.exists():
+        return 0
+    text = config.read_text(encoding="utf-8", errors="replace")
+    if not text.startswith(MARKER):
+        raise AggregatorError(
+            f"{config} exists and was not written by `aggregator demo`; choose another --out"
+        )
+    ports = {urlsplit(f.url).port for f in load_config(config).feeds}
+    return ports.pop() if len(ports) == 1 and None not in ports else 0
+
+
+def _server(out: Path) -> SnapshotServer:
+    port = earlier_port(out)
+    try:
+        return SnapshotServer(port)
+    except OSError as e:
+        raise AggregatorError(
+            f"{out} holds a demo served on 127.0.0.1:{port}, which is now in use ({e.strerror}); "
+            "run the demo again later, or with another --out"
+        ) from e
+
+
 def run_demo(out: Path | None = None, day: str = DEMO_DAY, top: int = 5) -> Iterator[str]:
     out = (out or Path(tempfile.mkdtemp(prefix="aggregator-demo-"))).absolute()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise AggregatorError(f"{out}: cannot create the demo folder: {e.strerror or e}") from e
     snapshots = sorted(p for p in (DATA / day).iterdir() if p.is_dir())
     yield f"demo: {len(OUTLETS)} outlets, {len(snapshots)} captures of {day}, output in {out}"
-    with SnapshotServer() as server:
+    with _server(out) as server:
         config = load_config(write_config(out, server.port))
         db = open_db(config.settings.database)
         try:
@@ -162,7 +198,7 @@ def run_demo(out: Path | None = None, day: str = DEMO_DAY, top: int = 5) -> Iter
     yield f"config: {config.path}  (try: aggregator --config {config.path} clusters)"
     yield ""
     now = datetime.now(UTC)
-    # The widest-covered stories first: that is what the product is for.
+    # The stories told by the most outlets: what the product is for.
     widest = sorted(stories, key=lambda s: (-len(s.outlets), -s.rank, s.id))
     for i, s in enumerate(widest[:top], start=1):
         yield format_story(i, s, now)
