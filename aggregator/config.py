@@ -179,7 +179,7 @@ def _check(
             )
         if isinstance(value, str) and _CONTROL.search(value):
             raise ConfigError(f"{where}: key {key!r}: must be one line without control characters")
-        if key in RANGES:
+        if key in RANGES and isinstance(value, int | float):
             _in_range(where, key, value)
 
 

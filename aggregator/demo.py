@@ -149,8 +149,8 @@ def earlier_port(out: Path) -> int:
         raise AggregatorError(
             f"{config} exists and was not written by `aggregator demo`; choose another --out"
         )
-    ports = {urlsplit(f.url).port for f in load_config(config).feeds}
-    return ports.pop() if len(ports) == 1 and None not in ports else 0
+    ports = {urlsplit(f.url).port or 0 for f in load_config(config).feeds}
+    return ports.pop() if len(ports) == 1 else 0
 
 
 def _server(out: Path) -> SnapshotServer:
