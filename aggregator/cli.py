@@ -447,12 +447,17 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(message: str) -> str:
+    """An error as one line, whatever a feed or a file put in it."""
+    return " ".join(message.split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.fn(args))
     except AggregatorError as e:
-        print(f"aggregator: {e}", file=sys.stderr)
+        print(f"aggregator: {_one_line(str(e))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("aggregator: interrupted", file=sys.stderr)
@@ -462,7 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except OSError as e:  # the machine refused (a path, a permission, a full disk): not a bug
         where = f"{e.filename}: " if e.filename else ""
-        print(f"aggregator: {where}{e.strerror or e}", file=sys.stderr)
+        print(f"aggregator: {_one_line(where + str(e.strerror or e))}", file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -205,7 +205,7 @@ def _type_name(t: type | tuple[type, ...]) -> str:
 def _feed(entry: Any, i: int, path: Path) -> FeedConfig:
     if not isinstance(entry, Mapping):
         raise ConfigError(f"{path}: feeds entry {i}: must be a table")
-    label = entry.get("outlet") or entry.get("url") or "?"
+    label = " ".join(str(entry.get("outlet") or entry.get("url") or "?").split())[:80]
     where = f"{path}: feeds entry {i} ({label})"
     _check(where, entry, _FEED_KEYS)
     for key in ("url", "outlet"):

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATA = Path(__file__).resolve().parent / "data"
@@ -75,11 +78,12 @@ def server() -> Iterator[FeedServer]:
 
 
 def respond(body: bytes, status: int = 200, content_type: str = "application/rss+xml",
-            headers: dict[str, str] | None = None, conditional: bool = True) -> Behaviour:
-    """A static response that honours If-None-Match / If-Modified-Since when ``conditional``."""
+            headers: dict[str, str] | None = None, conditional: bool = True,
+            modified_at: datetime | None = None) -> Behaviour:
+    """A static response that honours If-None-Match / If-Modified-Since when ``conditional``
+    (Last-Modified: ``modified_at``, by default 2026-11-01)."""
     etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
-    modified = format_datetime(__import__("datetime").datetime(2026, 11, 1, tzinfo=__import__(
-        "datetime").UTC), usegmt=True)
+    modified = format_datetime(modified_at or datetime(2026, 11, 1, tzinfo=UTC), usegmt=True)
 
     def fn(h: BaseHTTPRequestHandler) -> None:
         if conditional and (h.headers.get("If-None-Match") == etag
@@ -164,3 +168,37 @@ def _toml(v: Any) -> str:
     if isinstance(v, (int, float)):
         return str(v)
     return json.dumps(v)
+
+
+class Sink:
+    def __init__(self, refuse: str | None = None) -> None:
+        self.messages: list[bytes] = []
+        self.refuse = refuse
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: Any) -> str:
+        if self.refuse and address == self.refuse:
+            return "550 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope.original_content or envelope.content)
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Any:
+    sink = Sink(refuse="nobody@example.org")
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    sink.port = port  # type: ignore[attr-defined]
+    yield sink
+    controller.stop()

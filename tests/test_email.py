@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import email
-import socket
 from datetime import UTC, datetime
 from email import policy
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from conftest import FeedServer
+from conftest import FeedServer, Sink, free_port
 from sitefixture import build_fixture_db
 from test_site import Audit
 
@@ -23,40 +21,6 @@ from aggregator.model import Config
 from aggregator.store import open_db
 
 NOW = datetime(2026, 11, 1, 18, 0, tzinfo=UTC)
-
-
-class Sink:
-    def __init__(self, refuse: str | None = None) -> None:
-        self.messages: list[bytes] = []
-        self.refuse = refuse
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: Any) -> str:
-        if self.refuse and address == self.refuse:
-            return "550 no such user"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(envelope.original_content or envelope.content)
-        return "250 Message accepted"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp() -> Any:
-    sink = Sink(refuse="nobody@example.org")
-    port = _free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    sink.port = port  # type: ignore[attr-defined]
-    yield sink
-    controller.stop()
 
 
 def _config(server: FeedServer, tmp: Path, port: int, **email_over: Any) -> Config:
@@ -177,7 +141,7 @@ def test_refused_recipient_fails_and_is_not_marked_sent(server: FeedServer, tmp_
 
 def test_connection_error_exits_non_zero(server: FeedServer, tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    cfg = _config(server, tmp_path, _free_port())
+    cfg = _config(server, tmp_path, free_port())
     _freshen(cfg)
     code = main(["--config", cfg.path, "email"])
     assert code == 1

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from conftest import FeedServer
-from test_email import NOW, Sink, _config, _free_port, _parse
+from conftest import FeedServer, Sink, free_port
+from test_email import NOW, _config, _parse
 
 from aggregator.digest_run import send_digest
 
@@ -40,7 +40,7 @@ def test_tls_and_login(server: FeedServer, tmp_path: Path, cert: tuple[Path, Pat
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(crt, key)
     sink = Sink()
-    port = _free_port()
+    port = free_port()
     # With implicit TLS aiosmtpd cannot tell the session is encrypted, so it is told not to
     # insist on STARTTLS before AUTH; the connection is TLS from the first byte.
     extra: dict[str, Any] = ({"tls_context": ctx, "require_starttls": True}
@@ -75,7 +75,7 @@ def test_untrusted_certificate_is_refused(server: FeedServer, tmp_path: Path,
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(crt, key)
     sink = Sink()
-    port = _free_port()
+    port = free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port, ssl_context=ctx)
     controller.start()
     try:
