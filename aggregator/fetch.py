@@ -1,11 +1,16 @@
 """The safe HTTP fetcher: the only module that imports httpx (and its aiohttp transport).
 
-Every request, every redirect hop included: http/https only; IP literals checked by netguard
-before connecting, host names resolved once by the connection pool's own resolver, which hands
-it only the addresses netguard allows, so what is connected to is what was checked; at most
-``max_redirects`` hops;
-one overall deadline per fetch (httpx timeouts are per operation, a slow drip never trips them);
-decoded bytes capped with bounded decompression.
+Every request, every redirect hop included: the URL normalised once by httpx's own rules (IDNA,
+Unicode full stops, percent-encoding) before anything looks at it; http/https only; host names
+resolved by the connection pool's own resolver, which hands it only the addresses netguard
+allows; and every socket the pool opens checked against netguard with the exact address it is
+about to connect to, so no spelling of a host (an IP literal in any form, a name, a redirect, a
+full-text link) reaches an address that was not checked. The block comes before any connection,
+so a blocked address says nothing about its ports. At most ``max_redirects`` hops; one overall
+deadline per fetch (httpx timeouts are per operation, a slow drip never trips them); decoded
+bytes capped with bounded decompression. Whatever a server sends (malformed status lines and
+headers, bad redirects, validators that are no header values, numbers of hundreds of digits)
+ends as a FetchError with a kind, and values kept for later are checked first.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.http_exceptions import HttpProcessingError
 from httpx_aiohttp import AiohttpTransport
 
 from . import netguard
@@ -102,17 +108,34 @@ class _GuardedResolver(AbstractResolver):
         return None
 
 
+# The longest wait a server's number is read as (a year, in seconds): schedules clamp to
+# max_interval anyway, and a number of hundreds of digits overflowed floats and SQLite.
+MAX_WAIT_SECONDS = 366 * 86400
+# A validator (ETag, Last-Modified) longer than this is not kept.
+MAX_VALIDATOR = 1024
+
+
+def _seconds(text: str) -> int | None:
+    """A delta-seconds value as HTTP writes it (ASCII digits), capped at MAX_WAIT_SECONDS."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    # More digits than a year's seconds have is more than a year: no need to convert them.
+    return MAX_WAIT_SECONDS if len(text) > 9 else min(int(text), MAX_WAIT_SECONDS)
+
+
 def retry_after_seconds(value: str | None, now: float) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date)."""
+    """Seconds from a Retry-After header (delta-seconds or HTTP date), at most a year."""
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
+    seconds = _seconds(value)
+    if seconds is not None:
+        return float(seconds)
     try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+        wait = parsedate_to_datetime(value.strip()).timestamp() - now
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    return min(max(0.0, wait), float(MAX_WAIT_SECONDS))
 
 
 def max_age_seconds(cache_control: str | None) -> int | None:
@@ -120,9 +143,41 @@ def max_age_seconds(cache_control: str | None) -> int | None:
         return None
     for part in cache_control.split(","):
         name, _, value = part.strip().partition("=")
-        if name.lower() == "max-age" and value.strip().isdigit():
-            return int(value.strip())
+        if name.strip().lower() == "max-age":
+            return _seconds(value)
     return None
+
+
+def validator(value: str | None) -> str | None:
+    """An ETag or Last-Modified worth keeping: a header value we can send back (visible ASCII
+    and spaces, of sane length); anything else is dropped rather than refused next poll."""
+    if not value or len(value) > MAX_VALIDATOR:
+        return None
+    if not all(" " <= c <= "~" or c == "\t" for c in value):
+        return None
+    return value.strip() or None
+
+
+def normalise(url: str) -> str:
+    """``url`` as the HTTP client will request it (httpx's parsing: IDNA, Unicode full stops,
+    percent-encoding, default ports), so every check sees what will be used."""
+    try:
+        return str(httpx.URL(url))
+    except (httpx.InvalidURL, ValueError, UnicodeError) as e:
+        raise FetchError("bad_url", f"not a usable URL: {e}"[:300]) from e
+
+
+def _guarded_socket(networks: tuple[Any, ...]) -> Callable[[Any], socket.socket]:
+    """The connection pool's socket factory: it refuses any address netguard does not allow,
+    whichever way the pool came to it (a resolved name or an IP literal it never resolved)."""
+
+    def make(addr_info: Any) -> socket.socket:
+        family, kind, proto, _, address = addr_info
+        if not netguard.allowed(str(address[0]), networks):
+            raise _Refused(FetchError("blocked_address", f"{address[0]} is not a public address"))
+        return socket.socket(family=family, type=kind, proto=proto)
+
+    return make
 
 
 class Fetcher:
@@ -139,9 +194,12 @@ class Fetcher:
         limits = self.limits
         resolver = _GuardedResolver(self._resolve, self._networks)
 
+        sockets = _guarded_socket(self._networks)
+
         def session() -> aiohttp.ClientSession:
             connector = aiohttp.TCPConnector(
                 resolver=resolver,
+                socket_factory=sockets,
                 limit=limits.concurrency,
                 limit_per_host=limits.per_host * 2,
                 ssl=_tls_context(),
@@ -175,9 +233,10 @@ class Fetcher:
         finally:
             await response.aclose()
 
-    def _check_url(self, url: str) -> None:
-        """Scheme and IP-literal checks; host names are checked by the pool's resolver (aiohttp
-        connects to an IP literal without asking the resolver)."""
+    def _checked(self, url: str) -> str:
+        """``url`` normalised, after the scheme and IP-literal checks (which refuse early and
+        clearly; the socket factory enforces the block on every connection whatever the URL)."""
+        url = normalise(url)
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise FetchError("bad_scheme", f"only http and https are fetched, not {parts.scheme!r}")
@@ -187,6 +246,7 @@ class Fetcher:
         lit = netguard.literal(host)
         if lit is not None and not netguard.allowed(lit, self._networks):
             raise FetchError("blocked_address", f"{lit} is not a public address")
+        return url
 
     async def fetch(
         self,
@@ -197,7 +257,7 @@ class Fetcher:
     ) -> FetchResult:
         # Wait for a slot on the feed's host first: the deadline covers the fetch itself, so a
         # slow neighbour on the same host delays a feed but never makes it time out.
-        host = (urlsplit(url).hostname or "").lower()
+        host = (urlsplit(normalise(url)).hostname or "").lower()
         sem = self._hosts.setdefault(host, asyncio.Semaphore(self.limits.per_host))
         try:
             async with sem:
@@ -225,7 +285,7 @@ class Fetcher:
         all_permanent = True
         current = url
         for hop in range(self.limits.max_redirects + 1):
-            self._check_url(current)
+            current = self._checked(current)
             try:
                 async with self._stream(current, headers) as resp:
                     if resp.status_code in _REDIRECTS:
@@ -237,13 +297,15 @@ class Fetcher:
                                 resp.status_code,
                             )
                         all_permanent = all_permanent and resp.status_code in _PERMANENT
-                        current = urljoin(current, location.strip())
+                        current = _redirect_target(current, location)
                         permanent = current if all_permanent else None
                         if hop == self.limits.max_redirects:
                             break
                         continue
                     return await self._finish(resp, current, permanent, started)
-            except httpx.HTTPError as e:
+            except FetchError:
+                raise
+            except _NETWORK_ERRORS as e:
                 raise _network_error(e) from e
         raise FetchError("too_many_redirects", f"more than {self.limits.max_redirects} redirects")
 
@@ -259,8 +321,8 @@ class Fetcher:
                 final_url,
                 body,
                 tuple(h.items()),
-                h.get("etag"),
-                h.get("last-modified"),
+                validator(h.get("etag")),
+                validator(h.get("last-modified")),
                 permanent,
                 max_age_seconds(h.get("cache-control")),
                 time.monotonic() - started,
@@ -285,9 +347,10 @@ class Fetcher:
             raise FetchError("http_5xx", f"HTTP {status}", status)
         if status != 200:
             raise FetchError("http_status", f"unexpected HTTP {status}", status)
-        length = h.get("content-length")
+        length = h.get("content-length", "").strip()
         encoding = h.get("content-encoding", "")
-        if length and length.isdigit() and not encoding and int(length) > self.limits.max_bytes:
+        declared = int(length) if length.isascii() and length.isdigit() and len(length) < 19 else 0
+        if not encoding and declared > self.limits.max_bytes:
             raise FetchError(
                 "too_large", f"Content-Length {length} exceeds {self.limits.max_bytes}", status
             )
@@ -297,7 +360,22 @@ class Fetcher:
         return result(decoder.finish())
 
 
-def _network_error(e: httpx.HTTPError) -> FetchError:
+def _redirect_target(current: str, location: str) -> str:
+    try:
+        return urljoin(current, location.strip())
+    except ValueError as e:  # an unclosed IPv6 bracket, an impossible port
+        raise FetchError("bad_url", f"unusable redirect Location {location[:100]!r}") from e
+
+
+# What the HTTP stack raises for a server that does not speak HTTP properly, a connection that
+# breaks, or a URL it cannot use; all become a FetchError with a kind (_network_error).
+_NETWORK_ERRORS = (httpx.HTTPError, aiohttp.ClientError, ValueError, UnicodeError, OSError)
+_MALFORMED = (aiohttp.ClientResponseError, aiohttp.ClientPayloadError, HttpProcessingError)
+_DISCONNECTED = (aiohttp.ServerDisconnectedError, ConnectionResetError, BrokenPipeError)
+_TIMEOUTS = (aiohttp.ServerTimeoutError, TimeoutError)
+
+
+def _network_error(e: BaseException) -> FetchError:
     chain: list[BaseException] = []
     cur: BaseException | None = e
     while cur is not None and len(chain) < 10:
@@ -306,12 +384,23 @@ def _network_error(e: httpx.HTTPError) -> FetchError:
     for c in chain:
         if isinstance(c, _Refused):
             return c.error
+        if isinstance(c, FetchError):
+            return c
     text = " | ".join(str(c) for c in chain)
+    last = chain[-1]
     if any(isinstance(c, ssl.SSLError) for c in chain) or "SSL" in text or "certificate" in text:
-        return FetchError("tls_error", f"TLS failed: {chain[-1]}"[:300])
+        return FetchError("tls_error", f"TLS failed: {last}"[:300])
+    if any(isinstance(c, _DISCONNECTED) for c in chain):
+        return FetchError("connection_error", f"the server closed the connection: {last}"[:300])
+    if any(isinstance(c, _MALFORMED) for c in chain):
+        return FetchError("bad_response", f"not a valid HTTP response: {last}"[:300])
+    if any(isinstance(c, httpx.InvalidURL | aiohttp.InvalidURL) for c in chain):
+        return FetchError("bad_url", f"not a usable URL: {last}"[:300])
     refused = (ConnectionRefusedError, aiohttp.ClientConnectorError)
     if any(isinstance(c, refused) for c in chain):
-        return FetchError("connection_error", f"cannot connect: {chain[-1]}"[:300])
-    if isinstance(e, httpx.TimeoutException):
-        return FetchError("timeout", f"network timeout: {e}"[:300])
-    return FetchError("connection_error", f"{type(e).__name__}: {chain[-1]}"[:300])
+        return FetchError("connection_error", f"cannot connect: {last}"[:300])
+    if any(isinstance(c, _TIMEOUTS) for c in chain):
+        return FetchError("timeout", f"network timeout: {last}"[:300])
+    if isinstance(e, ValueError | UnicodeError):
+        return FetchError("bad_response", f"{type(last).__name__}: {last}"[:300])
+    return FetchError("connection_error", f"{type(last).__name__}: {last}"[:300])

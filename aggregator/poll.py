@@ -8,6 +8,7 @@ parse time limit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,8 +80,7 @@ async def poll(
             async with sem:
                 outcome = await _poll_feed(db, config, state, fetcher, pool, options, unchanged)
             if len(unchanged) >= NOT_MODIFIED_BATCH:
-                store.save_not_modified(db, unchanged)
-                unchanged.clear()
+                _save_unchanged(db, unchanged)
             outcomes.append(outcome)
             if progress:
                 progress(outcome, len(outcomes), len(due))
@@ -88,7 +88,7 @@ async def poll(
         try:
             await asyncio.gather(*(one(s) for s in due))
         finally:
-            store.save_not_modified(db, unchanged)
+            _save_unchanged(db, unchanged)
             store.index_pending(db)
     order = {f.url: i for i, f in enumerate(config.feeds)}
     return PollReport(
@@ -101,6 +101,15 @@ def _interval(config: Config, state: store.FeedState) -> int:
     return state.interval or config.settings.default_interval
 
 
+def _save_unchanged(db: Database, unchanged: list[store.NotModified]) -> None:
+    """Record the unchanged polls gathered so far (they only move schedules: if that fails, the
+    feeds are polled again next time, and the poll goes on)."""
+    rows = list(unchanged)
+    unchanged.clear()
+    with contextlib.suppress(AggregatorError):
+        store.save_not_modified(db, rows)
+
+
 async def _poll_feed(
     db: Database,
     config: Config,
@@ -110,64 +119,102 @@ async def _poll_feed(
     options: PollOptions,
     unchanged: list[store.NotModified],
 ) -> PollOutcome:
-    s = config.settings
-    status: int | None = None
+    """Poll one feed and record what happened. Any failure is this feed's: recorded with its
+    kind (``internal_error`` and the exception's class for the unexpected), never raised."""
+    status: list[int] = []  # the HTTP status, once known
     try:
-        result = await fetcher.fetch(fetch_url(state), state.etag, state.last_modified)
-        status = result.status
-        now = options.now()
-        redirect_to, redirect_count = _redirect(state, result)
+        return await _attempt(db, config, state, fetcher, pool, options, unchanged, status)
+    except FetchError as e:
+        failed = Failed(e.kind, e.message, e.status or _first(status), e.retry_after)
+    except ParseError as e:
+        failed = Failed(e.kind, e.message, _first(status))
+    except Exception as e:  # a bug, or a library failing on hostile input: data, not a crash
+        failed = Failed("internal_error", f"{type(e).__name__}: {e}"[:300], _first(status))
+    try:
+        return _failure(db, config, state, failed, options.now())
+    except Exception as e:  # the store refused even the failure: report it, poll the rest
+        return PollOutcome(state.url, False, 0, None, "internal_error", f"{type(e).__name__}: {e}")
 
-        def next_due(ttl_minutes: int | None) -> datetime:
-            return schedule.next_success(
+
+def _first(values: list[int]) -> int | None:
+    return values[0] if values else None
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Why one feed's poll failed: a machine-readable kind, a message for people, the HTTP
+    status when there was one, and the seconds the server asked us to wait."""
+
+    kind: str
+    message: str
+    status: int | None = None
+    retry_after: float | None = None
+
+
+async def _attempt(
+    db: Database,
+    config: Config,
+    state: store.FeedState,
+    fetcher: Fetcher,
+    pool: WorkerPool,
+    options: PollOptions,
+    unchanged: list[store.NotModified],
+    status: list[int],
+) -> PollOutcome:
+    s = config.settings
+    result = await fetcher.fetch(fetch_url(state), state.etag, state.last_modified)
+    status.append(result.status)
+    now = options.now()
+    redirect_to, redirect_count = _redirect(state, result)
+
+    def next_due(ttl_minutes: int | None) -> datetime:
+        return schedule.next_success(
+            now,
+            _interval(config, state),
+            result.max_age,
+            ttl_minutes,
+            s.min_interval,
+            s.max_interval,
+        )
+
+    body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else None
+    if result.body is None or body_hash == state.body_hash:
+        unchanged.append(
+            store.NotModified(
+                state.url,
+                result.status,
                 now,
-                _interval(config, state),
-                result.max_age,
-                ttl_minutes,
-                s.min_interval,
-                s.max_interval,
+                next_due(state.ttl_minutes),
+                redirect_to,
+                redirect_count,
             )
-
-        body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else None
-        if result.body is None or body_hash == state.body_hash:
-            unchanged.append(
-                store.NotModified(
-                    state.url,
-                    result.status,
-                    now,
-                    next_due(state.ttl_minutes),
-                    redirect_to,
-                    redirect_count,
-                )
-            )
-            return PollOutcome(state.url, True, 0, result.status, not_modified=True)
-        parsed: ParsedFeed = await pool.run(
-            parse_feed,
-            (result.body, dict(result.headers), result.final_url, state.language, now),
-            s.parse_timeout,
         )
-        fulltexts = (
-            await _fulltexts(db, state, parsed, fetcher, pool, s.parse_timeout)
-            if state.fulltext
-            else {}
-        )
-        update = store.FeedUpdate(
-            url=state.url,
-            status=result.status,
-            now=now,
-            next_due=next_due(parsed.ttl_minutes),
-            etag=result.etag,
-            last_modified=result.last_modified,
-            body_hash=body_hash,
-            ttl_minutes=parsed.ttl_minutes,
-            title=parsed.title or None,
-            redirect_to=redirect_to,
-            redirect_count=redirect_count,
-        )
-        new = store.save_success(db, update, state.outlet, parsed.articles, fulltexts)
-        return PollOutcome(state.url, True, new, result.status)
-    except (FetchError, ParseError) as e:
-        return _failure(db, config, state, e, status, options.now())
+        return PollOutcome(state.url, True, 0, result.status, not_modified=True)
+    parsed: ParsedFeed = await pool.run(
+        parse_feed,
+        (result.body, dict(result.headers), result.final_url, state.language, now),
+        s.parse_timeout,
+    )
+    fulltexts = (
+        await _fulltexts(db, state, parsed, fetcher, pool, s.parse_timeout)
+        if state.fulltext
+        else {}
+    )
+    update = store.FeedUpdate(
+        url=state.url,
+        status=result.status,
+        now=now,
+        next_due=next_due(parsed.ttl_minutes),
+        etag=result.etag,
+        last_modified=result.last_modified,
+        body_hash=body_hash,
+        ttl_minutes=parsed.ttl_minutes,
+        title=parsed.title or None,
+        redirect_to=redirect_to,
+        redirect_count=redirect_count,
+    )
+    new = store.save_success(db, update, state.outlet, parsed.articles, fulltexts)
+    return PollOutcome(state.url, True, new, result.status)
 
 
 def fetch_url(state: store.FeedState) -> str:
@@ -191,20 +238,15 @@ def _redirect(state: store.FeedState, result: FetchResult) -> tuple[str | None, 
 
 
 def _failure(
-    db: Database,
-    config: Config,
-    state: store.FeedState,
-    e: FetchError | ParseError,
-    status: int | None,
-    now: datetime,
+    db: Database, config: Config, state: store.FeedState, e: Failed, now: datetime
 ) -> PollOutcome:
     s = config.settings
     gone = e.kind == "gone"
     retry_until = None
     next_due = None
-    st = getattr(e, "status", None) or status
+    st = e.status
     if not gone:
-        wait = getattr(e, "retry_after", None)
+        wait = e.retry_after
         if wait is not None:
             retry_until = schedule.retry_after(now, wait, s.min_interval, s.max_interval)
             next_due = retry_until

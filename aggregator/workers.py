@@ -111,6 +111,9 @@ class WorkerPool:
             if not w.proc.is_alive():
                 w = await self._replace(w)
             raise e
+        except (OSError, EOFError) as e:  # the worker died before it answered (a kill, a limit)
+            w = await self._replace(w)
+            raise ParseError("parse_error", "the parse worker died") from e
         finally:
             self._idle.put_nowait(w)
 
