@@ -49,7 +49,7 @@ def build(digest: Digest, settings: EmailSettings, template_dir: str | None) -> 
         "unsubscribe": settings.unsubscribe_url,
     }
     msg = EmailMessage(policy=policy.SMTP)
-    msg["Subject"] = subject.strip()
+    msg["Subject"] = " ".join(subject.split())  # one line, whatever a stored title holds
     msg["From"] = settings.sender
     msg["To"] = ", ".join(settings.recipients) or settings.sender
     msg["Date"] = formatdate(localtime=False, usegmt=True)

@@ -49,6 +49,19 @@ def diff_words(title: str, reference: str) -> Markup:
     return Markup("").join(parts)
 
 
+def story_html(story: Any) -> str:
+    """A story's members as an HTML list, returned as plain text: in an Atom feed's
+    ``<content type="html">`` autoescape then escapes the markup exactly once (RFC 4287 3.1.1.2),
+    and every title and outlet inside it was escaped before (``{% filter escape %}`` does
+    nothing under autoescape, and let raw elements into the feed)."""
+    items = []
+    for m in story.members:
+        href = safe_url(m.url)
+        title = Markup('<a href="{}">{}</a>').format(href, m.title) if href else escape(m.title)
+        items.append(Markup("<li>{}: {}</li>").format(m.outlet, title))
+    return str(Markup("<ul>{}</ul>").format(Markup("").join(items)))
+
+
 def environment(template_dir: str | None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = []
     if template_dir:  # the user's own templates first, by name
@@ -65,6 +78,7 @@ def environment(template_dir: str | None) -> jinja2.Environment:
     )
     env.filters["safe_url"] = safe_url
     env.filters["diff_words"] = diff_words
+    env.filters["story_html"] = story_html
     env.filters["hhmm"] = lambda s: (s or "")[11:16]
     env.filters["day"] = lambda s: (s or "")[:10]
     env.filters["when"] = lambda s: (s or "")[:16].replace("T", " ") + " UTC" if s else "undated"

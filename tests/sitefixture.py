@@ -31,6 +31,8 @@ HOSTILE_STRINGS = [
     "<style>body{display:none}</style>",
     "\"><script>alert('attr')</script>",
     "' onmouseover='alert(1)",
+    "&lt;img src=x onerror=alert('escaped-twice')&gt;",  # escaped by its publisher, and again by rss()
+    "line\nbreak\r\nand\u2028separator\u202eoverride\u200bzero-width\x1b[31mescape",
 ]
 
 

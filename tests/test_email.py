@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import re
 from datetime import UTC, datetime
 from email import policy
 from pathlib import Path
@@ -83,7 +84,8 @@ def test_digest_is_delivered_once_with_both_parts(server: FeedServer, tmp_path: 
     problems = [p for p in audit.problems if not p.startswith("outbound link without rel")]
     assert problems == []
     assert "<img" not in html and "<link" not in html and "<script" not in html.lower()
-    assert "javascript:" not in html and "onerror" not in html
+    assert "javascript:" not in html
+    assert not re.search(r"<[^>]*\son\w+\s*=", html)  # no handler on any element
     again = send_digest(cfg, now=NOW)
     assert again.ok and not again.sent and "already sent" in again.message
     assert len(smtp.messages) == 1
@@ -160,3 +162,25 @@ def test_dry_run_and_maildir(server: FeedServer, tmp_path: Path, capsys: pytest.
     assert result.sent
     assert len(list((tmp_path / "inbox" / "new").iterdir())) == 1
 
+
+
+def test_an_untitled_item_with_line_breaks_is_sent(server: FeedServer, tmp_path: Path,
+                                                   smtp: Sink) -> None:
+    from conftest import respond, rss, write_config
+
+    items = [{"guid": f"u{o}", "link": f"https://{o}.example/u",
+              "description": "<p>Harbour bridge closed\r\nafter cracks</p>\n\n<p>Second\u2028line"
+                             "\u202e and more</p>",
+              "pubDate": "Sun, 01 Nov 2026 10:00:00 GMT"} for o in range(2)]
+    for o in range(2):
+        server.routes[f"/u{o}.xml"] = respond(rss([items[o]]))
+    cfg = write_config(tmp_path, [{"url": server.url(f"/u{o}.xml"), "outlet": f"Outlet {o}"}
+                                  for o in range(2)],
+                       email={"smtp_host": "127.0.0.1", "smtp_port": smtp.port,  # type: ignore[attr-defined]
+                              "security": "none", "sender": "d@example.org",
+                              "recipients": ["ana@example.org"]})
+    assert main(["--config", str(cfg), "poll"]) == 0
+    assert main(["--config", str(cfg), "email"]) == 0
+    (raw,) = smtp.messages
+    msg = _parse(raw)
+    assert msg["Subject"].endswith("Harbour bridge closed after cracks Second line and more")
