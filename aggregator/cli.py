@@ -111,21 +111,15 @@ def cmd_feeds(args: argparse.Namespace) -> int:
 def cmd_feeds_import(args: argparse.Namespace) -> int:
     from . import opml
 
-    path = Path(args.file)
-    try:
-        feeds = opml.parse(path.read_text(encoding="utf-8"), str(path))
-    except OSError as e:
-        raise AggregatorError(f"{path}: cannot read: {e}") from e
     config_file = config_path(args.config)
-    existing = {f.url for f in load_config(config_file).feeds} if config_file.exists() else set()
-    fresh = [f for f in feeds if f.url not in existing]
-    with config_file.open("a", encoding="utf-8") as out:
-        out.write("\n" + opml.to_toml(fresh))
-    load_config(config_file)  # refuse to leave a broken file behind unnoticed
+    result = opml.import_file(config_file, Path(args.file))
+    for line in result.refused:
+        print(f"aggregator: refused {_one_line(line)}", file=sys.stderr)
     print(
-        f"imported {len(fresh)} feeds into {config_file} ({len(feeds) - len(fresh)} already there)"
+        f"imported {len(result.added)} feeds into {config_file} ({result.already} already "
+        f"there, {len(result.refused)} refused)"
     )
-    return 0
+    return EXIT_ERROR if result.refused else 0
 
 
 def cmd_feeds_export(args: argparse.Namespace) -> int:

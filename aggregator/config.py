@@ -203,10 +203,16 @@ def _type_name(t: type | tuple[type, ...]) -> str:
 
 
 def _feed(entry: Any, i: int, path: Path) -> FeedConfig:
+    return feed_entry(entry, f"{path}: feeds entry {i}")
+
+
+def feed_entry(entry: Any, where: str) -> FeedConfig:
+    """One feed checked with feeds.toml's rules (``where`` names it in errors: the file and the
+    entry), whatever it comes from: a [[feeds]] table, an OPML outline."""
     if not isinstance(entry, Mapping):
-        raise ConfigError(f"{path}: feeds entry {i}: must be a table")
+        raise ConfigError(f"{where}: must be a table")
     label = " ".join(str(entry.get("outlet") or entry.get("url") or "?").split())[:80]
-    where = f"{path}: feeds entry {i} ({label})"
+    where = f"{where} ({label})"
     _check(where, entry, _FEED_KEYS)
     for key in ("url", "outlet"):
         if not entry.get(key, "").strip():
