@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import itertools
-import multiprocessing
 import os
 import time as _time
 from collections import defaultdict
@@ -25,7 +24,7 @@ from sqlite_utils import Database
 
 from . import extract as ex
 from . import features as ft
-from . import sketch
+from . import lifeline, sketch
 from . import text as tx
 from .scoring import Doc
 from .store import epoch
@@ -125,11 +124,11 @@ class Clusterer:
             done = ex.extract_groups(groups, permutations)
             return lambda: done
         if self._pool is None:
-            context = multiprocessing.get_context("forkserver")
-            # The workers fork from a server that has imported extraction once.
-            context.set_forkserver_preload([ex.__name__])
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=os.nice, initargs=(WORKER_NICENESS,)
+                self.workers,
+                mp_context=lifeline.context(),
+                initializer=_worker_start,
+                initargs=(os.getpid(),),
             )
         parts = ex.parts(groups, self.workers)
         futures = [self._pool.submit(ex.extract_groups, part, permutations) for part in parts]
@@ -285,6 +284,12 @@ class Clusterer:
         )
         founded = self.window.apply(result, {s: epoch(fs) for s, fs in first_seen.items()})
         return founded, set(first_seen), len(result.merges), len(result.splits)
+
+
+def _worker_start(parent: int) -> None:
+    """An extraction worker dies with the clusterer and runs at a lower priority."""
+    lifeline.die_with(parent)
+    os.nice(WORKER_NICENESS)
 
 
 def _untaken(futures: list[Future[list[ex.Features]]]) -> Iterator[int]:

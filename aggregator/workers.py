@@ -1,4 +1,4 @@
-"""A small pool of worker processes with a hard time limit per task.
+"""A small pool of worker processes with a hard time limit per task; they die with the poll.
 
 A task that overruns its limit has its process killed and replaced; the caller gets
 ParseError("parse_timeout"). Workers also run under an address-space limit, so a memory bomb
@@ -8,12 +8,13 @@ fails inside the worker instead of taking the poller down.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import multiprocessing.connection
+import os
 import resource
 from collections.abc import Callable
 from typing import Any
 
+from . import lifeline
 from .errors import AggregatorError, ParseError
 
 # 2 GiB of address space per worker: a 100,000-item feed parses in ~400 MB, a billion-laughs
@@ -21,7 +22,8 @@ from .errors import AggregatorError, ParseError
 WORKER_MEMORY = 2 * 1024**3
 
 
-def _serve(conn: multiprocessing.connection.Connection) -> None:
+def _serve(conn: multiprocessing.connection.Connection, parent: int) -> None:
+    lifeline.die_with(parent)
     try:
         resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY, WORKER_MEMORY))
     except (ValueError, OSError):
@@ -45,7 +47,7 @@ def _serve(conn: multiprocessing.connection.Connection) -> None:
 class _Worker:
     def __init__(self, ctx: Any) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child,), daemon=True)
+        self.proc = ctx.Process(target=_serve, args=(child, os.getpid()), daemon=True)
         self.proc.start()
         child.close()
 
@@ -69,7 +71,7 @@ class _Worker:
 
 class WorkerPool:
     def __init__(self, size: int) -> None:
-        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx = lifeline.context()
         self._size = max(1, size)
         self._idle: asyncio.Queue[_Worker] | None = None
         self._all: list[_Worker] = []
@@ -84,9 +86,8 @@ class WorkerPool:
         async with self._start_lock:
             if self._all:
                 return
-            workers = await asyncio.to_thread(
-                lambda: [_Worker(self._ctx) for _ in range(self._size)]
-            )
+            # Started from this (the main) thread: a worker dies with the thread that made it.
+            workers = [_Worker(self._ctx) for _ in range(self._size)]
             assert self._idle is not None
             for w in workers:
                 self._all.append(w)
@@ -120,6 +121,6 @@ class WorkerPool:
     async def _replace(self, w: _Worker) -> _Worker:
         w.kill()
         self._all.remove(w)
-        fresh = await asyncio.to_thread(_Worker, self._ctx)
+        fresh = _Worker(self._ctx)
         self._all.append(fresh)
         return fresh
