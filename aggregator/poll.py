@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlite_utils import Database
 
@@ -20,19 +21,34 @@ from . import schedule, urls
 from .errors import AggregatorError, FetchError, ParseError
 from .fetch import ACCEPT_PAGE, Fetcher, Resolve, system_resolve
 from .fulltext import extract
-from .model import Config, FetchResult, ParsedFeed, PollOutcome, PollReport, Waiting
+from .model import (
+    Article,
+    Config,
+    FetchResult,
+    ParsedFeed,
+    PollOutcome,
+    PollReport,
+    Settings,
+    Waiting,
+)
 from .parse import parse_feed
 from .store import feeds as store
 from .store import parse_iso
 from .workers import WorkerPool
 
 Progress = Callable[[PollOutcome, int, int], None]
+T = TypeVar("T")
 # Unchanged polls are recorded in batches of this many: one transaction per 304 capped a poll of
 # 1,000 unchanged feeds at ~1,800 feeds/s. A crash loses only their schedule updates.
 NOT_MODIFIED_BATCH = 256
 # Article pages fetched per feed and poll for full text: polite to the outlet, and new items per
 # poll of a busy feed stay under this (replayed captures: at most 29 new items in 4 hours).
 MAX_FULLTEXT_PER_POLL = 30
+# A full-text feed's pages of one poll are fetched within this many fetch deadlines in all (they
+# are fetched at once, within the per-host limit); the rest wait for the next poll.
+FULLTEXT_DEADLINES = 2
+# An article waits this long for its page's text at most, then is clustered on its summary.
+FULLTEXT_WAIT = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -179,6 +195,8 @@ async def _attempt(
 
     body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else None
     if result.body is None or body_hash == state.body_hash:
+        if state.fulltext:  # pages an earlier poll had no time for
+            await _texts_of_new(db, state, (), fetcher, pool, s, now)
         unchanged.append(
             store.NotModified(
                 state.url,
@@ -196,9 +214,9 @@ async def _attempt(
         s.parse_timeout,
     )
     fulltexts = (
-        await _fulltexts(db, state, parsed, fetcher, pool, s.parse_timeout)
+        await _texts_of_new(db, state, parsed.articles, fetcher, pool, s, now)
         if state.fulltext
-        else {}
+        else None
     )
     update = store.FeedUpdate(
         url=state.url,
@@ -259,24 +277,66 @@ def _failure(
 
 
 async def _fulltexts(
+    fetcher: Fetcher, pool: WorkerPool, pages: Mapping[T, str], budget: float, timeout: float
+) -> dict[T, str]:
+    """The text of each page fetched and extracted within ``budget`` seconds, all at once
+    (the fetcher keeps to its per-host limit), by the caller's key; '' for a page tried in
+    vain. Pages not done when the budget is spent are left out, to be tried next poll."""
+
+    async def one(url: str) -> str:
+        try:
+            page = await fetcher.fetch(url, accept=ACCEPT_PAGE)
+            if page.body:
+                return str(await pool.run(extract, (page.body, page.final_url), timeout) or "")
+        except AggregatorError:
+            pass  # the item keeps its summary for matching
+        return ""
+
+    tasks = {key: asyncio.ensure_future(one(url)) for key, url in pages.items()}
+    if not tasks:
+        return {}
+    done, pending = await asyncio.wait(tasks.values(), timeout=budget)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    return {key: task.result() for key, task in tasks.items() if task in done}
+
+
+async def _texts_of_new(
     db: Database,
     state: store.FeedState,
-    parsed: ParsedFeed,
+    articles: tuple[Article, ...],
     fetcher: Fetcher,
     pool: WorkerPool,
-    timeout: float,
+    settings: Settings,
+    now: datetime,
 ) -> dict[str, str]:
-    known = store.known_keys(db, state.url, [a.key for a in parsed.articles])
-    todo = [a for a in parsed.articles if a.key not in known and urls.is_http(a.url)]
-    out: dict[str, str] = {}
-    for a in todo[:MAX_FULLTEXT_PER_POLL]:
-        assert a.url is not None
-        try:
-            page = await fetcher.fetch(a.url, accept=ACCEPT_PAGE)
-            if page.body:
-                text = await pool.run(extract, (page.body, page.final_url), timeout)
-                if text:
-                    out[a.key] = text
-        except AggregatorError:
-            continue  # the item is still stored; matching falls back to its summary
+    """A full-text feed's texts for this poll: the pages of articles still waiting from earlier
+    polls first (stored here), then those of its new articles (returned by key, for the store;
+    a new article without a page to fetch gets ''). At most MAX_FULLTEXT_PER_POLL pages, all
+    within FULLTEXT_DEADLINES fetch deadlines."""
+    waiting = store.awaiting_text(db, state.url)
+    known = store.known_keys(db, state.url, [a.key for a in articles])
+    new = [a for a in articles if a.key not in known]
+    out = {a.key: "" for a in new if not urls.is_http(a.url)}
+    pages: dict[tuple[str, int | str], str] = {}
+    for w in waiting:
+        if urls.is_http(w.url) and len(pages) < MAX_FULLTEXT_PER_POLL:
+            pages[("old", w.id)] = str(w.url)
+    for a in new:
+        if a.key not in out and len(pages) < MAX_FULLTEXT_PER_POLL:
+            pages[("new", a.key)] = str(a.url)
+    budget = FULLTEXT_DEADLINES * settings.limits.deadline
+    texts = await _fulltexts(fetcher, pool, pages, budget, settings.parse_timeout)
+    given_up = now - FULLTEXT_WAIT
+    old = {
+        w.id: texts.get(("old", w.id), "")
+        for w in waiting
+        if ("old", w.id) in texts
+        or not urls.is_http(w.url)
+        or (parse_iso(w.first_seen) or now) < given_up
+    }
+    if old:
+        store.save_fulltexts(db, old)
+    out.update({str(key): text for (kind, key), text in texts.items() if kind == "new"})
     return out

@@ -139,3 +139,22 @@ def _poll_beside_a_healthy_feed(raw: RawServer, healthy: FeedServer, tmp_path: P
     for (etag, modified) in db.execute("SELECT etag, last_modified FROM feeds"):
         for v in (etag, modified):
             assert v is None or all(" " <= c <= "~" or c == "\t" for c in v)
+
+
+@pytest.mark.parametrize(("response", "kind"), [
+    (b"", "connection_error"),  # the server hangs up without a word: not a timeout
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\nshort", "bad_response"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nabcde", "bad_response"),
+    (b"SPDY/3 200 OK\r\n\r\n", "bad_response"),
+    (b"HTTP/1.1 301 Moved\r\nLocation: http://[::1\r\nContent-Length: 0\r\n\r\n", "bad_url"),
+])
+def test_failures_are_named_for_what_happened(raw: RawServer, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str],
+                                              response: bytes, kind: str) -> None:
+    path = f"/kind-{next(COUNTER)}"
+    raw.routes[path] = response
+    cfg = write_config(tmp_path, [{"url": raw.url(path), "outlet": "One"}], {"timeout": 3})
+    assert main(["--config", str(cfg), "poll"]) == 3  # its only feed failed
+    capsys.readouterr()
+    db = sqlite3.connect(tmp_path / "aggregator.db")
+    assert db.execute("SELECT error_kind FROM feeds").fetchone() == (kind,)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -122,13 +122,17 @@ def save_success(
     update: FeedUpdate,
     outlet: str,
     articles: Sequence[Article],
-    fulltexts: dict[str, str] | None = None,
+    fulltexts: Mapping[str, str] | None = None,
 ) -> int:
     """Store a feed's articles and new validators together; return how many articles are new.
 
     Existing articles are updated in place only when their content changed; nothing is deleted.
+    With ``fulltexts`` (a full-text feed's extracted texts by article key, '' where a page was
+    tried and gave none), a new article whose page was not tried yet is stored without text and
+    waits for it (``awaiting_text``) before it is clustered.
     """
     now = iso(update.now)
+    waits = fulltexts is not None
     fulltexts = fulltexts or {}
     with Transaction(db) as conn:
         existing = _existing(conn, update.url, [a.key for a in articles])
@@ -198,9 +202,13 @@ def save_success(
         )
         new = len(fresh)
         # This transaction holds the write lock: every id above last_id is one of ours.
-        new_ids = conn.execute("SELECT id FROM articles WHERE id > ?", (last_id,)).fetchall()
+        new_ids = conn.execute(
+            "SELECT id FROM articles WHERE id > ? AND (? = 0 OR fulltext IS NOT NULL)",
+            (last_id, int(waits)),
+        ).fetchall()
+        all_new = conn.execute("SELECT id FROM articles WHERE id > ?", (last_id,)).fetchall()
         conn.executemany(
-            "INSERT OR IGNORE INTO fts_pending (article_id) VALUES (?)", new_ids + changed_ids
+            "INSERT OR IGNORE INTO fts_pending (article_id) VALUES (?)", all_new + changed_ids
         )
         conn.executemany("INSERT OR IGNORE INTO cluster_pending (article_id) VALUES (?)", new_ids)
         conn.execute(
@@ -256,6 +264,41 @@ def _existing(
 def known_keys(db: Database, feed_url: str, keys: Sequence[str]) -> set[str]:
     """Those of ``keys`` the feed already has."""
     return set(_existing(db.conn, feed_url, keys))
+
+
+@dataclass(frozen=True)
+class AwaitingText:
+    """An article of a full-text feed stored before its page was fetched."""
+
+    id: int
+    key: str
+    url: str | None
+    first_seen: str
+
+
+def awaiting_text(db: Database, feed_url: str) -> list[AwaitingText]:
+    """The feed's articles that wait for their page's text before they are clustered (stored
+    without text, in no story and not queued), oldest first."""
+    rows = db.execute(
+        """SELECT id, key, url, first_seen FROM articles
+           WHERE feed_url = ? AND fulltext IS NULL
+             AND id NOT IN (SELECT article_id FROM cluster_pending)
+             AND id NOT IN (SELECT article_id FROM story_links)
+           ORDER BY id""",
+        (feed_url,),
+    ).fetchall()
+    return [AwaitingText(int(r[0]), str(r[1]), r[2], str(r[3])) for r in rows]
+
+
+def save_fulltexts(db: Database, texts: Mapping[int, str]) -> None:
+    """Articles that waited get their text ('' when none could be had) and go to clustering."""
+    with Transaction(db) as conn:
+        conn.executemany(
+            "UPDATE articles SET fulltext = ? WHERE id = ?", [(t, i) for i, t in texts.items()]
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO cluster_pending (article_id) VALUES (?)", [(i,) for i in texts]
+        )
 
 
 @dataclass(frozen=True)
