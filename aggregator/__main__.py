@@ -2,7 +2,7 @@
 
 import sys
 
-from .cli import main
+from aggregator.cli import main
 
 if __name__ == "__main__":  # not when a spawned worker process imports the main module
     sys.exit(main())

@@ -16,14 +16,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import __version__
-from .config import CONFIG_ENV, config_path, load_config
-from .errors import AggregatorError
-from .model import Config, PollOutcome
-from .terminal import explain_lines, feeds_table, format_story, poll_line, stories_csv, story_json
+from aggregator import __version__
+from aggregator.config import CONFIG_ENV, config_path, load_config
+from aggregator.errors import AggregatorError
+from aggregator.model import Config, PollOutcome
+from aggregator.publish.terminal import (
+    explain_lines,
+    feeds_table,
+    format_story,
+    poll_line,
+    stories_csv,
+    story_json,
+)
 
 if TYPE_CHECKING:  # the command modules are imported when their command runs
-    from .cluster import ClusterReport
+    from aggregator.matching.clusterer import ClusterReport
 
 EXIT_ERROR = 1
 # `poll`: feeds were due and every one failed (offline, DNS, blocked): cron can tell "nothing
@@ -43,8 +50,8 @@ def _tty() -> bool:
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
-    from .pipeline import run_poll
-    from .poll import PollOptions
+    from aggregator.ingest.poll import PollOptions
+    from aggregator.jobs import run_poll
 
     config = _config(args)
     state = {"new": 0, "failed": 0}
@@ -90,14 +97,14 @@ def _cluster_line(r: ClusterReport) -> str:
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    from .pipeline import run_cluster
+    from aggregator.jobs import run_cluster
 
     print(_cluster_line(run_cluster(_config(args))))
     return 0
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
-    from .pipeline import feed_health
+    from aggregator.jobs import feed_health
 
     rows = feed_health(_config(args))
     if args.json:
@@ -109,7 +116,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
 
 
 def cmd_feeds_import(args: argparse.Namespace) -> int:
-    from . import opml
+    from aggregator.ingest import opml
 
     config_file = config_path(args.config)
     result = opml.import_file(config_file, Path(args.file))
@@ -123,7 +130,7 @@ def cmd_feeds_import(args: argparse.Namespace) -> int:
 
 
 def cmd_feeds_export(args: argparse.Namespace) -> int:
-    from . import opml
+    from aggregator.ingest import opml
 
     sys.stdout.write(opml.export(_config(args).feeds))
     return 0
@@ -159,7 +166,7 @@ def _whole(least: int) -> Callable[[str], int]:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import run_eval
+    from aggregator.evaluate import run_eval
 
     result = run_eval(Path(args.file), args.level, args.window_hours, args.threshold, args.polls)
     if args.json:
@@ -180,7 +187,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     )
     print(f"ARI {s.ari:.3f}   {result.articles_per_second:.0f} articles/s")
     if args.mistakes:
-        from .terminal import mistakes_report
+        from aggregator.publish.terminal import mistakes_report
 
         for line in mistakes_report(
             result.merges, result.splits, result.ids, result.titles, args.mistakes
@@ -193,10 +200,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_clusters(args: argparse.Namespace) -> int:
-    from .pipeline import parse_since
-    from .store import open_db
-    from .store import stories as st
-    from .store.views import load_stories
+    from aggregator.jobs import parse_since
+    from aggregator.store import clustering as st
+    from aggregator.store import open_db
+    from aggregator.store.listing import load_stories
 
     config = _config(args)
     db = open_db(config.settings.database, create=False)
@@ -225,8 +232,8 @@ def cmd_clusters(args: argparse.Namespace) -> int:
 
 
 def _explain(db: Any, story_id: str, asked: str) -> int:
-    from .store import stories as st
-    from .store.views import load_stories
+    from aggregator.store import clustering as st
+    from aggregator.store.listing import load_stories
 
     found = load_stories(db, ids=[story_id])
     if not found:
@@ -247,7 +254,7 @@ def _explain(db: Any, story_id: str, asked: str) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .site import build_site
+    from aggregator.publish.site import build_site
 
     config = _config(args)
     out = build_site(config, Path(args.out) if args.out else None)
@@ -256,7 +263,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_email(args: argparse.Namespace) -> int:
-    from .digest_run import send_digest
+    from aggregator.publish.sending import send_digest
 
     result = send_digest(
         _config(args), dry_run=args.dry_run, out_dir=Path(args.out) if args.out else None
@@ -266,7 +273,7 @@ def cmd_email(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .run import run_all
+    from aggregator.jobs import run_all
 
     config = _config(args)
     code = 0
@@ -283,7 +290,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from aggregator.demo import run_demo
 
     for line in run_demo(Path(args.out) if args.out else None):
         print(line, flush=True)

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import USER_AGENT
-from .errors import ConfigError
-from .model import Config, EmailSettings, FeedConfig, FetchLimits, Settings
+from aggregator import USER_AGENT
+from aggregator.errors import ConfigError
+from aggregator.model import Config, EmailSettings, FeedConfig, FetchLimits, Settings
 
 # Control characters (line breaks included) and the invisible ones that reorder or hide text.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")

@@ -19,14 +19,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .cluster import Clusterer
-from .config import load_config
-from .errors import AggregatorError
-from .poll import PollOptions, poll
-from .site import build_site
-from .store import open_db
-from .store.views import load_stories
-from .terminal import format_story
+from aggregator.config import load_config
+from aggregator.errors import AggregatorError
+from aggregator.ingest.poll import PollOptions, poll
+from aggregator.matching.clusterer import Clusterer
+from aggregator.publish.site import build_site
+from aggregator.publish.terminal import format_story
+from aggregator.store import open_db
+from aggregator.store.listing import load_stories
 
 DATA = Path(__file__).resolve().parent / "demo_data"
 DEMO_DAY = "2025-11-05"

@@ -20,13 +20,13 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from .cluster import Clusterer
-from .errors import AggregatorError
-from .metrics import Mistake, Scores, merges, score, splits
-from .model import Article, FeedConfig
-from .store import open_db
-from .store import stories as st
-from .store.feeds import FeedUpdate, save_success, sync_feeds
+from aggregator.errors import AggregatorError
+from aggregator.matching.clusterer import Clusterer
+from aggregator.matching.metrics import Mistake, Scores, merges, score, splits
+from aggregator.model import Article, FeedConfig
+from aggregator.store import clustering as st
+from aggregator.store import open_db
+from aggregator.store.feeds import FeedUpdate, save_success, sync_feeds
 
 # Undated articles arrive one second apart, in file order, from this moment.
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)

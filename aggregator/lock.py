@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .errors import LockedError, StorageError
+from aggregator.errors import LockedError, StorageError
 
 
 @contextmanager

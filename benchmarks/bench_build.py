@@ -12,7 +12,7 @@ from pathlib import Path
 import jinja2
 
 from aggregator.config import load_config
-from aggregator.site import build_site
+from aggregator.publish.site import build_site
 from aggregator.store import Transaction, iso, open_db
 
 from .common import Row

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from datasketch import MinHash
 
-from aggregator import text as tx
-from aggregator.cluster import Clusterer
+from aggregator.matching import text as tx
+from aggregator.matching.clusterer import Clusterer
 from aggregator.model import Article, FeedConfig
 from aggregator.store import Transaction, iso, open_db
 from aggregator.store.feeds import FeedUpdate, save_success, sync_feeds

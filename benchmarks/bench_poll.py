@@ -20,7 +20,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from aggregator.config import load_config
-from aggregator.poll import PollOptions, poll
+from aggregator.ingest.poll import PollOptions, poll
 from aggregator.store import open_db
 
 from .common import FeedServerProcess, Row, timed

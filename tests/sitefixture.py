@@ -8,10 +8,10 @@ from pathlib import Path
 
 from conftest import FeedServer, respond, rss, stub_resolve, write_config
 
-from aggregator.cluster import Clusterer
 from aggregator.config import load_config
+from aggregator.ingest.poll import PollOptions, poll
+from aggregator.matching.clusterer import Clusterer
 from aggregator.model import Config
-from aggregator.poll import PollOptions, poll
 from aggregator.store import open_db
 
 HOSTILE_STRINGS = [

@@ -18,7 +18,7 @@ from conftest import FeedServer, respond, rss, write_config
 from hostile import redirect
 
 from aggregator.config import load_config
-from aggregator.poll import PollOptions, poll
+from aggregator.ingest.poll import PollOptions, poll
 from aggregator.store import open_db
 
 

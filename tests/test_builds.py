@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.builds import KEEP_BUILDS, builds_folder, publish
 from aggregator.errors import PublishError
+from aggregator.publish.builds import KEEP_BUILDS, builds_folder, publish
 
 
 def _builds(target: Path) -> list[str]:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import FeedServer, respond, rss, write_config
 
-from aggregator import text as tx
 from aggregator.cli import main
 from aggregator.config import load_config
+from aggregator.matching import text as tx
 
 BOILER = [
     "Home > World > Middle East",

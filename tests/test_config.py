@@ -68,10 +68,10 @@ def test_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
 
 
 def test_story_threshold_reaches_the_clusterer(tmp_path: Path) -> None:
-    from aggregator.cluster import Clusterer
-    from aggregator.pipeline import _clusterer
+    from aggregator.jobs import _clusterer
+    from aggregator.matching.clusterer import Clusterer
+    from aggregator.matching.stories import STORY_THRESHOLD, threshold_for
     from aggregator.store import open_db
-    from aggregator.stories import STORY_THRESHOLD, threshold_for
 
     path = tmp_path / "feeds.toml"
     path.write_text('[settings]\nstory_threshold = 0.25\n', encoding="utf-8")

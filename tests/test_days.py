@@ -12,9 +12,9 @@ from pathlib import Path
 
 from conftest import FeedServer, Sink, respond, rss
 
-from aggregator.builds import KEEP_BUILDS
 from aggregator.config import load_config
-from aggregator.run import run_all
+from aggregator.jobs import run_all
+from aggregator.publish.builds import KEEP_BUILDS
 
 DAYS = 4
 FIRST = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)

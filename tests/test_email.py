@@ -14,11 +14,11 @@ from conftest import FeedServer, Sink, free_port
 from sitefixture import build_fixture_db
 from test_site import Audit
 
-from aggregator import digest_run
 from aggregator.cli import main
 from aggregator.config import load_config
-from aggregator.digest_run import send_digest
 from aggregator.model import Config
+from aggregator.publish import sending
+from aggregator.publish.sending import send_digest
 from aggregator.store import open_db
 
 NOW = datetime(2026, 11, 1, 18, 0, tzinfo=UTC)
@@ -99,7 +99,7 @@ def test_crash_never_sends_two_different_digests(server: FeedServer, tmp_path: P
     class Crash(BaseException):
         pass
 
-    real_send, real_mark = digest_run.mail.send, digest_run.mark
+    real_send, real_mark = sending.mail.send, sending.mark
 
     def send(raw: bytes, settings: Any) -> None:
         if crash_at == "before_connect":
@@ -113,12 +113,12 @@ def test_crash_never_sends_two_different_digests(server: FeedServer, tmp_path: P
             raise Crash
         real_mark(db, record, status, now, error)
 
-    monkeypatch.setattr(digest_run.mail, "send", send)
-    monkeypatch.setattr(digest_run, "mark", mark)
+    monkeypatch.setattr(sending.mail, "send", send)
+    monkeypatch.setattr(sending, "mark", mark)
     with pytest.raises(Crash):
         send_digest(cfg, now=NOW)
-    monkeypatch.setattr(digest_run.mail, "send", real_send)
-    monkeypatch.setattr(digest_run, "mark", real_mark)
+    monkeypatch.setattr(sending.mail, "send", real_send)
+    monkeypatch.setattr(sending, "mark", real_mark)
     # The database changes meanwhile: a rebuilt digest would differ. The re-run must not rebuild.
     db = open_db(cfg.settings.database)
     db.execute("UPDATE stories SET title = 'Changed after the crash'")

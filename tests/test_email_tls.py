@@ -14,7 +14,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from conftest import FeedServer, Sink, free_port
 from test_email import NOW, _config, _parse
 
-from aggregator.digest_run import send_digest
+from aggregator.publish.sending import send_digest
 
 
 @pytest.fixture

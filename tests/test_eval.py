@@ -9,7 +9,7 @@ import pytest
 from conftest import SHARED
 
 from aggregator.cli import main
-from aggregator.metrics import Mistake, merges, score, splits
+from aggregator.matching.metrics import Mistake, merges, score, splits
 
 
 def test_metrics_by_hand() -> None:
@@ -82,7 +82,7 @@ def test_eval_feeds_a_stream_of_polls_each_clustered_afresh(
     # --polls N: the file arrives N articles at a time, each poll clustered by a clusterer of its
     # own (as each `aggregator poll` process is), which loads the window from the store.
     from aggregator import evaluate
-    from aggregator.cluster import Clusterer, ClusterReport
+    from aggregator.matching.clusterer import Clusterer, ClusterReport
 
     runs: list[int] = []
 

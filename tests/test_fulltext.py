@@ -13,7 +13,7 @@ from pathlib import Path
 from conftest import FeedServer, respond, rss, write_config
 
 from aggregator.cli import main
-from aggregator.poll import FULLTEXT_DEADLINES
+from aggregator.ingest.poll import FULLTEXT_DEADLINES
 
 PAGES = 16
 SLOW = 1.2  # seconds each page takes to arrive

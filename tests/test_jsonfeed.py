@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from conftest import DATA, FeedServer, respond, stub_resolve, write_config
 
-from aggregator import items
 from aggregator.config import load_config
 from aggregator.errors import ParseError
-from aggregator.parse import parse_feed
-from aggregator.poll import PollOptions, poll
+from aggregator.ingest import items
+from aggregator.ingest.parse import parse_feed
+from aggregator.ingest.poll import PollOptions, poll
 from aggregator.store import open_db
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)

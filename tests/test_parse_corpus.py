@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aggregator.errors import ParseError
-from aggregator.parse import parse_feed
-from aggregator.sanitize import clean_html
+from aggregator.ingest.parse import parse_feed
+from aggregator.ingest.sanitize import clean_html
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 CORPUS = SHARED / "feeds" / "feedparser-corpus" / "tests"

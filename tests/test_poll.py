@@ -14,8 +14,8 @@ from hostile import redirect
 from aggregator.cli import main
 from aggregator.config import load_config
 from aggregator.errors import LockedError
+from aggregator.ingest.poll import PollOptions, poll
 from aggregator.lock import run_lock
-from aggregator.poll import PollOptions, poll
 from aggregator.store import open_db
 
 

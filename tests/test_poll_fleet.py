@@ -24,7 +24,7 @@ from hostile import (
 )
 
 from aggregator.config import load_config
-from aggregator.poll import PollOptions, poll
+from aggregator.ingest.poll import PollOptions, poll
 from aggregator.store import open_db
 
 DEADLINE = 3.0

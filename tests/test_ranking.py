@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aggregator.views import Member, StoryView, rank, ranked
+from aggregator.publish.ranking import Member, StoryView, rank, ranked
 
 
 def _story(sid: str, outlets: list[str], age_hours: float) -> StoryView:

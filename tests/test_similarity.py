@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from conftest import SHARED, write_config
 
-from aggregator.cluster import Clusterer
 from aggregator.config import load_config
+from aggregator.matching.clusterer import Clusterer
 from aggregator.model import Article, FeedConfig
-from aggregator.site import pages
+from aggregator.publish.site import pages
+from aggregator.publish.terminal import explain_lines
+from aggregator.store import clustering as st
 from aggregator.store import open_db
-from aggregator.store import stories as st
 from aggregator.store.feeds import FeedUpdate, save_success, sync_feeds
-from aggregator.store.views import load_stories
-from aggregator.terminal import explain_lines
+from aggregator.store.listing import load_stories
 
 # Background articles give the rarity statistics something to stand on, as a real archive does.
 BACKGROUND = [

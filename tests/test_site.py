@@ -16,10 +16,10 @@ from conftest import DATA, FeedServer
 from sitefixture import build_fixture_db
 
 from aggregator.cli import main
-from aggregator.site import build_site, pages
+from aggregator.publish.site import build_site, pages
 from aggregator.store import open_db
 from aggregator.store.feeds import health
-from aggregator.store.views import load_stories, newest_time
+from aggregator.store.listing import load_stories, newest_time
 
 GOLDEN = DATA / "golden"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"

@@ -14,10 +14,10 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 from scipy import sparse
 from scipy.sparse import _sparsetools
 
-from aggregator import minhash, sketch
-from aggregator.scoring import Doc, _compiled_dot_rows, _dot_rows, with_neighbours
-from aggregator.stories import Assignment, assign
-from aggregator.window import Window
+from aggregator.matching import minhash, sketch
+from aggregator.matching.similarity import Doc, _compiled_dot_rows, _dot_rows, with_neighbours
+from aggregator.matching.stories import Assignment, assign
+from aggregator.matching.window import Window
 
 
 def _terms(rng: random.Random, vocabulary: list[str]) -> list[str]:
@@ -140,7 +140,7 @@ def _doc(aid: int, vec: dict[str, float], ids: dict[str, int]) -> Doc:
 
 
 def test_evolve_is_dataclasses_replace_for_docs() -> None:
-    from aggregator.scoring import evolve
+    from aggregator.matching.similarity import evolve
 
     d = _doc(1, {"quake": 0.8, "chile": 0.6}, {})
     assert evolve(d, story_id="s1", neighbour=2) == replace(d, story_id="s1", neighbour=2)
@@ -151,7 +151,7 @@ def test_evolve_is_dataclasses_replace_for_docs() -> None:
 
 @pytest.mark.parametrize("ids", [[3, 4, 5, 7, 8, 10], [3, 4, 5, 7, 8, 10_000]])  # close / spread
 def test_the_scoring_table_finds_each_candidates_row(ids: list[int]) -> None:
-    from aggregator.scoring import _Table
+    from aggregator.matching.similarity import _Table
 
     table = _Table([_doc(i, {"quake": 1.0}, {}) for i in reversed(ids)], {})
     wanted = np.array([10, 3, 7, 8, 8, 2, 6, 11, 10_000, 10_001], dtype=np.int64)
@@ -304,7 +304,7 @@ def test_the_window_indexes_one_text_once_and_takes_the_next_when_it_leaves() ->
 
 def test_the_window_holds_at_most_a_candidate_list_of_identical_key_terms(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    import aggregator.window as window_module
+    import aggregator.matching.window as window_module
 
     monkeypatch.setattr(window_module, "SAME_STORY_SIG", 2)
     terms = sketch.signature(["spam", "watches"], sketch.STORY_PERMS)
@@ -343,8 +343,8 @@ def test_a_near_repeat_leaves_the_copy_index_once_its_batch_is_decided() -> None
 def test_all_pairs_of_a_story_are_scored_as_candidate_edges_are() -> None:
     """Regrouping scores every pair of a story's members as ``edges`` scores a candidate:
     neighbour-expanded vectors, years in conflict scaled down, nothing across the window."""
-    from aggregator.features import YEAR_CONFLICT
-    from aggregator.scoring import MIN_EDGE, all_pairs, cosine
+    from aggregator.matching.features import YEAR_CONFLICT
+    from aggregator.matching.similarity import MIN_EDGE, all_pairs, cosine
 
     ids: dict[str, int] = {}
     a = replace(_doc(1, {"quake": 0.8, "chile": 0.6}, ids), time=0.0, years=frozenset({"2024"}))
@@ -365,7 +365,7 @@ def test_all_pairs_of_a_story_are_scored_as_candidate_edges_are() -> None:
 
 
 def test_cross_sums_add_up_every_pair_between_two_groups() -> None:
-    from aggregator.scoring import all_pairs, cross_sums
+    from aggregator.matching.similarity import all_pairs, cross_sums
 
     ids: dict[str, int] = {}
     docs = [replace(_doc(i, {"quake": 0.5 + 0.1 * i, f"w{i % 2}": 0.5}, ids), time=3600.0 * i,

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 from aggregator.cli import main
-from aggregator.cluster import Clusterer
+from aggregator.matching.clusterer import Clusterer
+from aggregator.matching.similarity import Doc
+from aggregator.matching.stories import assign, story_id_for
 from aggregator.model import Article, FeedConfig
-from aggregator.scoring import Doc
+from aggregator.store import clustering as st
 from aggregator.store import open_db
-from aggregator.store import stories as st
 from aggregator.store.feeds import FeedUpdate, save_success, sync_feeds
-from aggregator.stories import assign, story_id_for
 
 EVENTS = [
     ("Sumatra earthquake", "magnitude 6.8 earthquake Sumatra Padang tsunami warning geological survey"),
@@ -249,7 +249,7 @@ def test_a_run_pauses_the_garbage_collector_and_gives_it_back(tmp_path: Path, en
     the caller gets it back as it was, also when the run fails."""
     import gc
 
-    from aggregator.cluster import _collector_paused
+    from aggregator.matching.clusterer import _collector_paused
 
     was = gc.isenabled()
     try:
@@ -269,8 +269,8 @@ def test_a_small_archive_lowers_the_default_bar() -> None:
     SMALL_ARCHIVE articles the bar drops by SLOPE per e-fold, never below the neighbour bar."""
     import math
 
-    from aggregator.scoring import NEIGHBOUR_MIN
-    from aggregator.stories import SMALL_ARCHIVE, SMALL_ARCHIVE_SLOPE, threshold_for
+    from aggregator.matching.similarity import NEIGHBOUR_MIN
+    from aggregator.matching.stories import SMALL_ARCHIVE, SMALL_ARCHIVE_SLOPE, threshold_for
 
     assert threshold_for(0.33, SMALL_ARCHIVE) == threshold_for(0.33, 10**6) == 0.33
     expected = 0.33 - SMALL_ARCHIVE_SLOPE * math.log(SMALL_ARCHIVE / 230)
@@ -454,7 +454,7 @@ def test_a_split_keeps_evidence_that_holds_and_replaces_evidence_that_does_not(
     """Stored in the batch's transaction: an article whose matched article shares its story
     after a split keeps its evidence; once the matched article is in another story it takes
     its new evidence. The part is recorded, and an alias its id had is dropped."""
-    from aggregator.stories import Assignment, Link
+    from aggregator.matching.stories import Assignment, Link
 
     db_path = tmp_path / "a.db"
     load(db_path, background())
@@ -508,9 +508,9 @@ def test_text_features_made_in_worker_processes_equal_those_made_in_one(tmp_path
     """A large batch's features come from worker processes, parts of it from the main process
     when no worker has started them yet; in the batch's order, they are those one process
     makes."""
-    from aggregator import extract as ex
-    from aggregator import sketch
-    from aggregator.cluster import PARALLEL_FROM
+    from aggregator.matching import extract as ex
+    from aggregator.matching import sketch
+    from aggregator.matching.clusterer import PARALLEL_FROM
 
     rng = random.Random(3)
     vocabulary = [w for _, words in EVENTS for w in words.split()]

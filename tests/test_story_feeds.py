@@ -12,7 +12,7 @@ from conftest import FeedServer
 from sitefixture import build_fixture_db
 from test_site import Audit, _pages
 
-from aggregator.parse import parse_feed
+from aggregator.ingest.parse import parse_feed
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 

@@ -15,20 +15,21 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from aggregator import features as ft
-from aggregator import netguard, schedule, urls
-from aggregator import text as tx
-from aggregator.cluster import _one_stretch
-from aggregator.decode import BoundedDecoder
+from aggregator import urls
 from aggregator.errors import FetchError
-from aggregator.fetch import max_age_seconds, retry_after_seconds
-from aggregator.sanitize import clean_html, to_text
+from aggregator.ingest import addresses, schedule
+from aggregator.ingest.decode import BoundedDecoder
+from aggregator.ingest.fetch import max_age_seconds, retry_after_seconds
+from aggregator.ingest.sanitize import clean_html, to_text
+from aggregator.matching import features as ft
+from aggregator.matching import text as tx
+from aggregator.matching.clusterer import _one_stretch
+from aggregator.publish.ranking import StoryView
+from aggregator.publish.terminal import format_story
 from aggregator.store import vectors
-from aggregator.store.stories import PendingArticle
-from aggregator.terminal import format_story
-from aggregator.views import StoryView
+from aggregator.store.clustering import PendingArticle
 
-LOOPBACK = netguard.parse_networks(["127.0.0.1/32"])
+LOOPBACK = addresses.parse_networks(["127.0.0.1/32"])
 
 
 @pytest.mark.parametrize(("addr", "ok"), [
@@ -40,13 +41,13 @@ LOOPBACK = netguard.parse_networks(["127.0.0.1/32"])
     ("224.0.0.1", False), ("255.255.255.255", False), ("not-an-ip", False),
 ])
 def test_address_policy(addr: str, ok: bool) -> None:
-    assert netguard.allowed(addr, ()) is ok
+    assert addresses.allowed(addr, ()) is ok
 
 
 def test_allowed_networks_are_exact() -> None:
-    assert netguard.allowed("127.0.0.1", LOOPBACK)
-    assert netguard.allowed("::ffff:127.0.0.1", LOOPBACK)
-    assert not netguard.allowed("127.0.0.2", LOOPBACK)
+    assert addresses.allowed("127.0.0.1", LOOPBACK)
+    assert addresses.allowed("::ffff:127.0.0.1", LOOPBACK)
+    assert not addresses.allowed("127.0.0.2", LOOPBACK)
 
 
 def test_gzip_bomb_stops_at_the_cap() -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from ..errors import StorageError
-from .schema import migrations
+from aggregator.errors import StorageError
+from aggregator.store.schema import migrations
 
 BUSY_TIMEOUT_MS = 30_000
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ..model import Article, FeedConfig, FeedHealth
-from . import Transaction, iso
+from aggregator.model import Article, FeedConfig, FeedHealth
+from aggregator.store import Transaction, iso
 
 
 @dataclass(frozen=True)

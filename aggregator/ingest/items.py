@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from . import sanitize, urls
-from .model import Article
+from aggregator import urls
+from aggregator.ingest import sanitize
+from aggregator.model import Article
 
 # Per-feed and per-field caps: the largest real feeds we replay carry ~100 items with ~2 KB
 # summaries; anything past these is cut, never stored.

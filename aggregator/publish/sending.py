@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from . import mail
-from .digest import choose
-from .errors import MailError, PublishError
-from .model import Config
-from .store import iso, open_db
-from .store.digests import DigestRecord, get, last_sent, mark, save_pending
-from .store.views import first_linked, load_stories
+from aggregator.errors import MailError, PublishError
+from aggregator.model import Config
+from aggregator.publish import mail
+from aggregator.publish.digest import choose
+from aggregator.store import iso, open_db
+from aggregator.store.deliveries import DigestRecord, get, last_sent, mark, save_pending
+from aggregator.store.listing import first_linked, load_stories
 
 # The first digest of a list covers the last day.
 FIRST_DIGEST_SPAN = timedelta(days=1)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
-from . import Transaction, iso
+from aggregator.store import Transaction, iso
 
 
 @dataclass(frozen=True)

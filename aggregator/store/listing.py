@@ -8,8 +8,8 @@ from dataclasses import replace
 
 from sqlite_utils import Database
 
-from ..views import Member, StoryView, rank, ranked
-from . import epoch
+from aggregator.publish.ranking import Member, StoryView, rank, ranked
+from aggregator.store import epoch
 
 
 def newest_time(db: Database) -> str | None:

@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from . import features as ft
-from . import sketch
-from .scoring import Doc, evolve, with_neighbours
-from .store import epoch
-from .store.stories import StoredSketch
-from .stories import Assignment
+from aggregator.matching import features as ft
+from aggregator.matching import sketch
+from aggregator.matching.similarity import Doc, evolve, with_neighbours
+from aggregator.matching.stories import Assignment
+from aggregator.store import epoch
+from aggregator.store.clustering import StoredSketch
 
 # Story candidates scored per new article, the closest by key-term overlap first: it bounds
 # the scoring and the agglomeration that follows. Ranking by the sketches is coarse (a cap of 40

@@ -1,20 +1,26 @@
-"""The orchestration the CLI calls: one function per command, each returning data to print."""
+"""The jobs the CLI runs, each a function that wires the stages and returns data to print:
+poll, cluster, the feeds' health, and `aggregator run`, the daily job for cron (each stage
+reports one line; failures don't stop later stages, and the run says whether every stage that
+ran succeeded)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cluster import Clusterer, ClusterReport
-from .errors import AggregatorError, StorageError
-from .lock import run_lock
-from .model import Config, FeedHealth, PollReport
-from .poll import PollOptions, Progress, poll
-from .store import iso, open_db
-from .store.feeds import health
+from aggregator.errors import AggregatorError, StorageError
+from aggregator.ingest.poll import PollOptions, Progress, poll
+from aggregator.lock import run_lock
+from aggregator.matching.clusterer import Clusterer, ClusterReport
+from aggregator.model import Config, FeedHealth, PollReport
+from aggregator.publish.sending import send_digest
+from aggregator.publish.site import build_site
+from aggregator.publish.terminal import poll_line
+from aggregator.store import iso, open_db
+from aggregator.store.feeds import health
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -110,3 +116,46 @@ def parse_since(value: str, now: datetime | None = None) -> str:
     except ValueError as e:
         raise AggregatorError(f"--since: expected e.g. 24h, 3d or 2026-11-27, got {value!r}") from e
     return iso(dt if dt.tzinfo else dt.replace(tzinfo=UTC))
+
+
+def run_all(
+    config: Config,
+    poll: bool = True,
+    cluster: bool = True,
+    build: bool = True,
+    email: bool = True,
+    now: Clock = lambda: datetime.now(UTC),
+) -> Iterator[tuple[str, bool]]:
+    """Each stage's line and whether it succeeded (a poll where every due feed failed did not)."""
+    if poll:
+        try:
+            report, _ = run_poll(config, PollOptions(now=now), cluster=False)
+            yield f"poll: {poll_line(report)}", not report.all_failed
+        except AggregatorError as e:
+            yield f"poll: failed: {e}", False
+    if cluster:
+        try:
+            r = run_cluster(config, now)
+            yield (
+                f"cluster: {r.articles} articles, {r.new_stories} new stories, "
+                f"{r.updated_stories} updated",
+                True,
+            )
+        except AggregatorError as e:
+            yield f"cluster: failed: {e}", False
+    if build:
+        try:
+            yield f"build: site at {build_site(config, now=now())}", True
+        except AggregatorError as e:
+            yield f"build: failed: {e}", False
+    if email:
+        if not config.email.recipients and not config.email.maildir:
+            yield "email: no recipients configured; skipped", True
+        elif now().hour < config.email.send_hour:
+            yield f"email: not due before {config.email.send_hour:02d}:00 UTC", True
+        else:
+            try:
+                result = send_digest(config, now=now())
+                yield f"email: {result.message}", result.ok
+            except AggregatorError as e:
+                yield f"email: failed: {e}", False

@@ -2,8 +2,8 @@
 
 Every request, every redirect hop included: the URL normalised once by httpx's own rules (IDNA,
 Unicode full stops, percent-encoding) before anything looks at it; http/https only; host names
-resolved by the connection pool's own resolver, which hands it only the addresses netguard
-allows; and every socket the pool opens checked against netguard with the exact address it is
+resolved by the connection pool's own resolver, which hands it only the addresses addresses
+allows; and every socket the pool opens checked against addresses with the exact address it is
 about to connect to, so no spelling of a host (an IP literal in any form, a name, a redirect, a
 full-text link) reaches an address that was not checked. The block comes before any connection,
 so a blocked address says nothing about its ports. At most ``max_redirects`` hops; one overall
@@ -32,10 +32,10 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.http_exceptions import HttpProcessingError
 from httpx_aiohttp import AiohttpTransport
 
-from . import netguard
-from .decode import BoundedDecoder
-from .errors import FetchError
-from .model import FetchLimits, FetchResult
+from aggregator.errors import FetchError
+from aggregator.ingest import addresses
+from aggregator.ingest.decode import BoundedDecoder
+from aggregator.model import FetchLimits, FetchResult
 
 Resolve = Callable[[str], Awaitable[list[str]]]
 ACCEPT = (
@@ -68,7 +68,7 @@ class _Refused(OSError):
 
 
 class _GuardedResolver(AbstractResolver):
-    """Resolves host names for the connection pool and hands it only the addresses netguard
+    """Resolves host names for the connection pool and hands it only the addresses addresses
     allows, so the address checked is the address connected to (redirect hops included)."""
 
     def __init__(self, resolve: Resolve, networks: tuple[Any, ...]) -> None:
@@ -84,7 +84,7 @@ class _GuardedResolver(AbstractResolver):
             raise _Refused(FetchError("dns_error", f"cannot resolve {host}: {e}")) from e
         if not found:
             raise _Refused(FetchError("dns_error", f"no address for {host}"))
-        addrs = [a for a in found if netguard.allowed(a, self._networks)]
+        addrs = [a for a in found if addresses.allowed(a, self._networks)]
         if not addrs:
             raise _Refused(
                 FetchError(
@@ -168,12 +168,12 @@ def normalise(url: str) -> str:
 
 
 def _guarded_socket(networks: tuple[Any, ...]) -> Callable[[Any], socket.socket]:
-    """The connection pool's socket factory: it refuses any address netguard does not allow,
+    """The connection pool's socket factory: it refuses any address addresses does not allow,
     whichever way the pool came to it (a resolved name or an IP literal it never resolved)."""
 
     def make(addr_info: Any) -> socket.socket:
         family, kind, proto, _, address = addr_info
-        if not netguard.allowed(str(address[0]), networks):
+        if not addresses.allowed(str(address[0]), networks):
             raise _Refused(FetchError("blocked_address", f"{address[0]} is not a public address"))
         return socket.socket(family=family, type=kind, proto=proto)
 
@@ -186,7 +186,7 @@ class Fetcher:
     def __init__(self, limits: FetchLimits, resolve: Resolve = system_resolve) -> None:
         self.limits = limits
         self._resolve = resolve
-        self._networks = netguard.parse_networks(limits.allowed_private_networks)
+        self._networks = addresses.parse_networks(limits.allowed_private_networks)
         self._transport: AiohttpTransport
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
@@ -243,8 +243,8 @@ class Fetcher:
         host = parts.hostname
         if not host:
             raise FetchError("bad_url", f"no host in {url!r}")
-        lit = netguard.literal(host)
-        if lit is not None and not netguard.allowed(lit, self._networks):
+        lit = addresses.literal(host)
+        if lit is not None and not addresses.allowed(lit, self._networks):
             raise FetchError("blocked_address", f"{lit} is not a public address")
         return url
 

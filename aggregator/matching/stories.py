@@ -28,8 +28,16 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .features import shared_terms
-from .scoring import NEIGHBOUR_MIN, Candidates, Doc, all_pairs, cosine, cross_sums, edges
+from aggregator.matching.features import shared_terms
+from aggregator.matching.similarity import (
+    NEIGHBOUR_MIN,
+    Candidates,
+    Doc,
+    all_pairs,
+    cosine,
+    cross_sums,
+    edges,
+)
 
 # Average-link threshold on the cosine of neighbour-expanded TF-IDF vectors (scoring.py), in
 # both passes (step 4 joins clusters whose average over every pair between them reaches it).

@@ -14,13 +14,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import builds, render
-from .errors import AggregatorError
-from .model import Config
-from .store import iso, open_db, parse_iso
-from .store.feeds import health
-from .store.views import load_stories, newest_time
-from .views import StoryView
+from aggregator.errors import AggregatorError
+from aggregator.model import Config
+from aggregator.publish import builds, render
+from aggregator.publish.ranking import StoryView
+from aggregator.store import iso, open_db, parse_iso
+from aggregator.store.feeds import health
+from aggregator.store.listing import load_stories, newest_time
 
 _SAFE_ID = re.compile(r"^[a-z0-9]{1,40}$")
 _SAFE_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")

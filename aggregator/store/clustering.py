@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ..stories import Assignment
-from . import Transaction, epoch, iso, vectors
+from aggregator.matching.stories import Assignment
+from aggregator.store import Transaction, epoch, iso, vectors
 
 # (sort_time, feed_url, key): the order in which articles are clustered.
 Cursor = tuple[str, str, str]

@@ -15,9 +15,10 @@ from typing import Any
 
 import feedparser
 
-from . import items, jsonfeed, sanitize, urls
-from .errors import ParseError
-from .model import Article, ParsedFeed
+from aggregator import urls
+from aggregator.errors import ParseError
+from aggregator.ingest import items, jsonfeed, sanitize
+from aggregator.model import Article, ParsedFeed
 
 _ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.IGNORECASE)
 

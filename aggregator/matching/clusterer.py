@@ -22,15 +22,16 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlite_utils import Database
 
-from . import extract as ex
-from . import features as ft
-from . import lifeline, sketch
-from . import text as tx
-from .scoring import Doc
-from .store import epoch
-from .store import stories as st
-from .stories import STORY_THRESHOLD, Link, assign, threshold_for
-from .window import Window, doc
+from aggregator import lifeline
+from aggregator.matching import extract as ex
+from aggregator.matching import features as ft
+from aggregator.matching import sketch
+from aggregator.matching import text as tx
+from aggregator.matching.similarity import Doc
+from aggregator.matching.stories import STORY_THRESHOLD, Link, assign, threshold_for
+from aggregator.matching.window import Window, doc
+from aggregator.store import clustering as st
+from aggregator.store import epoch
 
 # Articles per transaction. A poll of 30 outlets brings ~1,000 new items; 2,000 keeps one poll in
 # one batch (so arrival order within it never matters) and bounds memory.

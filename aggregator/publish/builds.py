@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import PublishError
+from aggregator.errors import PublishError
 
 # Complete builds kept beside the live one, for rollback (switch the link back by hand).
 KEEP_BUILDS = 2

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import features as ft
-from . import minhash
-from . import text as tx
+from aggregator.matching import features as ft
+from aggregator.matching import minhash
+from aggregator.matching import text as tx
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import formatdate
 
-from . import render
-from .digest import Digest
-from .errors import MailError
-from .model import EmailSettings
+from aggregator.errors import MailError
+from aggregator.model import EmailSettings
+from aggregator.publish import render
+from aggregator.publish.digest import Digest
 
 PASSWORD_ENV = "AGGREGATOR_SMTP_PASSWORD"
 SMTP_TIMEOUT = 30.0

@@ -14,8 +14,8 @@ import resource
 from collections.abc import Callable
 from typing import Any
 
-from . import lifeline
-from .errors import AggregatorError, ParseError
+from aggregator import lifeline
+from aggregator.errors import AggregatorError, ParseError
 
 # 2 GiB of address space per worker: a 100,000-item feed parses in ~400 MB, a billion-laughs
 # document stops at the limit.

@@ -10,10 +10,10 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from .metrics import Mistake
-from .model import FeedHealth, PollReport
-from .store import epoch
-from .views import StoryView
+from aggregator.matching.metrics import Mistake
+from aggregator.model import FeedHealth, PollReport
+from aggregator.publish.ranking import StoryView
+from aggregator.store import epoch
 
 
 def _c(text: str, code: str, colour: bool) -> str:

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import feed_entry, load_config, parse_config
-from .errors import ConfigError
-from .model import FeedConfig
+from aggregator.config import feed_entry, load_config, parse_config
+from aggregator.errors import ConfigError
+from aggregator.model import FeedConfig
 
 _META = ("language", "country", "owner", "role")
 

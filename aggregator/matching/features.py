@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import text as tx
+from aggregator.matching import text as tx
 
 # Measured with `aggregator eval` on shared/data/eval (neus-val, ecbplus-dev), average link:
 # title counted twice beat once (+0.012 ARI neus-val, +0.008 ecbplus-dev) and three times (flat).

@@ -11,9 +11,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from . import items, sanitize, urls
-from .errors import ParseError
-from .model import Article, ParsedFeed
+from aggregator import urls
+from aggregator.errors import ParseError
+from aggregator.ingest import items, sanitize
+from aggregator.model import Article, ParsedFeed
 
 _VERSION = "https://jsonfeed.org/version/"
 _TYPES = ("application/feed+json", "application/json")

@@ -28,7 +28,7 @@ import datasketch
 import numpy as np
 from datasketch import MinHash
 
-from . import minhash
+from aggregator.matching import minhash
 
 SEED = 1
 SCHEME = "affine32"

@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from . import urls
+from aggregator import urls
 
 # The built-in templates: the repository's templates/ folder, shipped as a package.
 BUILTIN = "aggregator.templates"
@@ -89,7 +89,7 @@ def render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> st
     try:
         return env.get_template(name).render(**context)
     except jinja2.TemplateError as e:
-        from .errors import AggregatorError
+        from aggregator.errors import AggregatorError
 
         raise AggregatorError(f"template {name}: {e}") from e
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import zlib
 
-from .errors import FetchError
+from aggregator.errors import FetchError
 
 SUPPORTED = ("gzip", "x-gzip", "deflate", "identity", "")
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from .features import YEAR_CONFLICT, year_conflict
+from aggregator.matching.features import YEAR_CONFLICT, year_conflict
 
 # Neighbour expansion: an article is scored as its own terms plus NEIGHBOUR_WEIGHT x similarity x
 # the terms of its nearest neighbour, when that similarity is at least NEIGHBOUR_MIN. In effect a

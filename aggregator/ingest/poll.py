@@ -17,11 +17,14 @@ from typing import TypeVar
 
 from sqlite_utils import Database
 
-from . import schedule, urls
-from .errors import AggregatorError, FetchError, ParseError
-from .fetch import ACCEPT_PAGE, Fetcher, Resolve, system_resolve
-from .fulltext import extract
-from .model import (
+from aggregator import urls
+from aggregator.errors import AggregatorError, FetchError, ParseError
+from aggregator.ingest import schedule
+from aggregator.ingest.fetch import ACCEPT_PAGE, Fetcher, Resolve, system_resolve
+from aggregator.ingest.fulltext import extract
+from aggregator.ingest.parse import parse_feed
+from aggregator.ingest.workers import WorkerPool
+from aggregator.model import (
     Article,
     Config,
     FetchResult,
@@ -31,10 +34,8 @@ from .model import (
     Settings,
     Waiting,
 )
-from .parse import parse_feed
-from .store import feeds as store
-from .store import parse_iso
-from .workers import WorkerPool
+from aggregator.store import feeds as store
+from aggregator.store import parse_iso
 
 Progress = Callable[[PollOutcome, int, int], None]
 T = TypeVar("T")
