@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from aggregator import __version__
 from aggregator.config import CONFIG_ENV, config_path, load_config
@@ -200,22 +200,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_clusters(args: argparse.Namespace) -> int:
-    from aggregator.jobs import parse_since
-    from aggregator.store import clustering as st
-    from aggregator.store import open_db
-    from aggregator.store.listing import load_stories
+    from aggregator.jobs import explain, list_stories
 
     config = _config(args)
-    db = open_db(config.settings.database, create=False)
-    try:
-        if args.explain:
-            return _explain(db, st.resolve(db, args.explain), args.explain)
-        since = parse_since(args.since) if args.since else None
-        stories = load_stories(
-            db, since=since, outlet=args.outlet, search=args.search, min_outlets=args.min_outlets
-        )[: args.limit]
-    finally:
-        db.conn.close()
+    if args.explain:
+        found = explain(config, args.explain)
+        if found.story.id != found.asked:
+            print(f"{found.asked} was merged into {found.story.id}")
+        if found.split_from is not None:
+            print(f"{found.story.id} was split off {found.split_from}")
+        for line in explain_lines(found.story):
+            print(line)
+        for part in found.split_off:
+            print(f"split off it: {part}")
+        return 0
+    stories = list_stories(
+        config, args.since, args.outlet, args.search, args.min_outlets, args.limit
+    )
     if args.json:
         print(json.dumps([story_json(s) for s in stories], indent=2, ensure_ascii=False))
     elif args.csv:
@@ -228,25 +229,6 @@ def cmd_clusters(args: argparse.Namespace) -> int:
         for i, s in enumerate(stories, start=1):
             print(format_story(i, s, now, width, _tty()))
             print()
-    return 0
-
-
-def _explain(db: Any, story_id: str, asked: str) -> int:
-    from aggregator.store import clustering as st
-    from aggregator.store.listing import load_stories
-
-    found = load_stories(db, ids=[story_id])
-    if not found:
-        raise AggregatorError(f"no story {asked!r}")
-    if story_id != asked:
-        print(f"{asked} was merged into {story_id}")
-    parent, parts = st.splits_of(db, story_id)
-    if parent is not None:
-        print(f"{story_id} was split off {parent}")
-    for line in explain_lines(found[0]):
-        print(line)
-    for part in parts:
-        print(f"split off it: {part}")
     return 0
 
 

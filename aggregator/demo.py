@@ -23,10 +23,11 @@ from aggregator.config import load_config
 from aggregator.errors import AggregatorError
 from aggregator.ingest.poll import PollOptions, poll
 from aggregator.matching.clusterer import Clusterer
+from aggregator.publish.ranking import current_stories
 from aggregator.publish.site import build_site
 from aggregator.publish.terminal import format_story
 from aggregator.store import open_db
-from aggregator.store.listing import load_stories
+from aggregator.store.clustering import ClusterState
 
 DATA = Path(__file__).resolve().parent / "demo_data"
 DEMO_DAY = "2025-11-05"
@@ -180,14 +181,14 @@ def run_demo(out: Path | None = None, day: str = DEMO_DAY, top: int = 5) -> Iter
                 moment = _moment(snap.name)
                 server.load(snap, moment)
                 report = asyncio.run(poll(db, config, PollOptions(force=True)))
-                clustered = Clusterer(db, config.settings.window_hours).run()
+                clustered = Clusterer(ClusterState(db), config.settings.window_hours).run()
                 yield (
                     f"poll {snap.name}: {report.ok} feeds ok, {report.failed} failed, "
                     f"{sum(1 for o in report.outcomes if o.not_modified)} not modified, "
                     f"{report.new_articles} new articles; {clustered.new_stories} new stories, "
                     f"{clustered.updated_stories} updated"
                 )
-            stories = load_stories(db, min_outlets=2)
+            stories = current_stories(db, min_outlets=2)
         finally:
             db.conn.close()
         yield (

@@ -23,10 +23,11 @@ from sqlite_utils import Database
 from aggregator.errors import AggregatorError
 from aggregator.matching.clusterer import Clusterer
 from aggregator.matching.metrics import Mistake, Scores, merges, score, splits
-from aggregator.model import Article, FeedConfig
+from aggregator.model import Article, FeedConfig, FeedUpdate
 from aggregator.store import clustering as st
 from aggregator.store import open_db
-from aggregator.store.feeds import FeedUpdate, save_success, sync_feeds
+from aggregator.store.clustering import ClusterState
+from aggregator.store.feeds import save_success, sync_feeds
 
 # Undated articles arrive one second apart, in file order, from this moment.
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -118,7 +119,9 @@ def run_eval(
     with tempfile.TemporaryDirectory(prefix="aggregator-eval-") as tmp:
         db = open_db(Path(tmp) / "eval.db")
         _store(db, rows)
-        clusterer = functools.partial(Clusterer, db, window_hours, threshold, now=lambda: _EPOCH)
+        clusterer = functools.partial(
+            Clusterer, ClusterState(db), window_hours, threshold, now=lambda: _EPOCH
+        )
         started = time.perf_counter()
         if poll_size is None:
             clusterer().run()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,12 +16,15 @@ from aggregator.errors import AggregatorError, StorageError
 from aggregator.ingest.poll import PollOptions, Progress, poll
 from aggregator.lock import run_lock
 from aggregator.matching.clusterer import Clusterer, ClusterReport
-from aggregator.model import Config, FeedHealth, PollReport
+from aggregator.model import Config, FeedHealth, PollReport, StoryView
+from aggregator.publish.ranking import current_stories
 from aggregator.publish.sending import send_digest
 from aggregator.publish.site import build_site
 from aggregator.publish.terminal import poll_line
-from aggregator.store import iso, open_db
+from aggregator.store import clustering, open_db
+from aggregator.store.clustering import ClusterState
 from aggregator.store.feeds import health
+from aggregator.times import iso
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -65,7 +69,9 @@ def run_cluster(config: Config, now: Clock = _now) -> ClusterReport:
 
 
 def _clusterer(db: Database, config: Config, now: Clock = _now) -> Clusterer:
-    return Clusterer(db, config.settings.window_hours, config.settings.story_threshold, now)
+    return Clusterer(
+        ClusterState(db), config.settings.window_hours, config.settings.story_threshold, now
+    )
 
 
 def feed_health(config: Config) -> list[FeedHealth]:
@@ -99,6 +105,50 @@ def feed_health(config: Config) -> list[FeedHealth]:
         )
         for f in config.feeds
     ]
+
+
+def list_stories(
+    config: Config,
+    since: str | None = None,
+    outlet: str | None = None,
+    search: str | None = None,
+    min_outlets: int = 1,
+    limit: int | None = None,
+) -> list[StoryView]:
+    """The current stories, ranked (``since``: ``24h``, ``3d`` or a date)."""
+    db = open_db(config.settings.database, create=False)
+    try:
+        after = parse_since(since) if since else None
+        found = current_stories(
+            db, since=after, outlet=outlet, search=search, min_outlets=min_outlets
+        )
+    finally:
+        db.conn.close()
+    return found[:limit]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a story holds its articles: the story (found by any id it ever had), the story it
+    was split off (if it was), and the parts split off it."""
+
+    asked: str
+    story: StoryView
+    split_from: str | None
+    split_off: tuple[str, ...]
+
+
+def explain(config: Config, story_id: str) -> Explanation:
+    db = open_db(config.settings.database, create=False)
+    try:
+        current = clustering.resolve(db, story_id)
+        found = current_stories(db, ids=[current])
+        if not found:
+            raise AggregatorError(f"no story {story_id!r}")
+        parent, parts = clustering.splits_of(db, current)
+    finally:
+        db.conn.close()
+    return Explanation(story_id, found[0], parent, tuple(parts))
 
 
 def parse_since(value: str, now: datetime | None = None) -> str:

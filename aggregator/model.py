@@ -1,12 +1,17 @@
-"""Frozen dataclasses that cross module boundaries. No I/O here.
+"""The records passed between layers: frozen dataclasses, each section saying from where to
+where. No I/O and no logic here.
 
-Times are timezone-aware UTC datetimes; collections are tuples.
+Times are timezone-aware UTC datetimes (or, where the store keeps them as text, sortable UTC
+strings, see times.py); collections are tuples.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
+
+from aggregator.times import epoch
 
 
 @dataclass(frozen=True)
@@ -188,3 +193,227 @@ class PollReport:
     def all_failed(self) -> bool:
         """Feeds were due and every one of them failed: nothing works (offline, blocked)."""
         return bool(self.outcomes) and not self.ok
+
+
+# -- Feed state: from the store to the poller, and what a poll writes back (ingest -> store).
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the poller needs to know about a feed between runs."""
+
+    url: str
+    outlet: str
+    language: str | None
+    fulltext: bool
+    interval: int | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    failures: int
+    next_due: str | None
+    retry_until: str | None
+    gone: bool
+    redirect_to: str | None
+    redirect_count: int
+    ttl_minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class FeedUpdate:
+    """Everything one successful poll changes about a feed, written in one transaction."""
+
+    url: str
+    status: int
+    now: datetime
+    next_due: datetime
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    ttl_minutes: int | None
+    title: str | None
+    redirect_to: str | None
+    redirect_count: int
+
+
+@dataclass(frozen=True)
+class NotModified:
+    """A poll that found nothing new (304, or the same body as last time)."""
+
+    url: str
+    status: int
+    now: datetime
+    next_due: datetime
+    redirect_to: str | None = None
+    redirect_count: int = 0
+
+
+@dataclass(frozen=True)
+class AwaitingText:
+    """An article of a full-text feed stored before its page was fetched."""
+
+    id: int
+    key: str
+    url: str | None
+    first_seen: str
+
+
+# -- Clustering: what the clusterer reads from the store and writes back (store <-> matching).
+
+
+# (sort_time, feed_url, key): the order in which articles are clustered.
+Cursor = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class PendingArticle:
+    id: int
+    key: str  # globally unique: feed URL + article key
+    outlet: str
+    url: str | None
+    title: str
+    summary: str
+    fulltext: str | None
+    language: str | None
+    sort_time: str
+    dated: bool
+    feed_url: str
+    cursor: Cursor
+
+    @cached_property
+    def time(self) -> float:
+        """``sort_time`` in epoch seconds (read once: batches are cut and placed by it)."""
+        return epoch(self.sort_time)
+
+
+@dataclass(frozen=True)
+class StoredSketch:
+    id: int
+    key: str
+    outlet: str
+    url: str | None
+    vec: dict[str, float]
+    copy_sig: bytes | None  # None when made by another sketch version: never mixed with ours
+    story_sig: bytes | None
+    time: float
+    dated: bool
+    story_id: str
+    copy_root: int | None
+    neighbour: int | None = None
+    neighbour_score: float = 0.0
+    neighbour_vec: dict[str, float] | None = None  # given when the neighbour is not loaded
+    story_first_seen: str | None = None
+
+
+@dataclass(frozen=True)
+class NewSketch:
+    article_id: int
+    vec: dict[str, float]
+    copy_sig: bytes
+    story_sig: bytes
+    time: float
+    dated: bool
+
+
+@dataclass(frozen=True)
+class Link:
+    """Why an article is in its story."""
+
+    article_id: int
+    story_id: str
+    kind: str  # seed | same_url | copy | version | story
+    score: float
+    matched_article_id: int | None
+    shared_terms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CopyOf:
+    article_id: int
+    source_id: int
+    same_outlet: bool  # a new version of the outlet's own article, not another outlet's report
+    score: float
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """An article's most similar article so far and their similarity."""
+
+    article_id: int
+    neighbour_id: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Assignment:
+    links: tuple[Link, ...]
+    copies: tuple[CopyOf, ...]
+    merges: tuple[tuple[str, str], ...]  # (absorbed id, surviving id)
+    # Articles with a new or closer nearest neighbour, which they are scored with from now on.
+    neighbours: tuple[Neighbour, ...] = ()
+    # (story id, id of a part split off it under a new id). Articles that move between two
+    # stories that both go on show in ``relinked`` alone.
+    splits: tuple[tuple[str, str], ...] = ()
+    # The window's articles in stories that fell apart, each with its story now and its best
+    # evidence inside it (the store keeps an article's earlier evidence if that still holds).
+    relinked: tuple[Link, ...] = ()
+
+
+# -- Stories as the outputs show them: from the store to the site, the digest and the terminal (store -> publish).
+
+
+@dataclass(frozen=True)
+class Member:
+    article_id: int
+    outlet: str
+    title: str
+    summary: str
+    url: str | None
+    published: str | None  # UTC ISO; None when the feed gave no usable date
+    sort_time: str
+    kind: str  # seed | story | copy | version | same_url
+    score: float
+    matched_article_id: int | None
+    shared_terms: tuple[str, ...]
+    copy_of: int | None
+    country: str | None = None
+    owner: str | None = None
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class StoryView:
+    id: str
+    title: str
+    lead: str
+    first_seen: str
+    updated: str
+    outlets_updated: str
+    outlets: tuple[str, ...]
+    independent_reports: int
+    article_count: int
+    rank: float
+    members: tuple[Member, ...]
+
+    @property
+    def independent_outlets(self) -> int:
+        return len({m.outlet for m in self.members if m.kind in ("seed", "story")})
+
+    @property
+    def single_outlet(self) -> bool:
+        """Told by one outlet only: listed after the stories several outlets tell."""
+        return len(self.outlets) < 2
+
+
+# -- Digests: one record per list and period (publish <-> store).
+
+
+@dataclass(frozen=True)
+class DigestRecord:
+    list_name: str
+    period: str
+    status: str
+    message_id: str
+    since: str
+    until: str
+    message: bytes

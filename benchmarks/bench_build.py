@@ -13,7 +13,8 @@ import jinja2
 
 from aggregator.config import load_config
 from aggregator.publish.site import build_site
-from aggregator.store import Transaction, iso, open_db
+from aggregator.store import Transaction, open_db
+from aggregator.times import iso
 
 from .common import Row
 from .corpus import T0

@@ -21,9 +21,11 @@ from datasketch import MinHash
 
 from aggregator.matching import text as tx
 from aggregator.matching.clusterer import Clusterer
-from aggregator.model import Article, FeedConfig
-from aggregator.store import Transaction, iso, open_db
-from aggregator.store.feeds import FeedUpdate, save_success, sync_feeds
+from aggregator.model import Article, FeedConfig, FeedUpdate
+from aggregator.store import Transaction, open_db
+from aggregator.store.clustering import ClusterState
+from aggregator.store.feeds import save_success, sync_feeds
+from aggregator.times import iso
 
 from .common import Row
 from .corpus import T0, Item, stream
@@ -56,7 +58,7 @@ def bench_throughput(n: int = 20_000) -> Row:
         db = open_db(Path(tmp) / "bench.db")
         _store(db, items)
         started = time.perf_counter()
-        report = Clusterer(db, 72).run()
+        report = Clusterer(ClusterState(db), 72).run()
         ours = time.perf_counter() - started
         assert report.articles == n
         db.conn.close()
@@ -105,10 +107,10 @@ def _per_article(archive: int) -> float:
         db = open_db(Path(tmp) / "bench.db")
         _archive(db, archive)
         _store(db, window)
-        Clusterer(db, 72).run()  # the window, clustered before the timed run
+        Clusterer(ClusterState(db), 72).run()  # the window, clustered before the timed run
         _store(db, fresh)
         started = time.perf_counter()
-        report = Clusterer(db, 72).run()  # a new run: loads the window from disk, like a restart
+        report = Clusterer(ClusterState(db), 72).run()  # a new run: loads the window from disk, like a restart
         elapsed = time.perf_counter() - started
         assert report.articles == len(fresh)
         db.conn.close()

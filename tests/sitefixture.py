@@ -13,6 +13,7 @@ from aggregator.ingest.poll import PollOptions, poll
 from aggregator.matching.clusterer import Clusterer
 from aggregator.model import Config
 from aggregator.store import open_db
+from aggregator.store.clustering import ClusterState
 
 HOSTILE_STRINGS = [
     "<script>alert('t')</script>",
@@ -83,6 +84,6 @@ def build_fixture_db(server: FeedServer, tmp: Path) -> Config:
     db = open_db(cfg.settings.database)
     fixed = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)  # golden pages need fixed clocks
     asyncio.run(poll(db, cfg, PollOptions(resolve=stub_resolve, now=lambda: fixed)))
-    Clusterer(db, cfg.settings.window_hours, now=lambda: fixed).run()
+    Clusterer(ClusterState(db), cfg.settings.window_hours, now=lambda: fixed).run()
     db.conn.close()
     return cfg

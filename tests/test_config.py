@@ -8,6 +8,7 @@ import pytest
 
 from aggregator.config import load_config
 from aggregator.errors import ConfigError
+from aggregator.store.clustering import ClusterState
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,5 +80,5 @@ def test_story_threshold_reaches_the_clusterer(tmp_path: Path) -> None:
     assert _clusterer(db, load_config(path))._threshold() == 0.25  # as given, even when small
     path.write_text('[settings]\n', encoding="utf-8")
     default = _clusterer(db, load_config(path))
-    assert default.threshold is None is Clusterer(db, 72).threshold
+    assert default.threshold is None is Clusterer(ClusterState(db), 72).threshold
     assert default._threshold() == threshold_for(STORY_THRESHOLD, 0) < STORY_THRESHOLD

@@ -47,7 +47,7 @@ def _config(server: FeedServer, tmp: Path, port: int, **email_over: Any) -> Conf
 
 def _freshen(cfg: Config) -> None:
     """Make the fixture's stories recent, for commands that use the wall clock."""
-    from aggregator.store import iso
+    from aggregator.times import iso
 
     db = open_db(cfg.settings.database)
     db.execute("UPDATE story_links SET linked_at = ?", (iso(datetime.now(UTC)),))

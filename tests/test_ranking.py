@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aggregator.publish.ranking import Member, StoryView, rank, ranked
+from aggregator.model import Member, StoryView
+from aggregator.publish.ranking import rank, ranked
 
 
 def _story(sid: str, outlets: list[str], age_hours: float) -> StoryView:

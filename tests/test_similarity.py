@@ -12,12 +12,13 @@ from conftest import SHARED, write_config
 
 from aggregator.config import load_config
 from aggregator.matching.clusterer import Clusterer
-from aggregator.model import Article, FeedConfig
+from aggregator.model import Article, FeedConfig, FeedUpdate
 from aggregator.publish.site import pages
 from aggregator.publish.terminal import explain_lines
 from aggregator.store import clustering as st
 from aggregator.store import open_db
-from aggregator.store.feeds import FeedUpdate, save_success, sync_feeds
+from aggregator.store.clustering import ClusterState
+from aggregator.store.feeds import save_success, sync_feeds
 from aggregator.store.listing import load_stories
 
 # Background articles give the rarity statistics something to stand on, as a real archive does.
@@ -100,7 +101,7 @@ def _together(tmp_path: Path, a: tuple[str, str], b: tuple[str, str], address: s
             "Follow us on Telegram for the latest updates.\nShare this article.", 10 + i)
     put(0, "a", *a, 30, address)
     put(b_feed, "b", *b, 40, address)
-    Clusterer(db, 72).run()
+    Clusterer(ClusterState(db), 72).run()
     ids = {k: s for k, s in db.execute(
         "SELECT a.key, l.story_id FROM articles a JOIN story_links l ON l.article_id=a.id")}
     return bool(ids["a"] == ids["b"])

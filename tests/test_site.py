@@ -19,7 +19,8 @@ from aggregator.cli import main
 from aggregator.publish.site import build_site, pages
 from aggregator.store import open_db
 from aggregator.store.feeds import health
-from aggregator.store.listing import load_stories, newest_time
+from aggregator.publish.ranking import current_stories
+from aggregator.store.listing import newest_time
 
 GOLDEN = DATA / "golden"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -62,7 +63,7 @@ def site_config(server: FeedServer, tmp_path: Path):  # type: ignore[no-untyped-
 
 def _pages(cfg):  # type: ignore[no-untyped-def]
     db = open_db(cfg.settings.database)
-    stories = load_stories(db)
+    stories = current_stories(db)
     feeds = health(db, [f.url for f in cfg.feeds])
     ref = newest_time(db)
     db.conn.close()

@@ -16,8 +16,9 @@ from scipy.sparse import _sparsetools
 
 from aggregator.matching import minhash, sketch
 from aggregator.matching.similarity import Doc, _compiled_dot_rows, _dot_rows, with_neighbours
-from aggregator.matching.stories import Assignment, assign
+from aggregator.matching.stories import assign
 from aggregator.matching.window import Window
+from aggregator.model import Assignment
 
 
 def _terms(rng: random.Random, vocabulary: list[str]) -> list[str]:
@@ -169,7 +170,8 @@ def test_assign_scores_candidates_with_empty_vectors() -> None:
     a = _doc(1, {"quake": 0.8, "chile": 0.6}, ids)
     b = _doc(2, {"quake": 0.6, "chile": 0.8}, ids)
     empty = _doc(3, {}, ids)
-    result = assign([a, b, empty], [], {1: [2, 3], 2: [3]}, {}, 72 * 3600.0, {})
+    decision = assign([a, b, empty], [], {1: [2, 3], 2: [3]}, {}, 72 * 3600.0, {})
+    result = decision.assignment
     story = {lk.article_id: lk.story_id for lk in result.links}
     assert story[1] == story[2] != story[3]
 
@@ -180,8 +182,8 @@ def test_nearest_neighbours_are_found_both_ways_and_expand_the_vector() -> None:
     b = _doc(2, {"quake": 0.6, "chile": 0.8}, ids)
     c = _doc(3, {"quake": 0.6, "valparaiso": 0.8}, ids)
     far = _doc(4, {"election": 1.0}, ids)
-    result = assign([a, b, c, far], [], {1: [2, 3], 2: [3], 3: [], 4: []}, {}, 72 * 3600.0, {})
-    nearest = {d.id: (d.neighbour, round(d.neighbour_score, 2)) for d in result.rescored}
+    decision = assign([a, b, c, far], [], {1: [2, 3], 2: [3], 3: [], 4: []}, {}, 72 * 3600.0, {})
+    nearest = {d.id: (d.neighbour, round(d.neighbour_score, 2)) for d in decision.rescored}
     # 1-2 (0.96) is the closest pair; 3 is closest to 1 (0.48) rather than 2 (0.36); 4 has none.
     assert nearest == {1: (2, 0.96), 2: (1, 0.96), 3: (1, 0.48)}
     (expanded,) = with_neighbours([(c, a.ids, a.weights, 1, 0.48)])
@@ -261,8 +263,9 @@ def test_a_copy_of_the_outlets_own_item_is_a_version_scored_by_its_text() -> Non
     edited = replace(_doc(2, {"quake": 0.6, "chile": 0.8}, ids), url="https://x.example/2")
     other = replace(_doc(3, {"quake": 0.6, "chile": 0.8}, ids), url="https://y.example/3",
                     outlet="Other")
-    result = assign([edited, other], [earlier], {2: [1], 3: [1]}, {2: [(1, 0.7)], 3: [(1, 0.7)]},
+    decision = assign([edited, other], [earlier], {2: [1], 3: [1]}, {2: [(1, 0.7)], 3: [(1, 0.7)]},
                     72 * 3600.0, {})
+    result = decision.assignment
     links = {lk.article_id: lk for lk in result.links}
     assert (links[2].kind, links[2].score) == ("version", 0.96)  # 0.8 x 0.6 + 0.6 x 0.8
     assert set(links[2].shared_terms) == {"quake", "chile"}
@@ -278,7 +281,8 @@ def test_an_address_is_matched_against_its_latest_articles(agreeing: int, linked
     window = [replace(_doc(i, {f"event{i}": 1.0}, ids), url="https://x.example/", story_id=f"s{i}")
               for i in range(12)]
     new = replace(_doc(20, {f"event{agreeing}": 0.8, "update": 0.6}, ids), url="https://x.example/")
-    result = assign([new], window, {20: []}, {}, 72 * 3600.0, {})
+    decision = assign([new], window, {20: []}, {}, 72 * 3600.0, {})
+    result = decision.assignment
     (link,) = result.links
     assert (link.kind, link.matched_article_id) == (("version", agreeing) if linked else ("seed", None))
 
@@ -335,7 +339,7 @@ def test_a_near_repeat_leaves_the_copy_index_once_its_batch_is_decided() -> None
         window.add(d, texts[d.id], terms, float(d.id))
     found = window.copy_candidates(batch)
     assert {o for o, j in found[1] if j >= 0.9} == {0} and 0.5 < dict(found[2])[0] < 0.9
-    window.apply(Assignment((), (), ()), {})
+    window.apply(Assignment((), (), ()), (), {})
     window.add(_doc(3, {"spam": 1.0}, ids), texts[3], terms, 3.0)
     assert [o for o, _ in window.copy_candidates([_doc(3, {}, ids)])[3]] == [0, 2]
 

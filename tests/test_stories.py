@@ -16,10 +16,11 @@ from aggregator.cli import main
 from aggregator.matching.clusterer import Clusterer
 from aggregator.matching.similarity import Doc
 from aggregator.matching.stories import assign, story_id_for
-from aggregator.model import Article, FeedConfig
+from aggregator.model import Article, Assignment, FeedConfig, FeedUpdate, Link, StoredSketch
 from aggregator.store import clustering as st
 from aggregator.store import open_db
-from aggregator.store.feeds import FeedUpdate, save_success, sync_feeds
+from aggregator.store.clustering import ClusterState
+from aggregator.store.feeds import save_success, sync_feeds
 
 EVENTS = [
     ("Sumatra earthquake", "magnitude 6.8 earthquake Sumatra Padang tsunami warning geological survey"),
@@ -55,8 +56,8 @@ def load(db_path: Path, items: list[tuple[int, Article]], cluster_every: int | N
         save_success(db, FeedUpdate(feeds[o].url, 200, a.published, a.published, None, None, None,
                                     None, None, None, 0), OUTLETS[o], [a])
         if cluster_every and n % cluster_every == 0:
-            Clusterer(db, 72).run()  # a fresh Clusterer each time: a restart
-    Clusterer(db, 72).run()
+            Clusterer(ClusterState(db), 72).run()  # a fresh Clusterer each time: a restart
+    Clusterer(ClusterState(db), 72).run()
     return {k: s for k, s in db.execute(
         "SELECT a.key, l.story_id FROM articles a JOIN story_links l ON l.article_id = a.id")}
 
@@ -150,7 +151,7 @@ def test_a_restart_rebuilds_neighbour_scoring_even_past_the_window(tmp_path: Pat
     db = open_db(tmp_path / "a.db")
     times = sorted(t for (t,) in db.execute("SELECT time FROM article_sketches"))
     since, until = times[len(times) // 3], times[2 * len(times) // 3]
-    whole, part = Clusterer(db, 72), Clusterer(db, 72)
+    whole, part = Clusterer(ClusterState(db), 72), Clusterer(ClusterState(db), 72)
     whole._cover(0.0, times[-1])
     part._cover(since, until)
     for outside in ("n.time < ?", "n.time > ?"):
@@ -194,7 +195,7 @@ def test_evidence_words_come_from_the_full_text_when_the_summary_is_empty(tmp_pa
     for o, a, texts in ((0, first, None), (1, later, {"glacier-2": full})):
         save_success(db, FeedUpdate(feeds[o].url, 200, when, when, None, None, None, None, None,
                                     None, 0), OUTLETS[o], [a], texts)
-    Clusterer(db, 72).run()
+    Clusterer(ClusterState(db), 72).run()
     kind, terms = db.execute(
         "SELECT l.kind, l.shared_terms FROM story_links l JOIN articles a ON a.id = l.article_id "
         "WHERE a.key = 'glacier-2'").fetchone()
@@ -236,8 +237,8 @@ def test_a_story_does_not_split_as_its_coverage_grows(tmp_path: Path, every: int
         save_success(db, FeedUpdate(feed.url, 200, when, when, None, None, None, None, None, None,
                                     0), feed.outlet, [report])
         if every and (k + 1) % every == 0:
-            Clusterer(db, 72).run()
-    Clusterer(db, 72).run()
+            Clusterer(ClusterState(db), 72).run()
+    Clusterer(ClusterState(db), 72).run()
     assert db.execute("SELECT COUNT(DISTINCT story_id), COUNT(*) FROM story_links").fetchone() \
         == (1, 150)
 
@@ -301,12 +302,12 @@ def test_an_old_item_is_clustered_in_its_own_time_without_loading_the_archive(
             words = f"event{day} place{day} person{day} report{o} outlet{o} daily news coverage"
             put(o, f"d{day}-o{o}", f"Day {day} event{day} in place{day}", words,
                 t0 + timedelta(days=day, hours=o))
-    Clusterer(db, 72).run()
+    Clusterer(ClusterState(db), 72).run()
 
     loaded: list[int] = []
     real = st.load_window
 
-    def counting(*args: object) -> list[st.StoredSketch]:
+    def counting(*args: object) -> list[StoredSketch]:
         found = real(*args)  # type: ignore[arg-type]
         loaded.append(len(found))
         return found
@@ -316,7 +317,7 @@ def test_an_old_item_is_clustered_in_its_own_time_without_loading_the_archive(
         t0 + timedelta(days=5, hours=5))
     put(3, "today", f"Day {days - 1} event{days - 1} in place{days - 1}",
         f"event{days - 1} place{days - 1} person{days - 1} report of today", t0 + timedelta(days=days - 1, hours=5))
-    Clusterer(db, 72).run()
+    Clusterer(ClusterState(db), 72).run()
 
     story = dict(db.execute(
         "SELECT a.key, l.story_id FROM articles a JOIN story_links l ON l.article_id = a.id"))
@@ -435,7 +436,8 @@ def test_a_story_is_regrouped_when_it_grows_and_kept_while_it_holds(peru: dict[s
     b = _doc(2, peru, ids, "S", 1)
     c = _doc(3, {"quake": 1, "chile": 1, "valparaiso": 1}, ids, None, 2)
     d = _doc(4, {"quake": 0.5, "chile": 1, "valparaiso": 1}, ids, None, 2.1)
-    result = assign([c, d], [a, b], {3: [1, 2], 4: [1, 2, 3]}, {}, 72 * 3600.0, {"S": 0.0})
+    decision = assign([c, d], [a, b], {3: [1, 2], 4: [1, 2, 3]}, {}, 72 * 3600.0, {"S": 0.0})
+    result = decision.assignment
     story = {lk.article_id: lk.story_id for lk in result.links + result.relinked}
     assert story[3] == story[4] == "S" and result.merges == ()
     if "peru" in peru:
@@ -454,7 +456,6 @@ def test_a_split_keeps_evidence_that_holds_and_replaces_evidence_that_does_not(
     """Stored in the batch's transaction: an article whose matched article shares its story
     after a split keeps its evidence; once the matched article is in another story it takes
     its new evidence. The part is recorded, and an alias its id had is dropped."""
-    from aggregator.matching.stories import Assignment, Link
 
     db_path = tmp_path / "a.db"
     load(db_path, background())
@@ -497,10 +498,12 @@ def test_clusters_the_sketches_left_apart_join_when_every_pair_is_scored() -> No
     b1 = _doc(3, {"quake": 0.6, "chile": 0.8}, ids, None, 0.2)
     b2 = _doc(4, {"quake": 0.6, "chile": 0.8}, ids, None, 0.3)
     candidates = {1: [2, 3], 2: [], 3: [4], 4: []}
-    result = assign([a1, a2, b1, b2], [], candidates, {}, 72 * 3600.0, {}, threshold=0.33)
+    decision = assign([a1, a2, b1, b2], [], candidates, {}, 72 * 3600.0, {}, threshold=0.33)
+    result = decision.assignment
     assert len({lk.story_id for lk in result.links}) == 1
     # A bar the full average does not clear keeps them apart.
-    result = assign([a1, a2, b1, b2], [], candidates, {}, 72 * 3600.0, {}, threshold=0.99)
+    decision = assign([a1, a2, b1, b2], [], candidates, {}, 72 * 3600.0, {}, threshold=0.99)
+    result = decision.assignment
     assert len({lk.story_id for lk in result.links}) == 2
 
 
@@ -519,7 +522,7 @@ def test_text_features_made_in_worker_processes_equal_those_made_in_one(tmp_path
                    "en") for _ in range(60)], [" ".join(rng.choices(vocabulary, k=40)) for _ in range(5)])
         for _ in range(PARALLEL_FROM // 60 + 2)
     ]
-    clusterer = Clusterer(open_db(tmp_path / "db.sqlite"), 72)
+    clusterer = Clusterer(ClusterState(open_db(tmp_path / "db.sqlite")), 72)
     try:
         parallel = clusterer._extract(groups)()
     finally:

@@ -24,10 +24,9 @@ from aggregator.ingest.sanitize import clean_html, to_text
 from aggregator.matching import features as ft
 from aggregator.matching import text as tx
 from aggregator.matching.clusterer import _one_stretch
-from aggregator.publish.ranking import StoryView
+from aggregator.model import PendingArticle, StoryView
 from aggregator.publish.terminal import format_story
 from aggregator.store import vectors
-from aggregator.store.clustering import PendingArticle
 
 LOOPBACK = addresses.parse_networks(["127.0.0.1/32"])
 

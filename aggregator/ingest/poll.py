@@ -27,7 +27,10 @@ from aggregator.ingest.workers import WorkerPool
 from aggregator.model import (
     Article,
     Config,
+    FeedState,
+    FeedUpdate,
     FetchResult,
+    NotModified,
     ParsedFeed,
     PollOutcome,
     PollReport,
@@ -35,7 +38,7 @@ from aggregator.model import (
     Waiting,
 )
 from aggregator.store import feeds as store
-from aggregator.store import parse_iso
+from aggregator.times import parse_iso
 
 Progress = Callable[[PollOutcome, int, int], None]
 T = TypeVar("T")
@@ -61,9 +64,9 @@ class PollOptions:
 
 def due_feeds(
     db: Database, config: Config, now: datetime, force: bool
-) -> tuple[list[store.FeedState], list[Waiting]]:
+) -> tuple[list[FeedState], list[Waiting]]:
     """The feeds to poll now, and the others with why they wait."""
-    due: list[store.FeedState] = []
+    due: list[FeedState] = []
     waiting: list[Waiting] = []
     for s in store.feed_states(db, [f.url for f in config.feeds]):
         next_due, retry_until = parse_iso(s.next_due), parse_iso(s.retry_until)
@@ -87,13 +90,13 @@ async def poll(
     settings = config.settings
     sem = asyncio.Semaphore(settings.limits.concurrency)
     outcomes: list[PollOutcome] = []
-    unchanged: list[store.NotModified] = []
+    unchanged: list[NotModified] = []
     async with (
         Fetcher(settings.limits, options.resolve) as fetcher,
         WorkerPool(min(settings.parse_workers, max(1, len(due)))) as pool,
     ):
 
-        async def one(state: store.FeedState) -> None:
+        async def one(state: FeedState) -> None:
             async with sem:
                 outcome = await _poll_feed(db, config, state, fetcher, pool, options, unchanged)
             if len(unchanged) >= NOT_MODIFIED_BATCH:
@@ -114,11 +117,11 @@ async def poll(
     )
 
 
-def _interval(config: Config, state: store.FeedState) -> int:
+def _interval(config: Config, state: FeedState) -> int:
     return state.interval or config.settings.default_interval
 
 
-def _save_unchanged(db: Database, unchanged: list[store.NotModified]) -> None:
+def _save_unchanged(db: Database, unchanged: list[NotModified]) -> None:
     """Record the unchanged polls gathered so far (they only move schedules: if that fails, the
     feeds are polled again next time, and the poll goes on)."""
     rows = list(unchanged)
@@ -130,11 +133,11 @@ def _save_unchanged(db: Database, unchanged: list[store.NotModified]) -> None:
 async def _poll_feed(
     db: Database,
     config: Config,
-    state: store.FeedState,
+    state: FeedState,
     fetcher: Fetcher,
     pool: WorkerPool,
     options: PollOptions,
-    unchanged: list[store.NotModified],
+    unchanged: list[NotModified],
 ) -> PollOutcome:
     """Poll one feed and record what happened. Any failure is this feed's: recorded with its
     kind (``internal_error`` and the exception's class for the unexpected), never raised."""
@@ -171,11 +174,11 @@ class Failed:
 async def _attempt(
     db: Database,
     config: Config,
-    state: store.FeedState,
+    state: FeedState,
     fetcher: Fetcher,
     pool: WorkerPool,
     options: PollOptions,
-    unchanged: list[store.NotModified],
+    unchanged: list[NotModified],
     status: list[int],
 ) -> PollOutcome:
     s = config.settings
@@ -199,7 +202,7 @@ async def _attempt(
         if state.fulltext:  # pages an earlier poll had no time for
             await _texts_of_new(db, state, (), fetcher, pool, s, now)
         unchanged.append(
-            store.NotModified(
+            NotModified(
                 state.url,
                 result.status,
                 now,
@@ -219,7 +222,7 @@ async def _attempt(
         if state.fulltext
         else None
     )
-    update = store.FeedUpdate(
+    update = FeedUpdate(
         url=state.url,
         status=result.status,
         now=now,
@@ -236,7 +239,7 @@ async def _attempt(
     return PollOutcome(state.url, True, new, result.status)
 
 
-def fetch_url(state: store.FeedState) -> str:
+def fetch_url(state: FeedState) -> str:
     """The configured URL, or where it moved once the move has been confirmed (the feed keeps
     its configured URL as its identity; `aggregator feeds` reports the move)."""
     if state.redirect_to and state.redirect_count >= schedule.REDIRECT_CONFIRMATIONS:
@@ -244,7 +247,7 @@ def fetch_url(state: store.FeedState) -> str:
     return state.url
 
 
-def _redirect(state: store.FeedState, result: FetchResult) -> tuple[str | None, int]:
+def _redirect(state: FeedState, result: FetchResult) -> tuple[str | None, int]:
     """The permanent-redirect target and how many polls in a row have seen it."""
     moved = fetch_url(state) != state.url
     target = result.permanent_redirect
@@ -257,7 +260,7 @@ def _redirect(state: store.FeedState, result: FetchResult) -> tuple[str | None, 
 
 
 def _failure(
-    db: Database, config: Config, state: store.FeedState, e: Failed, now: datetime
+    db: Database, config: Config, state: FeedState, e: Failed, now: datetime
 ) -> PollOutcome:
     s = config.settings
     gone = e.kind == "gone"
@@ -305,7 +308,7 @@ async def _fulltexts(
 
 async def _texts_of_new(
     db: Database,
-    state: store.FeedState,
+    state: FeedState,
     articles: tuple[Article, ...],
     fetcher: Fetcher,
     pool: WorkerPool,

@@ -13,14 +13,14 @@ import itertools
 import os
 import time as _time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 import numpy as np
-from sqlite_utils import Database
 
 from aggregator import lifeline
 from aggregator.matching import extract as ex
@@ -28,10 +28,10 @@ from aggregator.matching import features as ft
 from aggregator.matching import sketch
 from aggregator.matching import text as tx
 from aggregator.matching.similarity import Doc
-from aggregator.matching.stories import STORY_THRESHOLD, Link, assign, threshold_for
+from aggregator.matching.stories import STORY_THRESHOLD, assign, threshold_for
 from aggregator.matching.window import Window, doc
-from aggregator.store import clustering as st
-from aggregator.store import epoch
+from aggregator.model import Assignment, Cursor, Link, NewSketch, PendingArticle, StoredSketch
+from aggregator.times import epoch
 
 # Articles per transaction. A poll of 30 outlets brings ~1,000 new items; 2,000 keeps one poll in
 # one batch (so arrival order within it never matters) and bounds memory.
@@ -67,6 +67,34 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+class ClusterStore(Protocol):
+    """What the clusterer reads and writes (store.clustering.ClusterState is one): the queue of
+    articles not yet clustered, the window, the term statistics, and one batch's decisions in one
+    transaction."""
+
+    def pending(self, limit: int, after: Cursor | None) -> list[PendingArticle]: ...
+
+    def preceding_texts(self, first: Cursor, limit: int) -> list[str]: ...
+
+    def texts(self, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]: ...
+
+    def load_df(self) -> tuple[dict[str, int], int]: ...
+
+    def load_window(
+        self, since: float, until: float, sketch_version: str
+    ) -> list[StoredSketch]: ...
+
+    def save_assignment(
+        self,
+        sketches: Sequence[NewSketch],
+        assignment: Assignment,
+        df_increments: dict[str, int],
+        n_new: int,
+        now: datetime,
+        sketch_version: str,
+    ) -> dict[str, str]: ...
+
+
 @dataclass(frozen=True)
 class ClusterReport:
     articles: int
@@ -80,16 +108,16 @@ class ClusterReport:
 class Clusterer:
     def __init__(
         self,
-        db: Database,
+        store: ClusterStore,
         window_hours: float,
         threshold: float | None = None,  # None: STORY_THRESHOLD, lower for a small archive
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.db = db
+        self.store = store
         self.window_seconds = window_hours * 3600.0
         self.threshold = threshold
         self.now = now
-        self.vocabulary = ft.Vocabulary(*st.load_df(db))
+        self.vocabulary = ft.Vocabulary(*store.load_df())
         self.term_hashes = sketch.TermHashes()
         self.window = Window()
         self.workers = os.cpu_count() or 1
@@ -113,7 +141,7 @@ class Clusterer:
         self.window.evict(since)
 
     def _fill(self, since: float, until: float) -> None:
-        stored = st.load_window(self.db, since, until, sketch.SKETCH_VERSION)
+        stored = self.store.load_window(since, until, sketch.SKETCH_VERSION)
         self.window.load(stored, self.vocabulary)
 
     def _extract(self, groups: list[ex.Group]) -> Callable[[], list[ex.Features]]:
@@ -145,16 +173,16 @@ class Clusterer:
 
         return collect
 
-    def _prepare(self, batch: list[st.PendingArticle]) -> _Prepared:
+    def _prepare(self, batch: list[PendingArticle]) -> _Prepared:
         """The batch in feed groups (each with its feed's preceding articles, to tell the
         feed's boilerplate), with their text features on the way."""
-        by_feed: dict[str, list[st.PendingArticle]] = defaultdict(list)
+        by_feed: dict[str, list[PendingArticle]] = defaultdict(list)
         for a in batch:
             by_feed[a.feed_url].append(a)
         groups = [
             ex.Group(
                 [(a.title, f"{a.summary}\n{a.fulltext or ''}", a.language) for a in items],
-                st.preceding_texts(self.db, items[0].cursor, BOILERPLATE_SAMPLE),
+                self.store.preceding_texts(items[0].cursor, BOILERPLATE_SAMPLE),
             )
             for items in by_feed.values()
         ]
@@ -181,9 +209,9 @@ class Clusterer:
         total = new_stories = merges = splits = 0
         updated: set[str] = set()
 
-        def next_batch(after: st.Cursor | None) -> _Prepared | None:
+        def next_batch(after: Cursor | None) -> _Prepared | None:
             room = BATCH_SIZE if limit is None else min(BATCH_SIZE, limit - total)
-            batch = st.pending(self.db, room, after) if room > 0 else []
+            batch = self.store.pending(room, after) if room > 0 else []
             return self._prepare(_one_stretch(batch, self.window_seconds)) if batch else None
 
         with _collector_paused():
@@ -228,7 +256,7 @@ class Clusterer:
         wanted = {lk.article_id: lk.shared_terms for lk in links if lk.shared_terms}
         return {
             aid: tx.readable_forms(wanted[aid], text, language)
-            for aid, (text, language) in st.texts(self.db, sorted(wanted)).items()
+            for aid, (text, language) in self.store.texts(sorted(wanted)).items()
         }
 
     def _weigh(self, features: list[ex.Features]) -> tuple[ft.Vectors, list[bytes], dict[str, int]]:
@@ -246,20 +274,20 @@ class Clusterer:
         return vectors, story_sigs, increments
 
     def _batch(
-        self, batch: list[st.PendingArticle], features: list[ex.Features]
+        self, batch: list[PendingArticle], features: list[ex.Features]
     ) -> tuple[int, set[str], int, int]:
         vectors, story_sigs, increments = self._weigh(features)
         names = self.vocabulary.terms
         new_docs: list[Doc] = []
-        sketches: list[st.NewSketch] = []
+        sketches: list[NewSketch] = []
         for i, (a, e, story_sig) in enumerate(zip(batch, features, story_sigs, strict=True)):
             vec = vectors.vec(i, names)
             marks = vectors.marks(i, names)
             d = doc(a.id, a.key, vec, vectors.of(i), a.time, a.dated, a.outlet, a.url, marks)
             new_docs.append(d)
-            sketches.append(st.NewSketch(a.id, vec, e.copy_sig, story_sig, a.time, a.dated))
+            sketches.append(NewSketch(a.id, vec, e.copy_sig, story_sig, a.time, a.dated))
             self.window.add(d, e.copy_sig, story_sig, a.time)
-        result = assign(
+        decision = assign(
             new_docs,
             self.window.clustered(),
             self.window.story_candidates(new_docs),
@@ -270,12 +298,13 @@ class Clusterer:
         )
         forms = {a.id: e.forms for a, e in zip(batch, features, strict=True)}
         result = replace(
-            result,
-            links=_readable(result.links, forms),
-            relinked=_readable(result.relinked, self._stored_forms(result.relinked)),
+            decision.assignment,
+            links=_readable(decision.assignment.links, forms),
+            relinked=_readable(
+                decision.assignment.relinked, self._stored_forms(decision.assignment.relinked)
+            ),
         )
-        first_seen = st.save_assignment(
-            self.db,
+        first_seen = self.store.save_assignment(
             sketches,
             result,
             increments,
@@ -283,7 +312,9 @@ class Clusterer:
             self.now(),
             sketch.SKETCH_VERSION,
         )
-        founded = self.window.apply(result, {s: epoch(fs) for s, fs in first_seen.items()})
+        founded = self.window.apply(
+            result, decision.rescored, {s: epoch(fs) for s, fs in first_seen.items()}
+        )
         return founded, set(first_seen), len(result.merges), len(result.splits)
 
 
@@ -301,7 +332,7 @@ def _untaken(futures: list[Future[list[ex.Features]]]) -> Iterator[int]:
             yield i
 
 
-def _one_stretch(batch: list[st.PendingArticle], window_seconds: float) -> list[st.PendingArticle]:
+def _one_stretch(batch: list[PendingArticle], window_seconds: float) -> list[PendingArticle]:
     """The articles of ``batch`` (in clustering order) up to the first gap longer than the
     window between two of them (no pair across it can be linked) and within BATCH_WINDOWS
     windows of the first. The batch's window is then the stretch of time its articles cover and
@@ -330,5 +361,5 @@ def _readable(links: tuple[Link, ...], forms: Mapping[int, Mapping[str, str]]) -
 class _Prepared:
     """A batch with its text features on the way (call ``features`` to wait for them)."""
 
-    batch: list[st.PendingArticle]
+    batch: list[PendingArticle]
     features: Callable[[], list[ex.Features]]

@@ -38,6 +38,7 @@ from aggregator.matching.similarity import (
     cross_sums,
     edges,
 )
+from aggregator.model import Assignment, CopyOf, Link, Neighbour
 
 # Average-link threshold on the cosine of neighbour-expanded TF-IDF vectors (scoring.py), in
 # both passes (step 4 joins clusters whose average over every pair between them reaches it).
@@ -99,41 +100,6 @@ REJOIN_PAIRS = 90_000
 REGROUP_MAX = 300
 
 
-@dataclass(frozen=True)
-class Link:
-    """Why an article is in its story."""
-
-    article_id: int
-    story_id: str
-    kind: str  # seed | same_url | copy | version | story
-    score: float
-    matched_article_id: int | None
-    shared_terms: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class CopyOf:
-    article_id: int
-    source_id: int
-    same_outlet: bool  # a new version of the outlet's own article, not another outlet's report
-    score: float
-
-
-@dataclass(frozen=True)
-class Assignment:
-    links: tuple[Link, ...]
-    copies: tuple[CopyOf, ...]
-    merges: tuple[tuple[str, str], ...]  # (absorbed id, surviving id)
-    # Articles with a new or closer nearest neighbour, as they are scored from now on.
-    rescored: tuple[Doc, ...] = ()
-    # (story id, id of a part split off it under a new id). Articles that move between two
-    # stories that both go on show in ``relinked`` alone.
-    splits: tuple[tuple[str, str], ...] = ()
-    # The window's articles in stories that fell apart, each with its story now and its best
-    # evidence inside it (the store keeps an article's earlier evidence if that still holds).
-    relinked: tuple[Link, ...] = ()
-
-
 def threshold_for(threshold: float, articles: int) -> float:
     """The story bar for an archive of ``articles`` articles (the batch included) when the bar
     for a large one is ``threshold``: lower for a small archive, down to NEIGHBOUR_MIN (or to
@@ -159,6 +125,15 @@ def within_window(a: Doc, b: Doc, window_seconds: float) -> bool:
 _Must = dict[int, tuple[int, str, float]]
 
 
+@dataclass(frozen=True)
+class Decision:
+    """A batch's assignment (for the store) and its articles re-scored with a new or closer
+    nearest neighbour (for the window)."""
+
+    assignment: Assignment
+    rescored: tuple[Doc, ...]
+
+
 def assign(
     batch: Sequence[Doc],
     window: Sequence[Doc],
@@ -168,7 +143,7 @@ def assign(
     story_first_seen: Mapping[str, float],
     threshold: float = STORY_THRESHOLD,
     copy_threshold: float = COPY_THRESHOLD,
-) -> Assignment:
+) -> Decision:
     docs: dict[int, Doc] = {d.id: d for d in window}
     docs.update({d.id: d for d in batch})
     order = {d.id: i for i, d in enumerate(batch)}
@@ -201,9 +176,13 @@ def assign(
         for d in window
         if d.id in parted
     ]
-    return Assignment(
-        tuple(links), tuple(copies), merges, rescored, tuple(sorted(splits)), tuple(relinked)
+    neighbours = tuple(
+        Neighbour(d.id, d.neighbour, d.neighbour_score) for d in rescored if d.neighbour is not None
     )
+    assignment = Assignment(
+        tuple(links), tuple(copies), merges, neighbours, tuple(sorted(splits)), tuple(relinked)
+    )
+    return Decision(assignment, rescored)
 
 
 def _regroup(

@@ -16,9 +16,8 @@ import numpy as np
 from aggregator.matching import features as ft
 from aggregator.matching import sketch
 from aggregator.matching.similarity import Doc, evolve, with_neighbours
-from aggregator.matching.stories import Assignment
-from aggregator.store import epoch
-from aggregator.store.clustering import StoredSketch
+from aggregator.model import Assignment, StoredSketch
+from aggregator.times import epoch
 
 # Story candidates scored per new article, the closest by key-term overlap first: it bounds
 # the scoring and the agglomeration that follows. Ranking by the sketches is coarse (a cap of 40
@@ -156,10 +155,13 @@ class Window:
                 self._near_repeats.add(d.id)
         return out
 
-    def apply(self, result: Assignment, first_seen: Mapping[str, float]) -> int:
-        """Bring the window in step with a batch's decisions as stored (``first_seen``: the
-        changed stories' first-seen times); returns how many stories the batch founded."""
-        self.docs.update((d.id, d) for d in result.rescored)
+    def apply(
+        self, result: Assignment, rescored: Sequence[Doc], first_seen: Mapping[str, float]
+    ) -> int:
+        """Bring the window in step with a batch's decisions as stored (``rescored``: its
+        articles with a new or closer neighbour; ``first_seen``: the changed stories' first-seen
+        times); returns how many stories the batch founded."""
+        self.docs.update((d.id, d) for d in rescored)
         renamed = dict(result.merges)
         story_of = {lk.article_id: lk.story_id for lk in result.links + result.relinked}
         roots = {c.article_id: c.source_id for c in result.copies}

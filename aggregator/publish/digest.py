@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aggregator.publish.ranking import StoryView
+from aggregator.model import StoryView
 
 # At most this many stories per section: a morning digest is read in minutes.
 MAX_PER_SECTION = 25

@@ -1,7 +1,7 @@
-"""What the site, the digest and the clusters command show: stories with their members.
+"""The order in which the site, the digest and the clusters command show stories.
 
-Pure data types and the one ranking the site, the digest and `clusters` share; the query that
-fills them is store.views.
+The one ranking the site, the digest and `clusters` share, over the stories store.listing
+reads.
 
 Stories told by two or more outlets come first, then single-outlet items; within each, by
 rank = independent outlets x 0.5^(age / RANK_HALF_LIFE_HOURS), where age runs from the story's
@@ -11,54 +11,18 @@ ranks the same every time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import replace
+
+from sqlite_utils import Database
+
+from aggregator.model import StoryView
+from aggregator.store.listing import load_stories, newest_time
+from aggregator.times import epoch
 
 # A story loses half its weight every 12 hours without news: a three-outlet story from this
 # morning outranks a five-outlet story from yesterday morning, not one from this afternoon.
 RANK_HALF_LIFE_HOURS = 12.0
-
-
-@dataclass(frozen=True)
-class Member:
-    article_id: int
-    outlet: str
-    title: str
-    summary: str
-    url: str | None
-    published: str | None  # UTC ISO; None when the feed gave no usable date
-    sort_time: str
-    kind: str  # seed | story | copy | version | same_url
-    score: float
-    matched_article_id: int | None
-    shared_terms: tuple[str, ...]
-    copy_of: int | None
-    country: str | None = None
-    owner: str | None = None
-    role: str | None = None
-
-
-@dataclass(frozen=True)
-class StoryView:
-    id: str
-    title: str
-    lead: str
-    first_seen: str
-    updated: str
-    outlets_updated: str
-    outlets: tuple[str, ...]
-    independent_reports: int
-    article_count: int
-    rank: float
-    members: tuple[Member, ...]
-
-    @property
-    def independent_outlets(self) -> int:
-        return len({m.outlet for m in self.members if m.kind in ("seed", "story")})
-
-    @property
-    def single_outlet(self) -> bool:
-        """Told by one outlet only: listed after the stories several outlets tell."""
-        return len(self.outlets) < 2
 
 
 def rank(independent_outlets: int, age_hours: float) -> float:
@@ -72,3 +36,28 @@ def ranked(stories: list[StoryView]) -> list[StoryView]:
         stories,
         key=lambda s: (s.single_outlet, -s.rank, -len(s.outlets), s.first_seen, s.title, s.id),
     )
+
+
+def ranked_at(stories: Sequence[StoryView], newest: str | None) -> list[StoryView]:
+    """``stories`` with their rank, ages counted to ``newest`` (the newest article), in order."""
+    ref = epoch(newest) if newest else 0.0
+    return ranked(
+        [
+            replace(s, rank=rank(s.independent_outlets, (ref - epoch(s.updated)) / 3600.0))
+            for s in stories
+        ]
+    )
+
+
+def current_stories(
+    db: Database,
+    since: str | None = None,
+    ids: list[str] | None = None,
+    outlet: str | None = None,
+    search: str | None = None,
+    min_outlets: int = 1,
+    linked_since: str | None = None,
+) -> list[StoryView]:
+    """The stories store.listing.load_stories finds, ranked."""
+    found = load_stories(db, since, ids, outlet, search, min_outlets, linked_since)
+    return ranked_at(found, newest_time(db))

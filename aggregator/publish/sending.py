@@ -12,12 +12,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aggregator.errors import MailError, PublishError
-from aggregator.model import Config
+from aggregator.model import Config, DigestRecord
 from aggregator.publish import mail
 from aggregator.publish.digest import choose
-from aggregator.store import iso, open_db
-from aggregator.store.deliveries import DigestRecord, get, last_sent, mark, save_pending
-from aggregator.store.listing import first_linked, load_stories
+from aggregator.publish.ranking import current_stories
+from aggregator.store import open_db
+from aggregator.store.deliveries import get, last_sent, mark, save_pending
+from aggregator.store.listing import first_linked
+from aggregator.times import iso
 
 # The first digest of a list covers the last day.
 FIRST_DIGEST_SPAN = timedelta(days=1)
@@ -49,7 +51,7 @@ def send_digest(
             prev = last_sent(db, email.list_name)
             since = prev.until if prev else iso(now - FIRST_DIGEST_SPAN)
             until = iso(now)
-            stories = load_stories(db, linked_since=since)
+            stories = current_stories(db, linked_since=since)
             first = first_linked(db, [s.id for s in stories])
             digest = choose(stories, first, period, since, until, config.settings.single_source)
             if digest.empty:

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from aggregator.errors import AggregatorError
-from aggregator.model import Config
+from aggregator.model import Config, StoryView
 from aggregator.publish import builds, render
-from aggregator.publish.ranking import StoryView
-from aggregator.store import iso, open_db, parse_iso
+from aggregator.publish.ranking import current_stories
+from aggregator.store import open_db
 from aggregator.store.feeds import health
-from aggregator.store.listing import load_stories, newest_time
+from aggregator.store.listing import newest_time
+from aggregator.times import iso, parse_iso
 
 _SAFE_ID = re.compile(r"^[a-z0-9]{1,40}$")
 _SAFE_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -119,7 +120,7 @@ def pages(
 def build_site(config: Config, out: Path | None = None, now: datetime | None = None) -> Path:
     db = open_db(config.settings.database, create=False)
     try:
-        stories = load_stories(db)
+        stories = current_stories(db)
         feeds = health(db, [f.url for f in config.feeds])
         ref = newest_time(db)
     finally:

@@ -11,9 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from aggregator.matching.metrics import Mistake
-from aggregator.model import FeedHealth, PollReport
-from aggregator.publish.ranking import StoryView
-from aggregator.store import epoch
+from aggregator.model import FeedHealth, PollReport, StoryView
+from aggregator.times import epoch
 
 
 def _c(text: str, code: str, colour: bool) -> str:

@@ -8,7 +8,6 @@ all return our own dataclasses or plain values, never sqlite rows.
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -17,25 +16,6 @@ from aggregator.errors import StorageError
 from aggregator.store.schema import migrations
 
 BUSY_TIMEOUT_MS = 30_000
-
-
-def iso(dt: datetime) -> str:
-    """UTC timestamp as stored: sortable text, second precision."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    # fromisoformat reads the trailing Z (Python 3.11) ~20x faster than strptime.
-    return datetime.fromisoformat(value).astimezone(UTC)
-
-
-def epoch(stamp: str) -> float:
-    """Seconds since the epoch of a stored timestamp."""
-    parsed = parse_iso(stamp)
-    assert parsed is not None
-    return parsed.timestamp()
 
 
 def open_db(path: str | Path, create: bool = True) -> Database:

@@ -5,70 +5,16 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
 from sqlite_utils import Database
 
-from aggregator.matching.stories import Assignment
-from aggregator.store import Transaction, epoch, iso, vectors
-
-# (sort_time, feed_url, key): the order in which articles are clustered.
-Cursor = tuple[str, str, str]
-
-
-@dataclass(frozen=True)
-class PendingArticle:
-    id: int
-    key: str  # globally unique: feed URL + article key
-    outlet: str
-    url: str | None
-    title: str
-    summary: str
-    fulltext: str | None
-    language: str | None
-    sort_time: str
-    dated: bool
-    feed_url: str
-    cursor: Cursor
-
-    @cached_property
-    def time(self) -> float:
-        """``sort_time`` in epoch seconds (read once: batches are cut and placed by it)."""
-        return epoch(self.sort_time)
-
-
-@dataclass(frozen=True)
-class StoredSketch:
-    id: int
-    key: str
-    outlet: str
-    url: str | None
-    vec: dict[str, float]
-    copy_sig: bytes | None  # None when made by another sketch version: never mixed with ours
-    story_sig: bytes | None
-    time: float
-    dated: bool
-    story_id: str
-    copy_root: int | None
-    neighbour: int | None = None
-    neighbour_score: float = 0.0
-    neighbour_vec: dict[str, float] | None = None  # given when the neighbour is not loaded
-    story_first_seen: str | None = None
-
-
-@dataclass(frozen=True)
-class NewSketch:
-    article_id: int
-    vec: dict[str, float]
-    copy_sig: bytes
-    story_sig: bytes
-    time: float
-    dated: bool
+from aggregator.model import Assignment, Cursor, NewSketch, PendingArticle, StoredSketch
+from aggregator.store import Transaction, vectors
+from aggregator.times import iso
 
 
 def pending(db: Database, limit: int, after: Cursor | None = None) -> list[PendingArticle]:
@@ -223,7 +169,7 @@ def _save_sketches(
 ) -> None:
     """The new articles' vectors and signatures, and every article's new nearest neighbour (a
     new article's with its row)."""
-    nearest = {d.id: (d.neighbour, d.neighbour_score) for d in assignment.rescored}
+    nearest = {n.article_id: (n.neighbour_id, n.score) for n in assignment.neighbours}
     conn.executemany(
         "INSERT INTO article_sketches (article_id, terms, copy_sig, story_sig, sketch_version,"
         " time, dated, neighbour, neighbour_score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -421,3 +367,38 @@ def copy_groups(db: Database) -> dict[int, int]:
             root, hops = src[root], hops + 1
         out[int(aid)] = root
     return out
+
+
+class ClusterState:
+    """The clusterer's store (matching.clusterer.ClusterStore) in one SQLite database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def pending(self, limit: int, after: Cursor | None) -> list[PendingArticle]:
+        return pending(self.db, limit, after)
+
+    def preceding_texts(self, first: Cursor, limit: int) -> list[str]:
+        return preceding_texts(self.db, first, limit)
+
+    def texts(self, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
+        return texts(self.db, ids)
+
+    def load_df(self) -> tuple[dict[str, int], int]:
+        return load_df(self.db)
+
+    def load_window(self, since: float, until: float, sketch_version: str) -> list[StoredSketch]:
+        return load_window(self.db, since, until, sketch_version)
+
+    def save_assignment(
+        self,
+        sketches: Sequence[NewSketch],
+        assignment: Assignment,
+        df_increments: dict[str, int],
+        n_new: int,
+        now: datetime,
+        sketch_version: str,
+    ) -> dict[str, str]:
+        return save_assignment(
+            self.db, sketches, assignment, df_increments, n_new, now, sketch_version
+        )

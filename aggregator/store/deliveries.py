@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlite_utils import Database
 
-from aggregator.store import Transaction, iso
-
-
-@dataclass(frozen=True)
-class DigestRecord:
-    list_name: str
-    period: str
-    status: str
-    message_id: str
-    since: str
-    until: str
-    message: bytes
+from aggregator.model import DigestRecord
+from aggregator.store import Transaction
+from aggregator.times import iso
 
 
 def get(db: Database, list_name: str, period: str) -> DigestRecord | None:

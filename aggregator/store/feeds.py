@@ -5,35 +5,22 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database
 
-from aggregator.model import Article, FeedConfig, FeedHealth
-from aggregator.store import Transaction, iso
-
-
-@dataclass(frozen=True)
-class FeedState:
-    """What the poller needs to know about a feed between runs."""
-
-    url: str
-    outlet: str
-    language: str | None
-    fulltext: bool
-    interval: int | None
-    etag: str | None
-    last_modified: str | None
-    body_hash: str | None
-    failures: int
-    next_due: str | None
-    retry_until: str | None
-    gone: bool
-    redirect_to: str | None
-    redirect_count: int
-    ttl_minutes: int | None = None
+from aggregator.model import (
+    Article,
+    AwaitingText,
+    FeedConfig,
+    FeedHealth,
+    FeedState,
+    FeedUpdate,
+    NotModified,
+)
+from aggregator.store import Transaction
+from aggregator.times import iso
 
 
 def sync_feeds(db: Database, feeds: Sequence[FeedConfig]) -> None:
@@ -98,23 +85,6 @@ def content_hash(a: Article) -> str:
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\0")
     return h.hexdigest()
-
-
-@dataclass(frozen=True)
-class FeedUpdate:
-    """Everything one successful poll changes about a feed, written in one transaction."""
-
-    url: str
-    status: int
-    now: datetime
-    next_due: datetime
-    etag: str | None
-    last_modified: str | None
-    body_hash: str | None
-    ttl_minutes: int | None
-    title: str | None
-    redirect_to: str | None
-    redirect_count: int
 
 
 def save_success(
@@ -266,16 +236,6 @@ def known_keys(db: Database, feed_url: str, keys: Sequence[str]) -> set[str]:
     return set(_existing(db.conn, feed_url, keys))
 
 
-@dataclass(frozen=True)
-class AwaitingText:
-    """An article of a full-text feed stored before its page was fetched."""
-
-    id: int
-    key: str
-    url: str | None
-    first_seen: str
-
-
 def awaiting_text(db: Database, feed_url: str) -> list[AwaitingText]:
     """The feed's articles that wait for their page's text before they are clustered (stored
     without text, in no story and not queued), oldest first."""
@@ -299,18 +259,6 @@ def save_fulltexts(db: Database, texts: Mapping[int, str]) -> None:
         conn.executemany(
             "INSERT OR IGNORE INTO cluster_pending (article_id) VALUES (?)", [(i,) for i in texts]
         )
-
-
-@dataclass(frozen=True)
-class NotModified:
-    """A poll that found nothing new (304, or the same body as last time)."""
-
-    url: str
-    status: int
-    now: datetime
-    next_due: datetime
-    redirect_to: str | None = None
-    redirect_count: int = 0
 
 
 def save_not_modified(db: Database, rows: Sequence[NotModified]) -> None:

@@ -1,15 +1,13 @@
-"""Read stories and their members for the outputs (site, digest, clusters)."""
+"""Stories and their members as the outputs (site, digest, clusters) read them."""
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import replace
 
 from sqlite_utils import Database
 
-from aggregator.publish.ranking import Member, StoryView, rank, ranked
-from aggregator.store import epoch
+from aggregator.model import Member, StoryView
 
 
 def newest_time(db: Database) -> str | None:
@@ -27,7 +25,7 @@ def load_stories(
     linked_since: str | None = None,
 ) -> list[StoryView]:
     """Stories updated at or after ``since``, or that gained an article after ``linked_since``
-    (UTC ISO), ranked."""
+    (UTC ISO), by id; not ranked (publish.ranking ranks them)."""
     where = ["s.outlet_count >= ?"]
     args: list[object] = [min_outlets]
     if since:
@@ -57,12 +55,8 @@ def load_stories(
     if not stories:
         return []
     members = _members(db, [s["id"] for s in stories])
-    ref = newest_time(db)
-    ref_t = epoch(ref) if ref else 0.0
-    out = []
-    for s in stories:
-        ms = tuple(members.get(s["id"], ()))
-        view = StoryView(
+    return [
+        StoryView(
             id=s["id"],
             title=s["title"],
             lead=s["lead"],
@@ -73,11 +67,10 @@ def load_stories(
             independent_reports=s["independent_reports"],
             article_count=s["article_count"],
             rank=0.0,
-            members=ms,
+            members=tuple(members.get(s["id"], ())),
         )
-        age = (ref_t - epoch(s["updated"])) / 3600.0
-        out.append(replace(view, rank=rank(view.independent_outlets, age)))
-    return ranked(out)
+        for s in sorted(stories, key=lambda s: str(s["id"]))
+    ]
 
 
 def first_linked(db: Database, ids: list[str]) -> dict[str, str]:
