@@ -16,10 +16,10 @@ from conftest import DATA, FeedServer
 from sitefixture import build_fixture_db
 
 from aggregator.cli import main
+from aggregator.publish.ranking import current_stories
 from aggregator.publish.site import build_site, pages
 from aggregator.store import open_db
 from aggregator.store.feeds import health
-from aggregator.publish.ranking import current_stories
 from aggregator.store.listing import newest_time
 
 GOLDEN = DATA / "golden"
