@@ -24,8 +24,7 @@ from aggregator.errors import AggregatorError
 from aggregator.matching.clusterer import Clusterer
 from aggregator.matching.metrics import Mistake, Scores, merges, score, splits
 from aggregator.model import Article, FeedConfig, FeedUpdate
-from aggregator.store import clustering as st
-from aggregator.store import open_db
+from aggregator.store import clustering, open_db
 from aggregator.store.clustering import ClusterState
 from aggregator.store.feeds import save_success, sync_feeds
 
@@ -129,12 +128,12 @@ def run_eval(
             while clusterer().run(poll_size).articles:
                 pass
         elapsed = time.perf_counter() - started
-        ids = st.article_keys(db)
+        ids = clustering.article_keys(db)
         if level == "copies":
-            groups = st.copy_groups(db)
+            groups = clustering.copy_groups(db)
             predicted = {ids[a]: str(g) for a, g in groups.items()}
         else:
-            predicted = {ids[a]: s for a, s in st.assignments(db).items()}
+            predicted = {ids[a]: s for a, s in clustering.assignments(db).items()}
         db.conn.close()
     gold = [str(r["story"]) for r in rows]
     pred = [predicted[str(r["id"])] for r in rows]

@@ -1,6 +1,6 @@
-"""Polling: fetch every due feed concurrently, parse in worker processes, store.
+"""Polling: fetch every due feed concurrently, parse in worker processes, feeds.
 
-Wires fetch (httpx), workers + parse (feedparser), schedule and the store. One feed's failure is
+Wires fetch (httpx), workers + parse (feedparser), schedule and the feeds. One feed's failure is
 recorded as data and never stops the others; each feed is bounded by its own fetch deadline and
 parse time limit.
 """
@@ -37,7 +37,7 @@ from aggregator.model import (
     Settings,
     Waiting,
 )
-from aggregator.store import feeds as store
+from aggregator.store import feeds
 from aggregator.times import parse_iso
 
 Progress = Callable[[PollOutcome, int, int], None]
@@ -68,7 +68,7 @@ def due_feeds(
     """The feeds to poll now, and the others with why they wait."""
     due: list[FeedState] = []
     waiting: list[Waiting] = []
-    for s in store.feed_states(db, [f.url for f in config.feeds]):
+    for s in feeds.feed_states(db, [f.url for f in config.feeds]):
         next_due, retry_until = parse_iso(s.next_due), parse_iso(s.retry_until)
         if schedule.is_due(now, next_due, retry_until, s.gone, force):
             due.append(s)
@@ -84,7 +84,7 @@ def due_feeds(
 async def poll(
     db: Database, config: Config, options: PollOptions, progress: Progress | None = None
 ) -> PollReport:
-    store.sync_feeds(db, config.feeds)
+    feeds.sync_feeds(db, config.feeds)
     now = options.now()
     due, waiting = due_feeds(db, config, now, options.force)
     settings = config.settings
@@ -109,7 +109,7 @@ async def poll(
             await asyncio.gather(*(one(s) for s in due))
         finally:
             _save_unchanged(db, unchanged)
-            store.index_pending(db)
+            feeds.index_pending(db)
     order = {f.url: i for i, f in enumerate(config.feeds)}
     return PollReport(
         tuple(sorted(outcomes, key=lambda o: order.get(o.url, 0))),
@@ -127,7 +127,7 @@ def _save_unchanged(db: Database, unchanged: list[NotModified]) -> None:
     rows = list(unchanged)
     unchanged.clear()
     with contextlib.suppress(AggregatorError):
-        store.save_not_modified(db, rows)
+        feeds.save_not_modified(db, rows)
 
 
 async def _poll_feed(
@@ -235,7 +235,7 @@ async def _attempt(
         redirect_to=redirect_to,
         redirect_count=redirect_count,
     )
-    new = store.save_success(db, update, state.outlet, parsed.articles, fulltexts)
+    new = feeds.save_success(db, update, state.outlet, parsed.articles, fulltexts)
     return PollOutcome(state.url, True, new, result.status)
 
 
@@ -276,7 +276,7 @@ def _failure(
             next_due = schedule.next_failure(
                 now, _interval(config, state), state.failures + 1, s.max_interval
             )
-    store.save_failure(db, state.url, st, e.kind, e.message, now, next_due, retry_until, gone)
+    feeds.save_failure(db, state.url, st, e.kind, e.message, now, next_due, retry_until, gone)
     return PollOutcome(state.url, False, 0, st, e.kind, e.message)
 
 
@@ -319,8 +319,8 @@ async def _texts_of_new(
     polls first (stored here), then those of its new articles (returned by key, for the store;
     a new article without a page to fetch gets ''). At most MAX_FULLTEXT_PER_POLL pages, all
     within FULLTEXT_DEADLINES fetch deadlines."""
-    waiting = store.awaiting_text(db, state.url)
-    known = store.known_keys(db, state.url, [a.key for a in articles])
+    waiting = feeds.awaiting_text(db, state.url)
+    known = feeds.known_keys(db, state.url, [a.key for a in articles])
     new = [a for a in articles if a.key not in known]
     out = {a.key: "" for a in new if not urls.is_http(a.url)}
     pages: dict[tuple[str, int | str], str] = {}
@@ -341,6 +341,6 @@ async def _texts_of_new(
         or (parse_iso(w.first_seen) or now) < given_up
     }
     if old:
-        store.save_fulltexts(db, old)
+        feeds.save_fulltexts(db, old)
     out.update({str(key): text for (kind, key), text in texts.items() if kind == "new"})
     return out

@@ -23,10 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from aggregator import lifeline
-from aggregator.matching import extract as ex
-from aggregator.matching import features as ft
-from aggregator.matching import sketch
-from aggregator.matching import text as tx
+from aggregator.matching import extract, features, sketch, text
 from aggregator.matching.similarity import Doc
 from aggregator.matching.stories import STORY_THRESHOLD, assign, threshold_for
 from aggregator.matching.window import Window, doc
@@ -117,7 +114,7 @@ class Clusterer:
         self.window_seconds = window_hours * 3600.0
         self.threshold = threshold
         self.now = now
-        self.vocabulary = ft.Vocabulary(*store.load_df())
+        self.vocabulary = features.Vocabulary(*store.load_df())
         self.term_hashes = sketch.TermHashes()
         self.window = Window()
         self.workers = os.cpu_count() or 1
@@ -144,13 +141,13 @@ class Clusterer:
         stored = self.store.load_window(since, until, sketch.SKETCH_VERSION)
         self.window.load(stored, self.vocabulary)
 
-    def _extract(self, groups: list[ex.Group]) -> Callable[[], list[ex.Features]]:
+    def _extract(self, groups: list[extract.Group]) -> Callable[[], list[extract.Features]]:
         """Text features of each group's articles, in order: computed now for a small batch;
         for a large one, handed to worker processes (one per core) and collected when the
         returned function is called."""
         permutations = sketch.permutations(sketch.COPY_PERMS)
         if sum(len(g.items) for g in groups) < PARALLEL_FROM or self.workers < 2:
-            done = ex.extract_groups(groups, permutations)
+            done = extract.extract_groups(groups, permutations)
             return lambda: done
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
@@ -159,14 +156,14 @@ class Clusterer:
                 initializer=_worker_start,
                 initargs=(os.getpid(),),
             )
-        parts = ex.parts(groups, self.workers)
-        futures = [self._pool.submit(ex.extract_groups, part, permutations) for part in parts]
+        parts = extract.parts(groups, self.workers)
+        futures = [self._pool.submit(extract.extract_groups, part, permutations) for part in parts]
 
-        def collect() -> list[ex.Features]:
+        def collect() -> list[extract.Features]:
             # Parts no worker has started are done here, the last first, rather than waiting
             # idle for them (a run's first batch while the workers start, or a batch the
             # workers have fallen behind on).
-            done = {i: ex.extract_groups(parts[i], permutations) for i in _untaken(futures)}
+            done = {i: extract.extract_groups(parts[i], permutations) for i in _untaken(futures)}
             return [
                 e for i, f in enumerate(futures) for e in (done[i] if i in done else f.result())
             ]
@@ -180,7 +177,7 @@ class Clusterer:
         for a in batch:
             by_feed[a.feed_url].append(a)
         groups = [
-            ex.Group(
+            extract.Group(
                 [(a.title, f"{a.summary}\n{a.fulltext or ''}", a.language) for a in items],
                 self.store.preceding_texts(items[0].cursor, BOILERPLATE_SAMPLE),
             )
@@ -189,11 +186,11 @@ class Clusterer:
         position = {a.id: i for i, a in enumerate(a for items in by_feed.values() for a in items)}
         grouped = self._extract(groups)
 
-        def features() -> list[ex.Features]:  # back in the batch's order
+        def in_order() -> list[extract.Features]:  # back in the batch's order
             found = grouped()
             return [found[position[a.id]] for a in batch]
 
-        return _Prepared(batch, features)
+        return _Prepared(batch, in_order)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -224,10 +221,10 @@ class Clusterer:
                         min(a.time for a in ready.batch) - self.window_seconds,
                         max(a.time for a in ready.batch) + self.window_seconds,
                     )
-                    features = ready.features()
+                    extracted = ready.features()
                     total += len(ready.batch)
                     following = next_batch(ready.batch[-1].cursor)
-                    n_new, touched, n_merges, n_splits = self._batch(ready.batch, features)
+                    n_new, touched, n_merges, n_splits = self._batch(ready.batch, extracted)
                     new_stories += n_new
                     merges += n_merges
                     splits += n_splits
@@ -255,32 +252,34 @@ class Clusterer:
         features are not kept; a split relinks a few of them)."""
         wanted = {lk.article_id: lk.shared_terms for lk in links if lk.shared_terms}
         return {
-            aid: tx.readable_forms(wanted[aid], text, language)
-            for aid, (text, language) in self.store.texts(sorted(wanted)).items()
+            aid: text.readable_forms(wanted[aid], body, language)
+            for aid, (body, language) in self.store.texts(sorted(wanted)).items()
         }
 
-    def _weigh(self, features: list[ex.Features]) -> tuple[ft.Vectors, list[bytes], dict[str, int]]:
+    def _weigh(
+        self, extracted: list[extract.Features]
+    ) -> tuple[features.Vectors, list[bytes], dict[str, int]]:
         """The batch's vectors and story signatures, after counting its articles into the term
         statistics (the increments are returned, to be stored with the batch)."""
         vocabulary = self.vocabulary
-        ids = vocabulary.ids(list(itertools.chain.from_iterable(e.terms for e in features)))
-        counts = np.concatenate([e.counts for e in features])
-        sizes = np.fromiter((len(e.terms) for e in features), dtype=np.int64, count=len(features))
-        increments = vocabulary.count(ids, len(features))
-        vectors = ft.weigh(ids, counts, sizes, vocabulary.idf(ids))
+        ids = vocabulary.ids(list(itertools.chain.from_iterable(e.terms for e in extracted)))
+        counts = np.concatenate([e.counts for e in extracted])
+        sizes = np.fromiter((len(e.terms) for e in extracted), dtype=np.int64, count=len(extracted))
+        increments = vocabulary.count(ids, len(extracted))
+        vectors = features.weigh(ids, counts, sizes, vocabulary.idf(ids))
         story_sigs = self.term_hashes.signatures(
             vocabulary.terms, vectors.key_terms, np.diff(vectors.key_bounds), sketch.STORY_PERMS
         )
         return vectors, story_sigs, increments
 
     def _batch(
-        self, batch: list[PendingArticle], features: list[ex.Features]
+        self, batch: list[PendingArticle], extracted: list[extract.Features]
     ) -> tuple[int, set[str], int, int]:
-        vectors, story_sigs, increments = self._weigh(features)
+        vectors, story_sigs, increments = self._weigh(extracted)
         names = self.vocabulary.terms
         new_docs: list[Doc] = []
         sketches: list[NewSketch] = []
-        for i, (a, e, story_sig) in enumerate(zip(batch, features, story_sigs, strict=True)):
+        for i, (a, e, story_sig) in enumerate(zip(batch, extracted, story_sigs, strict=True)):
             vec = vectors.vec(i, names)
             marks = vectors.marks(i, names)
             d = doc(a.id, a.key, vec, vectors.of(i), a.time, a.dated, a.outlet, a.url, marks)
@@ -296,7 +295,7 @@ class Clusterer:
             self.window.first_seen,
             self._threshold(),
         )
-        forms = {a.id: e.forms for a, e in zip(batch, features, strict=True)}
+        forms = {a.id: e.forms for a, e in zip(batch, extracted, strict=True)}
         result = replace(
             decision.assignment,
             links=_readable(decision.assignment.links, forms),
@@ -324,7 +323,7 @@ def _worker_start(parent: int) -> None:
     os.nice(WORKER_NICENESS)
 
 
-def _untaken(futures: list[Future[list[ex.Features]]]) -> Iterator[int]:
+def _untaken(futures: list[Future[list[extract.Features]]]) -> Iterator[int]:
     """The indexes of the futures no worker has started, from the last, each cancelled as it is
     yielded (the caller does its work)."""
     for i in reversed(range(len(futures))):
@@ -352,7 +351,7 @@ def _readable(links: tuple[Link, ...], forms: Mapping[int, Mapping[str, str]]) -
     out = []
     for lk in links:
         if lk.shared_terms:
-            lk = replace(lk, shared_terms=tx.as_written(lk.shared_terms, forms[lk.article_id]))
+            lk = replace(lk, shared_terms=text.as_written(lk.shared_terms, forms[lk.article_id]))
         out.append(lk)
     return tuple(out)
 
@@ -362,4 +361,4 @@ class _Prepared:
     """A batch with its text features on the way (call ``features`` to wait for them)."""
 
     batch: list[PendingArticle]
-    features: Callable[[], list[ex.Features]]
+    features: Callable[[], list[extract.Features]]

@@ -9,9 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aggregator.matching import features as ft
-from aggregator.matching import minhash
-from aggregator.matching import text as tx
+from aggregator.matching import features, minhash, text
 
 
 @dataclass(frozen=True)
@@ -55,15 +53,18 @@ def extract_groups(groups: list[Group], copy_permutations: minhash.Permutations)
     out: list[Features] = []
     for g in groups:
         texts = [body for _, body, _ in g.items]
-        boiler = tx.recurring_lines(texts + g.sample, tx.BOILERPLATE_SHARE, tx.BOILERPLATE_MIN_DOCS)
-        bodies = [tx.strip_lines(t, boiler) for t in texts]
+        boiler = text.recurring_lines(
+            texts + g.sample, text.BOILERPLATE_SHARE, text.BOILERPLATE_MIN_DOCS
+        )
+        bodies = [text.strip_lines(t, boiler) for t in texts]
         matches = [
-            ft.matched(title, body) for (title, _, _), body in zip(g.items, bodies, strict=True)
+            features.matched(title, body)
+            for (title, _, _), body in zip(g.items, bodies, strict=True)
         ]
-        counts = [ft.terms(m, lang) for m, (_, _, lang) in zip(matches, g.items, strict=True)]
+        counts = [features.terms(m, lang) for m, (_, _, lang) in zip(matches, g.items, strict=True)]
         copy_sigs = minhash.of_hashed(
             [
-                tx.shingle_hashes(ft.match_text(title, body), ft.SHINGLE_SIZE)
+                text.shingle_hashes(features.match_text(title, body), features.SHINGLE_SIZE)
                 for (title, _, _), body in zip(g.items, bodies, strict=True)
             ],
             copy_permutations,
@@ -80,9 +81,9 @@ def extract_groups(groups: list[Group], copy_permutations: minhash.Permutations)
     return out
 
 
-def _forms(counts: dict[str, float], text: str, language: str | None) -> dict[str, str]:
+def _forms(counts: dict[str, float], written: str, language: str | None) -> dict[str, str]:
     """How ``text`` (where the terms come from) writes each term that reads differently from
     the term itself, for the evidence of the links the article may get: found here, in the
     workers, rather than per link in the main process."""
-    terms = {t.removeprefix(ft.NAME_PREFIX) for t in counts if t[0] != ft.YEAR_PREFIX}
-    return {t: w for t, w in tx.readable_forms(terms, text, language).items() if w != t}
+    terms = {t.removeprefix(features.NAME_PREFIX) for t in counts if t[0] != features.YEAR_PREFIX}
+    return {t: w for t, w in text.readable_forms(terms, written, language).items() if w != t}

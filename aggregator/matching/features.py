@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aggregator.matching import text as tx
+from aggregator.matching import text
 
 # Measured with `aggregator eval` on shared/data/eval (neus-val, ecbplus-dev), average link:
 # title counted twice beat once (+0.012 ARI neus-val, +0.008 ecbplus-dev) and three times (flat).
@@ -79,23 +79,23 @@ class Matched:
 def matched(title: str, body: str) -> Matched:
     """The headline and lead of an article with title ``title`` and text ``body``."""
     if not _LINK_TITLE.match(title):
-        return Matched(title, tx.lead(body, LEAD_WORDS))
+        return Matched(title, text.lead(body, LEAD_WORDS))
     link = _LINK_HOST.sub("", title, count=1)
     first, _, rest = body.lstrip().partition("\n")
     if len(first.split()) > HEADLINE_WORDS:
-        return Matched("", tx.lead(body, LEAD_WORDS), link)
-    return Matched(first, tx.lead(rest, LEAD_WORDS), link)
+        return Matched("", text.lead(body, LEAD_WORDS), link)
+    return Matched(first, text.lead(rest, LEAD_WORDS), link)
 
 
 def terms(m: Matched, language: str | None) -> dict[str, float]:
     """Raw term counts of what an article is matched on (before rarity weighting), in term
     order."""
     counts: dict[str, float] = {}
-    for t in tx.content_terms(m.headline, language):
+    for t in text.content_terms(m.headline, language):
         counts[t] = counts.get(t, 0.0) + TITLE_WEIGHT
-    for t in tx.content_terms(f"{m.lead}\n{m.link}", language):
+    for t in text.content_terms(f"{m.lead}\n{m.link}", language):
         counts[t] = counts.get(t, 0.0) + 1.0
-    for n in tx.names(f"{m.headline}. {m.lead}"):
+    for n in text.names(f"{m.headline}. {m.lead}"):
         counts[NAME_PREFIX + n] = counts.get(NAME_PREFIX + n, 0.0) + NAME_WEIGHT
     for y in set(_YEAR.findall(m.text())):
         counts[YEAR_PREFIX + y] = 0.0  # carried for the year check, weightless in the cosine

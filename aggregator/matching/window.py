@@ -13,8 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from aggregator.matching import features as ft
-from aggregator.matching import sketch
+from aggregator.matching import features, sketch
 from aggregator.matching.similarity import Doc, evolve, with_neighbours
 from aggregator.model import Assignment, StoredSketch
 from aggregator.times import epoch
@@ -73,18 +72,22 @@ class Window:
         self._stories_held: Counter[bytes] = Counter()  # ... and by story signature
         self._near_repeats: set[int] = set()  # new articles to leave the copy index (NEAR_REPEAT)
 
-    def load(self, stored: Sequence[StoredSketch], vocabulary: ft.Vocabulary) -> None:
+    def load(self, stored: Sequence[StoredSketch], vocabulary: features.Vocabulary) -> None:
         """Fill the window with the articles the store kept, scored with their stored
         neighbours as before the restart, and their stories' first sights; those it holds
         already stay as they are."""
         stored = [s for s in stored if s.id not in self.docs]
         for s in stored:
             arrays = vocabulary.arrays(s.vec)
-            d = doc(s.id, s.key, s.vec, arrays, s.time, s.dated, s.outlet, s.url, ft.years(s.vec))
+            d = doc(
+                s.id, s.key, s.vec, arrays, s.time, s.dated, s.outlet, s.url, features.years(s.vec)
+            )
             d = evolve(d, story_id=s.story_id, copy_root=s.copy_root)
             # Signatures of another sketch version: the story sketch is rebuilt from the stored
             # terms; the copy sketch needs the text, so such articles sit out copy detection.
-            story_sig = s.story_sig or sketch.signature(ft.key_terms(s.vec), sketch.STORY_PERMS)
+            story_sig = s.story_sig or sketch.signature(
+                features.key_terms(s.vec), sketch.STORY_PERMS
+            )
             self.add(d, s.copy_sig, story_sig, s.time)
         found = []
         for s in stored:
