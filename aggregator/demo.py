@@ -81,7 +81,7 @@ class SnapshotServer:
 
         self.httpd = _Server(("127.0.0.1", port), Handler)
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
 
     def __enter__(self) -> SnapshotServer:
         self.thread.start()

@@ -30,19 +30,13 @@ from aggregator.matching.window import Window, doc
 from aggregator.model import Assignment, Cursor, Link, NewSketch, PendingArticle, StoredSketch
 from aggregator.times import epoch
 
-# Articles per transaction. A poll of 30 outlets brings ~1,000 new items; 2,000 keeps one poll in
-# one batch (so arrival order within it never matters) and bounds memory.
+# Articles per batch and transaction: one poll of many outlets fits in one batch.
 BATCH_SIZE = 2000
-# A batch covers at most this many windows of time (30 days at the default 72 h), so its window
-# (the clustered articles of that stretch and one window either side) is bounded however long a
-# run of old items a newly added feed brings. A bound, not a tuned value: the labelled files with
-# dates (gedikli-chains: 38 days, in stretches of 1 and 18 days) cluster the same under it.
+# A batch covers at most this many windows of time, which bounds the window it reads.
 BATCH_WINDOWS = 10
-# Batches at least this large extract text features in worker processes (one per core): the
-# pool's start-up (~0.2 s) pays off from a few hundred 500-word articles.
+# Batches at least this large extract text features in worker processes.
 PARALLEL_FROM = 400
-# Extraction workers run at a lower priority: they prepare the next batch while the main process
-# decides this one, and the main process is the critical path.
+# Extraction workers run at a lower priority than the main process, the critical path.
 WORKER_NICENESS = 10
 # Articles of an outlet just before a batch, sampled with it to learn the outlet's boilerplate.
 BOILERPLATE_SAMPLE = 50
@@ -50,11 +44,9 @@ BOILERPLATE_SAMPLE = 50
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused, then restored as it was. The window and the
-    term statistics are hundreds of thousands of long-lived objects that every full collection
-    walks: 14 of them in the 20,000-article benchmark cost 12 % of the main process's time
-    (0.97 -> 0.87 ms per article), while a run leaves no cyclic garbage to speak of (peak memory
-    611 MB paused, 615 MB not; what a run leaves is collected once the collector is back)."""
+    """Python's cyclic garbage collector paused, then restored as it was: the window and the
+    term statistics are long-lived objects that every full collection walks for nothing, and a
+    run leaves no cyclic garbage to speak of (docs/tuning.md, "Speed")."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -1,6 +1,6 @@
 """Text features of new articles: boilerplate removed, terms counted, copy signatures and the
 words' written forms. The CPU-heavy, order-free part of clustering, run in worker processes for
-large batches (cluster.py), so nothing here touches the store or the window.
+large batches (clusterer.py), so nothing here touches the store or the window.
 """
 
 from __future__ import annotations

@@ -16,47 +16,26 @@ import numpy as np
 
 from aggregator.matching import text
 
-# Measured with `aggregator eval` on shared/data/eval (neus-val, ecbplus-dev), average link:
-# title counted twice beat once (+0.012 ARI neus-val, +0.008 ecbplus-dev) and three times (flat).
+# How many times a title's terms count against the lead's.
 TITLE_WEIGHT = 2.0
-# Names and numbers as extra terms: +0.011 ARI on ecbplus-dev (hard same-type negatives).
-# Re-checked with neighbour expansion (scoring.py): 0.5 scores neus-val 0.753 / ecbplus-dev
-# 0.868 (threshold 0.31) against 0.740 / 0.875, but joins the two earthquakes of the similarity
-# table (Sumatra 6.8 / Chile 5.9: their names and numbers are what tell them apart), so 1.0 stays.
+# The weight of a name or number as an extra term.
 NAME_WEIGHT = 1.0
-# Only the lead matters for "same event": 100-150 words scored as well as full text on both
-# sets and cut the per-article cost of long extracted texts ~3x. Re-measured with today's
-# features, 100 against 150: neus-val 0.755 / 0.755, ecbplus-dev 0.862 / 0.860, gedikli-chains
-# and neus-train (whole, and in eight parts) unchanged, ECB+ files of 5 / 10 / 20 topics 0.772 /
-# 0.819 / 0.845 against 0.775 / 0.815 / 0.845, at ~8 % less clustering time (1,012-1,108 ->
-# 1,166-1,171 articles/s on the benchmark). Shorter leads start to lose on neus-val (80: 0.750).
+# The words of an article's text that are matched: its lead.
 LEAD_WORDS = 100
-# Key terms (highest weights) form the story-candidate sketch; see sketch.STORY_PERMS for the
-# measurement that chose 40.
+# The highest-weighted terms that form the story-candidate sketch.
 KEY_TERMS = 40
-# Terms kept per article vector (the highest weights). Scoring cost grows with vector length;
-# keeping only the top 64 cost 0.065 ARI on ecbplus-dev, so this only bounds hostile input.
+# Terms kept per article vector (the heaviest): a bound for hostile input.
 VECTOR_TERMS = 400
 # Word 3-shingles for copy detection (DESIGN.md: republished copies have Jaccard 0.5-0.8).
 SHINGLE_SIZE = 3
 NAME_PREFIX = "#"
 YEAR_PREFIX = "@"
-# Years named in the title, lead or link. Reports of one event that both name years share one;
-# the same kind of event in another year (ECB+'s hard negatives: a 2008 and a 2013 trade, two
-# Klitschko fights) does not. Scaling such pairs by 0.3 lifted ecbplus-dev ARI 0.821 -> 0.846
-# at no cost on neus-val.
+# Years named in the title, lead or link (four digits from 1950 to 2099).
 _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 YEAR_CONFLICT = 0.3
 
 
-# A title that is a link is no headline. Feeds put the item's URL there when the headline is
-# missing, and so do exports (half of ECB+'s articles); matched as a title, the site's host
-# counts twice in every article of that site. The text's first line is then the headline (if
-# it is no longer than HEADLINE_WORDS: 378 of the 381 such first lines in shared/data/eval
-# are, 95 % have at most 17 words), and the link's path, whose slug and date name the event
-# and its year, counts once, as text. ecbplus-dev ARI 0.875 -> 0.882 at story threshold 0.30 and
-# 0.842 -> 0.866 at 0.32, which let the threshold rise to 0.33 (stories.py); no title in the
-# other labelled files is a link.
+# A title that is a link: then the text's first line is the headline.
 _LINK_TITLE = re.compile(r"\s*(?:https?\s*:\s*/\s*/\s*\S|www\.\S)", re.IGNORECASE)
 _LINK_HOST = re.compile(r"^\s*(?:https?\s*:\s*/\s*/)?[^/]*/?")
 HEADLINE_WORDS = 30
@@ -115,28 +94,6 @@ def match_text(title: str, body: str) -> str:
     return f"{title}\n{body}"
 
 
-# Rarity comes from the archive alone. A prior from word use in the language at large (wordfreq
-# frequencies as 5,000 pseudo-articles, threshold re-tuned to 0.37) scored neus-val 0.761 /
-# ecbplus-dev 0.866 against 0.740 / 0.875, but it weighs event-type words ("earthquake",
-# "rehab") up, so the two earthquakes and the two rehab admissions of the similarity table join
-# (plain cosine 0.19 / 0.20 -> 0.29 / 0.30, above the nearest-neighbour bar). Raising that bar
-# to keep them apart gave the neus-val gain back (0.26: 0.739; 0.30: 0.715).
-# Every term counts, including those no other article has yet. Left out of the cosine (scored
-# on the shared terms alone, scaled back to unit length) they lifted the NeuS and ECB+ files fed
-# in one batch (story bar 0.36: neus-val 0.766, ecbplus-dev 0.867, its 10-topic files 0.847;
-# gedikli-chains 0.857 -> 0.830), but in a stream the first report of an event is then scored on
-# the common words it shares with other events: neus-val shuffled, in polls of 100 / 400 from an
-# empty archive (`aggregator eval --polls`), fell from 0.671 / 0.715 to 0.580 / 0.703. Since
-# growing stories are looked at again (stories._regroup) streams no longer lose (bar 0.35:
-# neus-val in three shuffles, polls of 100 / 400, 0.715-0.760 against 0.726-0.748; ECB+
-# streams +0.01-0.04) and one batch gains (bar 0.35: neus-val 0.763, ecbplus-dev 0.871, ECB+
-# 10-topic files 0.856, neus-train parts 0.787; gedikli-chains 0.830). But two reports of one
-# kind of event, each alone with its event so far, are then compared on the words they share
-# with each other: with ECB+'s 772 or neus-val's 819 articles as the archive, the similarity
-# table's two earthquakes and its two same-outlet items with a standard line join (the rehab
-# admissions too with neus-val), as they do not with every term counted in ECB+'s archive; in
-# the table's own 19 articles three of its different-story pairs join. Capping the scaling at 2x
-# (small archive) or always counting names and numbers (large ones) did not keep them apart.
 class Vocabulary:
     """Term ids and the archive's rarity statistics by id: in how many articles each term
     occurs (``df``) and how many articles there are. Arrays by id let a batch be weighted in
@@ -224,7 +181,7 @@ class Vectors:
 def weigh(ids: np.ndarray, counts: np.ndarray, sizes: np.ndarray, idf: np.ndarray) -> Vectors:
     """Unit-length TF-IDF vectors (sublinear term frequency x idf) of a batch: article i has
     ``sizes[i]`` consecutive terms ``ids`` (in term order, as ``terms`` gives them) counted
-    ``counts`` times. In numpy over the whole batch: a dict per article cost ~0.1 ms."""
+    ``counts`` times. In numpy over the whole batch rather than a dict per article."""
     n = len(sizes)
     article = np.repeat(np.arange(n), sizes)
     w = np.where(counts >= 1, (1.0 + np.log(np.maximum(counts, 1.0))) * idf, counts * idf)

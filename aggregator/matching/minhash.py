@@ -1,8 +1,8 @@
 """MinHash signatures in numpy from hashed sets and given permutations: the arithmetic of
 datasketch's ``affine32`` scheme (sketch.py owns datasketch and the permutations, and
 tests/test_sketch.py checks the bytes equal datasketch's MinHash). Kept apart so that the
-extraction worker processes need numpy only: importing datasketch pulls in scipy.integrate,
-0.33 s of each worker's start, on the path of a run's first batch."""
+extraction worker processes need numpy only: importing datasketch pulls in scipy, which slows
+each worker's start on the path of a run's first batch."""
 
 from __future__ import annotations
 
@@ -17,9 +17,8 @@ Permutations = tuple[np.ndarray, np.ndarray]
 def signatures(hashes: np.ndarray, sizes: np.ndarray, permutations: Permutations) -> list[bytes]:
     """Signatures of consecutive sets (``sizes`` values each) of 32-bit ``hashes``: each hash
     mixed by the MurmurHash3 finalizer, then ``a * h + b`` modulo 2^32 per permutation, the
-    minimum kept (little-endian uint32 bytes; an empty set gets all ones). One product per set:
-    a reduction over many sets at once (``minimum.reduceat``) was 2-5x slower on 500-shingle
-    sets."""
+    minimum kept (little-endian uint32 bytes; an empty set gets all ones). One product per set
+    (a reduction over many sets at once was slower)."""
     a, b = permutations
     h = hashes ^ (hashes >> np.uint32(16))
     h = h * np.uint32(0x85EBCA6B)

@@ -11,44 +11,20 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, replace
 from types import ModuleType
-from typing import Any
 
 import numpy as np
 from scipy import sparse
 
 from aggregator.matching.features import YEAR_CONFLICT, year_conflict
 
-# Neighbour expansion: an article is scored as its own terms plus NEIGHBOUR_WEIGHT x similarity x
-# the terms of its nearest neighbour, when that similarity is at least NEIGHBOUR_MIN. In effect a
-# pair where one is the other's nearest neighbour scores well above its plain cosine (two mutual
-# neighbours at cosine 0.22 score ~0.57), pairs close to the same third report gain a little, and
-# every other pair must clear stories.STORY_THRESHOLD on its own words. NEIGHBOUR_MIN is thus the
-# bar for a nearest neighbour: the former single threshold, 0.22. Against that single threshold:
-# neus-val ARI 0.721 -> 0.740, ecbplus-dev 0.858 -> 0.875, gedikli-chains unchanged (at
-# STORY_THRESHOLD 0.30). A bar of 0.20 scored 0.753 / 0.877 then (0.764 / 0.860 at 0.33) but joins
-# the two rehab admissions of the similarity table (same type, different people: each other's
-# nearest neighbour), so it was not taken; 0.24 / 0.26 score 0.749 / 0.858 and 0.731 / 0.857 at
-# 0.33. One neighbour beat two, three, five and ten (more neighbours drag in the topic).
+# An article is scored with this times its similarity times its nearest neighbour's terms added.
 NEIGHBOUR_WEIGHT = 1.0
 NEIGHBOUR_MIN = 0.22
-# Every scored candidate at cosine >= MIN_EDGE is an edge. Average link sums the edges between
-# clusters, so dropping near-zero ones changes nothing on shared/data/eval. Edges are not capped
-# per article (window.MAX_CANDIDATES bounds the work): with the 40 strongest kept, a growing
-# story split once it passed ~50 reports, since the pairs never kept count as zero in its
-# average (150 reports of one event: 6 stories in one batch, 2 in batches of 30; now 1). ARI on
-# shared/data/eval is unchanged but for undated neus-train (one window: 0.477 -> 0.474).
+# Every scored candidate at this cosine or more is an edge of the story graph.
 MIN_EDGE = 0.05
-# Pass 2 re-scores only the candidates at plain cosine RESCORE_FROM or more: most candidates share
-# a key term or two and little else (of the benchmark's plain scores, 95 % are below MIN_EDGE and
-# 43 % below RESCORE_FROM), and neighbour terms rarely lift such a pair to an edge. Against
-# re-scoring every candidate, partitions are identical on shared/data/eval's files, neus-train
-# whole, 46 files cut from ECB+ and neus-val (topic subsets, parts) and six of eight
-# neus-val-sized neus-train parts; the other two move by -0.0015 and +0.0003 ARI (0.03: three
-# parts and neus-train whole change; 0.05 changes neus-val). The main process spent 0.83 instead
-# of 0.90 ms per article on the 20,000-article benchmark (with a 150-word lead, where the
-# partitions compared the same).
+# Only candidates at this plain cosine or more are scored again with neighbour terms.
 RESCORE_FROM = 0.02
 
 
@@ -75,21 +51,6 @@ class Doc:
     neighbour_score: float = 0.0
     expanded_ids: np.ndarray | None = None  # unit vector with the neighbour's terms added
     expanded_weights: np.ndarray | None = None
-
-
-_DOC_FIELDS = frozenset(f.name for f in fields(Doc))
-
-
-def evolve(d: Doc, **changes: Any) -> Doc:
-    """``dataclasses.replace(d, **changes)`` without the field-by-field ``__init__`` of a frozen
-    dataclass (Doc has no checks to run): 1 instead of 16 us, for the ~2 articles a batch
-    re-makes per new article (new neighbours, new stories)."""
-    unknown = changes.keys() - _DOC_FIELDS
-    if unknown:
-        raise TypeError(f"Doc has no field {sorted(unknown)[0]!r}")
-    new: Doc = object.__new__(Doc)
-    new.__dict__.update(d.__dict__, **changes)
-    return new
 
 
 def with_neighbours(
@@ -124,7 +85,7 @@ def with_neighbours(
         lo, hi = bounds[i], bounds[i + 1]
         norm = norms[i]
         out.append(
-            evolve(
+            replace(
                 d,
                 neighbour=neighbour,
                 neighbour_score=score,
@@ -288,10 +249,8 @@ def _nearest(
 
 class _Table:
     """Every article of the window and the batch as rows (in id order) of a sparse matrix of
-    term weights, so each new article's candidates are filtered and scored in a few calls:
-    per-candidate Python loops were two thirds of the decision time on 500-word articles
-    (~125 candidates each), and scipy's compiled row gather and product (``_dot_rows``) score
-    them in a third of the time of numpy gathers over the same rows."""
+    term weights, so each new article's candidates are filtered and scored in a few calls
+    rather than a Python loop per candidate."""
 
     def __init__(self, docs: list[Doc], order: Mapping[int, int]) -> None:
         docs = sorted(docs, key=lambda d: d.id)
@@ -315,8 +274,7 @@ class _Table:
     ) -> list[np.ndarray]:
         """Each new article's rows of candidates to score: known, not itself, not earlier in the
         batch (new-new pairs are scored once, from the earlier article), inside the time window,
-        non-empty. For the whole batch at once: per article, these few numpy calls took 0.031 of
-        the main process's 0.7 ms per article, now 0.023."""
+        non-empty. For the whole batch at once."""
         lists = [np.asarray(found.get(d.id, _NO_ROWS), dtype=np.int64) for d in batch]
         sizes = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
         if not len(self.ids):
@@ -340,8 +298,8 @@ class _Table:
 
     def _rows(self, wanted: np.ndarray) -> np.ndarray:
         """The row of each wanted article id; for an id the table lacks, some row holding
-        another id. A window's ids mostly lie close together, and then a table from id to row
-        finds them 10x faster than a binary search (~400,000 per batch)."""
+        another id: by a table from id to row when the ids lie close together, else by binary
+        search."""
         lo, hi = int(self.ids[0]), int(self.ids[-1])
         if hi - lo >= DENSE_IDS * len(self.ids):
             found: np.ndarray = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)
@@ -364,10 +322,10 @@ def _compiled_dot_rows(
     tools: ModuleType, matrix: sparse.csr_matrix, rows: np.ndarray, x: np.ndarray
 ) -> np.ndarray:
     """``matrix[rows] @ x``, by the compiled row gather and product that scipy itself calls
-    (``tools``: scipy.sparse._sparsetools), without its index checks and intermediate matrix:
-    71 instead of 148 us for 165 rows of 150 terms (numpy gathers: 232 us). On the
-    20,000-article benchmark the main process spends 0.72 instead of 0.79 ms per article,
-    scoring 0.20 instead of 0.29; results are identical."""
+    (``tools``: scipy.sparse._sparsetools), without its index checks and intermediate matrix.
+    The seam of the package's one speed trick on a private API: ``_public_dot_rows`` is the
+    plain version beside it, used whenever the two disagree (checked at import and by
+    tests/matching/test_similarity.py)."""
     indptr = matrix.indptr
     rows = rows.astype(indptr.dtype, copy=False)
     bounds = np.empty(len(rows) + 1, dtype=indptr.dtype)

@@ -34,29 +34,23 @@ SEED = 1
 SCHEME = "affine32"
 SKETCH_VERSION = f"datasketch-{datasketch.__version__.split('.')[0]}/{SCHEME}/seed{SEED}"
 
-# Copy level. 128 permutations banded 32 x 4 find 96-100 % of pairs with Jaccard >= 0.5 at
-# ~0.8 candidates per document (DESIGN.md, measured on republished news); each candidate's
-# estimate is then verified against COPY_THRESHOLD (stories.py).
+# Permutations of the copy signature, banded COPY_BANDS (bands, rows).
 COPY_PERMS = 128
 COPY_BANDS = (32, 4)
 
-# Story level: 64 permutations, 64 bands of 1 row. Two articles become candidates with probability
-# 1-(1-J)^64 over their key-term sets: 73 % when they share 1 of ~40 key terms (J~0.02), >99 % from
-# 4 shared terms. Scoring then decides (scoring.py, stories.py). Measured against scoring every
-# pair: 32 bands over 20 key terms cost 0.044 ARI on ecbplus-dev, 64 bands over 40 key terms 0.006,
-# 128 over 60 nothing (at more candidates per article).
+# Permutations of the story signature, indexed as as many bands of one row.
 STORY_PERMS = 64  # indexed as 64 bands of 1 row
 
 
 def _hash32(item: bytes) -> int:
-    # CRC-32 is ~10x faster than the default SHA-1 and uniform enough for MinHash over words.
+    # CRC-32: much faster than datasketch's default SHA-1, and uniform enough over words.
     return zlib.crc32(item)
 
 
 @lru_cache(maxsize=8)
 def permutations(num_perm: int) -> minhash.Permutations:
-    """datasketch's permutations for signatures of ``num_perm`` values (our seed and scheme);
-    generating them costs ~0.15 ms, so they are made once per size."""
+    """datasketch's permutations for signatures of ``num_perm`` values (our seed and scheme),
+    made once per size."""
     a, b = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME).permutations
     return a, b
 
@@ -67,8 +61,7 @@ def signature(items: Iterable[str], num_perm: int) -> bytes:
 
 
 def signatures(sets: Sequence[Sequence[str]], num_perm: int) -> list[bytes]:
-    """``signature`` of many sets at once (a MinHash object per set cost ~0.1 ms with its
-    set-up, a tenth of an article's time)."""
+    """``signature`` of many sets at once, without a MinHash object per set."""
     sizes = np.fromiter((len(s) for s in sets), dtype=np.int64, count=len(sets))
     hashes = _term_hashes(itertools.chain.from_iterable(sets), int(sizes.sum()))
     return minhash.signatures(hashes, sizes, permutations(num_perm))
@@ -81,8 +74,7 @@ def _term_hashes(terms: Iterable[str], count: int) -> np.ndarray:
 
 class TermHashes:
     """The 32-bit hash of each term by its id (features.Vocabulary's numbering), made once per
-    term: story signatures of a batch are then a lookup and ``minhash.signatures``, where
-    hashing each article's key terms again cost ~0.02 ms an article."""
+    term: story signatures of a batch are then a lookup and ``minhash.signatures``."""
 
     def __init__(self) -> None:
         self._hashes = np.zeros(0, dtype=np.uint32)
@@ -123,10 +115,8 @@ class BandIndex:
     Each (band, values) is one 64-bit key (with one row, the band and its value side by side;
     with several, the band beside a 58-bit hash of its values), and the entries are one sorted
     numpy array of keys beside the article of each, so a whole batch is looked up in a few numpy
-    calls. datasketch's MinHashLSH hashes and stores each band through several Python layers:
-    0.11 ms per article to insert and query the copy index on the 20,000-article benchmark, a
-    dict of postings ~0.1 ms per article for the story index. The candidates are MinHashLSH's
-    (tests/test_sketch.py compares them), plus, with several rows, any pair whose band values
+    calls, where datasketch's MinHashLSH hashes and stores each band through several Python
+    layers (docs/tuning.md, "Speed"). The candidates are MinHashLSH's (the tests compare them), plus, with several rows, any pair whose band values
     differ but hash alike (one in 2^58 per band), which the Jaccard estimate then drops.
     Additions and removals are applied at the next query."""
 

@@ -6,7 +6,7 @@ sketches. Output is one link per new article with its evidence, copies, and stor
 
 1. same_url and copy links are must-links: the same text is the same story.
 2. Each article is scored against its candidates with its nearest neighbour's terms added
-   (scoring.py); stories are then grown by average-link agglomeration over the candidate
+   (similarity.py); stories are then grown by average-link agglomeration over the candidate
    graph: the new articles start as singletons (copy groups pre-merged), the window's stories
    as ready-made clusters, and the closest pair of clusters merges while its average
    similarity (missing pairs count as zero) is at least STORY_THRESHOLD. Two existing stories
@@ -23,11 +23,11 @@ sketches. Output is one link per new article with its evidence, copies, and stor
 from __future__ import annotations
 
 import hashlib
-import heapq
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from aggregator.matching.agglomeration import AverageLink
 from aggregator.matching.features import shared_terms
 from aggregator.matching.similarity import (
     NEIGHBOUR_MIN,
@@ -40,63 +40,22 @@ from aggregator.matching.similarity import (
 )
 from aggregator.model import Assignment, CopyOf, Link, Neighbour
 
-# Average-link threshold on the cosine of neighbour-expanded TF-IDF vectors (scoring.py), in
-# both passes (step 4 joins clusters whose average over every pair between them reaches it).
-# With scoring.NEIGHBOUR_MIN 0.22, ARI with STORY_THRESHOLD at 0.31 / 0.32 / 0.33 / 0.34 / 0.35
-# / 0.36 is 0.743 / 0.753 / 0.757 / 0.756 / 0.754 / 0.752 on neus-val and 0.876 / 0.873 /
-# 0.871 / 0.847 / 0.825 / 0.814 on ecbplus-dev; eight neus-train parts of neus-val's size
-# (whole stories each) want it stricter (mean 0.756 / 0.761 / 0.769 / 0.775 / 0.778 / 0.781),
-# twelve ECB+ files of 10 of its topics looser (0.855 / 0.844 / 0.839 / 0.833 / 0.821 /
-# 0.803). 0.33 is the middle of the range where both kinds of data score well; news reports
-# (neus) want a stricter bar, ECB+'s larger clusters of longer texts a looser one.
+# The average-link bar on neighbour-expanded cosines for two clusters to be one story.
 STORY_THRESHOLD = 0.33
-# STORY_THRESHOLD was chosen on files of ~800 articles (neus-val 819, ecbplus-dev 772). Rarity
-# learnt from fewer articles is flatter, so reports of one event score lower: ECB+ cut into
-# files of 20 / 10 / 5 of its topics (~460 / 230 / 115 articles) has its same-story pairs at a
-# median plain cosine of 0.312 / 0.281 / 0.244 against 0.322 in the whole file, ~0.04 less for
-# each e-fold fewer articles. Below SMALL_ARCHIVE articles the bar drops by as much
-# (SMALL_ARCHIVE_SLOPE x ln(SMALL_ARCHIVE / articles)), never below the nearest-neighbour bar.
-# ARI on those files: 0.827 -> 0.856 (20 topics), 0.785 -> 0.839 (10), 0.633 -> 0.817 (5).
-# neus-val's short texts lose less (median 0.310 / 0.299 / 0.302 in files of 180 / 90 / 45 of
-# its stories, 0.313 whole), so its small files move little: 0.783 -> 0.777, 0.825 -> 0.811,
-# 0.799 -> 0.798. Files of 800 articles or more, and every archive past its first big poll, are
-# unchanged; ecbplus-dev's 772 articles get 0.329, and gedikli-chains' 100 the same clusters.
-# The similarity table's small archive keeps its same-type pairs (plain cosine 0.19 / 0.20)
-# below the floor. A threshold set in feeds.toml or `eval --threshold` is used as given,
-# whatever the archive's size.
+# Below this many articles in the archive, the default bar is lowered (threshold_for).
 SMALL_ARCHIVE = 800
 SMALL_ARCHIVE_SLOPE = 0.04
-# Estimated Jaccard of 3-shingle sets at which two texts are copies. Republished copies have
-# 0.5-0.8 against their source; independent reports of one event stay below 0.2 (gedikli-chains
-# copy-level pairwise precision 1.0 from 0.3 upwards).
+# Estimated Jaccard of word 3-shingles at which two texts are copies.
 COPY_THRESHOLD = 0.5
-# Two articles at one address are one article (a new version of it, or another feed listing it)
-# unless their texts disagree: plain cosine below SAME_ADDRESS_MIN, when both have words to
-# compare. Feeds that link every item to their front page or a section page would otherwise make
-# one story of all their items, and a hostile feed could attach its items to any story by linking
-# to its articles. The bar is the nearest-neighbour bar: the 12 edited versions in
-# shared/data/feeds/replay (one link, changed headline or summary) score 0.24-0.99, and 99.9 % of
-# pairs of different stories in neus-val score below it. An article at a known address that fails
-# it is not lost: it is scored like any other.
+# Two articles at one address are one article when their texts agree at least this much.
 SAME_ADDRESS_MIN = NEIGHBOUR_MIN
-# An article is compared with the latest SAME_ADDRESS_LATEST articles at its address (by arrival):
-# the versions an edit follows are the recent ones, and a feed that puts hundreds of items at one
-# address (its front page; or a hostile one, 500 a poll) costs ten comparisons an item, not one
-# for every item the window holds there: 5,000 unrelated items at one address cluster in 7 s
-# (`aggregator eval`, end to end), against 109 s comparing each with all earlier ones.
+# An article is compared with this many of the latest articles at its address.
 SAME_ADDRESS_LATEST = 10
-# ``_rejoin`` (step 4) scores in full the cluster pairs whose average on the sketched pairs alone
-# reaches REJOIN_FROM of the bar. The pairs that merged when every linked pair was scored had
-# reached 0.70-0.97 of it (ecbplus-dev, two of its 10-topic files, neus-val); 0.4 and 0.5 give the
-# same partitions there, and at 0.5 the 20,000-article benchmark spends 0.010 ms per article on
-# the step instead of 0.097 with every linked pair.
+# The share of the bar a pair of clusters must reach on sketched pairs to be scored in full.
 REJOIN_FROM = 0.5
 # ... and at most REJOIN_PAIRS article pairs between the two (a story of 300 and one of 300).
 REJOIN_PAIRS = 90_000
-# A story is regrouped (step 3) when it has at most REGROUP_MAX members in the window: its pairs
-# grow with the square of its size. Stories of news roundups and ECB+ topics hold at most a few
-# dozen reports in 72 hours; a larger one (a flood of repeats, a week-long war) is decided
-# incrementally alone, as before.
+# A window story is regrouped when it gains articles and has at most this many members.
 REGROUP_MAX = 300
 
 
@@ -151,7 +110,7 @@ def assign(
         batch, window, docs, order, copy_candidates, window_seconds, copy_threshold
     )
     found, rescored = edges(batch, docs, order, candidates, window_seconds)
-    clusters = _Clusters(batch, window)
+    clusters = _clusters(batch, window)
     sims: dict[tuple[int, int], float] = {}
     for a, b, score in found:
         sims[(a, b)] = sims[(b, a)] = score
@@ -163,13 +122,13 @@ def assign(
     current = {**docs, **{d.id: d for d in rescored}}
     parted = _regroup(clusters, current, order, must, window_seconds, threshold, sims)
     _rejoin(clusters, current, window_seconds, threshold, sims)
-    story_of, merges = clusters.story_ids(docs, story_first_seen)
+    story_of, merges = _story_ids(clusters, docs, story_first_seen)
     links = [_link(d, story_of[d.id], must, clusters.members_of(d.id), sims, docs) for d in batch]
     renamed = dict(merges)
     splits = {
         (renamed.get(cl.split_from, cl.split_from), story_of[cl.members[0]])
         for cl in clusters.clusters.values()
-        if cl.split_from and not cl.stories
+        if cl.split_from and not cl.labels
     }
     relinked = [
         _link(d, story_of[d.id], {}, clusters.members_of(d.id), sims, docs)
@@ -186,7 +145,7 @@ def assign(
 
 
 def _regroup(
-    clusters: _Clusters,
+    clusters: AverageLink,
     docs: Mapping[int, Doc],
     new: Mapping[int, int],
     must: _Must,
@@ -205,12 +164,12 @@ def _regroup(
     for key in sorted(clusters.clusters):
         members = sorted(clusters.clusters[key].members)
         # A cluster holding a story holds window articles; it is looked at if it gained some.
-        if not clusters.clusters[key].stories or not 3 <= len(members) <= REGROUP_MAX:
+        if not clusters.clusters[key].labels or not 3 <= len(members) <= REGROUP_MAX:
             continue
         if not any(m in new for m in members):
             continue
         scored = all_pairs([docs[m] for m in members], window_seconds)
-        alone = _Clusters([docs[m] for m in members], ())
+        alone = AverageLink([], members)
         for a, b, score in scored:
             alone.add_edge(a, b, score)
         inside = set(members)
@@ -220,14 +179,14 @@ def _regroup(
                 alone.join(source, m)
         alone.agglomerate(threshold)
         if len(alone.clusters) > 1:
-            clusters.part(key, [c.members for c in alone.clusters.values()], docs)
+            _part(clusters, key, [c.members for c in alone.clusters.values()], docs)
             sims.update({(a, b): s for a, b, s in scored} | {(b, a): s for a, b, s in scored})
             parted |= inside
     return parted
 
 
 def _rejoin(
-    clusters: _Clusters,
+    clusters: AverageLink,
     docs: Mapping[int, Doc],
     window_seconds: float,
     threshold: float,
@@ -347,149 +306,56 @@ def _agreement(a: Doc, b: Doc) -> float:
     return cosine(a, b) if len(a.ids) and len(b.ids) else 1.0
 
 
-@dataclass
-class _Cluster:
-    members: list[int]
-    stories: set[str] = field(default_factory=set)
-    split_from: str | None = None  # a part that keeps no story: the story it leaves
+def _clusters(batch: Sequence[Doc], window: Sequence[Doc]) -> AverageLink:
+    """The window's stories as ready-made clusters (by story id, members by id), then each new
+    article a singleton."""
+    stories: dict[str, list[int]] = {}
+    for d in sorted(window, key=lambda x: (x.story_id or "", x.id)):
+        stories.setdefault(d.story_id or "", []).append(d.id)
+    return AverageLink(list(stories.items()), [d.id for d in batch])
 
 
-class _Clusters:
-    """Average-link agglomeration: the window's stories as ready-made clusters, each new
-    article a singleton, and per pair of clusters the sum of the edges between them."""
+def _part(
+    clusters: AverageLink, key: int, parts: Sequence[list[int]], docs: Mapping[int, Doc]
+) -> None:
+    """Replace cluster ``key`` by ``parts`` of its members. Each of its stories goes with the
+    part holding its earliest member (by ``_founding_order``); a part with window articles that
+    keeps no story records the story its earliest one leaves."""
+    whole = clusters.clusters[key].labels
+    keeper: dict[str, tuple[tuple[float, str], int]] = {}  # story -> (earliest, part)
+    for i, part in enumerate(parts):
+        for m in part:
+            sid = docs[m].story_id
+            if sid in whole and (sid not in keeper or _founding_order(docs[m]) < keeper[sid][0]):
+                keeper[sid] = (_founding_order(docs[m]), i)
+    labels = [{sid for sid, (_, j) in keeper.items() if j == i} for i in range(len(parts))]
+    origins: list[str | None] = []
+    for i, part in enumerate(parts):
+        left = [docs[m] for m in part if docs[m].story_id]
+        origins.append(min(left, key=_founding_order).story_id if left and not labels[i] else None)
+    clusters.part(key, parts, labels, origins)
 
-    def __init__(self, batch: Sequence[Doc], window: Sequence[Doc]) -> None:
-        self.clusters: dict[int, _Cluster] = {}
-        self.home: dict[int, int] = {}
-        story_cluster: dict[str, int] = {}
-        for d in sorted(window, key=lambda x: (x.story_id or "", x.id)):
-            sid = d.story_id or ""
-            if sid not in story_cluster:
-                story_cluster[sid] = len(self.clusters)
-                self.clusters[len(self.clusters)] = _Cluster([], {sid})
-            c = story_cluster[sid]
-            self.clusters[c].members.append(d.id)
-            self.home[d.id] = c
-        for d in batch:
-            self.home[d.id] = len(self.clusters)
-            self.clusters[len(self.clusters)] = _Cluster([d.id])
-        self.sums: dict[int, dict[int, float]] = {c: {} for c in self.clusters}
 
-    def add_edge(self, a: int, b: int, s: float) -> None:
-        ca, cb = self.home[a], self.home[b]
-        if ca == cb:
-            return
-        self.sums[ca][cb] = self.sums[ca].get(cb, 0.0) + s
-        self.sums[cb][ca] = self.sums[ca][cb]
-
-    def join(self, a: int, b: int) -> None:
-        """Put articles ``a`` and ``b`` in one cluster, whatever their similarity."""
-        ca, cb = self.home[a], self.home[b]
-        if ca != cb:
-            self._merge(min(ca, cb), max(ca, cb))
-
-    def _merge(self, a: int, b: int) -> int:
-        """Merge cluster b into a; return a."""
-        sums = self.sums
-        ca, cb = self.clusters[a], self.clusters.pop(b)
-        ca.members.extend(cb.members)
-        ca.stories |= cb.stories
-        for m in cb.members:
-            self.home[m] = a
-        for c, s in sums.pop(b).items():
-            if c == a:
-                continue
-            sums[a][c] = sums[a].get(c, 0.0) + s
-            sums[c][a] = sums[a][c]
-            sums[c].pop(b, None)
-        sums[a].pop(b, None)
-        return a
-
-    def average(self, a: int, b: int) -> float:
-        size = len(self.clusters[a].members) * len(self.clusters[b].members)
-        return self.sums[a].get(b, 0.0) / size
-
-    def agglomerate(self, threshold: float) -> None:
-        """Merge the closest pair of clusters while its average link (missing pairs count as
-        zero) is at least ``threshold``; ties go to the lower cluster numbers."""
-        heap: list[tuple[float, int, int]] = []
-        for a, row in self.sums.items():
-            for b in row:
-                if a < b and (v := self.average(a, b)) >= threshold:
-                    heap.append((-v, a, b))
-        heapq.heapify(heap)
-        while heap:
-            neg, a, b = heapq.heappop(heap)
-            if (
-                a not in self.clusters
-                or b not in self.clusters
-                or abs(self.average(a, b) + neg) > 1e-12
-            ):
-                continue  # a stale entry: one of the pair has merged since
-            keep = self._merge(a, b)
-            for c in self.sums[keep]:
-                v = self.average(keep, c)
-                if v >= threshold:
-                    heapq.heappush(heap, (-v, min(keep, c), max(keep, c)))
-
-    def agglomerate_again(self, sums: Mapping[tuple[int, int], float], threshold: float) -> None:
-        """Agglomerate the clusters as they stand with ``sums`` (cluster pair -> sum of the
-        edges between them) in place of the sums kept so far."""
-        self.sums = {c: {} for c in self.clusters}
-        for (a, b), total in sums.items():
-            if total > 0:
-                self.sums[a][b] = self.sums[b][a] = total
-        self.agglomerate(threshold)
-
-    def part(self, key: int, parts: Sequence[list[int]], docs: Mapping[int, Doc]) -> None:
-        """Replace cluster ``key`` (once agglomerated: the parts keep no sums of edges to other
-        clusters) by ``parts`` of its members. Each of its stories goes with the part holding its
-        earliest member (by ``_founding_order``); a part with window articles that keeps no
-        story records the story its earliest one leaves."""
-        whole = self.clusters.pop(key)
-        for other in self.sums.pop(key):
-            self.sums[other].pop(key, None)
-        keeper: dict[str, tuple[tuple[float, str], int]] = {}  # story -> (earliest, part)
-        for i, part in enumerate(parts):
-            for m in part:
-                sid = docs[m].story_id
-                if sid in whole.stories and (
-                    sid not in keeper or _founding_order(docs[m]) < keeper[sid][0]
-                ):
-                    keeper[sid] = (_founding_order(docs[m]), i)
-        for i, part in enumerate(parts):
-            kept = {sid for sid, (_, j) in keeper.items() if j == i}
-            left = [docs[m] for m in part if docs[m].story_id]
-            origin = min(left, key=_founding_order).story_id if left and not kept else None
-            c = key if i == 0 else max(self.clusters) + 1
-            self.clusters[c] = _Cluster(list(part), kept, origin)
-            self.sums[c] = {}
-            for m in part:
-                self.home[m] = c
-
-    def members_of(self, aid: int) -> list[int]:
-        return self.clusters[self.home[aid]].members
-
-    def story_ids(
-        self, docs: Mapping[int, Doc], first_seen: Mapping[str, float]
-    ) -> tuple[dict[int, str], tuple[tuple[str, str], ...]]:
-        """Each article's story id, and the stories merged away (absorbed id, surviving id): a
-        cluster holding stories keeps the first seen of them (then the lowest id), a new one
-        takes the id of its founding article."""
-        merges: set[tuple[str, str]] = set()
-        story_of: dict[int, str] = {}
-        for cl in self.clusters.values():
-            existing = sorted(s for s in cl.stories if s)
-            if existing:
-                sid = min(existing, key=lambda s: (first_seen.get(s, float("inf")), s))
-                merges.update((s, sid) for s in existing if s != sid)
-            else:
-                founder = min((docs[m] for m in cl.members), key=_founding_order).key
-                # A part split off: not the founder's own id, which it may have used before.
-                seed = f"{founder}\nsplit from {cl.split_from}" if cl.split_from else founder
-                sid = story_id_for(seed)
-            story_of.update((m, sid) for m in cl.members)
-        return story_of, tuple(sorted(merges))
+def _story_ids(
+    clusters: AverageLink, docs: Mapping[int, Doc], first_seen: Mapping[str, float]
+) -> tuple[dict[int, str], tuple[tuple[str, str], ...]]:
+    """Each article's story id, and the stories merged away (absorbed id, surviving id): a
+    cluster holding stories keeps the first seen of them (then the lowest id), a new one takes
+    the id of its founding article."""
+    merges: set[tuple[str, str]] = set()
+    story_of: dict[int, str] = {}
+    for cl in clusters.clusters.values():
+        existing = sorted(s for s in cl.labels if s)
+        if existing:
+            sid = min(existing, key=lambda s: (first_seen.get(s, float("inf")), s))
+            merges.update((s, sid) for s in existing if s != sid)
+        else:
+            founder = min((docs[m] for m in cl.members), key=_founding_order).key
+            # A part split off: not the founder's own id, which it may have used before.
+            seed = f"{founder}\nsplit from {cl.split_from}" if cl.split_from else founder
+            sid = story_id_for(seed)
+        story_of.update((m, sid) for m in cl.members)
+    return story_of, tuple(sorted(merges))
 
 
 def _link(

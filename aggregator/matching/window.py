@@ -10,34 +10,21 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from aggregator.matching import features, sketch
-from aggregator.matching.similarity import Doc, evolve, with_neighbours
+from aggregator.matching.similarity import Doc, with_neighbours
 from aggregator.model import Assignment, StoredSketch
 from aggregator.times import epoch
 
-# Story candidates scored per new article, the closest by key-term overlap first: it bounds
-# the scoring and the agglomeration that follows. Ranking by the sketches is coarse (a cap of 40
-# cost 0.021 ARI on ecbplus-dev), so the cap is set high; it binds in large windows (undated
-# neus-train as one 6,393-article window: ~1,050 found per article, 400 scored).
+# Story candidates scored per new article, those sharing most key terms first.
 MAX_CANDIDATES = 400
-# How many articles with one and the same signature the indexes hold. A feed can repeat one text
-# under new addresses and ids, 500 times a poll: indexing every repeat made each query return all
-# of them, so time grew with the square of the repeats (5,000 repeats of one text: 138 s) and
-# the story index's lookup arrays with it. One indexed article of a text finds every later repeat
-# (they tie at Jaccard 1.0 and join one copy root), and story candidates with identical key terms
-# tie too, so no list of MAX_CANDIDATES needs more of them.
+# Articles with one and the same copy signature that the copy index holds.
 SAME_COPY_SIG = 1
 SAME_STORY_SIG = MAX_CANDIDATES
-# A near-repeat (estimated Jaccard at least NEAR_REPEAT with an earlier indexed article) leaves
-# the copy index once its batch is decided: later repeats find the text it repeats, and their
-# copy root is the same. Repeats that each differ by a code took 23 s for 5,000 with every one
-# indexed, as each query unions buckets holding all the others; now 13.7 s, and 41.7 s for
-# 15,000 (linear: only a batch's own repeats meet each other). By the triangle inequality of
-# Jaccard distance an article at 0.6 or more with a near-repeat is at 0.5 or more with the text
-# it repeats, so copy links can be lost only below 0.6. A restart indexes the window as stored.
+# An article this close (estimated Jaccard) to an earlier one leaves the copy index once decided.
 NEAR_REPEAT = 0.9
 
 
@@ -82,7 +69,7 @@ class Window:
             d = doc(
                 s.id, s.key, s.vec, arrays, s.time, s.dated, s.outlet, s.url, features.years(s.vec)
             )
-            d = evolve(d, story_id=s.story_id, copy_root=s.copy_root)
+            d = replace(d, story_id=s.story_id, copy_root=s.copy_root)
             # Signatures of another sketch version: the story sketch is rebuilt from the stored
             # terms; the copy sketch needs the text, so such articles sit out copy detection.
             story_sig = s.story_sig or sketch.signature(
@@ -172,7 +159,7 @@ class Window:
             sid = story_of.get(aid, d.story_id)
             sid = renamed.get(sid, sid) if sid else sid
             if sid != d.story_id or aid in roots:
-                self.docs[aid] = evolve(d, story_id=sid, copy_root=roots.get(aid, d.copy_root))
+                self.docs[aid] = replace(d, story_id=sid, copy_root=roots.get(aid, d.copy_root))
         founded = len(set(story_of.values()) - set(self.first_seen))
         self.first_seen.update(first_seen)
         for old, _ in result.merges:

@@ -160,14 +160,14 @@ def m005_articles_feed_order(db: Database) -> None:
 @migrations()
 def m006_article_neighbours(db: Database) -> None:
     # Each clustered article's nearest neighbour and their similarity: the story stage scores
-    # an article with its neighbour's terms added (scoring.with_neighbours).
+    # an article with its neighbour's terms added (matching.similarity.with_neighbours).
     db.execute("ALTER TABLE article_sketches ADD COLUMN neighbour INTEGER")
     db.execute("ALTER TABLE article_sketches ADD COLUMN neighbour_score REAL")
 
 
 @migrations()
 def m007_story_splits(db: Database) -> None:
-    # A story that fell apart when it was looked at again (stories._regroup): the part split
+    # A story that fell apart when it was looked at again (matching.stories): the part split
     # off it, under a new id, and when. The story keeps its id and its earliest articles.
     db.execute("""
         CREATE TABLE story_splits (

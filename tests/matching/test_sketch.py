@@ -140,16 +140,6 @@ def _doc(aid: int, vec: dict[str, float], ids: dict[str, int]) -> Doc:
     )
 
 
-def test_evolve_is_dataclasses_replace_for_docs() -> None:
-    from aggregator.matching.similarity import evolve
-
-    d = _doc(1, {"quake": 0.8, "chile": 0.6}, {})
-    assert evolve(d, story_id="s1", neighbour=2) == replace(d, story_id="s1", neighbour=2)
-    assert d.story_id is None  # the original is unchanged
-    with pytest.raises(TypeError, match="storyid"):
-        evolve(d, storyid="s1")
-
-
 @pytest.mark.parametrize("ids", [[3, 4, 5, 7, 8, 10], [3, 4, 5, 7, 8, 10_000]])  # close / spread
 def test_the_scoring_table_finds_each_candidates_row(ids: list[int]) -> None:
     from aggregator.matching.similarity import _Table

@@ -23,7 +23,7 @@ from aggregator.store.feeds import health
 from aggregator.store.listing import newest_time
 
 GOLDEN = DATA / "golden"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 FORBIDDEN = {"script", "form", "iframe", "object", "embed", "base", "svg", "math", "input"}
 
 
@@ -147,7 +147,7 @@ def test_site_in_headless_chromium(site_config, tmp_path: Path) -> None:  # type
             return
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
     base = f"http://127.0.0.1:{httpd.server_address[1]}/"
     problems: list[str] = []
     dialogs: list[str] = []
