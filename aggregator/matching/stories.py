@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aggregator.matching.agglomeration import AverageLink
@@ -80,8 +80,22 @@ def within_window(a: Doc, b: Doc, window_seconds: float) -> bool:
     return abs(a.time - b.time) <= window_seconds
 
 
-# A must-link: new article id -> (the article it repeats, link kind, score).
-_Must = dict[int, tuple[int, str, float]]
+@dataclass(frozen=True)
+class Repeat:
+    """A new article that repeats an earlier one: the same story whatever its similarity."""
+
+    source: int  # the article it repeats
+    kind: str  # version | same_url | copy
+    score: float  # the texts' agreement, or the copy's estimated Jaccard
+
+
+def _highest(scored: Iterable[tuple[int, float]]) -> tuple[int, float] | None:
+    """The (id, score) with the highest score, ties to the lowest id; None if there is none."""
+    best: tuple[float, int] | None = None
+    for item, score in scored:
+        if best is None or (score, -item) > best:
+            best = (score, -item)
+    return None if best is None else (-best[1], best[0])
 
 
 @dataclass(frozen=True)
@@ -117,10 +131,11 @@ def assign(
         clusters.add_edge(a, b, score)
     for d in batch:
         if d.id in must:
-            clusters.join(must[d.id][0], d.id)
+            clusters.join(must[d.id].source, d.id)
     clusters.agglomerate(threshold)
     current = {**docs, **{d.id: d for d in rescored}}
-    parted = _regroup(clusters, current, order, must, window_seconds, threshold, sims)
+    parted, regrouped = _regroup(clusters, current, order, must, window_seconds, threshold)
+    sims |= regrouped  # a part's evidence is its pair scores
     _rejoin(clusters, current, window_seconds, threshold, sims)
     story_of, merges = _story_ids(clusters, docs, story_first_seen)
     links = [_link(d, story_of[d.id], must, clusters.members_of(d.id), sims, docs) for d in batch]
@@ -148,19 +163,19 @@ def _regroup(
     clusters: AverageLink,
     docs: Mapping[int, Doc],
     new: Mapping[int, int],
-    must: _Must,
+    must: Mapping[int, Repeat],
     window_seconds: float,
     threshold: float,
-    sims: dict[tuple[int, int], float],
-) -> set[int]:
+) -> tuple[set[int], dict[tuple[int, int], float]]:
     """Look again at each cluster that brings new articles (``new``) to a window story: its
     members, every pair scored (``all_pairs``), regrouped from singletons by average link at
     ``threshold``, copies and versions kept with what they repeat. A cluster that falls apart is
-    replaced by its parts, and its pair scores become the evidence (``sims``). A stream decides
-    with part of an event in view, and a report can join another event's story while both are
-    alone in it; the story's later reports show the two apart. Returns the articles of the
-    clusters replaced."""
+    replaced by its parts. A stream decides with part of an event in view, and a report can join
+    another event's story while both are alone in it; the story's later reports show the two
+    apart. Returns the articles of the clusters replaced and their pair scores, both ways (the
+    evidence of their links)."""
     parted: set[int] = set()
+    sims: dict[tuple[int, int], float] = {}
     for key in sorted(clusters.clusters):
         members = sorted(clusters.clusters[key].members)
         # A cluster holding a story holds window articles; it is looked at if it gained some.
@@ -174,7 +189,7 @@ def _regroup(
             alone.add_edge(a, b, score)
         inside = set(members)
         for m in members:
-            source = must[m][0] if m in must else docs[m].copy_root
+            source = must[m].source if m in must else docs[m].copy_root
             if source is not None and source in inside:
                 alone.join(source, m)
         alone.agglomerate(threshold)
@@ -182,7 +197,7 @@ def _regroup(
             _part(clusters, key, [c.members for c in alone.clusters.values()], docs)
             sims.update({(a, b): s for a, b, s in scored} | {(b, a): s for a, b, s in scored})
             parted |= inside
-    return parted
+    return parted, sims
 
 
 def _rejoin(
@@ -230,7 +245,7 @@ def _must_links(
     copy_candidates: Mapping[int, Sequence[tuple[int, float]]],
     window_seconds: float,
     copy_threshold: float,
-) -> tuple[_Must, list[CopyOf]]:
+) -> tuple[dict[int, Repeat], list[CopyOf]]:
     """The new articles that repeat an earlier one: the earlier article at the same URL whose
     text agrees best (``_same_address``), else the copy candidate with the highest estimate
     (then the earliest), inside the window and at ``copy_threshold``."""
@@ -239,14 +254,14 @@ def _must_links(
         if d.url:
             by_url.setdefault(d.url, []).append(d.id)
     copies: list[CopyOf] = []
-    must: _Must = {}
+    must: dict[int, Repeat] = {}
     for d in batch:
         latest = by_url.get(d.url, [])[-SAME_ADDRESS_LATEST:] if d.url else []
         found = _same_address(d, [docs[o] for o in latest if o != d.id])
         if found is not None:
             src, agreement = found
             same = docs[src].outlet == d.outlet
-            must[d.id] = (src, "version" if same else "same_url", agreement)
+            must[d.id] = Repeat(src, "version" if same else "same_url", agreement)
             copies.append(CopyOf(d.id, src, same, agreement))
         else:
             source = _copy_source(
@@ -259,7 +274,7 @@ def _must_links(
                 # A new version of the outlet's own item shows, as at its address, how the texts
                 # agree; a copy shows the estimate that found it.
                 score = _agreement(d, docs[src]) if same else estimate
-                must[d.id] = (src, "version" if same else "copy", score)
+                must[d.id] = Repeat(src, "version" if same else "copy", score)
                 copies.append(CopyOf(d.id, root, same, estimate))
         if d.url:
             by_url.setdefault(d.url, []).append(d.id)
@@ -277,27 +292,22 @@ def _copy_source(
     """Of ``d``'s copy candidates (article, estimated Jaccard), the earlier one inside the
     window with the highest estimate at ``copy_threshold`` or more (then the lowest id), with
     that estimate."""
-    best: tuple[float, int] | None = None
-    for other, j in candidates:
-        o = docs.get(other)
-        if o is None or other == d.id or j < copy_threshold:
-            continue
-        if other in order and order[other] > order[d.id]:
-            continue  # only earlier articles can be a source
-        if within_window(d, o, window_seconds) and (best is None or (j, -other) > best):
-            best = (j, -other)
-    return None if best is None else (-best[1], best[0])
+    return _highest(
+        (other, j)
+        for other, j in candidates
+        if (o := docs.get(other)) is not None
+        and other != d.id
+        and j >= copy_threshold
+        and not (other in order and order[other] > order[d.id])  # only earlier ones
+        and within_window(d, o, window_seconds)
+    )
 
 
 def _same_address(d: Doc, earlier: Sequence[Doc]) -> tuple[int, float] | None:
     """Of the earlier articles at ``d``'s URL, the one whose text is closest to ``d``'s (then
     the lowest id) if it agrees at SAME_ADDRESS_MIN (``_agreement``), with that agreement."""
-    best: tuple[float, int] | None = None
-    for o in earlier:
-        agreement = _agreement(d, o)
-        if agreement >= SAME_ADDRESS_MIN and (best is None or (agreement, -o.id) > best):
-            best = (agreement, -o.id)
-    return None if best is None else (-best[1], best[0])
+    agreements = ((o.id, _agreement(d, o)) for o in earlier)
+    return _highest((oid, a) for oid, a in agreements if a >= SAME_ADDRESS_MIN)
 
 
 def _agreement(a: Doc, b: Doc) -> float:
@@ -361,7 +371,7 @@ def _story_ids(
 def _link(
     d: Doc,
     sid: str,
-    must: _Must,
+    must: Mapping[int, Repeat],
     members: Sequence[int],
     sims: Mapping[tuple[int, int], float],
     docs: Mapping[int, Doc],
@@ -370,21 +380,16 @@ def _link(
     terms they share), else its most similar fellow member (then the lowest id) with the terms
     they share, else it founded the story."""
     if d.id in must:
-        src, kind, score = must[d.id]
-        if kind == "copy":
-            return Link(d.id, sid, kind, score, src)
-        return Link(
-            d.id, sid, kind, round(score, 4), src, tuple(shared_terms(d.vec, docs[src].vec))
-        )
-    best: tuple[float, int] | None = None
-    for m in members:
-        sim = sims.get((d.id, m))
-        if sim is not None and (best is None or (sim, -m) > (best[0], -best[1])):
-            best = (sim, m)
+        r = must[d.id]
+        if r.kind == "copy":
+            return Link(d.id, sid, r.kind, r.score, r.source)
+        shared = tuple(shared_terms(d.vec, docs[r.source].vec))
+        return Link(d.id, sid, r.kind, round(r.score, 4), r.source, shared)
+    best = _highest((m, sims[(d.id, m)]) for m in members if (d.id, m) in sims)
     if best is None:
         return Link(d.id, sid, "seed", 1.0, None)
-    m = best[1]
-    return Link(d.id, sid, "story", round(best[0], 4), m, tuple(shared_terms(d.vec, docs[m].vec)))
+    m, sim = best
+    return Link(d.id, sid, "story", round(sim, 4), m, tuple(shared_terms(d.vec, docs[m].vec)))
 
 
 def _founding_order(d: Doc) -> tuple[float, str]:
