@@ -8,6 +8,7 @@ all return our own dataclasses or plain values, never sqlite rows.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -54,3 +55,12 @@ class Transaction:
             self.conn.execute("COMMIT")
         else:
             self.conn.execute("ROLLBACK")
+
+
+def named_rows(
+    conn: sqlite3.Connection, sql: str, params: Sequence[object] = ()
+) -> list[sqlite3.Row]:
+    """The rows of a query, read by column name."""
+    cursor = conn.cursor()
+    cursor.row_factory = sqlite3.Row
+    return cursor.execute(sql, params).fetchall()

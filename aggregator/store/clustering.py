@@ -7,40 +7,40 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from itertools import groupby
-from operator import itemgetter
 from typing import Any
 
 from sqlite_utils import Database
 
 from aggregator.model import Assignment, Cursor, NewSketch, PendingArticle, StoredSketch
-from aggregator.store import Transaction, vectors
+from aggregator.store import Transaction, named_rows, vectors
 from aggregator.times import iso
 
 
 def pending(db: Database, limit: int, after: Cursor | None = None) -> list[PendingArticle]:
     """The next ``limit`` articles not yet clustered, in clustering order (after ``after``)."""
     where = "WHERE (a.sort_time, a.feed_url, a.key) > (?, ?, ?)" if after else ""
-    rows = db.execute(
+    rows = named_rows(
+        db.conn,
         f"""SELECT a.id, a.feed_url, a.key, a.outlet, a.url, a.title, a.summary, a.fulltext,
-                  a.language, a.sort_time, a.published IS NOT NULL
+                  a.language, a.sort_time, a.published IS NOT NULL AS dated
            FROM cluster_pending p JOIN articles a ON a.id = p.article_id {where}
            ORDER BY a.sort_time, a.feed_url, a.key LIMIT ?""",
         (*(after or ()), limit),
-    ).fetchall()
+    )
     return [
         PendingArticle(
-            id=r[0],
-            feed_url=r[1],
-            key=f"{r[1]}#{r[2]}",
-            outlet=r[3],
-            url=r[4],
-            title=r[5],
-            summary=r[6],
-            fulltext=r[7],
-            language=r[8],
-            sort_time=r[9],
-            dated=bool(r[10]),
-            cursor=(r[9], r[1], r[2]),
+            id=r["id"],
+            feed_url=r["feed_url"],
+            key=f"{r['feed_url']}#{r['key']}",
+            outlet=r["outlet"],
+            url=r["url"],
+            title=r["title"],
+            summary=r["summary"],
+            fulltext=r["fulltext"],
+            language=r["language"],
+            sort_time=r["sort_time"],
+            dated=bool(r["dated"]),
+            cursor=(r["sort_time"], r["feed_url"], r["key"]),
         )
         for r in rows
     ]
@@ -86,11 +86,13 @@ def load_window(
     """The clustered articles from ``since`` to ``until`` (epoch seconds, both included), with
     when their stories were first seen; signatures of another sketch version (seed, scheme or
     library) come back as None."""
-    rows = db.execute(
-        """SELECT s.article_id, a.feed_url || '#' || a.key, a.outlet, a.url, s.terms, s.copy_sig,
-                  s.story_sig, s.time, s.dated, l.story_id, c.source_id, s.sketch_version,
-                  s.neighbour, s.neighbour_score,
-                  CASE WHEN n.time < ? OR n.time > ? THEN n.terms END, t.first_seen
+    rows = named_rows(
+        db.conn,
+        """SELECT s.article_id, a.feed_url || '#' || a.key AS key, a.outlet, a.url, s.terms,
+                  s.copy_sig, s.story_sig, s.time, s.dated, l.story_id, c.source_id,
+                  s.sketch_version, s.neighbour, s.neighbour_score,
+                  CASE WHEN n.time < ? OR n.time > ? THEN n.terms END AS neighbour_terms,
+                  t.first_seen
            FROM article_sketches s JOIN articles a ON a.id = s.article_id
            JOIN story_links l ON l.article_id = s.article_id
            LEFT JOIN copies c ON c.article_id = s.article_id
@@ -98,24 +100,24 @@ def load_window(
            LEFT JOIN stories t ON t.id = l.story_id
            WHERE s.time >= ? AND s.time <= ? ORDER BY s.article_id""",
         (since, until, since, until),
-    ).fetchall()
+    )
     return [
         StoredSketch(
-            id=r[0],
-            key=r[1],
-            outlet=r[2],
-            url=r[3],
-            vec=vectors.loads(r[4]),
-            copy_sig=r[5] if r[11] == sketch_version else None,
-            story_sig=r[6] if r[11] == sketch_version else None,
-            time=r[7],
-            dated=bool(r[8]),
-            story_id=r[9],
-            copy_root=r[10],
-            neighbour=r[12],
-            neighbour_score=r[13] or 0.0,
-            neighbour_vec=vectors.loads(r[14]) if r[14] else None,
-            story_first_seen=r[15],
+            id=r["article_id"],
+            key=r["key"],
+            outlet=r["outlet"],
+            url=r["url"],
+            vec=vectors.loads(r["terms"]),
+            copy_sig=r["copy_sig"] if r["sketch_version"] == sketch_version else None,
+            story_sig=r["story_sig"] if r["sketch_version"] == sketch_version else None,
+            time=r["time"],
+            dated=bool(r["dated"]),
+            story_id=r["story_id"],
+            copy_root=r["source_id"],
+            neighbour=r["neighbour"],
+            neighbour_score=r["neighbour_score"] or 0.0,
+            neighbour_vec=vectors.loads(r["neighbour_terms"]) if r["neighbour_terms"] else None,
+            story_first_seen=r["first_seen"],
         )
         for r in rows
     ]
@@ -274,25 +276,28 @@ def _save_splits(conn: sqlite3.Connection, assignment: Assignment, at: str) -> s
 def _refresh_stories(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, str]:
     """Recompute the summary row of each story in ``ids`` from its links (one query per 500);
     returns each one's first-seen time."""
-    rows: list[tuple[Any, ...]] = []
+    rows: list[dict[str, Any]] = []
     for start in range(0, len(ids), 500):
         part = ids[start : start + 500]
-        members = conn.execute(
+        members = named_rows(
+            conn,
             f"""SELECT l.story_id, a.id, a.outlet, a.title, a.summary, a.sort_time, l.kind,
                       l.linked_at
                FROM story_links l JOIN articles a ON a.id = l.article_id
                WHERE l.story_id IN ({",".join("?" * len(part))})
                ORDER BY l.story_id, a.sort_time, a.feed_url, a.key""",
             part,
-        ).fetchall()
+        )
         rows += [
-            _story_row(sid, [m[1:] for m in group])
-            for sid, group in groupby(members, itemgetter(0))
+            _story_row(sid, list(group))
+            for sid, group in groupby(members, lambda m: str(m["story_id"]))
         ]
     conn.executemany(
         """INSERT INTO stories (id, title, title_article_id, lead, first_seen, updated,
              outlets_updated, article_count, outlet_count, independent_reports, outlets, rank)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           VALUES (:id, :title, :title_article_id, :lead, :first_seen, :updated,
+             :outlets_updated, :article_count, :outlet_count, :independent_reports, :outlets,
+             :rank)
            ON CONFLICT(id) DO UPDATE SET title=excluded.title,
              title_article_id=excluded.title_article_id, lead=excluded.lead,
              first_seen=excluded.first_seen, updated=excluded.updated,
@@ -302,33 +307,32 @@ def _refresh_stories(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, 
              rank=excluded.rank""",
         rows,
     )
-    return {row[0]: row[4] for row in rows}
+    return {row["id"]: row["first_seen"] for row in rows}
 
 
-def _story_row(sid: str, members: list[tuple[Any, ...]]) -> tuple[Any, ...]:
-    """A story's summary row from its members (id, outlet, title, summary, sort time, link
-    kind, linked at), in clustering order."""
-    independent = [m for m in members if m[5] in ("seed", "story")] or members
+def _story_row(sid: str, members: list[sqlite3.Row]) -> dict[str, Any]:
+    """A story's summary row from its members' rows (article id, outlet, title, summary, sort
+    time, link kind, linked at), in clustering order."""
+    independent = [m for m in members if m["kind"] in ("seed", "story")] or members
     # Representative headline: the earliest independent report's own title, never invented.
-    rep = independent[0]
+    first = independent[0]
     outlets: dict[str, str] = {}
     for m in members:
-        outlets.setdefault(m[1], m[6])  # outlet -> when its first article was linked
-    indep_outlets = {m[1] for m in independent}
-    return (
-        sid,
-        rep[2],
-        rep[0],
-        rep[3],
-        members[0][4],
-        max(m[4] for m in members),
-        max(outlets.values()),
-        len(members),
-        len(outlets),
-        len(independent),
-        json.dumps(sorted(outlets), ensure_ascii=False),
-        float(len(indep_outlets)),
-    )
+        outlets.setdefault(m["outlet"], m["linked_at"])  # outlet -> its first link
+    return {
+        "id": sid,
+        "title": first["title"],
+        "title_article_id": first["id"],
+        "lead": first["summary"],
+        "first_seen": members[0]["sort_time"],
+        "updated": max(m["sort_time"] for m in members),
+        "outlets_updated": max(outlets.values()),
+        "article_count": len(members),
+        "outlet_count": len(outlets),
+        "independent_reports": len(independent),
+        "outlets": json.dumps(sorted(outlets), ensure_ascii=False),
+        "rank": float(len({m["outlet"] for m in independent})),
+    }
 
 
 def article_keys(db: Database) -> dict[int, str]:

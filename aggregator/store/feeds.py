@@ -19,7 +19,7 @@ from aggregator.model import (
     FeedUpdate,
     NotModified,
 )
-from aggregator.store import Transaction
+from aggregator.store import Transaction, named_rows
 from aggregator.times import iso
 
 
@@ -107,67 +107,53 @@ def save_success(
     with Transaction(db) as conn:
         existing = _existing(conn, update.url, [a.key for a in articles])
         (last_id,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM articles").fetchone()
-        fresh: list[tuple[object, ...]] = []
-        changed: list[tuple[object, ...]] = []
+        fresh: list[dict[str, object]] = []
+        changed: list[dict[str, object]] = []
         changed_ids: list[tuple[int]] = []
         seen: set[str] = set()
         for a in articles:
             if a.key in seen:
                 continue
             seen.add(a.key)
-            h = content_hash(a)
             published = iso(a.published) if a.published else None
+            row: dict[str, object] = {
+                "feed_url": update.url,
+                "key": a.key,
+                "outlet": outlet,
+                "url": a.url,
+                "title": a.title,
+                "summary": a.summary,
+                "content_html": a.content_html,
+                "author": a.author,
+                "published": published,
+                "published_raw": a.published_raw,
+                "first_seen": now,
+                "sort_time": published or now,
+                "language": a.language,
+                "fulltext": fulltexts.get(a.key),
+                "content_hash": content_hash(a),
+                "updated": now,
+            }
             if a.key not in existing:
-                fresh.append(
-                    (
-                        update.url,
-                        a.key,
-                        outlet,
-                        a.url,
-                        a.title,
-                        a.summary,
-                        a.content_html,
-                        a.author,
-                        published,
-                        a.published_raw,
-                        now,
-                        published or now,
-                        a.language,
-                        fulltexts.get(a.key),
-                        h,
-                        now,
-                    )
-                )
-            elif existing[a.key][1] != h:
+                fresh.append(row)
+            elif existing[a.key][1] != row["content_hash"]:
                 changed_ids.append((existing[a.key][0],))
-                changed.append(
-                    (
-                        a.url,
-                        a.title,
-                        a.summary,
-                        a.content_html,
-                        a.author,
-                        published,
-                        a.published_raw,
-                        h,
-                        now,
-                        fulltexts.get(a.key),
-                        update.url,
-                        a.key,
-                    )
-                )
+                changed.append(row)
         conn.executemany(
             """INSERT INTO articles (feed_url, key, outlet, url, title, summary, content_html,
                  author, published, published_raw, first_seen, sort_time, language, fulltext,
                  content_hash, updated)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               VALUES (:feed_url, :key, :outlet, :url, :title, :summary, :content_html,
+                 :author, :published, :published_raw, :first_seen, :sort_time, :language,
+                 :fulltext, :content_hash, :updated)""",
             fresh,
         )
         conn.executemany(
-            """UPDATE articles SET url=?, title=?, summary=?, content_html=?, author=?,
-                 published=?, published_raw=?, content_hash=?, updated=?,
-                 fulltext=COALESCE(?, fulltext)
-               WHERE feed_url=? AND key=?""",
+            """UPDATE articles SET url=:url, title=:title, summary=:summary,
+                 content_html=:content_html, author=:author, published=:published,
+                 published_raw=:published_raw, content_hash=:content_hash, updated=:updated,
+                 fulltext=COALESCE(:fulltext, fulltext)
+               WHERE feed_url=:feed_url AND key=:key""",
             changed,
         )
         new = len(fresh)
@@ -239,15 +225,16 @@ def known_keys(db: Database, feed_url: str, keys: Sequence[str]) -> set[str]:
 def awaiting_text(db: Database, feed_url: str) -> list[AwaitingText]:
     """The feed's articles that wait for their page's text before they are clustered (stored
     without text, in no story and not queued), oldest first."""
-    rows = db.execute(
+    rows = named_rows(
+        db.conn,
         """SELECT id, key, url, first_seen FROM articles
            WHERE feed_url = ? AND fulltext IS NULL
              AND id NOT IN (SELECT article_id FROM cluster_pending)
              AND id NOT IN (SELECT article_id FROM story_links)
            ORDER BY id""",
         (feed_url,),
-    ).fetchall()
-    return [AwaitingText(int(r[0]), str(r[1]), r[2], str(r[3])) for r in rows]
+    )
+    return [AwaitingText(r["id"], r["key"], r["url"], r["first_seen"]) for r in rows]
 
 
 def save_fulltexts(db: Database, texts: Mapping[int, str]) -> None:

@@ -8,6 +8,7 @@ from collections import defaultdict
 from sqlite_utils import Database
 
 from aggregator.model import Member, StoryView
+from aggregator.store import named_rows
 
 
 def newest_time(db: Database) -> str | None:
@@ -93,7 +94,8 @@ def _members(db: Database, ids: list[str]) -> dict[str, list[Member]]:
     out: dict[str, list[Member]] = defaultdict(list)
     for chunk in range(0, len(ids), 500):
         part = ids[chunk : chunk + 500]
-        rows = db.execute(
+        rows = named_rows(
+            db.conn,
             f"""SELECT l.story_id, a.id, a.outlet, a.title, a.summary, a.url, a.published,
                       a.sort_time, l.kind, l.score, l.matched_article_id, l.shared_terms,
                       c.source_id, f.country, f.owner, f.role
@@ -103,25 +105,25 @@ def _members(db: Database, ids: list[str]) -> dict[str, list[Member]]:
                WHERE l.story_id IN ({",".join("?" * len(part))})
                ORDER BY a.sort_time, a.feed_url, a.key""",
             part,
-        ).fetchall()
+        )
         for r in rows:
-            out[r[0]].append(
+            out[r["story_id"]].append(
                 Member(
-                    article_id=r[1],
-                    outlet=r[2],
-                    title=r[3],
-                    summary=r[4],
-                    url=r[5],
-                    published=r[6],
-                    sort_time=r[7],
-                    kind=r[8],
-                    score=r[9],
-                    matched_article_id=r[10],
-                    shared_terms=tuple(json.loads(r[11])),
-                    copy_of=r[12],
-                    country=r[13],
-                    owner=r[14],
-                    role=r[15],
+                    article_id=r["id"],
+                    outlet=r["outlet"],
+                    title=r["title"],
+                    summary=r["summary"],
+                    url=r["url"],
+                    published=r["published"],
+                    sort_time=r["sort_time"],
+                    kind=r["kind"],
+                    score=r["score"],
+                    matched_article_id=r["matched_article_id"],
+                    shared_terms=tuple(json.loads(r["shared_terms"])),
+                    copy_of=r["source_id"],
+                    country=r["country"],
+                    owner=r["owner"],
+                    role=r["role"],
                 )
             )
     return out
