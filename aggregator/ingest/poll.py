@@ -34,7 +34,6 @@ from aggregator.model import (
     ParsedFeed,
     PollOutcome,
     PollReport,
-    Settings,
     Waiting,
 )
 from aggregator.store import feeds
@@ -95,10 +94,11 @@ async def poll(
         Fetcher(settings.limits, options.resolve) as fetcher,
         WorkerPool(min(settings.parse_workers, max(1, len(due)))) as pool,
     ):
+        run = _Run(db, config, fetcher, pool, options, unchanged)
 
         async def one(state: FeedState) -> None:
             async with sem:
-                outcome = await _poll_feed(db, config, state, fetcher, pool, options, unchanged)
+                outcome = await _poll_feed(run, state)
             if len(unchanged) >= NOT_MODIFIED_BATCH:
                 _save_unchanged(db, unchanged)
             outcomes.append(outcome)
@@ -130,20 +130,25 @@ def _save_unchanged(db: Database, unchanged: list[NotModified]) -> None:
         feeds.save_not_modified(db, rows)
 
 
-async def _poll_feed(
-    db: Database,
-    config: Config,
-    state: FeedState,
-    fetcher: Fetcher,
-    pool: WorkerPool,
-    options: PollOptions,
-    unchanged: list[NotModified],
-) -> PollOutcome:
+@dataclass(frozen=True)
+class _Run:
+    """What every feed of one poll shares: the store, the settings, the HTTP client, the parse
+    workers, the options, and the unchanged polls waiting to be recorded together."""
+
+    db: Database
+    config: Config
+    fetcher: Fetcher
+    pool: WorkerPool
+    options: PollOptions
+    unchanged: list[NotModified]
+
+
+async def _poll_feed(run: _Run, state: FeedState) -> PollOutcome:
     """Poll one feed and record what happened. Any failure is this feed's: recorded with its
     kind (``internal_error`` and the exception's class for the unexpected), never raised."""
     status: list[int] = []  # the HTTP status, once known
     try:
-        return await _attempt(db, config, state, fetcher, pool, options, unchanged, status)
+        return await _attempt(run, state, status)
     except FetchError as e:
         failed = Failed(e.kind, e.message, e.status or _first(status), e.retry_after)
     except ParseError as e:
@@ -151,7 +156,7 @@ async def _poll_feed(
     except Exception as e:  # a bug, or a library failing on hostile input: data, not a crash
         failed = Failed("internal_error", f"{type(e).__name__}: {e}"[:300], _first(status))
     try:
-        return _failure(db, config, state, failed, options.now())
+        return _failure(run.db, run.config, state, failed, run.options.now())
     except Exception as e:  # the store refused even the failure: report it, poll the rest
         return PollOutcome(state.url, False, 0, None, "internal_error", f"{type(e).__name__}: {e}")
 
@@ -171,16 +176,9 @@ class Failed:
     retry_after: float | None = None
 
 
-async def _attempt(
-    db: Database,
-    config: Config,
-    state: FeedState,
-    fetcher: Fetcher,
-    pool: WorkerPool,
-    options: PollOptions,
-    unchanged: list[NotModified],
-    status: list[int],
-) -> PollOutcome:
+async def _attempt(run: _Run, state: FeedState, status: list[int]) -> PollOutcome:
+    """One feed's poll (``status`` gets the HTTP status once there is one); raises on failure."""
+    db, config, fetcher, pool, options = run.db, run.config, run.fetcher, run.pool, run.options
     s = config.settings
     result = await fetcher.fetch(fetch_url(state), state.etag, state.last_modified)
     status.append(result.status)
@@ -200,8 +198,8 @@ async def _attempt(
     body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else None
     if result.body is None or body_hash == state.body_hash:
         if state.fulltext:  # pages an earlier poll had no time for
-            await _texts_of_new(db, state, (), fetcher, pool, s, now)
-        unchanged.append(
+            await _texts_of_new(run, state, (), now)
+        run.unchanged.append(
             NotModified(
                 state.url,
                 result.status,
@@ -217,11 +215,7 @@ async def _attempt(
         (result.body, dict(result.headers), result.final_url, state.language, now),
         s.parse_timeout,
     )
-    fulltexts = (
-        await _texts_of_new(db, state, parsed.articles, fetcher, pool, s, now)
-        if state.fulltext
-        else None
-    )
+    fulltexts = await _texts_of_new(run, state, parsed.articles, now) if state.fulltext else None
     update = FeedUpdate(
         url=state.url,
         status=result.status,
@@ -307,18 +301,13 @@ async def _fulltexts(
 
 
 async def _texts_of_new(
-    db: Database,
-    state: FeedState,
-    articles: tuple[Article, ...],
-    fetcher: Fetcher,
-    pool: WorkerPool,
-    settings: Settings,
-    now: datetime,
+    run: _Run, state: FeedState, articles: tuple[Article, ...], now: datetime
 ) -> dict[str, str]:
     """A full-text feed's texts for this poll: the pages of articles still waiting from earlier
     polls first (stored here), then those of its new articles (returned by key, for the store;
     a new article without a page to fetch gets ''). At most MAX_FULLTEXT_PER_POLL pages, all
     within FULLTEXT_DEADLINES fetch deadlines."""
+    db, settings = run.db, run.config.settings
     waiting = feeds.awaiting_text(db, state.url)
     known = feeds.known_keys(db, state.url, [a.key for a in articles])
     new = [a for a in articles if a.key not in known]
@@ -331,7 +320,7 @@ async def _texts_of_new(
         if a.key not in out and len(pages) < MAX_FULLTEXT_PER_POLL:
             pages[("new", a.key)] = str(a.url)
     budget = FULLTEXT_DEADLINES * settings.limits.deadline
-    texts = await _fulltexts(fetcher, pool, pages, budget, settings.parse_timeout)
+    texts = await _fulltexts(run.fetcher, run.pool, pages, budget, settings.parse_timeout)
     given_up = now - FULLTEXT_WAIT
     old = {
         w.id: texts.get(("old", w.id), "")
