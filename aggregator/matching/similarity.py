@@ -325,7 +325,7 @@ def _compiled_dot_rows(
     (``tools``: scipy.sparse._sparsetools), without its index checks and intermediate matrix.
     The seam of the package's one speed trick on a private API: ``_public_dot_rows`` is the
     plain version beside it, used whenever the two disagree (checked at import and by
-    tests/matching/test_similarity.py)."""
+    tests/matching/test_scoring.py)."""
     indptr = matrix.indptr
     rows = rows.astype(indptr.dtype, copy=False)
     bounds = np.empty(len(rows) + 1, dtype=indptr.dtype)

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
-from scipy import sparse
-
 from aggregator.matching.agglomeration import AverageLink
-from aggregator.matching.similarity import _compiled_dot_rows, _public_dot_rows
 
 
 def _clusters(link: AverageLink) -> list[list[int]]:
@@ -61,16 +57,3 @@ def test_join_and_part() -> None:
     key = link.home[1]
     link.part(key, [[1], [3]], [{"s"}, set()], [None, "s"])
     assert _clusters(link) == [[1], [2], [3]] and link.clusters[link.home[3]].split_from == "s"
-
-
-def test_the_compiled_sparse_product_equals_scipys_public_one() -> None:
-    rng = np.random.default_rng(7)
-    dense = rng.random((40, 300)) * (rng.random((40, 300)) < 0.05)
-    matrix = sparse.csr_matrix(dense)
-    from scipy.sparse import _sparsetools as tools
-
-    for _ in range(20):
-        rows = rng.integers(0, 40, size=int(rng.integers(0, 60)))
-        x = rng.random(300)
-        assert np.allclose(_compiled_dot_rows(tools, matrix, rows, x),
-                           _public_dot_rows(matrix, rows, x))

@@ -1,24 +1,14 @@
-"""The sketches: signatures round-trip as bytes, and both indexes find exactly the candidates
-datasketch's MinHashLSH finds with their bands (one row for stories, four for copies);
-candidates with empty vectors score safely."""
+"""MinHash signatures and the LSH indexes (matching/sketch.py, minhash.py), checked against datasketch."""
 
 from __future__ import annotations
 
 import random
 import zlib
-from dataclasses import replace
 
 import numpy as np
-import pytest
 from datasketch import LeanMinHash, MinHash, MinHashLSH
-from scipy import sparse
-from scipy.sparse import _sparsetools
 
 from aggregator.matching import minhash, sketch
-from aggregator.matching.similarity import Doc, _compiled_dot_rows, _dot_rows, with_neighbours
-from aggregator.matching.stories import assign
-from aggregator.matching.window import Window
-from aggregator.model import Assignment
 
 
 def _terms(rng: random.Random, vocabulary: list[str]) -> list[str]:
@@ -125,63 +115,6 @@ def test_signatures_are_stable_bytes() -> None:
     assert sketch.jaccards(a, [b])[0] < 0.2
 
 
-def _doc(aid: int, vec: dict[str, float], ids: dict[str, int]) -> Doc:
-    for t in vec:
-        ids.setdefault(t, len(ids))
-    return Doc(
-        aid,
-        f"k{aid}",
-        vec,
-        np.array([ids[t] for t in vec], dtype=np.int64),
-        np.array(list(vec.values())),
-        None,
-        "Outlet",
-        None,
-    )
-
-
-@pytest.mark.parametrize("ids", [[3, 4, 5, 7, 8, 10], [3, 4, 5, 7, 8, 10_000]])  # close / spread
-def test_the_scoring_table_finds_each_candidates_row(ids: list[int]) -> None:
-    from aggregator.matching.similarity import _Table
-
-    table = _Table([_doc(i, {"quake": 1.0}, {}) for i in reversed(ids)], {})
-    wanted = np.array([10, 3, 7, 8, 8, 2, 6, 11, 10_000, 10_001], dtype=np.int64)
-    rows = table._rows(wanted)
-    found = table.ids[rows]
-    present = np.isin(wanted, ids)
-    assert (found[present] == wanted[present]).all()
-    assert (found[~present] != wanted[~present]).all()
-
-
-def test_assign_scores_candidates_with_empty_vectors() -> None:
-    # An article whose every term is in every document has an empty vector; as a candidate
-    # (here the last one) it scores nothing and must not break the others' scoring.
-    ids: dict[str, int] = {}
-    a = _doc(1, {"quake": 0.8, "chile": 0.6}, ids)
-    b = _doc(2, {"quake": 0.6, "chile": 0.8}, ids)
-    empty = _doc(3, {}, ids)
-    decision = assign([a, b, empty], [], {1: [2, 3], 2: [3]}, {}, 72 * 3600.0, {})
-    result = decision.assignment
-    story = {lk.article_id: lk.story_id for lk in result.links}
-    assert story[1] == story[2] != story[3]
-
-
-def test_nearest_neighbours_are_found_both_ways_and_expand_the_vector() -> None:
-    ids: dict[str, int] = {}
-    a = _doc(1, {"quake": 0.8, "chile": 0.6}, ids)
-    b = _doc(2, {"quake": 0.6, "chile": 0.8}, ids)
-    c = _doc(3, {"quake": 0.6, "valparaiso": 0.8}, ids)
-    far = _doc(4, {"election": 1.0}, ids)
-    decision = assign([a, b, c, far], [], {1: [2, 3], 2: [3], 3: [], 4: []}, {}, 72 * 3600.0, {})
-    nearest = {d.id: (d.neighbour, round(d.neighbour_score, 2)) for d in decision.rescored}
-    # 1-2 (0.96) is the closest pair; 3 is closest to 1 (0.48) rather than 2 (0.36); 4 has none.
-    assert nearest == {1: (2, 0.96), 2: (1, 0.96), 3: (1, 0.48)}
-    (expanded,) = with_neighbours([(c, a.ids, a.weights, 1, 0.48)])
-    assert expanded.expanded_ids is not None and expanded.expanded_weights is not None
-    assert sorted(expanded.expanded_ids.tolist()) == sorted(ids[t] for t in ("quake", "chile", "valparaiso"))
-    assert abs(float(expanded.expanded_weights @ expanded.expanded_weights) - 1.0) < 1e-9
-
-
 def test_batched_signatures_equal_datasketch_minhash() -> None:
     """Signatures are computed for a whole batch in numpy; they must be the bytes datasketch's
     own MinHash gives (same permutations, same affine32 scheme), empty sets included."""
@@ -218,162 +151,3 @@ def test_signatures_of_term_ids_equal_those_of_the_terms() -> None:
         ids = np.array([t for s in sets for t in s], dtype=np.int64)
         ours = hashes.signatures(names, ids, sizes, sketch.STORY_PERMS)
         assert ours == sketch.signatures([[names[t] for t in s] for s in sets], sketch.STORY_PERMS)
-
-
-def test_scoring_rows_equals_scipys_own_product() -> None:
-    """Candidates are scored by scipy's compiled row gather and product called directly (when
-    this scipy's private functions pass a check at import); the result must be scipy's
-    ``matrix[rows] @ x``: empty rows, repeated and unsorted rows, no rows,
-    and 64-bit index arrays included."""
-    rng = np.random.default_rng(5)
-    for index_type in (np.int32, np.int64):
-        dense = rng.random((300, 2000)) * (rng.random((300, 2000)) < 0.02)
-        dense[[3, 77]] = 0.0
-        matrix = sparse.csr_matrix(dense)
-        matrix.indptr = matrix.indptr.astype(index_type)
-        matrix.indices = matrix.indices.astype(index_type)
-        x = np.zeros(2000)
-        x[rng.choice(2000, 60, replace=False)] = rng.random(60)
-        for rows in (
-            rng.choice(300, 120, replace=False),
-            np.array([3, 77, 5, 5, 299, 0], dtype=np.int64),
-            np.zeros(0, dtype=np.int64),
-        ):
-            assert np.array_equal(_dot_rows(matrix, rows, x), matrix[rows] @ x)
-            assert np.array_equal(_compiled_dot_rows(_sparsetools, matrix, rows, x), matrix[rows] @ x)
-
-
-def test_a_copy_of_the_outlets_own_item_is_a_version_scored_by_its_text() -> None:
-    """Found by its copy signature at another address, an edited item of the same outlet is a new
-    version: its link shows how the texts agree (as one at the same address does, and as the
-    site and --explain label it), the copy record keeps the Jaccard estimate that found it."""
-    ids: dict[str, int] = {}
-    earlier = replace(_doc(1, {"quake": 0.8, "chile": 0.6}, ids), url="https://x.example/1",
-                      story_id="s1")
-    edited = replace(_doc(2, {"quake": 0.6, "chile": 0.8}, ids), url="https://x.example/2")
-    other = replace(_doc(3, {"quake": 0.6, "chile": 0.8}, ids), url="https://y.example/3",
-                    outlet="Other")
-    decision = assign([edited, other], [earlier], {2: [1], 3: [1]}, {2: [(1, 0.7)], 3: [(1, 0.7)]},
-                    72 * 3600.0, {})
-    result = decision.assignment
-    links = {lk.article_id: lk for lk in result.links}
-    assert (links[2].kind, links[2].score) == ("version", 0.96)  # 0.8 x 0.6 + 0.6 x 0.8
-    assert set(links[2].shared_terms) == {"quake", "chile"}
-    assert (links[3].kind, links[3].score) == ("copy", 0.7)
-    assert {c.article_id: c.score for c in result.copies} == {2: 0.7, 3: 0.7}
-
-
-@pytest.mark.parametrize(("agreeing", "linked"), [(11, True), (0, False)])
-def test_an_address_is_matched_against_its_latest_articles(agreeing: int, linked: bool) -> None:
-    """A front page holding a dozen items: a new item there is a version of the one it agrees
-    with among the latest SAME_ADDRESS_LATEST (10) to arrive, not of an older one."""
-    ids: dict[str, int] = {}
-    window = [replace(_doc(i, {f"event{i}": 1.0}, ids), url="https://x.example/", story_id=f"s{i}")
-              for i in range(12)]
-    new = replace(_doc(20, {f"event{agreeing}": 0.8, "update": 0.6}, ids), url="https://x.example/")
-    decision = assign([new], window, {20: []}, {}, 72 * 3600.0, {})
-    result = decision.assignment
-    (link,) = result.links
-    assert (link.kind, link.matched_article_id) == (("version", agreeing) if linked else ("seed", None))
-
-
-def test_the_window_indexes_one_text_once_and_takes_the_next_when_it_leaves() -> None:
-    """Repeats of one text (a feed republishing it under new addresses) are found through one
-    indexed article, so a flood of them costs a lookup each, not a comparison with every other."""
-    text = _copy_sig(np.arange(50, dtype=np.uint32))
-    other = _copy_sig(np.arange(50, 100, dtype=np.uint32))
-    terms = sketch.signature(["spam", "watches"], sketch.STORY_PERMS)
-    ids: dict[str, int] = {}
-    window = Window()
-    for i in range(5):
-        window.add(_doc(i, {"spam": 1.0}, ids), text if i < 4 else other, terms, float(i))
-    assert window.copy_candidates([_doc(2, {}, ids)]) == {2: [(0, 1.0)]}
-    assert window.copy_candidates([_doc(4, {}, ids)]) == {4: []}  # its own text, once
-    # Story candidates: repeats tie, so up to window.SAME_STORY_SIG of them are held.
-    assert window.story_candidates([_doc(3, {}, ids)])[3].tolist() == [0, 1, 2, 3, 4]
-    window.evict(1.0)  # the indexed article leaves; the next repeat to arrive is indexed
-    window.add(_doc(9, {"spam": 1.0}, ids), text, terms, 9.0)
-    assert window.copy_candidates([_doc(2, {}, ids)]) == {2: [(9, 1.0)]}
-
-
-def test_the_window_holds_at_most_a_candidate_list_of_identical_key_terms(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    import aggregator.matching.window as window_module
-
-    monkeypatch.setattr(window_module, "SAME_STORY_SIG", 2)
-    terms = sketch.signature(["spam", "watches"], sketch.STORY_PERMS)
-    ids: dict[str, int] = {}
-    window = Window()
-    for i in range(4):
-        window.add(_doc(i, {"spam": 1.0}, ids), None, terms, float(i))
-    assert window.story_candidates([_doc(3, {}, ids)])[3].tolist() == [0, 1]
-
-
-def test_a_near_repeat_leaves_the_copy_index_once_its_batch_is_decided() -> None:
-    """A near-repeat (one code changed) is found, decided, then dropped from the copy index, so
-    the next repeat finds the text it repeats rather than every repeat before it; a looser copy
-    (an edited text, Jaccard ~0.7) stays indexed."""
-    def sig(items: np.ndarray) -> bytes:
-        return _copy_sig(items.astype(np.uint32))
-
-    base = np.arange(400)  # a text of 400 shingles; repeats 1 and 3 add 12 of their own
-    texts = {0: sig(base), 1: sig(np.append(base, np.arange(1000, 1012))),
-             2: sig(np.append(base[:300], np.arange(2000, 2060))), 3: sig(np.append(base, np.arange(3000, 3012)))}
-    assert len(set(texts.values())) == 4  # near, not exact, repeats
-    terms = sketch.signature(["spam"], sketch.STORY_PERMS)
-    ids: dict[str, int] = {}
-    window = Window()
-    window.add(_doc(0, {"spam": 1.0}, ids), texts[0], terms, 0.0)
-    batch = [_doc(i, {"spam": 1.0}, ids) for i in (1, 2)]
-    for d in batch:
-        window.add(d, texts[d.id], terms, float(d.id))
-    found = window.copy_candidates(batch)
-    assert {o for o, j in found[1] if j >= 0.9} == {0} and 0.5 < dict(found[2])[0] < 0.9
-    window.apply(Assignment((), (), ()), (), {})
-    window.add(_doc(3, {"spam": 1.0}, ids), texts[3], terms, 3.0)
-    assert [o for o, _ in window.copy_candidates([_doc(3, {}, ids)])[3]] == [0, 2]
-
-
-def test_all_pairs_of_a_story_are_scored_as_candidate_edges_are() -> None:
-    """Regrouping scores every pair of a story's members as ``edges`` scores a candidate:
-    neighbour-expanded vectors, years in conflict scaled down, nothing across the window."""
-    from aggregator.matching.features import YEAR_CONFLICT
-    from aggregator.matching.similarity import MIN_EDGE, all_pairs, cosine
-
-    ids: dict[str, int] = {}
-    a = replace(_doc(1, {"quake": 0.8, "chile": 0.6}, ids), time=0.0, years=frozenset({"2024"}))
-    b = replace(_doc(2, {"quake": 0.6, "chile": 0.8}, ids), time=3600.0, years=frozenset({"2010"}))
-    c = replace(_doc(3, {"quake": 0.6, "valparaiso": 0.8}, ids), time=7200.0)
-    late = replace(_doc(4, {"quake": 0.8, "chile": 0.6}, ids), time=73.5 * 3600.0)
-    far = _doc(5, {"election": 1.0}, ids)
-    (expanded,) = with_neighbours([(c, a.ids, a.weights, 1, 0.48)])
-    pairs = {(x, y): round(s, 4) for x, y, s in all_pairs([late, far, expanded, b, a], 72 * 3600.0)}
-    assert pairs[(1, 2)] == round(cosine(a, b) * YEAR_CONFLICT, 4)
-    assert expanded.expanded_ids is not None and expanded.expanded_weights is not None
-    with_a = dict(zip(expanded.expanded_ids.tolist(), expanded.expanded_weights.tolist(), strict=True))
-    assert pairs[(1, 3)] == round(sum(w * with_a.get(t, 0.0) for t, w in zip(
-        a.ids.tolist(), a.weights.tolist(), strict=True)), 4) > round(cosine(a, c), 4)
-    assert (1, 4) not in pairs and (2, 4) not in pairs  # 73.5 and 72.5 hours apart
-    assert pairs[(3, 4)] >= MIN_EDGE and not any(5 in p for p in pairs)
-    assert all(x < y for x, y in pairs)
-
-
-def test_cross_sums_add_up_every_pair_between_two_groups() -> None:
-    from aggregator.matching.similarity import all_pairs, cross_sums
-
-    ids: dict[str, int] = {}
-    docs = [replace(_doc(i, {"quake": 0.5 + 0.1 * i, f"w{i % 2}": 0.5}, ids), time=3600.0 * i,
-                    years=frozenset({"2024"} if i == 3 else set()))
-            for i in range(1, 6)]
-    docs[4] = replace(docs[4], time=100 * 3600.0)  # outside the window of the others
-    docs[1] = replace(docs[1], years=frozenset({"2010"}))  # in conflict with docs[2]'s 2024
-    groups = [docs[:2], docs[2:4], docs[4:]]
-    every = {(a, b): s for a, b, s in all_pairs(docs, 72 * 3600.0)}
-
-    def expected(g: int, h: int) -> float:
-        return sum(every.get((min(x.id, y.id), max(x.id, y.id)), 0.0)
-                   for x in groups[g] for y in groups[h])
-
-    totals = cross_sums(groups, [(0, 1), (0, 2), (1, 2)], 72 * 3600.0)
-    assert totals.tolist() == pytest.approx([expected(0, 1), expected(0, 2), expected(1, 2)])
-    assert totals[1] == totals[2] == 0.0 and totals[0] > 0.0

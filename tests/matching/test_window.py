@@ -1,0 +1,69 @@
+"""The window: which articles its indexes hold, and when they leave."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_scoring import _doc
+from test_sketch import _copy_sig
+
+from aggregator.matching import sketch
+from aggregator.matching.window import Window
+from aggregator.model import Assignment
+
+
+def test_the_window_indexes_one_text_once_and_takes_the_next_when_it_leaves() -> None:
+    """Repeats of one text (a feed republishing it under new addresses) are found through one
+    indexed article, so a flood of them costs a lookup each, not a comparison with every other."""
+    text = _copy_sig(np.arange(50, dtype=np.uint32))
+    other = _copy_sig(np.arange(50, 100, dtype=np.uint32))
+    terms = sketch.signature(["spam", "watches"], sketch.STORY_PERMS)
+    ids: dict[str, int] = {}
+    window = Window()
+    for i in range(5):
+        window.add(_doc(i, {"spam": 1.0}, ids), text if i < 4 else other, terms, float(i))
+    assert window.copy_candidates([_doc(2, {}, ids)]) == {2: [(0, 1.0)]}
+    assert window.copy_candidates([_doc(4, {}, ids)]) == {4: []}  # its own text, once
+    # Story candidates: repeats tie, so up to window.SAME_STORY_SIG of them are held.
+    assert window.story_candidates([_doc(3, {}, ids)])[3].tolist() == [0, 1, 2, 3, 4]
+    window.evict(1.0)  # the indexed article leaves; the next repeat to arrive is indexed
+    window.add(_doc(9, {"spam": 1.0}, ids), text, terms, 9.0)
+    assert window.copy_candidates([_doc(2, {}, ids)]) == {2: [(9, 1.0)]}
+
+
+def test_the_window_holds_at_most_a_candidate_list_of_identical_key_terms(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import aggregator.matching.window as window_module
+
+    monkeypatch.setattr(window_module, "SAME_STORY_SIG", 2)
+    terms = sketch.signature(["spam", "watches"], sketch.STORY_PERMS)
+    ids: dict[str, int] = {}
+    window = Window()
+    for i in range(4):
+        window.add(_doc(i, {"spam": 1.0}, ids), None, terms, float(i))
+    assert window.story_candidates([_doc(3, {}, ids)])[3].tolist() == [0, 1]
+
+
+def test_a_near_repeat_leaves_the_copy_index_once_its_batch_is_decided() -> None:
+    """A near-repeat (one code changed) is found, decided, then dropped from the copy index, so
+    the next repeat finds the text it repeats rather than every repeat before it; a looser copy
+    (an edited text, Jaccard ~0.7) stays indexed."""
+    def sig(items: np.ndarray) -> bytes:
+        return _copy_sig(items.astype(np.uint32))
+
+    base = np.arange(400)  # a text of 400 shingles; repeats 1 and 3 add 12 of their own
+    texts = {0: sig(base), 1: sig(np.append(base, np.arange(1000, 1012))),
+             2: sig(np.append(base[:300], np.arange(2000, 2060))), 3: sig(np.append(base, np.arange(3000, 3012)))}
+    assert len(set(texts.values())) == 4  # near, not exact, repeats
+    terms = sketch.signature(["spam"], sketch.STORY_PERMS)
+    ids: dict[str, int] = {}
+    window = Window()
+    window.add(_doc(0, {"spam": 1.0}, ids), texts[0], terms, 0.0)
+    batch = [_doc(i, {"spam": 1.0}, ids) for i in (1, 2)]
+    for d in batch:
+        window.add(d, texts[d.id], terms, float(d.id))
+    found = window.copy_candidates(batch)
+    assert {o for o, j in found[1] if j >= 0.9} == {0} and 0.5 < dict(found[2])[0] < 0.9
+    window.apply(Assignment((), (), ()), (), {})
+    window.add(_doc(3, {"spam": 1.0}, ids), texts[3], terms, 3.0)
+    assert [o for o, _ in window.copy_candidates([_doc(3, {}, ids)])[3]] == [0, 2]
