@@ -1,6 +1,6 @@
 """MinHash signatures in numpy from hashed sets and given permutations: the arithmetic of
 datasketch's ``affine32`` scheme (sketch.py owns datasketch and the permutations, and
-tests/test_sketch.py checks the bytes equal datasketch's MinHash). Kept apart so that the
+tests/matching/test_sketch.py checks the bytes equal datasketch's MinHash). Kept apart so that the
 extraction worker processes need numpy only: importing datasketch pulls in scipy, which slows
 each worker's start on the path of a run's first batch."""
 

@@ -8,11 +8,11 @@ Two sketches per article:
   one row per band so that any two articles sharing key terms become candidates.
 
 Both are indexed by BandIndex, MinHash LSH as datasketch's MinHashLSH does it (the same
-candidates, tests/test_sketch.py) in a few numpy calls per batch instead of Python calls per
+candidates, tests/matching/test_sketch.py) in a few numpy calls per batch instead of Python calls per
 band and article.
 
 Signatures are datasketch MinHash values (its permutations and ``affine32`` scheme), computed
-for a whole batch at once here (tests/test_sketch.py checks they equal datasketch's MinHash), and
+for a whole batch at once here (tests/matching/test_sketch.py checks they equal datasketch's MinHash), and
 stored as bytes (little-endian uint32 per permutation); ``SKETCH_VERSION`` is stored beside them
 and signatures are never mixed across it.
 """
