@@ -8,12 +8,12 @@ Two sketches per article:
   one row per band so that any two articles sharing key terms become candidates.
 
 Both are indexed by BandIndex, MinHash LSH as datasketch's MinHashLSH does it (the same
-candidates, tests/matching/test_sketch.py) in a few numpy calls per batch instead of Python calls per
-band and article.
+candidates: tests/matching/test_sketch.py) in a few numpy calls per batch instead of Python
+calls per band and article.
 
 Signatures are datasketch MinHash values (its permutations and ``affine32`` scheme), computed
-for a whole batch at once here (tests/matching/test_sketch.py checks they equal datasketch's MinHash), and
-stored as bytes (little-endian uint32 per permutation); ``SKETCH_VERSION`` is stored beside them
+for a whole batch at once here (tests/matching/test_sketch.py checks they equal datasketch's
+MinHash), and stored as bytes (little-endian uint32 per permutation); ``SKETCH_VERSION`` is stored beside them
 and signatures are never mixed across it.
 """
 
@@ -116,7 +116,8 @@ class BandIndex:
     with several, the band beside a 58-bit hash of its values), and the entries are one sorted
     numpy array of keys beside the article of each, so a whole batch is looked up in a few numpy
     calls, where datasketch's MinHashLSH hashes and stores each band through several Python
-    layers (docs/tuning.md, "Speed"). The candidates are MinHashLSH's (the tests compare them), plus, with several rows, any pair whose band values
+    layers (docs/tuning.md, "Speed"). The candidates are MinHashLSH's (the tests compare them),
+    plus, with several rows, any pair whose band values
     differ but hash alike (one in 2^58 per band), which the Jaccard estimate then drops.
     Additions and removals are applied at the next query."""
 
