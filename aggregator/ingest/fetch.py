@@ -158,6 +158,7 @@ def validator(value: str | None) -> str | None:
     return value.strip() or None
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise(url: str) -> str:
     """``url`` as the HTTP client will request it (httpx's parsing: IDNA, Unicode full stops,
     percent-encoding, default ports), so every check sees what will be used."""
