@@ -198,7 +198,7 @@ async def _attempt(run: _Run, state: FeedState, status: list[int]) -> PollOutcom
     body_hash = hashlib.sha256(result.body).hexdigest() if result.body is not None else None
     if result.body is None or body_hash == state.body_hash:
         if state.fulltext:  # pages an earlier poll had no time for
-            await _texts_of_new(run, state, (), now)
+            await _page_texts(run, state, (), now)
         run.unchanged.append(
             NotModified(
                 state.url,
@@ -215,7 +215,7 @@ async def _attempt(run: _Run, state: FeedState, status: list[int]) -> PollOutcom
         (result.body, dict(result.headers), result.final_url, state.language, now),
         s.parse_timeout,
     )
-    fulltexts = await _texts_of_new(run, state, parsed.articles, now) if state.fulltext else None
+    fulltexts = await _page_texts(run, state, parsed.articles, now) if state.fulltext else None
     update = FeedUpdate(
         url=state.url,
         status=result.status,
@@ -300,36 +300,35 @@ async def _fulltexts(
     return {key: task.result() for key, task in tasks.items() if task in done}
 
 
-async def _texts_of_new(
+async def _page_texts(
     run: _Run, state: FeedState, articles: tuple[Article, ...], now: datetime
 ) -> dict[str, str]:
-    """A full-text feed's texts for this poll: the pages of articles still waiting from earlier
-    polls first (stored here), then those of its new articles (returned by key, for the store;
-    a new article without a page to fetch gets ''). At most MAX_FULLTEXT_PER_POLL pages, all
-    within FULLTEXT_DEADLINES fetch deadlines."""
+    """A full-text feed's page texts for this poll: those of articles still waiting from earlier
+    polls first (stored here), then those of its new ``articles`` (returned by key, for the
+    store; a new article without a page to fetch gets ''). At most MAX_FULLTEXT_PER_POLL pages,
+    all within FULLTEXT_DEADLINES fetch deadlines."""
     db, settings = run.db, run.config.settings
     waiting = feeds.awaiting_text(db, state.url)
     known = feeds.known_keys(db, state.url, [a.key for a in articles])
     new = [a for a in articles if a.key not in known]
     out = {a.key: "" for a in new if not urls.is_http(a.url)}
-    pages: dict[tuple[str, int | str], str] = {}
+    # Pages by the waiting article's id (an int) or the new article's key (a str).
+    pages: dict[int | str, str] = {}
     for w in waiting:
-        if urls.is_http(w.url) and len(pages) < MAX_FULLTEXT_PER_POLL:
-            pages[("old", w.id)] = str(w.url)
+        if w.url and urls.is_http(w.url) and len(pages) < MAX_FULLTEXT_PER_POLL:
+            pages[w.id] = w.url
     for a in new:
-        if a.key not in out and len(pages) < MAX_FULLTEXT_PER_POLL:
-            pages[("new", a.key)] = str(a.url)
+        if a.url and a.key not in out and len(pages) < MAX_FULLTEXT_PER_POLL:
+            pages[a.key] = a.url
     budget = FULLTEXT_DEADLINES * settings.limits.deadline
     texts = await _fulltexts(run.fetcher, run.pool, pages, budget, settings.parse_timeout)
     given_up = now - FULLTEXT_WAIT
-    old = {
-        w.id: texts.get(("old", w.id), "")
+    done = {
+        w.id: texts.get(w.id, "")
         for w in waiting
-        if ("old", w.id) in texts
-        or not urls.is_http(w.url)
-        or (parse_iso(w.first_seen) or now) < given_up
+        if w.id in texts or not urls.is_http(w.url) or (parse_iso(w.first_seen) or now) < given_up
     }
-    if old:
-        feeds.save_fulltexts(db, old)
-    out.update({str(key): text for (kind, key), text in texts.items() if kind == "new"})
+    if done:
+        feeds.save_fulltexts(db, done)
+    out.update({key: text for key, text in texts.items() if isinstance(key, str)})
     return out
