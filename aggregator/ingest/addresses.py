@@ -1,6 +1,7 @@
 """Which addresses the fetcher may connect to. Pure functions.
 
-Only globally routable addresses, after unwrapping IPv4-mapped, 6to4, Teredo and NAT64 forms
+Only globally routable addresses, after unwrapping IPv4-mapped, IPv4-compatible,
+IPv4-translated, 6to4, Teredo and NAT64 forms
 (Python's ``ipaddress`` calls ``::ffff:127.0.0.1`` not loopback and ``100.64.0.1`` not private,
 so ``is_global`` of the unwrapped address is the test), unless a configured network allows it.
 """
@@ -14,6 +15,8 @@ from functools import lru_cache
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+# IPv4-compatible (::a.b.c.d, deprecated) and IPv4-translated (::ffff:0:a.b.c.d) addresses.
+_EMBEDDING = (ipaddress.ip_network("::/96"), ipaddress.ip_network("::ffff:0:0:0/96"))
 
 
 def unwrap(addr: IPAddress) -> IPAddress:
@@ -26,6 +29,8 @@ def unwrap(addr: IPAddress) -> IPAddress:
         if addr.teredo is not None:
             return addr.teredo[1]
         if addr in _NAT64 or addr in _NAT64_LOCAL:
+            return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+        if any(addr in net for net in _EMBEDDING) and int(addr) & 0xFFFFFFFF > 1:
             return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
     return addr
 

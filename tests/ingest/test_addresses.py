@@ -16,6 +16,8 @@ LOOPBACK = addresses.parse_networks(["127.0.0.1/32"])
     ("::1", False), ("::ffff:127.0.0.1", False), ("::ffff:10.0.0.1", False),
     ("2002:7f00:0001::", False), ("64:ff9b::a00:1", False), ("fe80::1", False), ("fc00::1", False),
     ("224.0.0.1", False), ("255.255.255.255", False), ("not-an-ip", False),
+    ("::127.0.0.2", False), ("::10.0.0.1", False), ("::ffff:0:127.0.0.1", False),
+    ("::8.8.8.8", True), ("::", False),
 ])
 def test_address_policy(addr: str, ok: bool) -> None:
     assert addresses.allowed(addr, ()) is ok
