@@ -414,7 +414,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", metavar="DIR", help="folder for --dry-run (default: settings.mail_dir)")
     s.set_defaults(fn=cmd_email)
 
-    s = sub.add_parser("run", help="poll, cluster, build and send the digest when due (for cron)")
+    s = sub.add_parser(
+        "run",
+        help="poll, cluster, build and send the digest when due (for cron)",
+        description="The daily job: poll, cluster, build the site and send the digest when due, "
+        "one line per stage; a stage's failure does not stop the next.",
+        epilog=f"Exit status: 0 when every stage that ran succeeded, {EXIT_ERROR} when one "
+        "failed (a poll where feeds were due and every one failed counts as failed).",
+    )
     for stage in ("poll", "cluster", "build", "email"):
         s.add_argument(f"--skip-{stage}", action="store_true", help=f"skip the {stage} stage")
     s.set_defaults(fn=cmd_run)
