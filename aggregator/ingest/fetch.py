@@ -55,7 +55,7 @@ async def system_resolve(host: str) -> list[str]:
 
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
-    """Verified TLS, built once per process: loading the CA store takes ~20 ms."""
+    """Verified TLS, built once per process (loading the CA store is slow)."""
     return ssl.create_default_context()
 
 
