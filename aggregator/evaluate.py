@@ -18,13 +18,11 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from aggregator.errors import AggregatorError
 from aggregator.matching.clusterer import Clusterer
 from aggregator.matching.metrics import Mistake, Scores, merges, score, splits
 from aggregator.model import Article, FeedConfig, FeedUpdate
-from aggregator.store import clustering, open_db
+from aggregator.store import Database, clustering, open_db
 from aggregator.store.clustering import ClusterState
 from aggregator.store.feeds import save_success, sync_feeds
 

@@ -27,7 +27,7 @@ from aggregator.store.feeds import health
 from aggregator.times import iso
 
 if TYPE_CHECKING:
-    from sqlite_utils import Database
+    from aggregator.store import Database
 
 Clock = Callable[[], datetime]
 

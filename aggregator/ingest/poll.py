@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from sqlite_utils import Database
-
 from aggregator import urls
 from aggregator.errors import AggregatorError, FetchError, ParseError
 from aggregator.ingest import schedule
@@ -36,7 +34,7 @@ from aggregator.model import (
     PollReport,
     Waiting,
 )
-from aggregator.store import feeds
+from aggregator.store import Database, feeds
 from aggregator.times import parse_iso
 
 Progress = Callable[[PollOutcome, int, int], None]

@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from sqlite_utils import Database
-
 from aggregator.model import StoryView
+from aggregator.store import Database
 from aggregator.store.listing import load_stories, newest_time
 from aggregator.times import epoch
 

@@ -1,8 +1,9 @@
 """The SQLite store: the only package that imports sqlite_utils.
 
 Opening applies pending migrations, turns on WAL and a busy timeout. Feed and article state lives
-in ``feeds.py``, clustering and story state in ``stories.py``, digest records in ``digests.py``;
-all return our own dataclasses or plain values, never sqlite rows.
+in ``feeds.py``, clustering and story state in ``clustering.py``, stories as the outputs read
+them in ``listing.py``, digest records in ``deliveries.py``; all return records of model.py or
+plain values, never sqlite rows.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from sqlite_utils import Database
 
 from aggregator.errors import StorageError
 from aggregator.store.schema import migrations
+
+# Database is re-exported: the other layers name the store's handle without importing sqlite_utils.
+__all__ = ["Database", "StorageError", "Transaction", "named_rows", "open_db"]
 
 BUSY_TIMEOUT_MS = 30_000
 
