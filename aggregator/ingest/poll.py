@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from aggregator import urls
 from aggregator.errors import AggregatorError, FetchError, ParseError
-from aggregator.ingest import schedule
+from aggregator.ingest import sanitize, schedule
 from aggregator.ingest.fetch import ACCEPT_PAGE, Fetcher, Resolve, system_resolve
 from aggregator.ingest.fulltext import extract
 from aggregator.ingest.parse import parse_feed
@@ -45,6 +45,8 @@ NOT_MODIFIED_BATCH = 256
 # Article pages fetched per feed and poll for full text: polite to the outlet, and new items per
 # poll of a busy feed stay under this (replayed captures: at most 29 new items in 4 hours).
 MAX_FULLTEXT_PER_POLL = 30
+# The longest error message kept for a feed.
+MAX_ERROR = 500
 # A full-text feed's pages of one poll are fetched within this many fetch deadlines in all (they
 # are fetched at once, within the per-host limit); the rest wait for the next poll.
 FULLTEXT_DEADLINES = 2
@@ -268,8 +270,10 @@ def _failure(
             next_due = schedule.next_failure(
                 now, _interval(config, state), state.failures + 1, s.max_interval
             )
-    feeds.save_failure(db, state.url, st, e.kind, e.message, now, next_due, retry_until, gone)
-    return PollOutcome(state.url, False, 0, st, e.kind, e.message)
+    # A message may quote what a server sent: one line, no control characters, for terminals.
+    message = sanitize.plain_line(e.message)[:MAX_ERROR]
+    feeds.save_failure(db, state.url, st, e.kind, message, now, next_due, retry_until, gone)
+    return PollOutcome(state.url, False, 0, st, e.kind, message)
 
 
 async def _fulltexts(

@@ -90,6 +90,12 @@ def one_line(fragment: str) -> str:
     return " ".join(_INVISIBLE.sub("", to_text(fragment)).split())
 
 
+def plain_line(text: str) -> str:
+    """Plain text (not HTML: a message, say) on one line, without control or invisible
+    characters."""
+    return " ".join(_INVISIBLE.sub("", strip_controls(text)).split())
+
+
 def escape(text: str) -> str:
     """Plain text as HTML text."""
     return html.escape(strip_controls(text), quote=False)

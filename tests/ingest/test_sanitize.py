@@ -18,3 +18,10 @@ def test_sanitiser_removes_active_content_and_is_idempotent() -> None:
 
 def test_to_text() -> None:
     assert to_text("<p>A &amp; B</p><p>C<br>D</p><script>x</script>") == "A & B\nC\nD"
+
+
+def test_a_message_is_one_plain_line_without_controls() -> None:
+    from aggregator.ingest.sanitize import plain_line
+
+    assert plain_line("Bad\x1b[31m status\r\nline <rss> &amp;\u202e\u200b x") == (
+        "Bad[31m status line <rss> &amp; x")
