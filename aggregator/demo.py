@@ -23,6 +23,7 @@ from aggregator.config import load_config
 from aggregator.errors import AggregatorError
 from aggregator.ingest.poll import PollOptions, poll
 from aggregator.matching.clusterer import Clusterer
+from aggregator.model import StoryQuery
 from aggregator.publish.ranking import current_stories
 from aggregator.publish.site import build_site
 from aggregator.publish.terminal import format_story
@@ -188,7 +189,7 @@ def run_demo(out: Path | None = None, day: str = DEMO_DAY, top: int = 5) -> Iter
                     f"{report.new_articles} new articles; {clustered.new_stories} new stories, "
                     f"{clustered.updated_stories} updated"
                 )
-            stories = current_stories(db, min_outlets=2)
+            stories = current_stories(db, StoryQuery(min_outlets=2))
         finally:
             db.conn.close()
         yield (

@@ -16,7 +16,7 @@ from aggregator.errors import AggregatorError, StorageError
 from aggregator.ingest.poll import PollOptions, Progress, poll
 from aggregator.lock import run_lock
 from aggregator.matching.clusterer import Clusterer, ClusterReport
-from aggregator.model import Config, FeedHealth, PollReport, StoryView
+from aggregator.model import Config, FeedHealth, PollReport, StoryQuery, StoryView
 from aggregator.publish.ranking import current_stories
 from aggregator.publish.sending import send_digest
 from aggregator.publish.site import build_site
@@ -119,9 +119,8 @@ def list_stories(
     db = open_db(config.settings.database, create=False)
     try:
         after = parse_since(since) if since else None
-        found = current_stories(
-            db, since=after, outlet=outlet, search=search, min_outlets=min_outlets
-        )
+        query = StoryQuery(since=after, outlet=outlet, search=search, min_outlets=min_outlets)
+        found = current_stories(db, query)
     finally:
         db.conn.close()
     return found[:limit]
@@ -142,7 +141,7 @@ def explain(config: Config, story_id: str) -> Explanation:
     db = open_db(config.settings.database, create=False)
     try:
         current = clustering.resolve(db, story_id)
-        found = current_stories(db, ids=[current])
+        found = current_stories(db, StoryQuery(ids=(current,)))
         if not found:
             raise AggregatorError(f"no story {story_id!r}")
         parent, parts = clustering.splits_of(db, current)

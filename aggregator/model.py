@@ -405,6 +405,18 @@ class StoryView:
         return len(self.outlets) < 2
 
 
+@dataclass(frozen=True)
+class StoryQuery:
+    """Which stories an output wants (publish and jobs -> store); every filter is optional."""
+
+    since: str | None = None  # updated at or after (UTC ISO)
+    ids: tuple[str, ...] | None = None
+    outlet: str | None = None  # told by this outlet (any case)
+    search: str | None = None  # words in an article's title or summary
+    min_outlets: int = 1
+    linked_since: str | None = None  # gained an article after (UTC ISO)
+
+
 # -- Digests: one record per list and period (publish <-> store).
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from aggregator.model import StoryView
+from aggregator.model import StoryQuery, StoryView
 from aggregator.store import Database
 from aggregator.store.listing import load_stories, newest_time
 from aggregator.times import epoch
@@ -48,15 +48,6 @@ def ranked_at(stories: Sequence[StoryView], newest: str | None) -> list[StoryVie
     )
 
 
-def current_stories(
-    db: Database,
-    since: str | None = None,
-    ids: list[str] | None = None,
-    outlet: str | None = None,
-    search: str | None = None,
-    min_outlets: int = 1,
-    linked_since: str | None = None,
-) -> list[StoryView]:
-    """The stories store.listing.load_stories finds, ranked."""
-    found = load_stories(db, since, ids, outlet, search, min_outlets, linked_since)
-    return ranked_at(found, newest_time(db))
+def current_stories(db: Database, query: StoryQuery | None = None) -> list[StoryView]:
+    """The stories ``query`` asks for (store.listing), ranked."""
+    return ranked_at(load_stories(db, query), newest_time(db))

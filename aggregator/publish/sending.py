@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aggregator.errors import MailError, PublishError
-from aggregator.model import Config, DigestRecord
+from aggregator.model import Config, DigestRecord, StoryQuery
 from aggregator.publish import mail
 from aggregator.publish.digest import choose
 from aggregator.publish.ranking import current_stories
@@ -51,7 +51,7 @@ def send_digest(
             prev = last_sent(db, email.list_name)
             since = prev.until if prev else iso(now - FIRST_DIGEST_SPAN)
             until = iso(now)
-            stories = current_stories(db, linked_since=since)
+            stories = current_stories(db, StoryQuery(linked_since=since))
             first = first_linked(db, [s.id for s in stories])
             digest = choose(stories, first, period, since, until, config.settings.single_source)
             if digest.empty:

@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from sqlite_utils import Database
 
-from aggregator.model import Member, StoryView
+from aggregator.model import Member, StoryQuery, StoryView
 from aggregator.store import named_rows
 
 
@@ -16,17 +16,11 @@ def newest_time(db: Database) -> str | None:
     return str(row[0]) if row and row[0] else None
 
 
-def load_stories(
-    db: Database,
-    since: str | None = None,
-    ids: list[str] | None = None,
-    outlet: str | None = None,
-    search: str | None = None,
-    min_outlets: int = 1,
-    linked_since: str | None = None,
-) -> list[StoryView]:
-    """Stories updated at or after ``since``, or that gained an article after ``linked_since``
-    (UTC ISO), by id; not ranked (publish.ranking ranks them)."""
+def load_stories(db: Database, query: StoryQuery | None = None) -> list[StoryView]:
+    """The stories ``query`` asks for, by id; not ranked (publish.ranking ranks them)."""
+    query = query or StoryQuery()
+    since, ids, outlet, search = query.since, query.ids, query.outlet, query.search
+    min_outlets, linked_since = query.min_outlets, query.linked_since
     where = ["s.outlet_count >= ?"]
     args: list[object] = [min_outlets]
     if since:

@@ -12,7 +12,7 @@ from conftest import SHARED, write_config
 
 from aggregator.config import load_config
 from aggregator.matching.clusterer import Clusterer
-from aggregator.model import Article, FeedConfig, FeedUpdate
+from aggregator.model import Article, FeedConfig, FeedUpdate, StoryQuery
 from aggregator.publish.site import pages
 from aggregator.publish.terminal import explain_lines
 from aggregator.store import clustering as st
@@ -170,7 +170,7 @@ def test_an_edited_item_at_its_address_is_a_new_version(tmp_path: Path) -> None:
     db = open_db(tmp_path / "s.db")
     (sid,) = db.execute("SELECT l.story_id FROM story_links l JOIN articles a "
                         "ON a.id = l.article_id WHERE a.key = 'b'").fetchone()
-    (story,) = load_stories(db, ids=[sid])
+    (story,) = load_stories(db, StoryQuery(ids=(sid,)))
     shown = "\n".join(explain_lines(story))
     assert f"new version of [{story.members[0].article_id}] (text similarity {agreement:.2f})" in shown
     assert "Nawrocki" in story.members[1].shared_terms, shown  # what the two versions agree on
