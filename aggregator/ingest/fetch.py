@@ -206,8 +206,12 @@ class Fetcher:
                 ssl=_tls_context(),
                 ttl_dns_cache=60,
             )
+            # No cookie jar: a feed server cannot make us store cookies or send them elsewhere.
             return aiohttp.ClientSession(
-                connector=connector, auto_decompress=False, trust_env=False
+                connector=connector,
+                auto_decompress=False,
+                trust_env=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
 
         # httpx's Request/Response and transport API, without AsyncClient's per-request cookie,

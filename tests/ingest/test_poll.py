@@ -184,3 +184,17 @@ def test_edited_item_is_updated_in_place_and_reindexed(server: FeedServer, tmp_p
     ]
     found = db.execute("SELECT rowid FROM articles_fts WHERE articles_fts MATCH 'welding'")
     assert found.fetchall() == [(1,)]
+
+
+def test_cookies_a_feed_sets_are_never_sent_back(server: FeedServer, tmp_path: Path) -> None:
+    body = healthy_feed(6, "k")
+    server.routes["/k.xml"] = respond(body, headers={"Set-Cookie": "track=me; Path=/"},
+                                      conditional=False)
+    server.routes["/other.xml"] = respond(healthy_feed(7, "o"), conditional=False)
+    # A host name (the stub resolver's h0.test is 127.0.0.1): jars refuse cookies of IP hosts.
+    cfg_path = write_config(tmp_path, [{"url": server.url("/k.xml", "h0.test"), "outlet": "K"},
+                                       {"url": server.url("/other.xml", "h0.test"), "outlet": "O"}],
+                            {"concurrency": 1})
+    _poll(cfg_path)
+    _poll(cfg_path, force=True)
+    assert all("cookie" not in h for _, h in server.requests)
