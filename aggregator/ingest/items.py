@@ -13,8 +13,7 @@ from aggregator import urls
 from aggregator.ingest import sanitize
 from aggregator.model import Article
 
-# Per-feed and per-field caps: the largest real feeds we replay carry ~100 items with ~2 KB
-# summaries; anything past these is cut, never stored.
+# Per-feed and per-field caps, well above real feeds: anything past them is cut, never stored.
 MAX_ITEMS = 500
 MAX_TITLE = 400
 MAX_SUMMARY = 4000

@@ -39,11 +39,9 @@ from aggregator.times import parse_iso
 
 Progress = Callable[[PollOutcome, int, int], None]
 T = TypeVar("T")
-# Unchanged polls are recorded in batches of this many: one transaction per 304 capped a poll of
-# 1,000 unchanged feeds at ~1,800 feeds/s. A crash loses only their schedule updates.
+# Unchanged polls recorded per transaction (a crash loses only their schedule updates).
 NOT_MODIFIED_BATCH = 256
-# Article pages fetched per feed and poll for full text: polite to the outlet, and new items per
-# poll of a busy feed stay under this (replayed captures: at most 29 new items in 4 hours).
+# Article pages fetched per full-text feed and poll, at most: polite to the outlet.
 MAX_FULLTEXT_PER_POLL = 30
 # The longest error message kept for a feed.
 MAX_ERROR = 500

@@ -17,8 +17,7 @@ from typing import Any
 from aggregator import lifeline
 from aggregator.errors import AggregatorError, ParseError
 
-# 2 GiB of address space per worker: a 100,000-item feed parses in ~400 MB, a billion-laughs
-# document stops at the limit.
+# Address space per parse worker: a memory bomb fails inside the worker.
 WORKER_MEMORY = 2 * 1024**3
 
 

@@ -211,11 +211,9 @@ def _scored(
     return scores
 
 
-# _Table looks rows up in a table from id to row when the window's ids span at most DENSE_IDS
-# times as many numbers as it has articles (a table of at most 32 bytes an article).
+# _Table finds rows by a table from id to row when ids span at most this many times the articles.
 DENSE_IDS = 4
-# Article pairs scored per call by ``_scored``: a part's gathered rows take ~16 bytes per term,
-# ~24 MB for 10,000 pairs of 150-term vectors.
+# Article pairs scored per call by ``_scored`` (bounds the memory of the gathered rows).
 CROSS_CHUNK = 10_000
 _NO_ROWS = np.zeros(0, dtype=np.int64)
 
