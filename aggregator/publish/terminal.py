@@ -209,26 +209,34 @@ def poll_line(r: PollReport) -> str:
         return "no feeds configured"
     line = f"{r.ok} feeds ok, {r.failed} failed, {r.new_articles} new articles"
     if r.failed:
-        kinds = Counter(o.error_kind or "unknown" for o in r.outcomes if not o.ok)
-        example: dict[str, str] = {}
-        for o in r.outcomes:
-            if not o.ok:
-                example.setdefault(o.error_kind or "unknown", o.error or "")
-        shown = [
-            f"{kind} x{n} ({_cut(example[kind])})"
-            for kind, n in sorted(kinds.items(), key=lambda kn: (-kn[1], kn[0]))[:SHOWN_KINDS]
-        ]
-        if len(kinds) > SHOWN_KINDS:
-            shown.append(f"{len(kinds) - SHOWN_KINDS} more kinds")
-        line += f"; failed: {', '.join(shown)}; see `aggregator feeds -v`"
+        line += f"; failed: {_failures(r)}; see `aggregator feeds -v`"
     if r.waiting:
-        reasons = Counter(w.reason for w in r.waiting)
-        parts = [f"{n} {_WAIT_LABELS[k]}" for k, n in sorted(reasons.items())]
-        line += f"; {len(r.waiting)} waiting: {', '.join(parts)}"
-        upcoming = [w.next_attempt for w in r.waiting if w.next_attempt is not None]
-        if upcoming:
-            line += f", next attempt {min(upcoming).strftime('%Y-%m-%d %H:%M')} UTC"
+        line += f"; {len(r.waiting)} waiting: {_waiting(r)}"
     return line
+
+
+def _failures(r: PollReport) -> str:
+    """The failures by kind, most first: each counted, with the first one's message."""
+    failed = [o for o in r.outcomes if not o.ok]
+    kinds = Counter(o.error_kind or "unknown" for o in failed)
+    example: dict[str, str] = {}
+    for o in failed:
+        example.setdefault(o.error_kind or "unknown", o.error or "")
+    ordered = sorted(kinds.items(), key=lambda kn: (-kn[1], kn[0]))
+    shown = [f"{kind} x{n} ({_cut(example[kind])})" for kind, n in ordered[:SHOWN_KINDS]]
+    if len(kinds) > SHOWN_KINDS:
+        shown.append(f"{len(kinds) - SHOWN_KINDS} more kinds")
+    return ", ".join(shown)
+
+
+def _waiting(r: PollReport) -> str:
+    """The feeds left waiting, by why, and the time of the next attempt."""
+    reasons = Counter(w.reason for w in r.waiting)
+    text = ", ".join(f"{n} {_WAIT_LABELS[k]}" for k, n in sorted(reasons.items()))
+    upcoming = [w.next_attempt for w in r.waiting if w.next_attempt is not None]
+    if upcoming:
+        text += f", next attempt {min(upcoming).strftime('%Y-%m-%d %H:%M')} UTC"
+    return text
 
 
 def _cut(text: str) -> str:
