@@ -9,10 +9,9 @@ import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aggregator.errors import AggregatorError, StorageError
+from aggregator.errors import AggregatorError
 from aggregator.ingest.poll import PollOptions, Progress, poll
 from aggregator.lock import run_lock
 from aggregator.matching.clusterer import Clusterer, ClusterReport
@@ -21,7 +20,7 @@ from aggregator.publish.ranking import current_stories
 from aggregator.publish.sending import send_digest
 from aggregator.publish.site import build_site
 from aggregator.publish.terminal import poll_line
-from aggregator.store import clustering, open_db
+from aggregator.store import clustering, ensure, open_db
 from aggregator.store.clustering import ClusterState
 from aggregator.store.feeds import health
 from aggregator.times import iso
@@ -43,10 +42,7 @@ def run_poll(
     config: Config, options: PollOptions, progress: Progress | None = None, cluster: bool = True
 ) -> tuple[PollReport, ClusterReport | None]:
     database = config.settings.database
-    try:
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise StorageError(f"{database}: cannot create its folder: {e.strerror or e}") from e
+    ensure(database)  # the lock file sits beside the database
     with run_lock(database):
         db = open_db(database)
         try:
@@ -59,7 +55,7 @@ def run_poll(
 
 def run_cluster(config: Config, now: Clock = _now) -> ClusterReport:
     database = config.settings.database
-    open_db(database, create=False).conn.close()  # refuses a missing database before locking
+    ensure(database, create=False)  # a missing database is refused before the lock is made
     with run_lock(database):
         db = open_db(database, create=False)
         try:
@@ -173,7 +169,7 @@ def run_all(
     cluster: bool = True,
     build: bool = True,
     email: bool = True,
-    now: Clock = lambda: datetime.now(UTC),
+    now: Clock = _now,
 ) -> Iterator[tuple[str, bool]]:
     """Each stage's line and whether it succeeded (a poll where every due feed failed did not)."""
     if poll:

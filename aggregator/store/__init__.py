@@ -18,19 +18,30 @@ from aggregator.errors import StorageError
 from aggregator.store.schema import migrations
 
 # Database is re-exported: the other layers name the store's handle without importing sqlite_utils.
-__all__ = ["Database", "StorageError", "Transaction", "named_rows", "open_db"]
+__all__ = ["Database", "StorageError", "Transaction", "ensure", "named_rows", "open_db"]
 
 BUSY_TIMEOUT_MS = 30_000
 
 
-def open_db(path: str | Path, create: bool = True) -> Database:
-    """Open and migrate the database at ``path``; create it (and its folder) only if
-    ``create``, else a missing database is an error that creates nothing."""
-    if str(path) != ":memory:" and not create and not Path(path).is_file():
-        raise StorageError(f"no database at {path} (run aggregator poll first)")
+def ensure(path: str | Path, create: bool = True) -> None:
+    """Ready the place of the database at ``path`` before anything opens or locks it: with
+    ``create`` its folder is made, else a missing database is an error that creates nothing."""
+    if str(path) == ":memory:":
+        return
+    if not create:
+        if not Path(path).is_file():
+            raise StorageError(f"no database at {path} (run aggregator poll first)")
+        return
     try:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StorageError(f"{path}: cannot create its folder: {e.strerror or e}") from e
+
+
+def open_db(path: str | Path, create: bool = True) -> Database:
+    """Open and migrate the database at ``path`` (``ensure`` first)."""
+    ensure(path, create)
+    try:
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
