@@ -16,153 +16,6 @@ from aggregator.store import Transaction, named_rows, vectors
 from aggregator.times import iso
 
 
-def pending(db: Database, limit: int, after: Cursor | None = None) -> list[PendingArticle]:
-    """The next ``limit`` articles not yet clustered, in clustering order (after ``after``)."""
-    where = "WHERE (a.sort_time, a.feed_url, a.key) > (?, ?, ?)" if after else ""
-    rows = named_rows(
-        db.conn,
-        f"""SELECT a.id, a.feed_url, a.key, a.outlet, a.url, a.title, a.summary, a.fulltext,
-                  a.language, a.sort_time, a.published IS NOT NULL AS dated
-           FROM cluster_pending p JOIN articles a ON a.id = p.article_id {where}
-           ORDER BY a.sort_time, a.feed_url, a.key LIMIT ?""",
-        (*(after or ()), limit),
-    )
-    return [
-        PendingArticle(
-            id=r["id"],
-            feed_url=r["feed_url"],
-            key=f"{r['feed_url']}#{r['key']}",
-            outlet=r["outlet"],
-            url=r["url"],
-            title=r["title"],
-            summary=r["summary"],
-            fulltext=r["fulltext"],
-            language=r["language"],
-            sort_time=r["sort_time"],
-            dated=bool(r["dated"]),
-            cursor=(r["sort_time"], r["feed_url"], r["key"]),
-        )
-        for r in rows
-    ]
-
-
-def preceding_texts(db: Database, first: Cursor, limit: int) -> list[str]:
-    """Summary and extracted text of the ``limit`` articles of ``first``'s feed that come just
-    before it in clustering order: a sample that depends only on the articles, not on how far
-    clustering has got (so batches can be prepared ahead, and a restart sees the same)."""
-    sort_time, feed_url, key = first
-    rows = db.execute(
-        "SELECT summary || char(10) || COALESCE(fulltext, '') FROM articles "
-        "WHERE feed_url = ? AND (sort_time, key) < (?, ?) "
-        "ORDER BY sort_time DESC, key DESC LIMIT ?",
-        (feed_url, sort_time, key, limit),
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
-def texts(db: Database, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
-    """Each article's title, summary and extracted text as one text, with its language."""
-    out: dict[int, tuple[str, str | None]] = {}
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
-        for aid, text, language in db.execute(
-            "SELECT id, title || char(10) || summary || char(10) || COALESCE(fulltext, ''),"
-            f" language FROM articles WHERE id IN ({','.join('?' * len(part))})",
-            part,
-        ):
-            out[int(aid)] = (str(text), language)
-    return out
-
-
-def load_df(db: Database) -> tuple[dict[str, int], int]:
-    df = {t: int(n) for t, n in db.execute("SELECT term, df FROM term_df")}
-    row = db.execute("SELECT value FROM meta WHERE key='n_docs'").fetchone()
-    return df, int(row[0]) if row else 0
-
-
-def load_window(
-    db: Database, since: float, until: float, sketch_version: str
-) -> list[StoredSketch]:
-    """The clustered articles from ``since`` to ``until`` (epoch seconds, both included), with
-    when their stories were first seen; signatures of another sketch version (seed, scheme or
-    library) come back as None."""
-    rows = named_rows(
-        db.conn,
-        """SELECT s.article_id, a.feed_url || '#' || a.key AS key, a.outlet, a.url, s.terms,
-                  s.copy_sig, s.story_sig, s.time, s.dated, l.story_id, c.source_id,
-                  s.sketch_version, s.neighbour, s.neighbour_score,
-                  CASE WHEN n.time < ? OR n.time > ? THEN n.terms END AS neighbour_terms,
-                  t.first_seen
-           FROM article_sketches s JOIN articles a ON a.id = s.article_id
-           JOIN story_links l ON l.article_id = s.article_id
-           LEFT JOIN copies c ON c.article_id = s.article_id
-           LEFT JOIN article_sketches n ON n.article_id = s.neighbour
-           LEFT JOIN stories t ON t.id = l.story_id
-           WHERE s.time >= ? AND s.time <= ? ORDER BY s.article_id""",
-        (since, until, since, until),
-    )
-    return [
-        StoredSketch(
-            id=r["article_id"],
-            key=r["key"],
-            outlet=r["outlet"],
-            url=r["url"],
-            vec=vectors.loads(r["terms"]),
-            copy_sig=r["copy_sig"] if r["sketch_version"] == sketch_version else None,
-            story_sig=r["story_sig"] if r["sketch_version"] == sketch_version else None,
-            time=r["time"],
-            dated=bool(r["dated"]),
-            story_id=r["story_id"],
-            copy_root=r["source_id"],
-            neighbour=r["neighbour"],
-            neighbour_score=r["neighbour_score"] or 0.0,
-            neighbour_vec=vectors.loads(r["neighbour_terms"]) if r["neighbour_terms"] else None,
-            story_first_seen=r["first_seen"],
-        )
-        for r in rows
-    ]
-
-
-def save_assignment(
-    db: Database,
-    sketches: Sequence[NewSketch],
-    assignment: Assignment,
-    df_increments: dict[str, int],
-    n_new: int,
-    now: datetime,
-    sketch_version: str,
-) -> dict[str, str]:
-    """Write one batch's sketches, links, copies, neighbours and merges in one transaction.
-
-    Returns the stories that changed, each with when it was first seen.
-    """
-    at = iso(now)
-    with Transaction(db) as conn:
-        _save_sketches(conn, sketches, assignment, sketch_version)
-        conn.executemany(
-            "INSERT INTO term_df (term, df) VALUES (?, ?) "
-            "ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
-            df_increments.items(),
-        )
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('n_docs', ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ?",
-            (n_new, n_new),
-        )
-        conn.executemany(
-            "INSERT INTO copies (article_id, source_id, same_outlet, score) VALUES (?, ?, ?, ?)",
-            [(c.article_id, c.source_id, int(c.same_outlet), c.score) for c in assignment.copies],
-        )
-        touched = _save_merges(conn, assignment.merges, at)
-        _save_links(conn, assignment, at)
-        touched |= _save_splits(conn, assignment, at)
-        touched |= {lk.story_id for lk in assignment.links}
-        conn.executemany(
-            "DELETE FROM cluster_pending WHERE article_id = ?", [(s.article_id,) for s in sketches]
-        )
-        return _refresh_stories(conn, sorted(touched))
-
-
 def _save_sketches(
     conn: sqlite3.Connection,
     sketches: Sequence[NewSketch],
@@ -374,25 +227,112 @@ def copy_groups(db: Database) -> dict[int, int]:
 
 
 class ClusterState:
-    """The clusterer's store (matching.clusterer.ClusterStore) in one SQLite database."""
+    """What the clusterer keeps in one SQLite database (matching.clusterer.ClusterStore): the
+    queue of articles not yet clustered, the window's sketches, the term statistics, and each
+    batch's decisions in one transaction."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def pending(self, limit: int, after: Cursor | None) -> list[PendingArticle]:
-        return pending(self.db, limit, after)
+    def pending(self, limit: int, after: Cursor | None = None) -> list[PendingArticle]:
+        """The next ``limit`` articles not yet clustered, in clustering order (after ``after``)."""
+        where = "WHERE (a.sort_time, a.feed_url, a.key) > (?, ?, ?)" if after else ""
+        rows = named_rows(
+            self.db.conn,
+            f"""SELECT a.id, a.feed_url, a.key, a.outlet, a.url, a.title, a.summary, a.fulltext,
+                      a.language, a.sort_time, a.published IS NOT NULL AS dated
+               FROM cluster_pending p JOIN articles a ON a.id = p.article_id {where}
+               ORDER BY a.sort_time, a.feed_url, a.key LIMIT ?""",
+            (*(after or ()), limit),
+        )
+        return [
+            PendingArticle(
+                id=r["id"],
+                feed_url=r["feed_url"],
+                key=f"{r['feed_url']}#{r['key']}",
+                outlet=r["outlet"],
+                url=r["url"],
+                title=r["title"],
+                summary=r["summary"],
+                fulltext=r["fulltext"],
+                language=r["language"],
+                sort_time=r["sort_time"],
+                dated=bool(r["dated"]),
+                cursor=(r["sort_time"], r["feed_url"], r["key"]),
+            )
+            for r in rows
+        ]
 
     def preceding_texts(self, first: Cursor, limit: int) -> list[str]:
-        return preceding_texts(self.db, first, limit)
+        """Summary and extracted text of the ``limit`` articles of ``first``'s feed that come just
+        before it in clustering order: a sample that depends only on the articles, not on how far
+        clustering has got (so batches can be prepared ahead, and a restart sees the same)."""
+        sort_time, feed_url, key = first
+        rows = self.db.execute(
+            "SELECT summary || char(10) || COALESCE(fulltext, '') FROM articles "
+            "WHERE feed_url = ? AND (sort_time, key) < (?, ?) "
+            "ORDER BY sort_time DESC, key DESC LIMIT ?",
+            (feed_url, sort_time, key, limit),
+        ).fetchall()
+        return [r[0] for r in rows]
 
     def texts(self, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
-        return texts(self.db, ids)
+        """Each article's title, summary and extracted text as one text, with its language."""
+        out: dict[int, tuple[str, str | None]] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            for aid, text, language in self.db.execute(
+                "SELECT id, title || char(10) || summary || char(10) || COALESCE(fulltext, ''),"
+                f" language FROM articles WHERE id IN ({','.join('?' * len(part))})",
+                part,
+            ):
+                out[int(aid)] = (str(text), language)
+        return out
 
     def load_df(self) -> tuple[dict[str, int], int]:
-        return load_df(self.db)
+        df = {t: int(n) for t, n in self.db.execute("SELECT term, df FROM term_df")}
+        row = self.db.execute("SELECT value FROM meta WHERE key='n_docs'").fetchone()
+        return df, int(row[0]) if row else 0
 
     def load_window(self, since: float, until: float, sketch_version: str) -> list[StoredSketch]:
-        return load_window(self.db, since, until, sketch_version)
+        """The clustered articles from ``since`` to ``until`` (epoch seconds, both included), with
+        when their stories were first seen; signatures of another sketch version (seed, scheme or
+        library) come back as None."""
+        rows = named_rows(
+            self.db.conn,
+            """SELECT s.article_id, a.feed_url || '#' || a.key AS key, a.outlet, a.url, s.terms,
+                      s.copy_sig, s.story_sig, s.time, s.dated, l.story_id, c.source_id,
+                      s.sketch_version, s.neighbour, s.neighbour_score,
+                      CASE WHEN n.time < ? OR n.time > ? THEN n.terms END AS neighbour_terms,
+                      t.first_seen
+               FROM article_sketches s JOIN articles a ON a.id = s.article_id
+               JOIN story_links l ON l.article_id = s.article_id
+               LEFT JOIN copies c ON c.article_id = s.article_id
+               LEFT JOIN article_sketches n ON n.article_id = s.neighbour
+               LEFT JOIN stories t ON t.id = l.story_id
+               WHERE s.time >= ? AND s.time <= ? ORDER BY s.article_id""",
+            (since, until, since, until),
+        )
+        return [
+            StoredSketch(
+                id=r["article_id"],
+                key=r["key"],
+                outlet=r["outlet"],
+                url=r["url"],
+                vec=vectors.loads(r["terms"]),
+                copy_sig=r["copy_sig"] if r["sketch_version"] == sketch_version else None,
+                story_sig=r["story_sig"] if r["sketch_version"] == sketch_version else None,
+                time=r["time"],
+                dated=bool(r["dated"]),
+                story_id=r["story_id"],
+                copy_root=r["source_id"],
+                neighbour=r["neighbour"],
+                neighbour_score=r["neighbour_score"] or 0.0,
+                neighbour_vec=vectors.loads(r["neighbour_terms"]) if r["neighbour_terms"] else None,
+                story_first_seen=r["first_seen"],
+            )
+            for r in rows
+        ]
 
     def save_assignment(
         self,
@@ -403,6 +343,36 @@ class ClusterState:
         now: datetime,
         sketch_version: str,
     ) -> dict[str, str]:
-        return save_assignment(
-            self.db, sketches, assignment, df_increments, n_new, now, sketch_version
-        )
+        """Write one batch's sketches, links, copies, neighbours and merges in one transaction.
+
+        Returns the stories that changed, each with when it was first seen.
+        """
+        at = iso(now)
+        with Transaction(self.db) as conn:
+            _save_sketches(conn, sketches, assignment, sketch_version)
+            conn.executemany(
+                "INSERT INTO term_df (term, df) VALUES (?, ?) "
+                "ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
+                df_increments.items(),
+            )
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('n_docs', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ?",
+                (n_new, n_new),
+            )
+            conn.executemany(
+                "INSERT INTO copies (article_id, source_id, same_outlet, score) VALUES (?, ?, ?, ?)",
+                [
+                    (c.article_id, c.source_id, int(c.same_outlet), c.score)
+                    for c in assignment.copies
+                ],
+            )
+            touched = _save_merges(conn, assignment.merges, at)
+            _save_links(conn, assignment, at)
+            touched |= _save_splits(conn, assignment, at)
+            touched |= {lk.story_id for lk in assignment.links}
+            conn.executemany(
+                "DELETE FROM cluster_pending WHERE article_id = ?",
+                [(s.article_id,) for s in sketches],
+            )
+            return _refresh_stories(conn, sorted(touched))

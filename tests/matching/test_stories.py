@@ -305,14 +305,14 @@ def test_an_old_item_is_clustered_in_its_own_time_without_loading_the_archive(
     Clusterer(ClusterState(db), 72).run()
 
     loaded: list[int] = []
-    real = st.load_window
+    real = ClusterState.load_window
 
-    def counting(*args: object) -> list[StoredSketch]:
-        found = real(*args)  # type: ignore[arg-type]
+    def counting(self: ClusterState, *args: object) -> list[StoredSketch]:
+        found = real(self, *args)  # type: ignore[arg-type]
         loaded.append(len(found))
         return found
 
-    monkeypatch.setattr(st, "load_window", counting)
+    monkeypatch.setattr(ClusterState, "load_window", counting)
     put(3, "late", "Day 5 event5 in place5", "event5 place5 person5 late report of the day",
         t0 + timedelta(days=5, hours=5))
     put(3, "today", f"Day {days - 1} event{days - 1} in place{days - 1}",
@@ -472,7 +472,7 @@ def test_a_split_keeps_evidence_that_holds_and_replaces_evidence_that_does_not(
     # Relinked in place: peru stays in the story, so chile's evidence holds and is kept.
     stay = Assignment((), (), (), relinked=(Link(chile, story, "story", 0.9, other),
                                             Link(peru, story, "story", 0.9, other)))
-    st.save_assignment(db, [], stay, {}, 0, at, "v")
+    ClusterState(db).save_assignment([], stay, {}, 0, at, "v")
     assert tuple(db.execute(query, (chile,)).fetchone()) == before
 
     # peru leaves for a part of its own: both lose the match they had and take the new one.
@@ -480,7 +480,7 @@ def test_a_split_keeps_evidence_that_holds_and_replaces_evidence_that_does_not(
                (story,))
     leave = Assignment((), (), (), splits=((story, "spart"),), relinked=(
         Link(chile, story, "story", 0.9, other), Link(peru, "spart", "seed", 1.0, None)))
-    st.save_assignment(db, [], leave, {}, 0, at, "v")
+    ClusterState(db).save_assignment([], leave, {}, 0, at, "v")
     assert tuple(db.execute(query, (chile,)).fetchone()) == (story, "story", 0.9, other)
     assert tuple(db.execute(query, (peru,)).fetchone()) == ("spart", "seed", 1.0, None)
     assert list(db.execute("SELECT part_id, story_id FROM story_splits")) == [("spart", story)]
