@@ -10,6 +10,7 @@ import hashlib
 from datetime import datetime, timedelta
 
 from aggregator import urls
+from aggregator.config import MINUTES_IN_A_YEAR
 from aggregator.ingest import sanitize
 from aggregator.model import Article
 
@@ -28,7 +29,7 @@ FUTURE_SLACK = timedelta(minutes=15)
 # Dates before this year are treated as missing (a zero or garbage timestamp).
 EARLIEST_YEAR = 1990
 # A feed's ttl (minutes) past a year is ignored: no schedule waits longer.
-MAX_TTL_MINUTES = 525_600
+MAX_TTL_MINUTES = MINUTES_IN_A_YEAR
 # The most digits read of a number a feed gives (a ttl of hundreds of digits is no schedule).
 MAX_DIGITS = 9
 

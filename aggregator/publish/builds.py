@@ -75,7 +75,7 @@ def _check_target(target: Path, builds: Path) -> None:
             f"{target} is a link not made by aggregator (to {pointed}); "
             "remove it or choose another --out"
         )
-    if target.exists() or os.path.lexists(target):
+    if target.exists():
         raise PublishError(
             f"{target} exists and is not a site link made by aggregator; "
             "move it away or choose another --out"
