@@ -191,7 +191,7 @@ def run_demo(out: Path | None = None, day: str = DEMO_DAY, top: int = 5) -> Iter
                 )
             stories = current_stories(db, StoryQuery(min_outlets=2))
         finally:
-            db.conn.close()
+            db.close()
         yield (
             f"server: {server.requests} requests, {server.not_modified} answered 304 Not Modified"
         )

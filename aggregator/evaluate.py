@@ -132,7 +132,7 @@ def run_eval(
             predicted = {ids[a]: str(g) for a, g in groups.items()}
         else:
             predicted = {ids[a]: s for a, s in clustering.assignments(db).items()}
-        db.conn.close()
+        db.close()
     gold = [str(r["story"]) for r in rows]
     pred = [predicted[str(r["id"])] for r in rows]
     return EvalResult(

@@ -49,7 +49,7 @@ def run_poll(
             report = asyncio.run(poll(db, config, options, progress))
             clustered = _clusterer(db, config, options.now).run() if cluster else None
         finally:
-            db.conn.close()
+            db.close()
     return report, clustered
 
 
@@ -61,7 +61,7 @@ def run_cluster(config: Config, now: Clock = _now) -> ClusterReport:
         try:
             return _clusterer(db, config, now).run()
         finally:
-            db.conn.close()
+            db.close()
 
 
 def _clusterer(db: Database, config: Config, now: Clock = _now) -> Clusterer:
@@ -77,7 +77,7 @@ def feed_health(config: Config) -> list[FeedHealth]:
     try:
         known = {h.url: h for h in health(db, [f.url for f in config.feeds])}
     finally:
-        db.conn.close()
+        db.close()
     return [
         known.get(f.url)
         or FeedHealth(
@@ -118,7 +118,7 @@ def list_stories(
         query = StoryQuery(since=after, outlet=outlet, search=search, min_outlets=min_outlets)
         found = current_stories(db, query)
     finally:
-        db.conn.close()
+        db.close()
     return found[:limit]
 
 
@@ -142,7 +142,7 @@ def explain(config: Config, story_id: str) -> Explanation:
             raise AggregatorError(f"no story {story_id!r}")
         parent, parts = clustering.splits_of(db, current)
     finally:
-        db.conn.close()
+        db.close()
     return Explanation(story_id, found[0], parent, tuple(parts))
 
 

@@ -13,7 +13,7 @@ import jinja2
 
 from aggregator.config import load_config
 from aggregator.publish.site import build_site
-from aggregator.store import Transaction, open_db
+from aggregator.store import open_db
 from aggregator.times import iso
 
 from .common import Row
@@ -26,7 +26,8 @@ OUTLETS = 20
 
 def _fill(db_path: Path) -> None:
     db = open_db(db_path)
-    with Transaction(db) as c:
+    c = db
+    with db.transaction():
         c.executemany("INSERT INTO feeds (url, outlet, country, owner, role) VALUES (?, ?, ?, ?, ?)",
                       [(f"https://o{i}.example/rss", f"Outlet {i}", "GB", f"Owner {i % 7}",
                         "national") for i in range(OUTLETS)])
@@ -56,7 +57,7 @@ def _fill(db_path: Path) -> None:
                       (f"s{s:012x}", f"Story {s} headline", aid - PER_STORY + 1, "A lead.",
                        iso(first), last, last, PER_STORY, len(set(outlets)), PER_STORY - 1,
                        json.dumps(sorted(set(outlets))), float(len(set(outlets)))))
-    db.conn.close()
+    db.close()
 
 
 def bench_build() -> Row:

@@ -22,7 +22,7 @@ from datasketch import MinHash
 from aggregator.matching import text as tx
 from aggregator.matching.clusterer import Clusterer
 from aggregator.model import Article, FeedConfig, FeedUpdate
-from aggregator.store import Transaction, open_db
+from aggregator.store import Database, open_db
 from aggregator.store.clustering import ClusterState
 from aggregator.store.feeds import save_success, sync_feeds
 from aggregator.times import iso
@@ -61,7 +61,7 @@ def bench_throughput(n: int = 20_000) -> Row:
         report = Clusterer(ClusterState(db), 72).run()
         ours = time.perf_counter() - started
         assert report.articles == n
-        db.conn.close()
+        db.close()
     sample = items[:2000]
     started = time.perf_counter()
     MinHash.bulk([[s.encode() for s in _shingles(f"{i.title}\n{i.text}", 3)] for i in sample],
@@ -73,11 +73,11 @@ def bench_throughput(n: int = 20_000) -> Row:
                ">= 2,000 articles/s", rate >= 2000)
 
 
-def _archive(db: object, n: int) -> None:
+def _archive(db: Database, n: int) -> None:
     """``n`` old clustered articles, written directly (they lie outside every window)."""
     old = T0 - timedelta(days=400)
-    conn = db.conn  # type: ignore[attr-defined]
-    with Transaction(db) as c:  # type: ignore[arg-type]
+    c = db
+    with db.transaction():
         c.execute("INSERT OR IGNORE INTO feeds (url, outlet) VALUES ('https://archive.example/rss', 'Archive')")
         rows, sketches, links, stories = [], [], [], []
         for i in range(n):
@@ -97,7 +97,6 @@ def _archive(db: object, n: int) -> None:
                       "sketch_version, time, dated) VALUES (?,?,?,?,?,?,?)", sketches)
         c.executemany("INSERT INTO story_links VALUES (?,?,?,?,?,?,?)", links)
         c.executemany("INSERT INTO stories VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", stories)
-    del conn
 
 
 def _per_article(archive: int) -> float:
@@ -113,7 +112,7 @@ def _per_article(archive: int) -> float:
         report = Clusterer(ClusterState(db), 72).run()  # a new run: loads the window from disk, like a restart
         elapsed = time.perf_counter() - started
         assert report.articles == len(fresh)
-        db.conn.close()
+        db.close()
     return elapsed / len(fresh)
 
 

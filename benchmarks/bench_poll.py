@@ -45,7 +45,7 @@ def _poll(cfg_path: Path, force: bool) -> None:
     try:
         asyncio.run(poll(db, cfg, PollOptions(force=force)))
     finally:
-        db.conn.close()
+        db.close()
 
 
 class _Poller:
@@ -60,7 +60,7 @@ class _Poller:
         asyncio.run(poll(self.db, self.cfg, PollOptions(force=True)))
 
     def close(self) -> None:
-        self.db.conn.close()
+        self.db.close()
 
 
 async def _aiohttp_loop(urls: list[str], etags: dict[str, str]) -> None:

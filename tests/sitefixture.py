@@ -85,5 +85,5 @@ def build_fixture_db(server: FeedServer, tmp: Path) -> Config:
     fixed = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)  # golden pages need fixed clocks
     asyncio.run(poll(db, cfg, PollOptions(resolve=stub_resolve, now=lambda: fixed)))
     Clusterer(ClusterState(db), cfg.settings.window_hours, now=lambda: fixed).run()
-    db.conn.close()
+    db.close()
     return cfg

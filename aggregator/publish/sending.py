@@ -17,12 +17,14 @@ from aggregator.publish import mail
 from aggregator.publish.digest import choose
 from aggregator.publish.ranking import current_stories
 from aggregator.store import open_db
-from aggregator.store.deliveries import get, last_sent, mark, save_pending
+from aggregator.store.deliveries import claim, get, last_sent, mark, save_pending
 from aggregator.store.listing import first_linked
 from aggregator.times import iso
 
 # The first digest of a list covers the last day.
 FIRST_DIGEST_SPAN = timedelta(days=1)
+# A run that took a digest to send and said nothing since is taken to have died mid-send.
+SENDING_STALE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,13 @@ def send_digest(
                 until,
                 raw,
             )
-            save_pending(db, record, now)
+            record = save_pending(db, record, now)
         elif dry_run:
             return _dry_run(record.message, out_dir or Path(config.settings.mail_dir), period)
-        mark(db, record, "sending", now)
+        if not claim(db, record, now, stale=now - SENDING_STALE):
+            return DigestResult(
+                True, False, f"digest for {period} is sent by another run ({record.message_id})"
+            )
         try:
             if email.maildir:
                 mail.deliver_maildir(record.message, email.maildir)
@@ -88,7 +93,7 @@ def send_digest(
             True, True, f"digest for {period} sent to {target} ({record.message_id})"
         )
     finally:
-        db.conn.close()
+        db.close()
 
 
 def _dry_run(raw: bytes, out: Path, period: str) -> DigestResult:

@@ -124,6 +124,6 @@ def build_site(config: Config, out: Path | None = None, now: datetime | None = N
         feeds = health(db, [f.url for f in config.feeds])
         ref = newest_time(db)
     finally:
-        db.conn.close()
+        db.close()
     site = pages(config, stories, feeds, iso(now or datetime.now(UTC)), ref)
     return builds.publish(out or Path(config.settings.site_dir), site.files)

@@ -1,32 +1,74 @@
-"""The SQLite store: the only package that imports sqlite_utils.
+"""The store: one interface, two backends (SQLite through sqlite_utils, PostgreSQL through
+psycopg), chosen by the configured ``database``: a path or a ``postgresql://`` URL.
 
-Opening applies pending migrations, turns on WAL and a busy timeout. Feed and article state lives
-in ``feeds.py``, clustering and story state in ``clustering.py``, stories as the outputs read
-them in ``listing.py``, digest records in ``deliveries.py``; all return records of model.py or
-plain values, never sqlite rows.
+Every query is written once, with ``?`` and ``:name`` placeholders, in the SQL both dialects
+agree on; the few that differ ask ``db.dialect``. Feed and article state lives in ``feeds.py``,
+the pollers' claims in ``claims.py``, clustering and story state in ``clustering.py``, stories
+as the outputs read them in ``listing.py``, digest records in ``deliveries.py``; all return
+records of model.py or plain values, never a driver's rows.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-
-from sqlite_utils import Database
+from typing import Any, Literal, Protocol
 
 from aggregator.errors import StorageError
-from aggregator.store.schema import migrations
 
-# Database is re-exported: the other layers name the store's handle without importing sqlite_utils.
-__all__ = ["Database", "StorageError", "Transaction", "ensure", "named_rows", "open_db"]
+__all__ = ["Database", "Rows", "StorageError", "ensure", "is_url", "open_db"]
 
-BUSY_TIMEOUT_MS = 30_000
+Params = Sequence[Any] | Mapping[str, Any]
+Dialect = Literal["sqlite", "postgresql"]
 
 
-def ensure(path: str | Path, create: bool = True) -> None:
-    """Ready the place of the database at ``path`` before anything opens or locks it: with
-    ``create`` its folder is made, else a missing database is an error that creates nothing."""
-    if str(path) == ":memory:":
+class Rows(Protocol):
+    """A query's result, as both drivers' cursors give it."""
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Database(Protocol):
+    """An open database of either backend."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    @property
+    def location(self) -> str: ...
+
+    def execute(self, sql: str, params: Params = ()) -> Rows: ...
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> None: ...
+
+    def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+        """The rows of a query, read by column name."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """One transaction that holds the write lock from its start (SQLite) or whose rows
+        are locked as it writes them (PostgreSQL)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def is_url(database: str) -> bool:
+    """Whether the configured database is a PostgreSQL server rather than a SQLite file."""
+    return database.startswith(("postgresql://", "postgres://"))
+
+
+def ensure(database: str | Path, create: bool = True) -> None:
+    """Ready the place of a SQLite database before anything opens or locks it: with ``create``
+    its folder is made, else a missing database is an error that creates nothing. A server
+    needs nothing here."""
+    path = str(database)
+    if path == ":memory:" or is_url(path):
         return
     if not create:
         if not Path(path).is_file():
@@ -38,44 +80,14 @@ def ensure(path: str | Path, create: bool = True) -> None:
         raise StorageError(f"{path}: cannot create its folder: {e.strerror or e}") from e
 
 
-def open_db(path: str | Path, create: bool = True) -> Database:
-    """Open and migrate the database at ``path`` (``ensure`` first)."""
-    ensure(path, create)
-    try:
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        db = Database(conn)
-        migrations.apply(db)
-        return db
-    except (sqlite3.Error, OSError) as e:
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else e
-        raise StorageError(f"{path}: cannot open the database: {reason}") from e
+def open_db(database: str | Path, create: bool = True) -> Database:
+    """Open and migrate the database (``ensure`` first)."""
+    location = str(database)
+    if is_url(location):
+        from aggregator.store import postgres
 
+        return postgres.connect(location)
+    from aggregator.store import sqlite
 
-class Transaction:
-    """``with Transaction(db):`` runs the block in one IMMEDIATE transaction."""
-
-    def __init__(self, db: Database) -> None:
-        self.conn = db.conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        else:
-            self.conn.execute("ROLLBACK")
-
-
-def named_rows(
-    conn: sqlite3.Connection, sql: str, params: Sequence[object] = ()
-) -> list[sqlite3.Row]:
-    """The rows of a query, read by column name."""
-    cursor = conn.cursor()
-    cursor.row_factory = sqlite3.Row
-    return cursor.execute(sql, params).fetchall()
+    ensure(location, create)
+    return sqlite.connect(location)

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from sqlite_utils import Database
-
 from aggregator.model import Assignment, Cursor, NewSketch, PendingArticle, StoredSketch
-from aggregator.store import Transaction, named_rows, vectors
+from aggregator.store import Database, vectors
 from aggregator.times import iso
 
 
 def _save_sketches(
-    conn: sqlite3.Connection,
+    db: Database,
     sketches: Sequence[NewSketch],
     assignment: Assignment,
     sketch_version: str,
@@ -25,7 +22,7 @@ def _save_sketches(
     """The new articles' vectors and signatures, and every article's new nearest neighbour (a
     new article's with its row)."""
     nearest = {n.article_id: (n.neighbour_id, n.score) for n in assignment.neighbours}
-    conn.executemany(
+    db.executemany(
         "INSERT INTO article_sketches (article_id, terms, copy_sig, story_sig, sketch_version,"
         " time, dated, neighbour, neighbour_score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -43,24 +40,24 @@ def _save_sketches(
         ],
     )
     new = {s.article_id for s in sketches}
-    conn.executemany(
+    db.executemany(
         "UPDATE article_sketches SET neighbour = ?, neighbour_score = ? WHERE article_id = ?",
         [(neighbour, score, aid) for aid, (neighbour, score) in nearest.items() if aid not in new],
     )
 
 
-def _save_merges(conn: sqlite3.Connection, merges: Sequence[tuple[str, str]], at: str) -> set[str]:
+def _save_merges(db: Database, merges: Sequence[tuple[str, str]], at: str) -> set[str]:
     """Each absorbed story's links and aliases moved to the surviving one, the absorbed id kept
     as an alias; returns the surviving stories."""
     for old, new in merges:
-        conn.execute("UPDATE story_links SET story_id=? WHERE story_id=?", (new, old))
-        conn.execute("UPDATE story_aliases SET new_id=? WHERE new_id=?", (new, old))
-        conn.execute(
+        db.execute("UPDATE story_links SET story_id=? WHERE story_id=?", (new, old))
+        db.execute("UPDATE story_aliases SET new_id=? WHERE new_id=?", (new, old))
+        db.execute(
             "INSERT INTO story_aliases (old_id, new_id, reason, at) VALUES (?, ?, 'merge', ?)"
             " ON CONFLICT(old_id) DO UPDATE SET new_id=excluded.new_id",
             (old, new, at),
         )
-        conn.execute("DELETE FROM stories WHERE id=?", (old,))
+        db.execute("DELETE FROM stories WHERE id=?", (old,))
     return {new for _, new in merges}
 
 
@@ -69,8 +66,8 @@ def _terms_json(terms: Sequence[str]) -> str:
     return json.dumps(list(terms), ensure_ascii=False)
 
 
-def _save_links(conn: sqlite3.Connection, assignment: Assignment, at: str) -> None:
-    conn.executemany(
+def _save_links(db: Database, assignment: Assignment, at: str) -> None:
+    db.executemany(
         "INSERT INTO story_links (article_id, story_id, kind, score, matched_article_id,"
         " shared_terms, linked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
@@ -88,18 +85,18 @@ def _save_links(conn: sqlite3.Connection, assignment: Assignment, at: str) -> No
     )
 
 
-def _save_splits(conn: sqlite3.Connection, assignment: Assignment, at: str) -> set[str]:
+def _save_splits(db: Database, assignment: Assignment, at: str) -> set[str]:
     """The articles of stories that fell apart, each in its part: an article keeps its
     evidence while the article it matched shares its story, else takes the new evidence. Each
     part split off is recorded (an id merged away before is a story again). Returns the stories
     that changed."""
     if not assignment.relinked:
         return set()
-    conn.executemany(
+    db.executemany(
         "UPDATE story_links SET story_id = ? WHERE article_id = ?",
         [(lk.story_id, lk.article_id) for lk in assignment.relinked],
     )
-    conn.executemany(
+    db.executemany(
         """UPDATE story_links SET kind = ?, score = ?, matched_article_id = ?, shared_terms = ?
            WHERE article_id = ? AND matched_article_id IS NOT NULL AND NOT EXISTS (
                SELECT 1 FROM story_links m WHERE m.article_id = story_links.matched_article_id
@@ -115,10 +112,10 @@ def _save_splits(conn: sqlite3.Connection, assignment: Assignment, at: str) -> s
             for lk in assignment.relinked
         ],
     )
-    conn.executemany(
+    db.executemany(
         "DELETE FROM story_aliases WHERE old_id = ?", [(part,) for _, part in assignment.splits]
     )
-    conn.executemany(
+    db.executemany(
         "INSERT INTO story_splits (part_id, story_id, at) VALUES (?, ?, ?)"
         " ON CONFLICT(part_id) DO UPDATE SET story_id = excluded.story_id, at = excluded.at",
         [(part, story, at) for story, part in assignment.splits],
@@ -126,14 +123,13 @@ def _save_splits(conn: sqlite3.Connection, assignment: Assignment, at: str) -> s
     return {lk.story_id for lk in assignment.relinked}
 
 
-def _refresh_stories(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, str]:
+def _refresh_stories(db: Database, ids: Sequence[str]) -> dict[str, str]:
     """Recompute the summary row of each story in ``ids`` from its links (one query per 500);
     returns each one's first-seen time."""
     rows: list[dict[str, Any]] = []
     for start in range(0, len(ids), 500):
         part = ids[start : start + 500]
-        members = named_rows(
-            conn,
+        members = db.query(
             f"""SELECT l.story_id, a.id, a.outlet, a.title, a.summary, a.sort_time, l.kind,
                       l.linked_at
                FROM story_links l JOIN articles a ON a.id = l.article_id
@@ -145,7 +141,7 @@ def _refresh_stories(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, 
             _story_row(sid, list(group))
             for sid, group in groupby(members, lambda m: str(m["story_id"]))
         ]
-    conn.executemany(
+    db.executemany(
         """INSERT INTO stories (id, title, title_article_id, lead, first_seen, updated,
              outlets_updated, article_count, outlet_count, independent_reports, outlets, rank)
            VALUES (:id, :title, :title_article_id, :lead, :first_seen, :updated,
@@ -163,7 +159,7 @@ def _refresh_stories(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, 
     return {row["id"]: row["first_seen"] for row in rows}
 
 
-def _story_row(sid: str, members: list[sqlite3.Row]) -> dict[str, Any]:
+def _story_row(sid: str, members: list[dict[str, Any]]) -> dict[str, Any]:
     """A story's summary row from its members' rows (article id, outlet, title, summary, sort
     time, link kind, linked at), in clustering order."""
     independent = [m for m in members if m["kind"] in ("seed", "story")] or members
@@ -227,7 +223,7 @@ def copy_groups(db: Database) -> dict[int, int]:
 
 
 class ClusterState:
-    """What the clusterer keeps in one SQLite database (matching.clusterer.ClusterStore): the
+    """What the clusterer keeps in the store (matching.clusterer.ClusterStore): the
     queue of articles not yet clustered, the window's sketches, the term statistics, and each
     batch's decisions in one transaction."""
 
@@ -237,8 +233,7 @@ class ClusterState:
     def pending(self, limit: int, after: Cursor | None = None) -> list[PendingArticle]:
         """The next ``limit`` articles not yet clustered, in clustering order (after ``after``)."""
         where = "WHERE (a.sort_time, a.feed_url, a.key) > (?, ?, ?)" if after else ""
-        rows = named_rows(
-            self.db.conn,
+        rows = self.db.query(
             f"""SELECT a.id, a.feed_url, a.key, a.outlet, a.url, a.title, a.summary, a.fulltext,
                       a.language, a.sort_time, a.published IS NOT NULL AS dated
                FROM cluster_pending p JOIN articles a ON a.id = p.article_id {where}
@@ -269,24 +264,24 @@ class ClusterState:
         clustering has got (so batches can be prepared ahead, and a restart sees the same)."""
         sort_time, feed_url, key = first
         rows = self.db.execute(
-            "SELECT summary || char(10) || COALESCE(fulltext, '') FROM articles "
+            "SELECT summary, COALESCE(fulltext, '') FROM articles "
             "WHERE feed_url = ? AND (sort_time, key) < (?, ?) "
             "ORDER BY sort_time DESC, key DESC LIMIT ?",
             (feed_url, sort_time, key, limit),
         ).fetchall()
-        return [r[0] for r in rows]
+        return [f"{summary}\n{body}" for summary, body in rows]
 
     def texts(self, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
         """Each article's title, summary and extracted text as one text, with its language."""
         out: dict[int, tuple[str, str | None]] = {}
         for start in range(0, len(ids), 500):
             part = ids[start : start + 500]
-            for aid, text, language in self.db.execute(
-                "SELECT id, title || char(10) || summary || char(10) || COALESCE(fulltext, ''),"
-                f" language FROM articles WHERE id IN ({','.join('?' * len(part))})",
+            for aid, title, summary, body, language in self.db.execute(
+                "SELECT id, title, summary, COALESCE(fulltext, ''), language FROM articles"
+                f" WHERE id IN ({','.join('?' * len(part))})",
                 part,
             ):
-                out[int(aid)] = (str(text), language)
+                out[int(aid)] = (f"{title}\n{summary}\n{body}", language)
         return out
 
     def load_df(self) -> tuple[dict[str, int], int]:
@@ -298,8 +293,7 @@ class ClusterState:
         """The clustered articles from ``since`` to ``until`` (epoch seconds, both included), with
         when their stories were first seen; signatures of another sketch version (seed, scheme or
         library) come back as None."""
-        rows = named_rows(
-            self.db.conn,
+        rows = self.db.query(
             """SELECT s.article_id, a.feed_url || '#' || a.key AS key, a.outlet, a.url, s.terms,
                       s.copy_sig, s.story_sig, s.time, s.dated, l.story_id, c.source_id,
                       s.sketch_version, s.neighbour, s.neighbour_score,
@@ -348,31 +342,32 @@ class ClusterState:
         Returns the stories that changed, each with when it was first seen.
         """
         at = iso(now)
-        with Transaction(self.db) as conn:
-            _save_sketches(conn, sketches, assignment, sketch_version)
-            conn.executemany(
+        db = self.db
+        with db.transaction():
+            _save_sketches(db, sketches, assignment, sketch_version)
+            db.executemany(
                 "INSERT INTO term_df (term, df) VALUES (?, ?) "
-                "ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
+                "ON CONFLICT(term) DO UPDATE SET df = term_df.df + excluded.df",
                 df_increments.items(),
             )
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('n_docs', ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ?",
-                (n_new, n_new),
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('n_docs', ?) ON CONFLICT(key) DO UPDATE"
+                " SET value = CAST(CAST(meta.value AS INTEGER) + ? AS TEXT)",
+                (str(n_new), n_new),
             )
-            conn.executemany(
+            db.executemany(
                 "INSERT INTO copies (article_id, source_id, same_outlet, score) VALUES (?, ?, ?, ?)",
                 [
                     (c.article_id, c.source_id, int(c.same_outlet), c.score)
                     for c in assignment.copies
                 ],
             )
-            touched = _save_merges(conn, assignment.merges, at)
-            _save_links(conn, assignment, at)
-            touched |= _save_splits(conn, assignment, at)
+            touched = _save_merges(db, assignment.merges, at)
+            _save_links(db, assignment, at)
+            touched |= _save_splits(db, assignment, at)
             touched |= {lk.story_id for lk in assignment.links}
-            conn.executemany(
+            db.executemany(
                 "DELETE FROM cluster_pending WHERE article_id = ?",
                 [(s.article_id,) for s in sketches],
             )
-            return _refresh_stories(conn, sorted(touched))
+            return _refresh_stories(db, sorted(touched))

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
-
-from sqlite_utils import Database
 
 from aggregator.model import (
     Article,
@@ -19,19 +16,22 @@ from aggregator.model import (
     FeedUpdate,
     NotModified,
 )
-from aggregator.store import Transaction, named_rows
+from aggregator.store import Database
 from aggregator.times import iso
 
 
 def sync_feeds(db: Database, feeds: Sequence[FeedConfig]) -> None:
-    """Insert configured feeds and refresh their metadata; keeps every polling state column."""
-    with Transaction(db) as conn:
-        conn.executemany(
-            """INSERT INTO feeds (url, outlet, language, country, owner, role, fulltext, interval)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    """Insert configured feeds and refresh their metadata; keeps every polling state column.
+    The feeds listed are exactly these: pollers claim only listed feeds (store.claims)."""
+    with db.transaction():
+        db.execute("UPDATE feeds SET listed = 0 WHERE listed = 1")
+        db.executemany(
+            """INSERT INTO feeds (url, outlet, language, country, owner, role, fulltext, interval,
+                 listed)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
                ON CONFLICT(url) DO UPDATE SET outlet=excluded.outlet, language=excluded.language,
                  country=excluded.country, owner=excluded.owner, role=excluded.role,
-                 fulltext=excluded.fulltext, interval=excluded.interval""",
+                 fulltext=excluded.fulltext, interval=excluded.interval, listed=1""",
             [
                 (
                     f.url,
@@ -50,16 +50,15 @@ def sync_feeds(db: Database, feeds: Sequence[FeedConfig]) -> None:
 
 def feed_states(db: Database, urls: Iterable[str]) -> list[FeedState]:
     wanted = list(urls)
-    rows = {
-        r["url"]: r
-        for r in db.query(
-            f"SELECT * FROM feeds WHERE url IN ({','.join('?' * len(wanted))})", wanted
-        )
-    }
-    return [_state(rows[u]) for u in wanted if u in rows]
+    rows: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(wanted), _KEYS_PER_QUERY):
+        part = wanted[i : i + _KEYS_PER_QUERY]
+        found = db.query(f"SELECT * FROM feeds WHERE url IN ({','.join('?' * len(part))})", part)
+        rows.update((r["url"], r) for r in found)
+    return [state(rows[u]) for u in wanted if u in rows]
 
 
-def _state(r: dict[str, Any]) -> FeedState:
+def state(r: dict[str, Any]) -> FeedState:
     return FeedState(
         url=str(r["url"]),
         outlet=str(r["outlet"]),
@@ -104,9 +103,8 @@ def save_success(
     now = iso(update.now)
     waits = fulltexts is not None
     fulltexts = fulltexts or {}
-    with Transaction(db) as conn:
-        existing = _existing(conn, update.url, [a.key for a in articles])
-        (last_id,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM articles").fetchone()
+    with db.transaction():
+        existing = _existing(db, update.url, [a.key for a in articles])
         fresh: list[dict[str, object]] = []
         changed: list[dict[str, object]] = []
         changed_ids: list[tuple[int]] = []
@@ -139,16 +137,8 @@ def save_success(
             elif existing[a.key][1] != row["content_hash"]:
                 changed_ids.append((existing[a.key][0],))
                 changed.append(row)
-        conn.executemany(
-            """INSERT INTO articles (feed_url, key, outlet, url, title, summary, content_html,
-                 author, published, published_raw, first_seen, sort_time, language, fulltext,
-                 content_hash, updated)
-               VALUES (:feed_url, :key, :outlet, :url, :title, :summary, :content_html,
-                 :author, :published, :published_raw, :first_seen, :sort_time, :language,
-                 :fulltext, :content_hash, :updated)""",
-            fresh,
-        )
-        conn.executemany(
+        inserted = _insert(db, fresh)
+        db.executemany(
             """UPDATE articles SET url=:url, title=:title, summary=:summary,
                  content_html=:content_html, author=:author, published=:published,
                  published_raw=:published_raw, content_hash=:content_hash, updated=:updated,
@@ -156,18 +146,17 @@ def save_success(
                WHERE feed_url=:feed_url AND key=:key""",
             changed,
         )
-        new = len(fresh)
-        # This transaction holds the write lock: every id above last_id is one of ours.
-        new_ids = conn.execute(
-            "SELECT id FROM articles WHERE id > ? AND (? = 0 OR fulltext IS NOT NULL)",
-            (last_id, int(waits)),
-        ).fetchall()
-        all_new = conn.execute("SELECT id FROM articles WHERE id > ?", (last_id,)).fetchall()
-        conn.executemany(
-            "INSERT OR IGNORE INTO fts_pending (article_id) VALUES (?)", all_new + changed_ids
+        new = len(inserted)
+        queued = [(aid,) for aid, has_text in inserted if has_text or not waits]
+        if db.dialect == "sqlite":  # PostgreSQL keeps its search index as rows are written
+            db.executemany(
+                "INSERT INTO fts_pending (article_id) VALUES (?) ON CONFLICT DO NOTHING",
+                [(aid,) for aid, _ in inserted] + changed_ids,
+            )
+        db.executemany(
+            "INSERT INTO cluster_pending (article_id) VALUES (?) ON CONFLICT DO NOTHING", queued
         )
-        conn.executemany("INSERT OR IGNORE INTO cluster_pending (article_id) VALUES (?)", new_ids)
-        conn.execute(
+        db.execute(
             """UPDATE feeds SET etag=?, last_modified=?, body_hash=?, last_status=?, ok=1,
                  error_kind=NULL, error=NULL, failures=0, last_polled=?, last_success=?,
                  next_due=?, retry_until=NULL, ttl_minutes=?, title=COALESCE(?, title),
@@ -194,13 +183,42 @@ def save_success(
     return new
 
 
+_INSERT_ARTICLE = """
+    INSERT INTO articles (feed_url, key, outlet, url, title, summary, content_html, author,
+      published, published_raw, first_seen, sort_time, language, fulltext, content_hash, updated)
+    VALUES (:feed_url, :key, :outlet, :url, :title, :summary, :content_html, :author,
+      :published, :published_raw, :first_seen, :sort_time, :language, :fulltext, :content_hash,
+      :updated)"""
+
+
+def _insert(db: Database, rows: Sequence[dict[str, object]]) -> list[tuple[int, bool]]:
+    """Insert new articles; each one inserted, with whether it has its text. An article another
+    poller stored meanwhile (PostgreSQL: a lease that ran out mid-poll) is skipped, not doubled."""
+    if db.dialect == "sqlite":
+        # The transaction holds the write lock: every id above the highest is one of ours.
+        (last_id,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM articles").fetchone()
+        db.executemany(_INSERT_ARTICLE, rows)
+        found = db.execute(
+            "SELECT id, fulltext IS NOT NULL FROM articles WHERE id > ? ORDER BY id", (last_id,)
+        )
+        return [(int(aid), bool(has_text)) for aid, has_text in found]
+    inserted = []
+    for row in rows:
+        got = db.execute(
+            _INSERT_ARTICLE + " ON CONFLICT (feed_url, key) DO NOTHING"
+            " RETURNING id, fulltext IS NOT NULL",
+            row,
+        ).fetchone()
+        if got:
+            inserted.append((int(got[0]), bool(got[1])))
+    return inserted
+
+
 # Keys looked up per query: under SQLite's smallest limit on bound parameters (999).
 _KEYS_PER_QUERY = 900
 
 
-def _existing(
-    conn: sqlite3.Connection, feed_url: str, keys: Sequence[str]
-) -> dict[str, tuple[int, str]]:
+def _existing(db: Database, feed_url: str, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
     """Id and content hash of those of ``keys`` the feed already has: looked up by key, so a
     poll's cost does not grow with the feed's archive (reading every stored key per poll made
     `aggregator eval`, which stores one article at a time, quadratic: 21 s for 6,393 rows)."""
@@ -208,7 +226,7 @@ def _existing(
     found: dict[str, tuple[int, str]] = {}
     for i in range(0, len(unique), _KEYS_PER_QUERY):
         part = unique[i : i + _KEYS_PER_QUERY]
-        rows = conn.execute(
+        rows = db.execute(
             "SELECT id, key, content_hash FROM articles WHERE feed_url = ? AND key IN "
             f"({','.join('?' * len(part))})",
             (feed_url, *part),
@@ -219,14 +237,13 @@ def _existing(
 
 def known_keys(db: Database, feed_url: str, keys: Sequence[str]) -> set[str]:
     """Those of ``keys`` the feed already has."""
-    return set(_existing(db.conn, feed_url, keys))
+    return set(_existing(db, feed_url, keys))
 
 
 def awaiting_text(db: Database, feed_url: str) -> list[AwaitingText]:
     """The feed's articles that wait for their page's text before they are clustered (stored
     without text, in no story and not queued), oldest first."""
-    rows = named_rows(
-        db.conn,
+    rows = db.query(
         """SELECT id, key, url, first_seen FROM articles
            WHERE feed_url = ? AND fulltext IS NULL
              AND id NOT IN (SELECT article_id FROM cluster_pending)
@@ -239,12 +256,13 @@ def awaiting_text(db: Database, feed_url: str) -> list[AwaitingText]:
 
 def save_fulltexts(db: Database, texts: Mapping[int, str]) -> None:
     """Articles that waited get their text ('' when none could be had) and go to clustering."""
-    with Transaction(db) as conn:
-        conn.executemany(
+    with db.transaction():
+        db.executemany(
             "UPDATE articles SET fulltext = ? WHERE id = ?", [(t, i) for i, t in texts.items()]
         )
-        conn.executemany(
-            "INSERT OR IGNORE INTO cluster_pending (article_id) VALUES (?)", [(i,) for i in texts]
+        db.executemany(
+            "INSERT INTO cluster_pending (article_id) VALUES (?) ON CONFLICT DO NOTHING",
+            [(i,) for i in texts],
         )
 
 
@@ -252,8 +270,8 @@ def save_not_modified(db: Database, rows: Sequence[NotModified]) -> None:
     """Record many unchanged polls in one transaction (they touch only schedule columns)."""
     if not rows:
         return
-    with Transaction(db) as conn:
-        conn.executemany(
+    with db.transaction():
+        db.executemany(
             """UPDATE feeds SET last_status=?, ok=1, error_kind=NULL, error=NULL, failures=0,
                  last_polled=?, last_success=?, next_due=?, retry_until=NULL,
                  redirect_to=?, redirect_count=? WHERE url=?""",
@@ -283,10 +301,11 @@ def save_failure(
     retry_until: datetime | None,
     gone: bool = False,
 ) -> None:
-    with Transaction(db) as conn:
-        conn.execute(
+    with db.transaction():
+        db.execute(
             """UPDATE feeds SET last_status=?, ok=0, error_kind=?, error=?, failures=failures+1,
-                 last_polled=?, next_due=?, retry_until=?, gone=MAX(gone, ?) WHERE url=?""",
+                 last_polled=?, next_due=?, retry_until=?,
+                 gone=CASE WHEN ? = 1 THEN 1 ELSE gone END WHERE url=?""",
             (
                 status,
                 kind,
@@ -301,18 +320,20 @@ def save_failure(
 
 
 def index_pending(db: Database) -> int:
-    """Bring the full-text index up to date in one transaction (bulk, not per row: keeping FTS5
-    in step row by row cut insert speed 8-9x, DESIGN.md)."""
-    with Transaction(db) as conn:
-        (n,) = conn.execute("SELECT COUNT(*) FROM fts_pending").fetchone()
+    """Bring SQLite's full-text index up to date in one transaction (bulk, not per row: keeping
+    FTS5 in step row by row cut insert speed 8-9x, DESIGN.md). PostgreSQL keeps its own."""
+    if db.dialect != "sqlite":
+        return 0
+    with db.transaction():
+        (n,) = db.execute("SELECT COUNT(*) FROM fts_pending").fetchone()
         if n:
-            conn.execute(
+            db.execute(
                 "DELETE FROM articles_fts WHERE rowid IN (SELECT article_id FROM fts_pending)"
             )
-            conn.execute("""INSERT INTO articles_fts (rowid, title, summary)
+            db.execute("""INSERT INTO articles_fts (rowid, title, summary)
                             SELECT a.id, a.title, a.summary FROM articles a
                             JOIN fts_pending p ON p.article_id = a.id""")
-            conn.execute("DELETE FROM fts_pending")
+            db.execute("DELETE FROM fts_pending")
     return int(n)
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-from sqlite_utils import Database
-
 from aggregator.model import Member, StoryQuery, StoryView
-from aggregator.store import named_rows
+from aggregator.store import Database
 
 
 def newest_time(db: Database) -> str | None:
@@ -35,18 +33,16 @@ def load_stories(db: Database, query: StoryQuery | None = None) -> list[StoryVie
     if outlet:
         where.append(
             "s.id IN (SELECT l.story_id FROM story_links l JOIN articles a "
-            "ON a.id = l.article_id WHERE a.outlet = ? COLLATE NOCASE)"
+            "ON a.id = l.article_id WHERE lower(a.outlet) = lower(?))"
         )
         args.append(outlet)
     if search:
         where.append(
             "s.id IN (SELECT l.story_id FROM story_links l WHERE l.article_id IN "
-            "(SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?))"
+            f"({_SEARCH[db.dialect]}))"
         )
-        args.append(_fts_query(search))
-    cursor = db.execute(f"SELECT * FROM stories s WHERE {' AND '.join(where)}", args)
-    cols = [d[0] for d in cursor.description]
-    stories = [dict(zip(cols, r, strict=True)) for r in cursor.fetchall()]
+        args.append(_fts_query(search) if db.dialect == "sqlite" else search)
+    stories = db.query(f"SELECT * FROM stories s WHERE {' AND '.join(where)}", args)
     if not stories:
         return []
     members = _members(db, [s["id"] for s in stories])
@@ -78,6 +74,15 @@ def first_linked(db: Database, ids: list[str]) -> dict[str, str]:
     return {str(sid): str(t) for sid, t in rows}
 
 
+# The articles whose title or summary holds every word searched for, in any case: FTS5's
+# unicode61 words on SQLite, the 'simple' configuration's (no stemming, no stop words) on
+# PostgreSQL, where the words reach the server only as plain text to split.
+_SEARCH = {
+    "sqlite": "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?",
+    "postgresql": "SELECT id FROM articles WHERE search @@ plainto_tsquery('simple', ?)",
+}
+
+
 def _fts_query(text: str) -> str:
     # Each word as a quoted prefix-free phrase: user input never reaches FTS5 syntax.
     words = [w.replace('"', '""') for w in text.split()]
@@ -88,8 +93,7 @@ def _members(db: Database, ids: list[str]) -> dict[str, list[Member]]:
     out: dict[str, list[Member]] = defaultdict(list)
     for chunk in range(0, len(ids), 500):
         part = ids[chunk : chunk + 500]
-        rows = named_rows(
-            db.conn,
+        rows = db.query(
             f"""SELECT l.story_id, a.id, a.outlet, a.title, a.summary, a.url, a.published,
                       a.sort_time, l.kind, l.score, l.matched_article_id, l.shared_terms,
                       c.source_id, f.country, f.owner, f.role

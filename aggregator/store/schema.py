@@ -1,177 +1,242 @@
-"""Named, append-only migrations of the database schema (see README, "Database schema").
+"""Named, append-only migrations of the database schema, one list for both backends (README,
+"Database schema"): each migration has the same name on SQLite and on PostgreSQL, and its
+statements in each dialect (the same text where the dialects agree).
 
 Never edit a migration that has shipped; add a new one.
 """
 
 from __future__ import annotations
 
-from sqlite_utils import Database, Migrations
-
-migrations = Migrations("aggregator")
+from dataclasses import dataclass
 
 
-@migrations()
-def m001_feeds_and_articles(db: Database) -> None:
-    db.execute("""
-        CREATE TABLE feeds (
-            url TEXT PRIMARY KEY,
-            outlet TEXT NOT NULL,
-            language TEXT, country TEXT, owner TEXT, role TEXT,
-            fulltext INTEGER NOT NULL DEFAULT 0,
-            interval INTEGER,
-            etag TEXT,
-            last_modified TEXT,
-            body_hash TEXT,
-            last_status INTEGER,
-            ok INTEGER,
-            error_kind TEXT,
-            error TEXT,
-            failures INTEGER NOT NULL DEFAULT 0,
-            last_polled TEXT,
-            last_success TEXT,
-            last_new_article TEXT,
-            next_due TEXT,
-            retry_until TEXT,
-            gone INTEGER NOT NULL DEFAULT 0,
-            redirect_to TEXT,
-            redirect_count INTEGER NOT NULL DEFAULT 0,
-            ttl_minutes INTEGER,
-            title TEXT
-        )""")
-    db.execute("""
-        CREATE TABLE articles (
-            id INTEGER PRIMARY KEY,
-            feed_url TEXT NOT NULL REFERENCES feeds(url),
-            key TEXT NOT NULL,
-            outlet TEXT NOT NULL,
-            url TEXT,
-            title TEXT NOT NULL,
-            summary TEXT NOT NULL,
-            content_html TEXT NOT NULL,
-            author TEXT NOT NULL,
-            published TEXT,
-            published_raw TEXT NOT NULL,
-            first_seen TEXT NOT NULL,
-            sort_time TEXT NOT NULL,
-            language TEXT,
-            fulltext TEXT,
-            content_hash TEXT NOT NULL,
-            updated TEXT NOT NULL,
-            UNIQUE (feed_url, key)
-        )""")
-    db.execute("CREATE INDEX articles_sort_time ON articles(sort_time)")
-    db.execute("CREATE INDEX articles_url ON articles(url)")
-    db.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title, summary)")
-    db.execute("CREATE INDEX articles_feed_id ON articles(feed_url, id)")
-    # Articles waiting for the search index, which is updated in bulk after each poll.
-    db.execute("CREATE TABLE fts_pending (article_id INTEGER PRIMARY KEY)")
-    # Articles waiting for the clusterer: its work queue, so finding them costs O(queue).
-    db.execute("CREATE TABLE cluster_pending (article_id INTEGER PRIMARY KEY)")
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    sqlite: tuple[str, ...]
+    postgresql: tuple[str, ...]
 
 
-@migrations()
-def m002_stories(db: Database) -> None:
-    db.execute("""
-        CREATE TABLE article_sketches (
-            article_id INTEGER PRIMARY KEY REFERENCES articles(id),
-            terms TEXT NOT NULL,
-            copy_sig BLOB NOT NULL,
-            story_sig BLOB NOT NULL,
-            sketch_version TEXT NOT NULL,
-            time REAL NOT NULL,
-            dated INTEGER NOT NULL
-        )""")
-    db.execute("CREATE INDEX article_sketches_time ON article_sketches(time)")
-    db.execute("CREATE TABLE term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID")
-    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    db.execute("""
-        CREATE TABLE story_links (
-            article_id INTEGER PRIMARY KEY REFERENCES articles(id),
-            story_id TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            score REAL NOT NULL,
-            matched_article_id INTEGER,
-            shared_terms TEXT NOT NULL,
-            linked_at TEXT NOT NULL
-        )""")
-    db.execute("CREATE INDEX story_links_story ON story_links(story_id)")
-    db.execute("""
-        CREATE TABLE copies (
-            article_id INTEGER PRIMARY KEY REFERENCES articles(id),
-            source_id INTEGER NOT NULL REFERENCES articles(id),
-            same_outlet INTEGER NOT NULL,
-            score REAL NOT NULL
-        )""")
-    db.execute("""
-        CREATE TABLE stories (
-            id TEXT PRIMARY KEY,
-            title TEXT NOT NULL,
-            title_article_id INTEGER,
-            lead TEXT NOT NULL,
-            first_seen TEXT NOT NULL,
-            updated TEXT NOT NULL,
-            outlets_updated TEXT NOT NULL,
-            article_count INTEGER NOT NULL,
-            outlet_count INTEGER NOT NULL,
-            independent_reports INTEGER NOT NULL,
-            outlets TEXT NOT NULL,
-            rank REAL NOT NULL
-        )""")
-    db.execute("CREATE INDEX stories_updated ON stories(updated)")
-    db.execute("""
-        CREATE TABLE story_aliases (
-            old_id TEXT PRIMARY KEY,
-            new_id TEXT NOT NULL,
-            reason TEXT NOT NULL,
-            at TEXT NOT NULL
-        )""")
+def both(*statements: str) -> dict[str, tuple[str, ...]]:
+    """Statements both dialects run as written."""
+    return {"sqlite": statements, "postgresql": statements}
 
 
-@migrations()
-def m003_digests(db: Database) -> None:
-    db.execute("""
-        CREATE TABLE digests (
-            list_name TEXT NOT NULL,
-            period TEXT NOT NULL,
-            status TEXT NOT NULL,
-            message_id TEXT NOT NULL,
-            since TEXT NOT NULL,
-            until TEXT NOT NULL,
-            message BLOB,
-            created TEXT NOT NULL,
-            sent_at TEXT,
-            error TEXT,
-            PRIMARY KEY (list_name, period)
-        )""")
+# The feeds table, in each dialect's types.
+_FEEDS = """
+    CREATE TABLE feeds (
+        url TEXT {text} PRIMARY KEY,
+        outlet TEXT NOT NULL,
+        language TEXT, country TEXT, owner TEXT, role TEXT,
+        fulltext INTEGER NOT NULL DEFAULT 0,
+        interval INTEGER,
+        etag TEXT,
+        last_modified TEXT,
+        body_hash TEXT,
+        last_status INTEGER,
+        ok INTEGER,
+        error_kind TEXT,
+        error TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_polled TEXT,
+        last_success TEXT,
+        last_new_article TEXT,
+        next_due TEXT {text},
+        retry_until TEXT {text},
+        gone INTEGER NOT NULL DEFAULT 0,
+        redirect_to TEXT,
+        redirect_count INTEGER NOT NULL DEFAULT 0,
+        ttl_minutes INTEGER,
+        title TEXT
+    )"""
 
+_ARTICLES = """
+    CREATE TABLE articles (
+        id {id},
+        feed_url TEXT {text} NOT NULL REFERENCES feeds(url),
+        key TEXT {text} NOT NULL,
+        outlet TEXT NOT NULL,
+        url TEXT {text},
+        title TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        content_html TEXT NOT NULL,
+        author TEXT NOT NULL,
+        published TEXT {text},
+        published_raw TEXT NOT NULL,
+        first_seen TEXT {text} NOT NULL,
+        sort_time TEXT {text} NOT NULL,
+        language TEXT,
+        fulltext TEXT,
+        content_hash TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        UNIQUE (feed_url, key)
+    )"""
 
-@migrations()
-def m004_story_links_linked_at(db: Database) -> None:
+# PostgreSQL compares the text that orders and keys rows byte by byte, as SQLite does, so both
+# backends cluster in the same order whatever the server's locale.
+_PG = {"text": 'COLLATE "C"', "id": "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"}
+_LITE = {"text": "", "id": "INTEGER PRIMARY KEY"}
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "m001_feeds_and_articles",
+        sqlite=(
+            _FEEDS.format(**_LITE),
+            _ARTICLES.format(**_LITE),
+            "CREATE INDEX articles_sort_time ON articles(sort_time)",
+            "CREATE INDEX articles_url ON articles(url)",
+            "CREATE VIRTUAL TABLE articles_fts USING fts5(title, summary)",
+            "CREATE INDEX articles_feed_id ON articles(feed_url, id)",
+            # Articles waiting for the search index, updated in bulk after each poll.
+            "CREATE TABLE fts_pending (article_id INTEGER PRIMARY KEY)",
+            # Articles waiting for the clusterer: its queue, so finding them costs O(queue).
+            "CREATE TABLE cluster_pending (article_id INTEGER PRIMARY KEY)",
+        ),
+        postgresql=(
+            _FEEDS.format(**_PG),
+            _ARTICLES.format(**_PG),
+            "CREATE INDEX articles_sort_time ON articles(sort_time)",
+            "CREATE INDEX articles_url ON articles(url)",
+            # The search index is kept by the server as rows are written (listing.py).
+            "ALTER TABLE articles ADD COLUMN search tsvector GENERATED ALWAYS AS "
+            "(to_tsvector('simple', title || ' ' || summary)) STORED",
+            "CREATE INDEX articles_fts ON articles USING GIN (search)",
+            "CREATE INDEX articles_feed_id ON articles(feed_url, id)",
+            "CREATE TABLE fts_pending (article_id BIGINT PRIMARY KEY)",
+            "CREATE TABLE cluster_pending (article_id BIGINT PRIMARY KEY)",
+        ),
+    ),
+    Migration(
+        "m002_stories",
+        **{
+            dialect: (
+                f"""CREATE TABLE article_sketches (
+                    article_id {big} PRIMARY KEY REFERENCES articles(id),
+                    terms {terms} NOT NULL,
+                    copy_sig {blob} NOT NULL,
+                    story_sig {blob} NOT NULL,
+                    sketch_version TEXT NOT NULL,
+                    time {real} NOT NULL,
+                    dated INTEGER NOT NULL
+                )""",
+                "CREATE INDEX article_sketches_time ON article_sketches(time)",
+                f"CREATE TABLE term_df (term TEXT {text} PRIMARY KEY, df {big} NOT NULL)"
+                + (" WITHOUT ROWID" if dialect == "sqlite" else ""),
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+                f"""CREATE TABLE story_links (
+                    article_id {big} PRIMARY KEY REFERENCES articles(id),
+                    story_id TEXT {text} NOT NULL,
+                    kind TEXT NOT NULL,
+                    score {real} NOT NULL,
+                    matched_article_id {big},
+                    shared_terms TEXT NOT NULL,
+                    linked_at TEXT {text} NOT NULL
+                )""",
+                "CREATE INDEX story_links_story ON story_links(story_id)",
+                f"""CREATE TABLE copies (
+                    article_id {big} PRIMARY KEY REFERENCES articles(id),
+                    source_id {big} NOT NULL REFERENCES articles(id),
+                    same_outlet INTEGER NOT NULL,
+                    score {real} NOT NULL
+                )""",
+                f"""CREATE TABLE stories (
+                    id TEXT {text} PRIMARY KEY,
+                    title TEXT NOT NULL,
+                    title_article_id {big},
+                    lead TEXT NOT NULL,
+                    first_seen TEXT {text} NOT NULL,
+                    updated TEXT {text} NOT NULL,
+                    outlets_updated TEXT {text} NOT NULL,
+                    article_count INTEGER NOT NULL,
+                    outlet_count INTEGER NOT NULL,
+                    independent_reports INTEGER NOT NULL,
+                    outlets TEXT NOT NULL,
+                    rank {real} NOT NULL
+                )""",
+                "CREATE INDEX stories_updated ON stories(updated)",
+                f"""CREATE TABLE story_aliases (
+                    old_id TEXT {text} PRIMARY KEY,
+                    new_id TEXT {text} NOT NULL,
+                    reason TEXT NOT NULL,
+                    at TEXT NOT NULL
+                )""",
+            )
+            for dialect, text, big, blob, real, terms in (
+                ("sqlite", "", "INTEGER", "BLOB", "REAL", "TEXT"),
+                ("postgresql", 'COLLATE "C"', "BIGINT", "BYTEA", "DOUBLE PRECISION", "BYTEA"),
+            )
+        },
+    ),
+    Migration(
+        "m003_digests",
+        **{
+            dialect: (
+                f"""CREATE TABLE digests (
+                    list_name TEXT NOT NULL,
+                    period TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    message_id TEXT NOT NULL,
+                    since TEXT NOT NULL,
+                    until TEXT {text} NOT NULL,
+                    message {blob},
+                    created TEXT NOT NULL,
+                    sent_at TEXT,
+                    error TEXT,
+                    PRIMARY KEY (list_name, period)
+                )""",
+            )
+            for dialect, text, blob in (
+                ("sqlite", "", "BLOB"),
+                ("postgresql", 'COLLATE "C"', "BYTEA"),
+            )
+        },
+    ),
     # The digest looks up the stories that gained articles since the previous one.
-    db.execute("CREATE INDEX story_links_linked_at ON story_links(linked_at)")
-
-
-@migrations()
-def m005_articles_feed_order(db: Database) -> None:
+    Migration(
+        "m004_story_links_linked_at",
+        **both("CREATE INDEX story_links_linked_at ON story_links(linked_at)"),
+    ),
     # The clusterer samples the articles of a feed that precede a batch in clustering order.
-    db.execute("CREATE INDEX articles_feed_order ON articles(feed_url, sort_time, key)")
-
-
-@migrations()
-def m006_article_neighbours(db: Database) -> None:
+    Migration(
+        "m005_articles_feed_order",
+        **both("CREATE INDEX articles_feed_order ON articles(feed_url, sort_time, key)"),
+    ),
     # Each clustered article's nearest neighbour and their similarity: the story stage scores
     # an article with its neighbour's terms added (matching.similarity.with_neighbours).
-    db.execute("ALTER TABLE article_sketches ADD COLUMN neighbour INTEGER")
-    db.execute("ALTER TABLE article_sketches ADD COLUMN neighbour_score REAL")
-
-
-@migrations()
-def m007_story_splits(db: Database) -> None:
+    Migration(
+        "m006_article_neighbours",
+        sqlite=(
+            "ALTER TABLE article_sketches ADD COLUMN neighbour INTEGER",
+            "ALTER TABLE article_sketches ADD COLUMN neighbour_score REAL",
+        ),
+        postgresql=(
+            "ALTER TABLE article_sketches ADD COLUMN neighbour BIGINT",
+            "ALTER TABLE article_sketches ADD COLUMN neighbour_score DOUBLE PRECISION",
+        ),
+    ),
     # A story that fell apart when it was looked at again (matching.stories): the part split
     # off it, under a new id, and when. The story keeps its id and its earliest articles.
-    db.execute("""
-        CREATE TABLE story_splits (
+    Migration(
+        "m007_story_splits",
+        **both("""CREATE TABLE story_splits (
             part_id TEXT PRIMARY KEY,
             story_id TEXT NOT NULL,
             at TEXT NOT NULL
-        )""")
+        )"""),
+    ),
+    # Pollers claim due feeds among those feeds.toml lists (store.claims): ``listed`` marks them,
+    # and the index finds the next due in order.
+    Migration(
+        "m008_feed_claims",
+        sqlite=(
+            "ALTER TABLE feeds ADD COLUMN listed INTEGER NOT NULL DEFAULT 1",
+            "CREATE INDEX feeds_due ON feeds(next_due) WHERE listed = 1 AND gone = 0",
+        ),
+        postgresql=(
+            "ALTER TABLE feeds ADD COLUMN listed INTEGER NOT NULL DEFAULT 1",
+            "CREATE INDEX feeds_due ON feeds(next_due NULLS FIRST) WHERE listed = 1 AND gone = 0",
+        ),
+    ),
+    # A digest is taken by one run before it is sent (store.deliveries.claim), and when.
+    Migration("m009_digest_claims", **both("ALTER TABLE digests ADD COLUMN claimed_at TEXT")),
+)

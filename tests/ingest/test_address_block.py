@@ -88,7 +88,7 @@ def _poll(cfg: Path) -> dict[str, str | None]:
     try:
         report = asyncio.run(poll(db, config, PollOptions(force=True)))
     finally:
-        db.conn.close()
+        db.close()
     return {o.url: o.error_kind for o in report.outcomes}
 
 

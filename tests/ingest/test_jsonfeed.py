@@ -125,7 +125,7 @@ def test_a_json_feed_is_polled_and_stored(server: FeedServer, tmp_path: Path) ->
                                                "outlet": "The Record"}]))
     db = open_db(cfg.settings.database)
     report = asyncio.run(poll(db, cfg, PollOptions(resolve=stub_resolve)))
-    db.conn.close()
+    db.close()
     assert report.ok == 1 and report.new_articles == 1
     rows = sqlite3.connect(cfg.settings.database).execute(
         "SELECT key, title, published FROM articles").fetchall()

@@ -25,7 +25,7 @@ def _poll(cfg_path: Path, **kw: object) -> object:
     try:
         return asyncio.run(poll(db, cfg, PollOptions(resolve=stub_resolve, **kw)))  # type: ignore[arg-type]
     finally:
-        db.conn.close()
+        db.close()
 
 
 def test_conditional_get_second_poll_writes_nothing(server: FeedServer, tmp_path: Path) -> None:

@@ -137,7 +137,7 @@ def test_signatures_of_another_sketch_version_are_never_mixed(tmp_path: Path) ->
 
     load(tmp_path / "old.db", items[:-1])
     db = open_db(tmp_path / "old.db")
-    with db.conn:
+    with db.transaction():
         db.execute("UPDATE article_sketches SET sketch_version = 'datasketch-0/other/seed9', "
                    "copy_sig = ?, story_sig = ?", (copy_sig, story_sig))
     assert load(tmp_path / "old.db", items[-1:]) == control

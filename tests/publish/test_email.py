@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import policy
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ def _config(server: FeedServer, tmp: Path, port: int, **email_over: Any) -> Conf
     db = open_db(cfg.settings.database)
     db.execute("UPDATE articles SET title = 'Grève au port de Rotterdam — الإضراب في ميناء روتردام' "
                "WHERE title LIKE 'Dockers strike%' AND outlet = 'Morning Post'")
-    db.conn.close()
+    db.close()
     return cfg
 
 
@@ -51,7 +51,7 @@ def _freshen(cfg: Config) -> None:
 
     db = open_db(cfg.settings.database)
     db.execute("UPDATE story_links SET linked_at = ?", (iso(datetime.now(UTC)),))
-    db.conn.close()
+    db.close()
 
 
 def _parse(raw: bytes) -> email.message.EmailMessage:
@@ -122,9 +122,13 @@ def test_crash_never_sends_two_different_digests(server: FeedServer, tmp_path: P
     # The database changes meanwhile: a rebuilt digest would differ. The re-run must not rebuild.
     db = open_db(cfg.settings.database)
     db.execute("UPDATE stories SET title = 'Changed after the crash'")
-    db.conn.close()
-    assert send_digest(cfg, now=NOW).sent
+    db.close()
+    # The crashed run holds the digest until its claim is stale; then the re-run sends it.
     assert send_digest(cfg, now=NOW).sent is False
+    later = NOW + sending.SENDING_STALE + timedelta(seconds=1)
+    assert later.date() == NOW.date()
+    assert send_digest(cfg, now=later).sent
+    assert send_digest(cfg, now=later).sent is False
     ids = {_parse(m)["Message-ID"] for m in smtp.messages}
     bodies = {m.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in m else m for m in smtp.messages}
     assert ids == {"<digest.default.2026-11-01@example.org>"}

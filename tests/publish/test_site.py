@@ -66,7 +66,7 @@ def _pages(cfg):  # type: ignore[no-untyped-def]
     stories = current_stories(db)
     feeds = health(db, [f.url for f in cfg.feeds])
     ref = newest_time(db)
-    db.conn.close()
+    db.close()
     return pages(cfg, stories, feeds, "2026-11-02T00:00:00Z", ref)
 
 

@@ -1,0 +1,38 @@
+"""Pollers' claims on due feeds: a claim moves the feed's ``next_due`` one lease ahead, so no
+other poller takes it while it is polled, and the poll's own write sets the real next time. A
+poller that dies leaves its feeds to come due again when their lease ends: no dispatcher, no
+reaper (README, "Running on several machines").
+
+On PostgreSQL, claimers skip the rows another claimer holds (FOR UPDATE SKIP LOCKED), so many
+claim at once and none waits; on SQLite the one writer claims alone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from aggregator.model import FeedState
+from aggregator.store import Database
+from aggregator.store.feeds import state
+from aggregator.times import iso
+
+_CLAIM = """
+    UPDATE feeds SET next_due = :lease_end
+    WHERE url IN (
+        SELECT url FROM feeds
+        WHERE listed = 1 AND gone = 0 AND (next_due IS NULL OR next_due <= :now)
+          AND (retry_until IS NULL OR retry_until <= :now)
+        ORDER BY next_due NULLS FIRST LIMIT :limit {lock})
+    RETURNING *"""
+
+
+def claim_due(db: Database, now: datetime, lease: timedelta, limit: int) -> list[FeedState]:
+    """Claim up to ``limit`` of the listed feeds due at ``now``, longest due first, for
+    ``lease``; each comes back with its state, its ``next_due`` the lease's end."""
+    lock = "FOR UPDATE SKIP LOCKED" if db.dialect == "postgresql" else ""
+    with db.transaction():
+        rows = db.query(
+            _CLAIM.format(lock=lock),
+            {"now": iso(now), "lease_end": iso(now + lease), "limit": limit},
+        )
+    return sorted((state(r) for r in rows), key=lambda s: s.url)

@@ -1,0 +1,143 @@
+"""The PostgreSQL backend: the only module that imports psycopg.
+
+Queries arrive in the store's shared SQL (``?`` and ``:name`` placeholders) and are rewritten
+once each into psycopg's. The connection runs in autocommit, so a statement outside
+``transaction()`` commits at once and holds no lock. Opening applies pending migrations under
+an advisory lock, so pollers starting together migrate once. Besides the interface, this
+backend gives what coordinates processes on many machines: session advisory locks and
+LISTEN/NOTIFY.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from aggregator.errors import StorageError
+from aggregator.store import Params, Rows
+from aggregator.store.schema import MIGRATIONS
+
+try:
+    import psycopg
+    from psycopg.rows import dict_row
+except ImportError:  # pragma: no cover - the extra is installed in development and CI
+    psycopg = None  # type: ignore[assignment]
+
+# The advisory lock key under which migrations run ('aggr' in ASCII).
+MIGRATION_LOCK = 0x61676772
+# Seconds to wait for a server that does not answer.
+CONNECT_TIMEOUT = 10
+
+# A string literal, a ``:name`` parameter (not a ``::`` cast), a ``?`` or a ``%``.
+_TOKEN = re.compile(r"'(?:[^']|'')*'|(?<!:):([A-Za-z_]\w*)|\?|%")
+
+
+@lru_cache(maxsize=512)
+def translate(sql: str) -> str:
+    """The store's SQL with psycopg's placeholders."""
+
+    def one(m: re.Match[str]) -> str:
+        token = m.group(0)
+        if token.startswith("'"):
+            return token
+        if m.group(1):
+            return f"%({m.group(1)})s"
+        return "%s" if token == "?" else "%%"
+
+    return _TOKEN.sub(one, sql)
+
+
+def redacted(url: str) -> str:
+    """A server URL as it may be shown: without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class PostgresDatabase:
+    dialect: Literal["postgresql"] = "postgresql"
+
+    def __init__(self, conn: psycopg.Connection[Any], location: str) -> None:
+        self.conn = conn
+        self.location = location
+
+    def execute(self, sql: str, params: Params = ()) -> Rows:
+        # Without parameters psycopg sends the text as it is: nothing to rewrite.
+        return self.conn.execute(translate(sql) if params else sql, params or None)
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        batch = list(rows)
+        if batch:
+            with self.conn.cursor() as cursor:
+                cursor.executemany(translate(sql), batch)
+
+    def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+        with self.conn.cursor(row_factory=dict_row) as cursor:
+            return cursor.execute(translate(sql) if params else sql, params or None).fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.conn.transaction():
+            yield
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def try_lock(self, key: int) -> bool:
+        """Take the session advisory lock ``key`` if no other session holds it; it is held
+        until released or until this connection ends (a killed holder's ends with it)."""
+        row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        return bool(row and row[0])
+
+    def unlock(self, key: int) -> None:
+        self.conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+    def notify(self, channel: str) -> None:
+        self.conn.execute(f"NOTIFY {channel}")
+
+    def listen(self, channel: str) -> None:
+        self.conn.execute(f"LISTEN {channel}")
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a notification on a channel listened to; whether
+        one came (all that came are consumed)."""
+        got = list(self.conn.notifies(timeout=timeout, stop_after=1))
+        if got:
+            list(self.conn.notifies(timeout=0.001))
+        return bool(got)
+
+
+def connect(url: str) -> PostgresDatabase:
+    if psycopg is None:
+        raise StorageError(
+            f"{redacted(url)}: PostgreSQL needs psycopg: pip install 'aggregator[postgresql]'"
+        )
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+    except psycopg.Error as e:
+        reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        raise StorageError(f"{redacted(url)}: cannot open the database: {reason}") from e
+    db = PostgresDatabase(conn, url)
+    _migrate(db)
+    return db
+
+
+def _migrate(db: PostgresDatabase) -> None:
+    with db.conn.transaction():
+        db.conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        db.conn.execute("""CREATE TABLE IF NOT EXISTS aggregator_migrations (
+            name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())""")
+        done = {name for (name,) in db.conn.execute("SELECT name FROM aggregator_migrations")}
+        for m in MIGRATIONS:
+            if m.name in done:
+                continue
+            for statement in m.postgresql:
+                db.conn.execute(statement)
+            db.conn.execute("INSERT INTO aggregator_migrations (name) VALUES (%s)", (m.name,))
