@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -97,10 +99,49 @@ def _cluster_line(r: ClusterReport) -> str:
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    from aggregator.jobs import run_cluster
+    from aggregator.jobs import follow_cluster, run_cluster
 
-    print(_cluster_line(run_cluster(_config(args))))
+    config = _config(args)
+    if not args.follow:
+        print(_cluster_line(run_cluster(config)))
+        return 0
+    stop = _stop_on_signals()
+    follow_cluster(
+        config,
+        say=lambda line: print(line, flush=True),
+        report=lambda r: print(_cluster_line(r), flush=True),
+        stop=stop,
+        fallback=args.fallback,
+    )
     return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from aggregator.ingest.poll import PollOptions
+    from aggregator.jobs import run_worker
+
+    def progress(o: PollOutcome, done: int, total: int) -> None:
+        if args.verbose:
+            what = f"{o.new_articles} new" if o.ok else f"{o.error_kind}: {o.error}"
+            print(f"{o.url}: {what}", file=sys.stderr, flush=True)
+
+    report = run_worker(
+        _config(args),
+        PollOptions(),
+        until_idle=args.until_idle,
+        stop=_stop_on_signals(),
+        progress=progress,
+    )
+    print(f"worker: {poll_line(report)}")
+    return EXIT_ALL_FAILED if report.all_failed else 0
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event SIGTERM and SIGINT set, so a service ends its current work cleanly."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
@@ -322,7 +363,34 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--no-cluster", action="store_true", help="store articles without clustering")
     s.set_defaults(fn=cmd_poll)
 
+    s = sub.add_parser(
+        "worker",
+        help="poll as one of many pollers sharing a PostgreSQL store",
+        description="Claim due feeds in batches and poll them, beside any number of other "
+        'workers on any machine (README, "Running on several machines"). A feed claimed is '
+        "leased; a worker that dies leaves its feeds to come due again when the lease ends. "
+        "Runs until SIGTERM or SIGINT, then prints one line as poll does.",
+    )
+    s.add_argument(
+        "--until-idle", action="store_true", help="stop once no feed is due instead of waiting"
+    )
+    s.add_argument("--verbose", "-v", action="store_true", help="log each feed")
+    s.set_defaults(fn=cmd_worker)
+
     s = sub.add_parser("cluster", help="assign articles not yet clustered to stories")
+    s.add_argument(
+        "--follow",
+        action="store_true",
+        help="PostgreSQL: keep clustering as pollers store articles, as the one clusterer "
+        "(a second one waits as a standby and takes over when the first ends)",
+    )
+    s.add_argument(
+        "--fallback",
+        type=_number(0.1, 86400.0, "a number of seconds from 0.1 to 86400"),
+        default=60.0,
+        metavar="SECONDS",
+        help="with --follow: look for work this often when no poller's notification comes",
+    )
     s.set_defaults(fn=cmd_cluster)
 
     s = sub.add_parser("feeds", help="list the feeds with their health; import/export OPML")

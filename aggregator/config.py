@@ -24,6 +24,10 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u206
 
 DEFAULT_CONFIG = "feeds.toml"
 CONFIG_ENV = "AGGREGATOR_CONFIG"
+# A PostgreSQL server's URL, used instead of [settings] database when set (it may hold a password).
+DATABASE_ENV = "AGGREGATOR_DATABASE_URL"
+# How a database on a server is written; anything else is a SQLite file's path.
+SERVER_SCHEMES = ("postgresql://", "postgres://")
 
 ROLES = (
     "wire",
@@ -277,8 +281,11 @@ def _settings(t: Mapping[str, Any], path: Path, base: Path) -> Settings:
         return str(path.parent.resolve() / path.name)
 
     templates = t.get("templates")
+    server = os.environ.get(DATABASE_ENV) or t.get("database", "")
     return Settings(
-        database=resolve("database", "aggregator.db"),
+        database=server
+        if server.startswith(SERVER_SCHEMES)
+        else resolve("database", "aggregator.db"),
         site_dir=resolve("site_dir", "site"),
         mail_dir=resolve("mail_dir", "mail"),
         templates=str((base / templates).resolve()) if templates else None,

@@ -6,13 +6,16 @@ ran succeeded)."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from aggregator.errors import AggregatorError
-from aggregator.ingest.poll import PollOptions, Progress, poll
+from aggregator.errors import AggregatorError, LockedError, StorageError
+from aggregator.ingest.poll import PollOptions, Progress, WorkOptions, lease_for, poll, work
 from aggregator.lock import run_lock
 from aggregator.matching.clusterer import Clusterer, ClusterReport
 from aggregator.model import Config, FeedHealth, PollReport, StoryQuery, StoryView
@@ -20,9 +23,10 @@ from aggregator.publish.ranking import current_stories
 from aggregator.publish.sending import send_digest
 from aggregator.publish.site import build_site
 from aggregator.publish.terminal import poll_line
-from aggregator.store import clustering, ensure, open_db
+from aggregator.store import PENDING_CHANNEL, clustering, ensure, is_url, open_db
 from aggregator.store.clustering import ClusterState
 from aggregator.store.feeds import health
+from aggregator.store.postgres import PostgresDatabase
 from aggregator.times import iso
 
 if TYPE_CHECKING:
@@ -32,6 +36,12 @@ Clock = Callable[[], datetime]
 
 # The longest span `--since` accepts: a century of news.
 MAX_SINCE = timedelta(days=36_525)
+# The PostgreSQL advisory lock the one clusterer holds ('clus' in ASCII).
+CLUSTER_LOCK = 0x636C7573
+# Seconds between a standby clusterer's tries for the lock.
+STANDBY_RETRY = 1.0
+# Seconds a following clusterer waits for a notification before it looks for work anyway.
+FOLLOW_FALLBACK = 60.0
 
 
 def _now() -> datetime:
@@ -41,7 +51,16 @@ def _now() -> datetime:
 def run_poll(
     config: Config, options: PollOptions, progress: Progress | None = None, cluster: bool = True
 ) -> tuple[PollReport, ClusterReport | None]:
+    """Poll once, then cluster. On PostgreSQL the poll is a poller's pass over the feeds due
+    (claimed, so it runs beside other pollers), and clustering is left to the clusterer that
+    holds the lock, if one does."""
     database = config.settings.database
+    if is_url(database) and not options.force:
+        report = run_worker(config, options, progress=progress)
+        try:
+            return report, run_cluster(config, options.now) if cluster else None
+        except LockedError:
+            return report, None
     ensure(database)  # the lock file sits beside the database
     with run_lock(database):
         db = open_db(database)
@@ -53,8 +72,47 @@ def run_poll(
     return report, clustered
 
 
+def run_worker(
+    config: Config,
+    options: PollOptions,
+    until_idle: bool = True,
+    stop: threading.Event | None = None,
+    progress: Progress | None = None,
+) -> PollReport:
+    """A poller (store.claims): polls due feeds until none is due, or with ``until_idle``
+    unset until ``stop`` is set."""
+    db = open_db(config.settings.database)
+    try:
+        worker = WorkOptions(lease_for(config), until_idle=until_idle, stop=stop)
+        return asyncio.run(work(db, config, options, worker, progress))
+    finally:
+        db.close()
+
+
+@contextmanager
+def _cluster_lock(db: Database, wait: Callable[[], bool] | None = None) -> Iterator[None]:
+    """Hold the clustering lock of a PostgreSQL store; without ``wait`` a lock held elsewhere
+    is an error, else ``wait()`` is called between tries until it returns False."""
+    if not isinstance(db, PostgresDatabase):
+        raise StorageError(f"{db.location}: only a PostgreSQL store has a clustering lock")
+    while not db.try_lock(CLUSTER_LOCK):
+        if wait is None or not wait():
+            raise LockedError(f"another clusterer is working on {db.location}")
+    try:
+        yield
+    finally:
+        db.unlock(CLUSTER_LOCK)
+
+
 def run_cluster(config: Config, now: Clock = _now) -> ClusterReport:
     database = config.settings.database
+    if is_url(database):
+        db = open_db(database)
+        try:
+            with _cluster_lock(db):
+                return _clusterer(db, config, now).run()
+        finally:
+            db.close()
     ensure(database, create=False)  # a missing database is refused before the lock is made
     with run_lock(database):
         db = open_db(database, create=False)
@@ -67,6 +125,59 @@ def run_cluster(config: Config, now: Clock = _now) -> ClusterReport:
 def _clusterer(db: Database, config: Config, now: Clock = _now) -> Clusterer:
     return Clusterer(
         ClusterState(db), config.settings.window_hours, config.settings.story_threshold, now
+    )
+
+
+def follow_cluster(
+    config: Config,
+    say: Callable[[str], None],
+    report: Callable[[ClusterReport], None],
+    stop: threading.Event | None = None,
+    fallback: float = FOLLOW_FALLBACK,
+    now: Clock = _now,
+) -> None:
+    """The clusterer of a PostgreSQL store, as a service: waits as a standby while another
+    holds the lock, then clusters whatever is pending, woken by the pollers' notifications
+    (or every ``fallback`` seconds), until ``stop`` is set. ``say`` gets a line per change of
+    role, ``report`` each run that clustered articles."""
+    stop = stop or threading.Event()
+    db = open_db(config.settings.database)
+    if not isinstance(db, PostgresDatabase):
+        db.close()
+        raise StorageError(
+            'cluster --follow needs a PostgreSQL store (README, "Running on several machines")'
+        )
+    told = False
+
+    def standby() -> bool:
+        nonlocal told
+        if not told:
+            say("standby: another clusterer holds the lock; waiting to take over")
+            told = True
+        return not stop.wait(STANDBY_RETRY)
+
+    try:
+        with _cluster_lock(db, wait=standby):
+            say("clustering: holding the lock")
+            db.listen(PENDING_CHANNEL)
+            clusterer = _clusterer(db, config, now)
+            while not stop.is_set():
+                r = clusterer.run()
+                if r.articles:
+                    report(r)
+                deadline = time.monotonic() + fallback
+                while not stop.is_set() and time.monotonic() < deadline:
+                    if db.wait(min(1.0, max(0.0, deadline - time.monotonic()))):
+                        break
+    except LockedError:
+        return  # stopped while standing by
+    finally:
+        db.close()
+
+
+def cluster_line(r: ClusterReport) -> str:
+    return (
+        f"cluster: {r.articles} articles, {r.new_stories} new stories, {r.updated_stories} updated"
     )
 
 
@@ -180,12 +291,9 @@ def run_all(
             yield f"poll: failed: {e}", False
     if cluster:
         try:
-            r = run_cluster(config, now)
-            yield (
-                f"cluster: {r.articles} articles, {r.new_stories} new stories, "
-                f"{r.updated_stories} updated",
-                True,
-            )
+            yield cluster_line(run_cluster(config, now)), True
+        except LockedError as e:
+            yield f"cluster: {e}; it clusters", True
         except AggregatorError as e:
             yield f"cluster: failed: {e}", False
     if build:

@@ -202,3 +202,17 @@ def smtp() -> Any:
     sink.port = port  # type: ignore[attr-defined]
     yield sink
     controller.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """One throwaway PostgreSQL server for the session (tests/pgserver.py)."""
+    from pgserver import server as start
+
+    yield from start()
+
+
+@pytest.fixture
+def pg_url(pg_server: Any) -> str:
+    """A new, empty PostgreSQL database on the session's server."""
+    return str(pg_server.new_database())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,7 +35,7 @@ from aggregator.model import (
     PollReport,
     Waiting,
 )
-from aggregator.store import Database, feeds
+from aggregator.store import Database, claims, feeds
 from aggregator.times import parse_iso
 
 Progress = Callable[[PollOutcome, int, int], None]
@@ -50,6 +51,8 @@ MAX_ERROR = 500
 FULLTEXT_DEADLINES = 2
 # An article waits this long for its page's text at most, then is clustered on its summary.
 FULLTEXT_WAIT = timedelta(days=1)
+# A poller's claim on a feed lasts this many times the longest the feed's poll can take.
+LEASE_MARGIN = 2
 
 
 @dataclass(frozen=True)
@@ -81,33 +84,121 @@ def due_feeds(
 async def poll(
     db: Database, config: Config, options: PollOptions, progress: Progress | None = None
 ) -> PollReport:
+    """Poll every due feed once (``--force``: every feed not gone or asked to wait)."""
     feeds.sync_feeds(db, config.feeds)
     now = options.now()
     due, waiting = due_feeds(db, config, now, options.force)
     settings = config.settings
-    sem = asyncio.Semaphore(settings.limits.concurrency)
-    outcomes: list[PollOutcome] = []
     unchanged: list[NotModified] = []
     async with (
         Fetcher(settings.limits, options.resolve) as fetcher,
         WorkerPool(min(settings.parse_workers, max(1, len(due)))) as pool,
     ):
         run = _Run(db, config, fetcher, pool, options, unchanged)
+        sem = asyncio.Semaphore(settings.limits.concurrency)
+        outcomes: list[PollOutcome] = []
 
         async def one(state: FeedState) -> None:
             async with sem:
-                outcome = await _poll_feed(run, state)
-            if len(unchanged) >= NOT_MODIFIED_BATCH:
-                _save_unchanged(db, unchanged)
-            outcomes.append(outcome)
+                outcomes.append(await _poll_one(run, state))
             if progress:
-                progress(outcome, len(outcomes), len(due))
+                progress(outcomes[-1], len(outcomes), len(due))
 
         try:
             await asyncio.gather(*(one(s) for s in due))
         finally:
-            _save_unchanged(db, unchanged)
-            feeds.index_pending(db)
+            _finish(run)
+    return _report(config, outcomes, waiting)
+
+
+@dataclass(frozen=True)
+class WorkOptions:
+    """A poller's: how long a claim on a feed lasts, and whether to stop once no feed is due
+    (else it waits for the next, ``idle`` seconds at a time, until ``stop`` is set)."""
+
+    lease: timedelta
+    until_idle: bool = True
+    idle: float = 5.0
+    stop: threading.Event | None = None
+
+
+def lease_for(config: Config) -> timedelta:
+    """How long a claimed feed stays claimed: LEASE_MARGIN times the longest its poll can take
+    (its fetch, its parse and its pages' fetch budget)."""
+    s = config.settings
+    longest = (1 + FULLTEXT_DEADLINES) * s.limits.deadline + s.parse_timeout
+    return timedelta(seconds=LEASE_MARGIN * longest)
+
+
+async def work(
+    db: Database,
+    config: Config,
+    options: PollOptions,
+    worker: WorkOptions,
+    progress: Progress | None = None,
+) -> PollReport:
+    """A poller: claim due feeds (store.claims) as slots free up and poll each, until none is
+    due (``until_idle``) or ``stop`` is set. Any number of pollers share one PostgreSQL store;
+    each feed's poll is written in one transaction with its real next due time."""
+    feeds.sync_feeds(db, config.feeds)
+    settings = config.settings
+    slots = settings.limits.concurrency
+    unchanged: list[NotModified] = []
+    outcomes: list[PollOutcome] = []
+    async with (
+        Fetcher(settings.limits, options.resolve) as fetcher,
+        WorkerPool(settings.parse_workers) as pool,
+    ):
+        run = _Run(db, config, fetcher, pool, options, unchanged)
+        running: set[asyncio.Task[PollOutcome]] = set()
+        try:
+            while not (worker.stop and worker.stop.is_set()):
+                free = slots - len(running)
+                claimed = claims.claim_due(db, options.now(), worker.lease, free) if free else []
+                running |= {asyncio.create_task(_poll_one(run, s)) for s in claimed}
+                if not running:
+                    _save_unchanged(db, unchanged)
+                    if worker.until_idle:
+                        break
+                    await _pause(worker.idle, worker.stop)
+                    continue
+                done, running = await asyncio.wait(
+                    running, timeout=worker.idle, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in done:
+                    outcomes.append(task.result())
+                    if progress:
+                        progress(outcomes[-1], len(outcomes), len(outcomes) + len(running))
+        finally:
+            for task in running:
+                task.cancel()
+            _finish(run)
+    polled = {o.url for o in outcomes}
+    _, waiting = due_feeds(db, config, options.now(), force=False)
+    return _report(config, outcomes, [w for w in waiting if w.url not in polled])
+
+
+async def _pause(seconds: float, stop: threading.Event | None) -> None:
+    """Sleep ``seconds``, or less once ``stop`` is set (a signal handler may set it)."""
+    end = asyncio.get_running_loop().time() + seconds
+    while not (stop and stop.is_set()) and (left := end - asyncio.get_running_loop().time()) > 0:
+        await asyncio.sleep(min(left, 0.2))
+
+
+async def _poll_one(run: _Run, state: FeedState) -> PollOutcome:
+    outcome = await _poll_feed(run, state)
+    if len(run.unchanged) >= NOT_MODIFIED_BATCH:
+        _save_unchanged(run.db, run.unchanged)
+    return outcome
+
+
+def _finish(run: _Run) -> None:
+    """What a poll leaves to its end: the unchanged polls not yet recorded, the search index."""
+    _save_unchanged(run.db, run.unchanged)
+    feeds.index_pending(run.db)
+
+
+def _report(config: Config, outcomes: list[PollOutcome], waiting: list[Waiting]) -> PollReport:
     order = {f.url: i for i, f in enumerate(config.feeds)}
     return PollReport(
         tuple(sorted(outcomes, key=lambda o: order.get(o.url, 0))),

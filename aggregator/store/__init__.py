@@ -15,11 +15,14 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from aggregator.config import SERVER_SCHEMES
 from aggregator.errors import StorageError
 
-__all__ = ["Database", "Rows", "StorageError", "ensure", "is_url", "open_db"]
+__all__ = ["PENDING_CHANNEL", "Database", "Rows", "StorageError", "ensure", "is_url", "open_db"]
 
 Params = Sequence[Any] | Mapping[str, Any]
+# The PostgreSQL channel on which new articles wake the clusterer.
+PENDING_CHANNEL = "aggregator_pending"
 Dialect = Literal["sqlite", "postgresql"]
 
 
@@ -60,7 +63,7 @@ class Database(Protocol):
 
 def is_url(database: str) -> bool:
     """Whether the configured database is a PostgreSQL server rather than a SQLite file."""
-    return database.startswith(("postgresql://", "postgres://"))
+    return database.startswith(SERVER_SCHEMES)
 
 
 def ensure(database: str | Path, create: bool = True) -> None:

@@ -16,7 +16,7 @@ from aggregator.model import (
     FeedUpdate,
     NotModified,
 )
-from aggregator.store import Database
+from aggregator.store import PENDING_CHANNEL, Database
 from aggregator.times import iso
 
 
@@ -156,6 +156,8 @@ def save_success(
         db.executemany(
             "INSERT INTO cluster_pending (article_id) VALUES (?) ON CONFLICT DO NOTHING", queued
         )
+        if queued:
+            _wake_clusterer(db)
         db.execute(
             """UPDATE feeds SET etag=?, last_modified=?, body_hash=?, last_status=?, ok=1,
                  error_kind=NULL, error=NULL, failures=0, last_polled=?, last_success=?,
@@ -264,6 +266,14 @@ def save_fulltexts(db: Database, texts: Mapping[int, str]) -> None:
             "INSERT INTO cluster_pending (article_id) VALUES (?) ON CONFLICT DO NOTHING",
             [(i,) for i in texts],
         )
+        if texts:
+            _wake_clusterer(db)
+
+
+def _wake_clusterer(db: Database) -> None:
+    """Tell a waiting clusterer (PostgreSQL) there is work, once the transaction commits."""
+    if db.dialect == "postgresql":
+        db.execute(f"NOTIFY {PENDING_CHANNEL}")
 
 
 def save_not_modified(db: Database, rows: Sequence[NotModified]) -> None:
