@@ -67,7 +67,6 @@ class PostgresDatabase:
     def __init__(self, conn: psycopg.Connection[Any], location: str) -> None:
         self.conn = conn
         self.location = location
-        self._woken = False  # a notification came while this connection was busy
 
     def execute(self, sql: str, params: Params = ()) -> Rows:
         # Without parameters psycopg sends the text as it is: nothing to rewrite.
@@ -104,18 +103,16 @@ class PostgresDatabase:
         self.conn.execute(f"NOTIFY {channel}")
 
     def listen(self, channel: str) -> None:
-        self.conn.add_notify_handler(self._wake)
         self.conn.execute(f"LISTEN {channel}")
 
-    def _wake(self, _: object) -> None:
-        self._woken = True
-
     def wait(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for a notification on a channel listened to, unless
-        one came since the last wait; whether one came."""
-        if not self._woken:
-            self._woken = any(True for _ in self.conn.notifies(timeout=timeout, stop_after=1))
-        woken, self._woken = self._woken, False
+        """Wait up to ``timeout`` seconds for a notification on a channel listened to; whether
+        one came. Those that came while the connection was busy count (psycopg keeps them),
+        and all that came are consumed."""
+        woken = any(True for _ in self.conn.notifies(timeout=timeout, stop_after=1))
+        if woken:
+            for _ in self.conn.notifies(timeout=0):
+                pass
         return woken
 
 

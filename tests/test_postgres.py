@@ -1,0 +1,328 @@
+"""PostgreSQL as the store, against a real server the suite starts (tests/pgserver.py): the same
+stories as SQLite, pollers in parallel, claims, a killed poller, two clusterers, search and the
+digest."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FeedServer, Sink, respond, rss, write_config
+
+from aggregator.config import load_config
+from aggregator.demo import DATA, DEMO_DAY, SnapshotServer, _moment
+from aggregator.demo import write_config as write_demo_config
+from aggregator.ingest.poll import PollOptions, poll
+from aggregator.jobs import list_stories, run_cluster, run_worker
+from aggregator.model import Config, FeedConfig
+from aggregator.publish.sending import send_digest
+from aggregator.store import Database, open_db
+from aggregator.store.claims import claim_due
+from aggregator.store.feeds import sync_feeds
+
+pytestmark = pytest.mark.timeout(600)
+SNAPSHOTS = sorted(p for p in (DATA / DEMO_DAY).iterdir() if p.is_dir())
+SPAWN = multiprocessing.get_context("spawn")
+
+
+def _on(config: Config, database: str, **settings: Any) -> Config:
+    limits = replace(config.settings.limits, **settings)
+    return replace(config, settings=replace(config.settings, database=database, limits=limits))
+
+
+def _worker(config: Config, moment: str) -> None:
+    """One poller process: polls what it can claim at ``moment`` until nothing is due."""
+    at = datetime.fromisoformat(moment)
+    report = run_worker(config, PollOptions(now=lambda: at))
+    print(f"{os.getpid()} {len(report.outcomes)}", flush=True)
+
+
+def _membership(db: Database) -> set[frozenset[tuple[str, str]]]:
+    """The stories as sets of (feed URL, article key): comparable across databases."""
+    stories: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for story, feed, key in db.execute(
+        "SELECT l.story_id, a.feed_url, a.key FROM story_links l JOIN articles a "
+        "ON a.id = l.article_id"
+    ):
+        stories[story].add((feed, key))
+    return {frozenset(s) for s in stories.values()}
+
+
+def _replay(server: SnapshotServer, config: Config, pollers: int) -> set[frozenset[tuple[str, str]]]:
+    """The demo's four captures polled in turn (by ``pollers`` processes at once on
+    PostgreSQL, by one poll on SQLite), each followed by clustering."""
+    for snap in SNAPSHOTS:
+        moment = _moment(snap.name)
+        server.load(snap, moment)
+        if pollers:
+            procs = [SPAWN.Process(target=_worker, args=(config, moment.isoformat()))
+                     for _ in range(pollers)]
+            for p in procs:
+                p.start()
+            for p in procs:
+                p.join(300)
+                assert p.exitcode == 0
+        else:
+            db = open_db(config.settings.database)
+            asyncio.run(poll(db, config, PollOptions(now=lambda at=moment: at)))
+            db.close()
+        run_cluster(config, now=lambda at=moment: at)
+    db = open_db(config.settings.database)
+    try:
+        (articles,) = db.execute("SELECT COUNT(*) FROM articles").fetchone()
+        (queued,) = db.execute("SELECT COUNT(*) FROM cluster_pending").fetchone()
+        assert queued == 0
+        found = _membership(db)
+        assert sum(len(s) for s in found) == articles  # every article in exactly one story
+        return found
+    finally:
+        db.close()
+
+
+def test_the_demo_gives_the_same_stories_on_postgresql_with_one_or_four_pollers(
+        pg_server: Any, tmp_path: Path) -> None:
+    with SnapshotServer() as server:
+        base = load_config(write_demo_config(tmp_path, server.port))
+        lite = _replay(server, base, pollers=0)
+        one = _replay(server, _on(base, pg_server.new_database()), pollers=1)
+        # One feed per claim, so the four pollers share the five feeds.
+        four = _replay(server, _on(base, pg_server.new_database(), concurrency=1), pollers=4)
+    articles = sum(len(s) for s in lite)
+    wide = sum(1 for s in lite if len({f for f, _ in s}) >= 3)
+    print(f"\nsqlite, one process: {articles} articles in {len(lite)} stories, {wide} told by 3+ feeds")
+    print(f"postgresql, 1 poller: {'the same stories' if one == lite else 'DIFFERENT'}")
+    print(f"postgresql, 4 pollers at once: {'the same stories' if four == lite else 'DIFFERENT'}")
+    assert articles > 200
+    assert one == lite
+    assert four == lite
+
+
+def test_search_finds_the_same_stories_as_sqlite(pg_server: Any, tmp_path: Path) -> None:
+    with SnapshotServer() as server:
+        base = load_config(write_demo_config(tmp_path, server.port))
+        pg = _on(base, pg_server.new_database())
+        _replay(server, base, pollers=0)
+        _replay(server, pg, pollers=1)
+    for words in ("oil", "Russian oil", "TRUMP", "tariffs trade", "nothing-like-this"):
+        lite = {s.title for s in list_stories(base, search=words)}
+        found = {s.title for s in list_stories(pg, search=words)}
+        assert found == lite, words
+    assert list_stories(pg, search="oil")
+    # Words are words, never query syntax.
+    assert list_stories(pg, search="oil & !( ' :*") == list_stories(pg, search="oil")
+
+
+def test_eight_claimers_claim_each_due_feed_exactly_once(pg_url: str) -> None:
+    feeds = [FeedConfig(url=f"https://f{i}.example/rss", outlet=f"Outlet {i % 50}")
+             for i in range(10_000)]
+    db = open_db(pg_url)
+    sync_feeds(db, feeds)
+    db.close()
+    now = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    lease = timedelta(hours=1)
+
+    def period(at: datetime) -> Counter[str]:
+        claimed: Counter[str] = Counter()
+        lock = threading.Lock()
+        start = threading.Barrier(8)
+
+        def claimer() -> None:
+            own = open_db(pg_url)
+            start.wait()
+            while batch := claim_due(own, at, lease, 100):
+                with lock:
+                    claimed.update(s.url for s in batch)
+            own.close()
+
+        threads = [threading.Thread(target=claimer) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return claimed
+
+    first = period(now)
+    assert len(first) == 10_000 and set(first.values()) == {1}
+    assert not period(now + lease - timedelta(seconds=1))  # still leased: nobody claims
+    second = period(now + lease)  # the lease has ended: each feed is due once more
+    assert len(second) == 10_000 and set(second.values()) == {1}
+
+
+def _slow(body: bytes, seconds: float) -> Any:
+    fast = respond(body)
+
+    def fn(h: Any) -> None:
+        time.sleep(seconds)
+        fast(h)
+
+    return fn
+
+
+def test_a_poller_killed_mid_lease_loses_nothing_and_stores_nothing_twice(
+        pg_url: str, server: FeedServer, tmp_path: Path) -> None:
+    items = 4
+    feeds = []
+    for i in range(12):
+        server.routes[f"/f{i}"] = (respond if i < 6 else lambda b: _slow(b, 4.0))(
+            rss([{"title": f"Outlet {i} reports harbour story {j} in town {i}",
+                  "link": f"https://example.org/{i}/{j}", "guid": f"g{i}-{j}",
+                  "description": f"Harbour news number {j} from town {i}.",
+                  "pubDate": f"Mon, 02 Nov 2026 0{j}:00:00 GMT"} for j in range(items)]))
+        feeds.append({"url": f"http://127.0.0.1:{server.port}/f{i}", "outlet": f"Outlet {i}"})
+    config = load_config(write_config(tmp_path, feeds, {"database": pg_url, "timeout": 10}))
+    moment = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    poller = SPAWN.Process(target=_worker, args=(config, moment.isoformat()))
+    poller.start()
+    db = open_db(pg_url)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        (done,) = db.execute("SELECT COUNT(*) FROM feeds WHERE last_success IS NOT NULL").fetchone()
+        if done == 6:
+            break
+        time.sleep(0.05)
+    assert done == 6  # the fast feeds are stored, the slow ones are in flight
+    os.kill(poller.pid, signal.SIGKILL)  # type: ignore[arg-type]
+    poller.join()
+    # Their leases hold: another poller at the same moment finds nothing due.
+    assert run_worker(config, PollOptions(now=lambda: moment)).outcomes == ()
+    after = moment + (claimed_until := _lease_end(db) - moment)
+    report = run_worker(config, PollOptions(now=lambda: after))
+    assert sorted(o.url for o in report.outcomes) == sorted(f["url"] for f in feeds[6:])
+    assert all(o.ok for o in report.outcomes)
+    assert claimed_until > timedelta(0)
+    run_cluster(config, now=lambda: after)
+    (articles, unique) = db.execute(
+        "SELECT COUNT(*), COUNT(DISTINCT (feed_url, key)) FROM articles").fetchone()
+    (linked,) = db.execute("SELECT COUNT(DISTINCT article_id) FROM story_links").fetchone()
+    (queued,) = db.execute("SELECT COUNT(*) FROM cluster_pending").fetchone()
+    db.close()
+    assert articles == unique == 12 * items
+    assert linked == articles and queued == 0
+
+
+def _lease_end(db: Database) -> datetime:
+    (latest,) = db.execute("SELECT MAX(next_due) FROM feeds WHERE last_success IS NULL").fetchone()
+    return datetime.fromisoformat(latest)
+
+
+class _Lines:
+    """A process's output lines, read as they come."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc, self.lines = proc, []  # type: list[str]
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [line for line in self.lines if text in line]
+            if found:
+                return found[-1]
+            time.sleep(0.05)
+        raise AssertionError(f"no line with {text!r} in {self.lines}")
+
+    def clustered(self, since: int, total: int, timeout: float) -> bool:
+        """Whether the runs reported after line ``since`` clustered ``total`` articles in all
+        within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = [line for line in self.lines[since:] if "articles clustered" in line]
+            if sum(int(line.split()[1]) for line in runs) >= total:
+                return True
+            time.sleep(0.05)
+        return False
+
+
+def test_two_clusterers_one_works_the_other_takes_over_when_it_is_killed(
+        pg_url: str, tmp_path: Path) -> None:
+    started: list[_Lines] = []
+
+    def clusterer(config: Config) -> _Lines:
+        command = [sys.executable, "-m", "aggregator", "--config", str(config.path),
+                   "cluster", "--follow", "--fallback", "30"]
+        env = {**os.environ, "AGGREGATOR_DATABASE_URL": pg_url}  # the URL as a secret is given
+        started.append(_Lines(subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                                               text=True)))
+        return started[-1]
+
+    with SnapshotServer() as server:
+        config = _on(load_config(write_demo_config(tmp_path, server.port)), pg_url)
+        first, second = SNAPSHOTS[:2]
+        moment = _moment(first.name)
+        server.load(first, moment)
+        run_worker(config, PollOptions(now=lambda: moment))
+        try:
+            a = clusterer(config)
+            a.wait_for("holding the lock")
+            b = clusterer(config)
+            b.wait_for("standby")
+            assert "247 articles clustered" in a.wait_for("articles clustered")
+            a.proc.kill()
+            a.proc.wait()
+            b.wait_for("holding the lock", timeout=30)
+            moment = _moment(second.name)
+            server.load(second, moment)
+            before = len(b.lines)
+            run_worker(config, PollOptions(now=lambda: moment))
+            # The new articles wake it (NOTIFY), well before its 30 s fallback.
+            assert b.clustered(since=before, total=10, timeout=20)
+            b.proc.send_signal(signal.SIGTERM)
+            assert b.proc.wait(30) == 0
+        finally:
+            for lines in started:
+                lines.proc.kill()
+                lines.proc.wait()
+                assert lines.proc.stdout is not None
+                lines.proc.stdout.close()
+
+
+def test_two_machines_sending_the_digest_at_once_send_it_once(
+        pg_url: str, server: FeedServer, tmp_path: Path, smtp: Sink) -> None:
+    server.routes["/a"] = respond(rss([{"title": "Harbour bridge closes after cracks found",
+                                        "link": "https://example.org/a", "guid": "a",
+                                        "description": "Inspectors closed the harbour bridge.",
+                                        "pubDate": "Mon, 02 Nov 2026 07:00:00 GMT"}]))
+    now = datetime(2026, 11, 2, 18, 0, tzinfo=UTC)
+    email = {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "security": "none",  # type: ignore[attr-defined]
+             "sender": "digest@example.org", "recipients": ["ana@example.org"]}
+    machines = []
+    for name in ("one", "two"):
+        folder = tmp_path / name
+        folder.mkdir()
+        machines.append(load_config(write_config(
+            folder, [{"url": f"http://127.0.0.1:{server.port}/a", "outlet": "Post"}],
+            {"database": pg_url}, email)))
+    run_worker(machines[0], PollOptions(now=lambda: now))
+    run_cluster(machines[1], now=lambda: now)
+    start = threading.Barrier(2)
+    results = []
+
+    def send(config: Config) -> None:
+        start.wait()
+        results.append(send_digest(config, now=now))
+
+    threads = [threading.Thread(target=send, args=(m,)) for m in machines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.sent for r in results) == [False, True]
+    assert all(r.ok for r in results)
+    assert len(smtp.messages) == 1
