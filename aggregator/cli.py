@@ -112,6 +112,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         report=lambda r: print(_cluster_line(r), flush=True),
         stop=stop,
         fallback=args.fallback,
+        partition=args.partition,
     )
     return 0
 
@@ -209,7 +210,14 @@ def _whole(least: int) -> Callable[[str], int]:
 def cmd_eval(args: argparse.Namespace) -> int:
     from aggregator.evaluate import run_eval
 
-    result = run_eval(Path(args.file), args.level, args.window_hours, args.threshold, args.polls)
+    result = run_eval(
+        Path(args.file),
+        args.level,
+        args.window_hours,
+        args.threshold,
+        args.polls,
+        args.partition_by,
+    )
     if args.json:
         out = result.as_json()
         if args.mistakes:
@@ -391,6 +399,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="with --follow: look for work this often when no poller's notification comes",
     )
+    s.add_argument(
+        "--partition",
+        metavar="LANGUAGE",
+        help='with --follow and partition_by = "language": cluster the feeds of this '
+        "language (und: feeds without one), one clusterer per language",
+    )
     s.set_defaults(fn=cmd_cluster)
 
     s = sub.add_parser("feeds", help="list the feeds with their health; import/export OPML")
@@ -405,6 +419,12 @@ def parser() -> argparse.ArgumentParser:
     f.set_defaults(fn=cmd_feeds_export)
 
     s = sub.add_parser("eval", help="score the clustering on a labelled JSONL file")
+    s.add_argument(
+        "--partition-by",
+        choices=("language", "outlet"),
+        help='cluster each value of this field on its own, as partition_by = "language" '
+        "does (outlet: the most a split can cost)",
+    )
     s.add_argument("file", help="JSONL with id, story, title, text, outlet, published, url")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument(

@@ -74,6 +74,7 @@ _SETTING_KEYS: dict[str, type | tuple[type, ...]] = {
     "window_hours": (int, float),
     "story_threshold": (int, float),
     "single_source": bool,
+    "partition_by": str,
     "site_title": str,
     "site_days": int,
 }
@@ -251,6 +252,10 @@ def _settings(t: Mapping[str, Any], path: Path, base: Path) -> Settings:
     _check(where, t, _SETTING_KEYS)
     if "story_threshold" in t and not 0 < t["story_threshold"] < 1:
         raise ConfigError(f"{where}: key 'story_threshold': must be between 0 and 1")
+    if t.get("partition_by", "language") != "language":
+        raise ConfigError(
+            f"{where}: key 'partition_by': must be language, got {t['partition_by']!r}"
+        )
     low = t.get("min_interval", Settings.min_interval)
     if low > t.get("max_interval", Settings.max_interval):
         raise ConfigError(f"{where}: key 'min_interval': must not exceed max_interval")
@@ -298,6 +303,7 @@ def _settings(t: Mapping[str, Any], path: Path, base: Path) -> Settings:
         window_hours=float(t.get("window_hours", Settings.window_hours)),
         story_threshold=float(t["story_threshold"]) if "story_threshold" in t else None,
         single_source=t.get("single_source", Settings.single_source),
+        partition_by=t.get("partition_by"),
         site_title=t.get("site_title", Settings.site_title),
         site_days=t.get("site_days", Settings.site_days),
     )

@@ -108,23 +108,27 @@ def run_eval(
     window_hours: float = 72.0,
     threshold: float | None = None,
     poll_size: int | None = None,
+    partition_by: str | None = None,
 ) -> EvalResult:
     """Score the clustering of the labelled file at ``path``: its articles fed in one run
     (batches of up to cluster.BATCH_SIZE), or with ``poll_size`` as a stream of polls of that
-    many articles, each clustered by a clusterer of its own as every `aggregator poll` does."""
+    many articles, each clustered by a clusterer of its own as every `aggregator poll` does.
+    With ``partition_by`` (a field of the file: language or outlet), each partition is
+    clustered on its own, as one clusterer per language does with `partition_by = "language"`."""
     rows = load_rows(path)
     with tempfile.TemporaryDirectory(prefix="aggregator-eval-") as tmp:
         db = open_db(Path(tmp) / "eval.db")
-        _store(db, rows)
-        clusterer = functools.partial(
-            Clusterer, ClusterState(db), window_hours, threshold, now=lambda: _EPOCH
-        )
+        _store(db, rows, partition_by)
         started = time.perf_counter()
-        if poll_size is None:
-            clusterer().run()
-        else:  # a clusterer per poll, as each `aggregator poll` is, until none is left
-            while clusterer().run(poll_size).articles:
-                pass
+        for part in clustering.partitions(db) if partition_by else [None]:
+            clusterer = functools.partial(
+                Clusterer, ClusterState(db, part), window_hours, threshold, now=lambda: _EPOCH
+            )
+            if poll_size is None:
+                clusterer().run()
+            else:  # a clusterer per poll, as each `aggregator poll` is, until none is left
+                while clusterer().run(poll_size).articles:
+                    pass
         elapsed = time.perf_counter() - started
         ids = clustering.article_keys(db)
         if level == "copies":
@@ -146,15 +150,21 @@ def run_eval(
     )
 
 
-def _store(db: Database, rows: list[dict[str, Any]]) -> None:
-    """The rows as articles of one feed per outlet, arriving in ``published`` order (file order
-    where it is missing), undated ones one second apart from _EPOCH."""
+def _store(db: Database, rows: list[dict[str, Any]], partition_by: str | None = None) -> None:
+    """The rows as articles of one feed per outlet (and partition: the value of the field
+    ``partition_by`` names stands as the feed's language), arriving in ``published`` order
+    (file order where it is missing), undated ones one second apart from _EPOCH."""
     published = [_published(r.get("published")) for r in rows]
     never = datetime.max.replace(tzinfo=UTC)
     order = sorted(range(len(rows)), key=lambda i: (published[i] or never, i))
-    outlets = sorted({str(r.get("outlet") or "unknown") for r in rows})
-    feeds = {o: f"eval://{i}" for i, o in enumerate(outlets)}
-    sync_feeds(db, [FeedConfig(url=u, outlet=o) for o, u in feeds.items()])
+
+    def feed_of(r: dict[str, Any]) -> tuple[str, str | None]:
+        part = r.get(partition_by) if partition_by else None
+        return str(r.get("outlet") or "unknown"), str(part) if part else None
+
+    found = sorted({feed_of(r) for r in rows}, key=lambda f: (f[0], f[1] or ""))
+    feeds = {f: f"eval://{i}" for i, f in enumerate(found)}
+    sync_feeds(db, [FeedConfig(url=u, outlet=o, language=p) for (o, p), u in feeds.items()])
     for rank, i in enumerate(order):
         r = rows[i]
         outlet = str(r.get("outlet") or "unknown")
@@ -172,7 +182,7 @@ def _store(db: Database, rows: list[dict[str, Any]]) -> None:
             language=r.get("language"),
         )
         update = FeedUpdate(
-            url=feeds[outlet],
+            url=feeds[feed_of(r)],
             status=200,
             now=arrival,
             next_due=arrival,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,7 +67,7 @@ def run_poll(
         db = open_db(database)
         try:
             report = asyncio.run(poll(db, config, options, progress))
-            clustered = _clusterer(db, config, options.now).run() if cluster else None
+            clustered = _cluster_all(db, config, options.now) if cluster else None
         finally:
             db.close()
     return report, clustered
@@ -90,18 +91,24 @@ def run_worker(
 
 
 @contextmanager
-def _cluster_lock(db: Database, wait: Callable[[], bool] | None = None) -> Iterator[None]:
-    """Hold the clustering lock of a PostgreSQL store; without ``wait`` a lock held elsewhere
-    is an error, else ``wait()`` is called between tries until it returns False."""
+def _cluster_lock(
+    db: Database, partition: str | None = None, wait: Callable[[], bool] | None = None
+) -> Iterator[None]:
+    """Hold the clustering lock of a PostgreSQL store (of one partition, with ``partition``);
+    without ``wait`` a lock held elsewhere is an error, else ``wait()`` is called between tries
+    until it returns False. SQLite needs none: its run lock covers the whole run."""
     if not isinstance(db, PostgresDatabase):
-        raise StorageError(f"{db.location}: only a PostgreSQL store has a clustering lock")
-    while not db.try_lock(CLUSTER_LOCK):
+        yield
+        return
+    key = CLUSTER_LOCK if partition is None else CLUSTER_LOCK << 32 | zlib.crc32(partition.encode())
+    while not db.try_lock(key):
         if wait is None or not wait():
-            raise LockedError(f"another clusterer is working on {db.location}")
+            where = "" if partition is None else f" (partition {partition})"
+            raise LockedError(f"another clusterer is working on {db.location}{where}")
     try:
         yield
     finally:
-        db.unlock(CLUSTER_LOCK)
+        db.unlock(key)
 
 
 def run_cluster(config: Config, now: Clock = _now) -> ClusterReport:
@@ -109,22 +116,45 @@ def run_cluster(config: Config, now: Clock = _now) -> ClusterReport:
     if is_url(database):
         db = open_db(database)
         try:
-            with _cluster_lock(db):
-                return _clusterer(db, config, now).run()
+            return _cluster_all(db, config, now)
         finally:
             db.close()
     ensure(database, create=False)  # a missing database is refused before the lock is made
     with run_lock(database):
         db = open_db(database, create=False)
         try:
-            return _clusterer(db, config, now).run()
+            return _cluster_all(db, config, now)
         finally:
             db.close()
 
 
-def _clusterer(db: Database, config: Config, now: Clock = _now) -> Clusterer:
+def _cluster_all(db: Database, config: Config, now: Clock) -> ClusterReport:
+    """Cluster what is pending: in one partition, or with ``partition_by`` in each partition
+    that has work, under its lock (a partition another clusterer holds is left to it)."""
+    if not config.settings.partition_by:
+        with _cluster_lock(db):
+            return _clusterer(db, config, now).run()
+    done: list[ClusterReport] = []
+    held: list[LockedError] = []
+    for partition in clustering.partitions(db):
+        try:
+            with _cluster_lock(db, partition):
+                done.append(_clusterer(db, config, now, partition).run())
+        except LockedError as e:
+            held.append(e)
+    if held and not done:
+        raise held[0]
+    return ClusterReport.total(done)
+
+
+def _clusterer(
+    db: Database, config: Config, now: Clock = _now, partition: str | None = None
+) -> Clusterer:
     return Clusterer(
-        ClusterState(db), config.settings.window_hours, config.settings.story_threshold, now
+        ClusterState(db, partition),
+        config.settings.window_hours,
+        config.settings.story_threshold,
+        now,
     )
 
 
@@ -134,6 +164,7 @@ def follow_cluster(
     report: Callable[[ClusterReport], None],
     stop: threading.Event | None = None,
     fallback: float = FOLLOW_FALLBACK,
+    partition: str | None = None,
     now: Clock = _now,
 ) -> None:
     """The clusterer of a PostgreSQL store, as a service: waits as a standby while another
@@ -141,6 +172,10 @@ def follow_cluster(
     (or every ``fallback`` seconds), until ``stop`` is set. ``say`` gets a line per change of
     role, ``report`` each run that clustered articles."""
     stop = stop or threading.Event()
+    if bool(partition) != bool(config.settings.partition_by):
+        raise AggregatorError(
+            "cluster --follow: give --partition LANGUAGE when partition_by is set, and only then"
+        )
     db = open_db(config.settings.database)
     if not isinstance(db, PostgresDatabase):
         db.close()
@@ -157,10 +192,10 @@ def follow_cluster(
         return not stop.wait(STANDBY_RETRY)
 
     try:
-        with _cluster_lock(db, wait=standby):
+        with _cluster_lock(db, partition, wait=standby):
             say("clustering: holding the lock")
             db.listen(PENDING_CHANNEL)
-            clusterer = _clusterer(db, config, now)
+            clusterer = _clusterer(db, config, now, partition)
             while not stop.is_set():
                 r = clusterer.run()
                 if r.articles:

@@ -59,6 +59,8 @@ class Settings:
     window_hours: float = 72.0
     story_threshold: float | None = None  # None: the measured default (stories.STORY_THRESHOLD)
     single_source: bool = True
+    # "language": one clusterer per feeds.toml language (README, "Running on several machines")
+    partition_by: str | None = None
     site_title: str = "aggregator"
     site_days: int = 2  # days of stories on the front page
 

@@ -36,6 +36,7 @@ BAD = [
     ('[settings]\nwindow_hours = true\n', "[settings]", "'window_hours'"),
     ('[settings]\nstory_threshold = 1.5\n', "[settings]", "'story_threshold'"),
     ('[settings]\nstory_threshold = "low"\n', "[settings]", "'story_threshold'"),
+    ('[settings]\npartition_by = "outlet"\n', "[settings]", "'partition_by'"),
     ('[email]\npassword = "hunter2"\n', "[email]", "'password'"),
     ('[email]\nsecurity = "ssl3"\n', "[email]", "'security'"),
     ('[email]\nrecipients = ["nobody"]\n', "[email]", "'recipients'"),
@@ -82,3 +83,17 @@ def test_story_threshold_reaches_the_clusterer(tmp_path: Path) -> None:
     default = _clusterer(db, load_config(path))
     assert default.threshold is None is Clusterer(ClusterState(db), 72).threshold
     assert default._threshold() == threshold_for(STORY_THRESHOLD, 0) < STORY_THRESHOLD
+
+
+def test_a_server_url_is_the_database_and_the_environment_wins(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "feeds.toml"
+    path.write_text('[settings]\ndatabase = "postgresql://news@db.example/news"\n', encoding="utf-8")
+    monkeypatch.delenv("AGGREGATOR_DATABASE_URL", raising=False)
+    assert load_config(path).settings.database == "postgresql://news@db.example/news"
+    monkeypatch.setenv("AGGREGATOR_DATABASE_URL", "postgresql://other@db2.example/news")
+    assert load_config(path).settings.database == "postgresql://other@db2.example/news"
+    path.write_text('[settings]\ndatabase = "news.db"\n', encoding="utf-8")
+    assert load_config(path).settings.database == "postgresql://other@db2.example/news"
+    monkeypatch.delenv("AGGREGATOR_DATABASE_URL")
+    assert load_config(path).settings.database == str(tmp_path.resolve() / "news.db")

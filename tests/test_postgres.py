@@ -326,3 +326,77 @@ def test_two_machines_sending_the_digest_at_once_send_it_once(
     assert sorted(r.sent for r in results) == [False, True]
     assert all(r.ok for r in results)
     assert len(smtp.messages) == 1
+
+
+def _bilingual(server: FeedServer, tmp_path: Path, database: str, partitioned: bool) -> Config:
+    """Two English feeds and a German one reporting the same events, by name."""
+    texts = {
+        "en": ("Zelensky meets Macron in Paris over Ukraine air defence",
+               "Volodymyr Zelensky met Emmanuel Macron in Paris on Monday to ask for air defence."),
+        "de": ("Selenskyj trifft Macron in Paris wegen Ukraine Luftabwehr",
+               "Wolodymyr Selenskyj traf Emmanuel Macron am Montag in Paris wegen der Luftabwehr."),
+    }
+    feeds = []
+    for i, language in enumerate(("en", "en", "de")):
+        title, text = texts[language]
+        server.routes[f"/{i}"] = respond(rss([{
+            "title": f"{title} ({i})", "link": f"https://example.org/{i}", "guid": f"g{i}",
+            "description": text, "pubDate": "Mon, 02 Nov 2026 07:00:00 GMT"}]))
+        feeds.append({"url": f"http://127.0.0.1:{server.port}/{i}", "outlet": f"Outlet {i}",
+                      "language": language})
+    settings: dict[str, Any] = {"database": database}
+    if partitioned:
+        settings["partition_by"] = "language"
+    return load_config(write_config(tmp_path, feeds, settings))
+
+
+def test_language_partitions_cluster_apart_each_under_its_own_lock(
+        pg_server: Any, server: FeedServer, tmp_path: Path) -> None:
+    now = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    config = _bilingual(server, tmp_path, pg_server.new_database(), partitioned=True)
+    run_worker(config, PollOptions(now=lambda: now))
+    report = run_cluster(config, now=lambda: now)
+    assert report.articles == 3
+    db = open_db(config.settings.database)
+    languages = defaultdict(set)
+    for story, language in db.execute(
+            "SELECT l.story_id, f.language FROM story_links l JOIN articles a "
+            "ON a.id = l.article_id JOIN feeds f ON f.url = a.feed_url"):
+        languages[story].add(language)
+    db.close()
+    assert all(len(found) == 1 for found in languages.values())  # no story crosses languages
+    assert {lang for found in languages.values() for lang in found} == {"en", "de"}
+
+    # One clusterer per partition, at once: neither stands by for the other.
+    procs = []
+    try:
+        for language in ("en", "de"):
+            command = [sys.executable, "-m", "aggregator", "--config", str(config.path),
+                       "cluster", "--follow", "--partition", language]
+            procs.append(_Lines(subprocess.Popen(command, stdout=subprocess.PIPE, text=True)))
+        for lines in procs:
+            lines.wait_for("holding the lock")
+            assert not [line for line in lines.lines if "standby" in line]
+    finally:
+        for lines in procs:
+            lines.proc.kill()
+            lines.proc.wait()
+            assert lines.proc.stdout is not None
+            lines.proc.stdout.close()
+
+
+def test_a_server_that_does_not_answer_is_one_line_without_the_password(tmp_path: Path) -> None:
+    pytest.importorskip("psycopg")
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql://news:s3cret@127.0.0.1:{port}/news"
+    write_config(tmp_path, [{"url": "http://127.0.0.1:9/feed", "outlet": "Post"}], {"database": url})
+    for command in (["clusters"], ["worker", "--until-idle"], ["cluster"]):
+        done = subprocess.run([sys.executable, "-m", "aggregator", "--config",
+                               str(tmp_path / "feeds.toml"), *command],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "cannot open the database" in done.stderr
+        assert "s3cret" not in done.stderr and "***" in done.stderr

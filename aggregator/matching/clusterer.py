@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -92,6 +92,13 @@ class ClusterReport:
     merges: int
     seconds: float
     splits: int = 0
+
+    @staticmethod
+    def total(reports: Sequence[ClusterReport]) -> ClusterReport:
+        """The reports of several runs (one per partition) as one."""
+        return ClusterReport(
+            *(sum(getattr(r, f.name) for r in reports) for f in fields(ClusterReport))
+        )
 
 
 class Clusterer:

@@ -222,23 +222,43 @@ def copy_groups(db: Database) -> dict[int, int]:
     return out
 
 
+# The partition of the feeds without a language (ISO 639's "undetermined").
+NO_LANGUAGE = "und"
+# The partition of an article: its feed's language in feeds.toml.
+_PARTITION = f"COALESCE((SELECT f.language FROM feeds f WHERE f.url = a.feed_url), '{NO_LANGUAGE}')"
+
+
+def partitions(db: Database) -> list[str]:
+    """The partitions (feed languages) with articles waiting to be clustered."""
+    rows = db.execute(
+        f"SELECT DISTINCT {_PARTITION} FROM cluster_pending p JOIN articles a ON a.id = p.article_id"
+    )
+    return sorted(str(language) for (language,) in rows)
+
+
 class ClusterState:
     """What the clusterer keeps in the store (matching.clusterer.ClusterStore): the
     queue of articles not yet clustered, the window's sketches, the term statistics, and each
-    batch's decisions in one transaction."""
+    batch's decisions in one transaction. With a ``partition`` (a feed language) it sees only
+    that partition's queue and window: stories never cross partitions, and one clusterer per
+    partition may run at once (the term statistics are shared)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, partition: str | None = None) -> None:
         self.db = db
+        self.partition = partition
+        self._only = f" AND {_PARTITION} = ?" if partition is not None else ""
+        self._args = (partition,) if partition is not None else ()
 
     def pending(self, limit: int, after: Cursor | None = None) -> list[PendingArticle]:
         """The next ``limit`` articles not yet clustered, in clustering order (after ``after``)."""
-        where = "WHERE (a.sort_time, a.feed_url, a.key) > (?, ?, ?)" if after else ""
+        where = "(a.sort_time, a.feed_url, a.key) > (?, ?, ?)" if after else "1 = 1"
         rows = self.db.query(
             f"""SELECT a.id, a.feed_url, a.key, a.outlet, a.url, a.title, a.summary, a.fulltext,
                       a.language, a.sort_time, a.published IS NOT NULL AS dated
-               FROM cluster_pending p JOIN articles a ON a.id = p.article_id {where}
+               FROM cluster_pending p JOIN articles a ON a.id = p.article_id
+               WHERE {where}{self._only}
                ORDER BY a.sort_time, a.feed_url, a.key LIMIT ?""",
-            (*(after or ()), limit),
+            (*(after or ()), *self._args, limit),
         )
         return [
             PendingArticle(
@@ -294,7 +314,7 @@ class ClusterState:
         when their stories were first seen; signatures of another sketch version (seed, scheme or
         library) come back as None."""
         rows = self.db.query(
-            """SELECT s.article_id, a.feed_url || '#' || a.key AS key, a.outlet, a.url, s.terms,
+            f"""SELECT s.article_id, a.feed_url || '#' || a.key AS key, a.outlet, a.url, s.terms,
                       s.copy_sig, s.story_sig, s.time, s.dated, l.story_id, c.source_id,
                       s.sketch_version, s.neighbour, s.neighbour_score,
                       CASE WHEN n.time < ? OR n.time > ? THEN n.terms END AS neighbour_terms,
@@ -304,8 +324,8 @@ class ClusterState:
                LEFT JOIN copies c ON c.article_id = s.article_id
                LEFT JOIN article_sketches n ON n.article_id = s.neighbour
                LEFT JOIN stories t ON t.id = l.story_id
-               WHERE s.time >= ? AND s.time <= ? ORDER BY s.article_id""",
-            (since, until, since, until),
+               WHERE s.time >= ? AND s.time <= ?{self._only} ORDER BY s.article_id""",
+            (since, until, since, until, *self._args),
         )
         return [
             StoredSketch(
@@ -345,10 +365,11 @@ class ClusterState:
         db = self.db
         with db.transaction():
             _save_sketches(db, sketches, assignment, sketch_version)
+            # In term order: clusterers of other partitions lock the same rows in the same order.
             db.executemany(
                 "INSERT INTO term_df (term, df) VALUES (?, ?) "
                 "ON CONFLICT(term) DO UPDATE SET df = term_df.df + excluded.df",
-                df_increments.items(),
+                sorted(df_increments.items()),
             )
             db.execute(
                 "INSERT INTO meta (key, value) VALUES ('n_docs', ?) ON CONFLICT(key) DO UPDATE"

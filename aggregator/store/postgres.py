@@ -66,7 +66,7 @@ class PostgresDatabase:
 
     def __init__(self, conn: psycopg.Connection[Any], location: str) -> None:
         self.conn = conn
-        self.location = location
+        self.location = redacted(location)  # shown in messages
 
     def execute(self, sql: str, params: Params = ()) -> Rows:
         # Without parameters psycopg sends the text as it is: nothing to rewrite.
