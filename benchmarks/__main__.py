@@ -8,18 +8,20 @@ from .common import Row
 
 
 def main() -> int:
-    from . import bench_build, bench_cluster, bench_poll
+    from . import bench_build, bench_cluster, bench_memory, bench_poll, bench_postgres
 
     stages = [bench_poll.bench_not_modified, bench_poll.bench_first_poll,
               bench_cluster.bench_throughput, bench_cluster.bench_scaling,
-              bench_build.bench_build]
+              bench_build.bench_build, bench_postgres.bench_pollers, bench_postgres.bench_cluster,
+              bench_memory.bench_window]
     only = sys.argv[1:]
     rows: list[Row] = []
     for fn in stages:
         if only and not any(o in fn.__module__ + "." + fn.__name__ for o in only):
             continue
         print(f"running {fn.__module__.split('.')[-1]}.{fn.__name__} ...", file=sys.stderr, flush=True)
-        rows.append(fn())
+        found = fn()
+        rows.extend(found if isinstance(found, list) else [found])
     w = max(len(r.stage) for r in rows)
     print(f"{'stage':<{w}}  {'figure':>18}  {'reference (same run)':<40}  {'ratio':>7}  target")
     for r in rows:

@@ -400,3 +400,39 @@ def test_a_server_that_does_not_answer_is_one_line_without_the_password(tmp_path
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert "cannot open the database" in done.stderr
         assert "s3cret" not in done.stderr and "***" in done.stderr
+
+
+def test_a_users_days_on_postgresql_from_two_machines(
+        pg_url: str, server: FeedServer, tmp_path: Path, smtp: Sink) -> None:
+    from aggregator.jobs import run_all
+
+    email = {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "security": "none",  # type: ignore[attr-defined]
+             "sender": "digest@example.org", "recipients": ["ana@example.org"]}
+    machines = []
+    for name in ("poller", "publisher"):
+        folder = tmp_path / name
+        folder.mkdir()
+        machines.append(load_config(write_config(
+            folder, [{"url": f"http://127.0.0.1:{server.port}/{o}", "outlet": o}
+                     for o in ("post", "times")], {"database": pg_url}, email)))
+    events = [("Harbour bridge closes after inspectors find cracks", "bridge cracks inspectors"),
+              ("Dockers strike at the container port over pay", "dockers strike pay port"),
+              ("Flood warning issued as river rises in the valley", "flood river valley warning")]
+    for day, (title, words) in enumerate(events, start=1):
+        now = datetime(2026, 11, day, 18, 0, tzinfo=UTC)
+        for outlet in ("post", "times"):
+            server.routes[f"/{outlet}"] = respond(rss([{
+                "title": title, "link": f"https://example.org/{outlet}/{day}",
+                "guid": f"{outlet}-{day}", "description": f"{title}: {words}.",
+                "pubDate": now.strftime("%a, %d %b %Y 07:00:00 GMT")}]), modified_at=now)
+        first = dict(run_all(machines[0], email=False, now=lambda at=now: at))
+        assert all(first.values()), first
+        second = dict(run_all(machines[1], poll=False, cluster=False, now=lambda at=now: at))
+        assert all(second.values()), second
+        again = dict(run_all(machines[1], poll=False, cluster=False, now=lambda at=now: at))
+        assert any("already sent" in line for line in again), again
+        assert len(smtp.messages) == day
+        for config in machines[1:]:
+            assert (Path(config.settings.site_dir) / "index.html").is_file()
+    stories = list_stories(machines[1], since="2026-10-01", min_outlets=2)
+    assert len(stories) == 3 and all(len(s.outlets) == 2 for s in stories)

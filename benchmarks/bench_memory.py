@@ -1,0 +1,77 @@
+"""The clusterer's memory per window article: a database holding N clustered articles inside
+one 72-hour window and a batch of 2,000 new ones in front of them; a fresh clusterer process
+loads the window and clusters the batch. The figure is its peak RSS less its RSS before it read
+anything, per window article, at 50,000 and 200,000 articles."""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import tempfile
+from pathlib import Path
+
+from aggregator.matching.clusterer import Clusterer
+from aggregator.store import open_db
+from aggregator.store.clustering import ClusterState
+
+from .bench_cluster import _store
+from .common import Row
+from .corpus import T0, stream
+
+BATCH = 2_000
+SPAWN = multiprocessing.get_context("spawn")
+
+
+def _rss() -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def _build(path: str, n: int) -> None:
+    """``n`` clustered articles within 72 hours, and BATCH more waiting."""
+    db = open_db(path)
+    _store(db, list(stream(n + BATCH, 500, T0, (n + BATCH) // 3, seed=1)))
+    Clusterer(ClusterState(db), 72).run(limit=n)
+    db.close()
+
+
+def _measure(path: str, out: multiprocessing.queues.Queue) -> None:  # type: ignore[type-arg]
+    db = open_db(path)
+    clusterer = Clusterer(ClusterState(db), 72)
+    before = _rss()
+    report = clusterer.run()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    out.put((report.articles, len(clusterer.window.docs), before, peak))
+    db.close()
+
+
+def per_article(n: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "memory.db")
+        builder = SPAWN.Process(target=_build, args=(path, n))
+        builder.start()
+        builder.join()
+        out = SPAWN.Queue()
+        child = SPAWN.Process(target=_measure, args=(path, out))
+        child.start()
+        clustered, held, before, peak = out.get(timeout=3600)
+        child.join()
+    assert clustered == BATCH and held >= n
+    return (peak - before) / n
+
+
+# The most a window article may hold: 2 KB.
+BUDGET = 2048
+
+
+def bench_window() -> list[Row]:
+    rows = []
+    for n in (50_000, 200_000):
+        held = per_article(n)
+        rows.append(Row(f"cluster: peak memory per window article, {n:,} in the window",
+                        f"{held:,.0f} B", f"budget {BUDGET:,} B", held / BUDGET,
+                        "<= 1.0x", held <= BUDGET))
+    return rows

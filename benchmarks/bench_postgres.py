@@ -1,0 +1,118 @@
+"""PostgreSQL benchmarks, on a throwaway server started for the run (tests/pgserver.py).
+
+Pollers: 1,000 loopback feeds of 10 items, first poll (fetch, parse, store), by 1, 2 and 4
+`aggregator worker` processes sharing the database; each figure against one worker in the
+same run.
+
+Clustering: the throughput benchmark's articles clustered with the store on PostgreSQL,
+against the same articles on SQLite in the same run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from aggregator.config import load_config
+from aggregator.ingest.poll import PollOptions
+from aggregator.jobs import run_worker
+from aggregator.matching.clusterer import Clusterer
+from aggregator.model import Config
+from aggregator.store import open_db
+from aggregator.store.clustering import ClusterState
+
+from .bench_cluster import _store
+from .bench_poll import _config, _feed, _items
+from .common import FeedServerProcess, Row
+from .corpus import T0, stream
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from pgserver import PgServer, binaries
+
+SPAWN = multiprocessing.get_context("spawn")
+FEEDS = 1000
+ITEMS = 10
+
+
+def _server() -> PgServer:
+    found = binaries()
+    if found is None:
+        raise SystemExit("the PostgreSQL benchmarks need its binaries (apt-get install postgresql)")
+    return PgServer(found)
+
+
+def _worker(config: Config, start: Any, done: Any) -> None:
+    """A poller that opens the database, waits for the others, polls until nothing is due."""
+    open_db(config.settings.database).close()  # migrated and connected before the start
+    start.wait()
+    report = run_worker(config, PollOptions())
+    done.put((time.perf_counter(), len(report.outcomes)))
+
+
+def _poll_with(config: Config, workers: int) -> float:
+    """Feeds per second for ``workers`` pollers at once, from their common start."""
+    start, done = SPAWN.Barrier(workers + 1), SPAWN.Queue()
+    procs = [SPAWN.Process(target=_worker, args=(config, start, done)) for _ in range(workers)]
+    for p in procs:
+        p.start()
+    start.wait()
+    began = time.perf_counter()
+    results = [done.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    assert sum(n for _, n in results) == FEEDS, results
+    return FEEDS / (max(t for t, _ in results) - began)
+
+
+def bench_pollers() -> list[Row]:
+    items = _items()
+    bodies = {f"/f/{i}.xml": _feed([items[(i * 7 + j) % len(items)] for j in range(ITEMS)], i)
+              for i in range(FEEDS)}
+    feeds = FeedServerProcess(bodies)
+    pg = _server()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            base = load_config(_config(Path(tmp), [feeds.url(p) for p in bodies]))
+            rates = {}
+            for workers in (1, 2, 4):
+                settings = replace(base.settings, database=pg.new_database())
+                rates[workers] = _poll_with(replace(base, settings=settings), workers)
+    finally:
+        pg.stop()
+        feeds.close()
+    return [
+        Row(f"postgresql: {FEEDS:,} feeds x {ITEMS} items, first poll, {w} workers",
+            f"{rates[w]:,.0f} feeds/s", f"1 worker {rates[1]:,.0f} feeds/s", rates[w] / rates[1],
+            ">= 1.0x", rates[w] / rates[1] >= 1.0)
+        for w in (2, 4)
+    ]
+
+
+def _cluster_rate(database: str, items: list[Any]) -> float:
+    db = open_db(database)
+    try:
+        _store(db, items)
+        started = time.perf_counter()
+        report = Clusterer(ClusterState(db), 72).run()
+        assert report.articles == len(items)
+        return len(items) / (time.perf_counter() - started)
+    finally:
+        db.close()
+
+
+def bench_cluster(n: int = 20_000) -> Row:
+    items = list(stream(n, 500, T0, 2_000, seed=1))
+    pg = _server()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            lite = _cluster_rate(str(Path(tmp) / "bench.db"), items)
+        ours = _cluster_rate(pg.new_database(), items)
+    finally:
+        pg.stop()
+    return Row(f"postgresql: cluster {n:,} articles x ~500 words", f"{ours:,.0f} articles/s",
+               f"SQLite {lite:,.0f} articles/s", ours / lite, ">= 0.7x", ours / lite >= 0.7)
