@@ -10,8 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from aggregator.times import epoch
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -294,7 +298,7 @@ class StoredSketch:
     key: str
     outlet: str
     url: str | None
-    vec: dict[str, float]
+    vec: tuple[list[str], np.ndarray]  # its terms and their weights (year marks weigh 0)
     copy_sig: bytes | None  # None when made by another sketch version: never mixed with ours
     story_sig: bytes | None
     time: float
@@ -303,7 +307,7 @@ class StoredSketch:
     copy_root: int | None
     neighbour: int | None = None
     neighbour_score: float = 0.0
-    neighbour_vec: dict[str, float] | None = None  # given when the neighbour is not loaded
+    neighbour_vec: tuple[list[str], np.ndarray] | None = None  # when the neighbour is not loaded
     story_first_seen: str | None = None
 
 

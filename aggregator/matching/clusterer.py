@@ -13,7 +13,7 @@ import itertools
 import os
 import time as _time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
@@ -71,7 +71,7 @@ class ClusterStore(Protocol):
 
     def load_window(
         self, since: float, until: float, sketch_version: str
-    ) -> list[StoredSketch]: ...
+    ) -> Iterable[StoredSketch]: ...
 
     def save_assignment(
         self,
@@ -281,7 +281,7 @@ class Clusterer:
         for i, (a, e, story_sig) in enumerate(zip(batch, extracted, story_sigs, strict=True)):
             vec = vectors.vec(i, names)
             marks = vectors.marks(i, names)
-            d = doc(a.id, a.key, vec, vectors.of(i), a.time, a.dated, a.outlet, a.url, marks)
+            d = doc(a.id, a.key, vectors.of(i), a.time, a.dated, a.outlet, a.url, marks)
             new_docs.append(d)
             sketches.append(NewSketch(a.id, vec, e.copy_sig, story_sig, a.time, a.dated))
             self.window.add(d, e.copy_sig, story_sig, a.time)
@@ -293,6 +293,7 @@ class Clusterer:
             self.window_seconds,
             self.window.first_seen,
             self._threshold(),
+            names=names,
         )
         forms = {a.id: e.forms for a, e in zip(batch, extracted, strict=True)}
         result = replace(

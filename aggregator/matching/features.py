@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,7 +81,8 @@ def terms(m: Matched, language: str | None) -> dict[str, float]:
     return dict(sorted(counts.items()))
 
 
-def years(vec_terms: Mapping[str, float]) -> frozenset[str]:
+def years(vec_terms: Iterable[str]) -> frozenset[str]:
+    """The year marks among a vector's terms."""
     return frozenset(t for t in vec_terms if t.startswith(YEAR_PREFIX))
 
 
@@ -142,6 +143,11 @@ class Vocabulary:
         return self.ids(terms), np.fromiter(
             (vec[t] for t in terms), dtype=np.float64, count=len(terms)
         )
+
+    def arrays_of(self, terms: Sequence[str], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``arrays`` of a vector given as its terms and their weights."""
+        keep = weights > 0
+        return self.ids([t for t, k in zip(terms, keep.tolist(), strict=True) if k]), weights[keep]
 
 
 @dataclass(frozen=True)
@@ -218,7 +224,25 @@ def shared_terms(a: Mapping[str, float], b: Mapping[str, float], k: int = 6) -> 
     """The terms contributing most to the similarity of two vectors, each once (a name and the
     stem of the same word, "#russian" and "russian", are one term to a reader)."""
     # Largest contribution first, then by term: as tuples, sorted without a key function.
-    common = sorted([(-(a[t] * b[t]), t) for t in a.keys() & b.keys()])
+    return _first_terms(sorted([(-(a[t] * b[t]), t) for t in a.keys() & b.keys()]), k)
+
+
+def shared_of(
+    a: tuple[np.ndarray, np.ndarray, frozenset[str]],
+    b: tuple[np.ndarray, np.ndarray, frozenset[str]],
+    names: Sequence[str],
+    k: int = 6,
+) -> list[str]:
+    """``shared_terms`` of two vectors given as term ids, weights and weightless year marks
+    (``names``: the terms by id), without building either vector's dictionary."""
+    common, ia, ib = np.intersect1d(a[0], b[0], assume_unique=True, return_indices=True)
+    products = (a[1][ia] * b[1][ib]).tolist()
+    ranked = [(-p, names[t]) for p, t in zip(products, common.tolist(), strict=True)]
+    ranked += [(-0.0, year) for year in a[2] & b[2]]
+    return _first_terms(sorted(ranked), k)
+
+
+def _first_terms(common: list[tuple[float, str]], k: int) -> list[str]:
     out: list[str] = []
     for _, t in common:
         term = t.removeprefix(NAME_PREFIX)

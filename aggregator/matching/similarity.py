@@ -38,8 +38,7 @@ class Doc:
 
     id: int
     key: str  # stable article key: tie-breaker and the seed of new story ids
-    vec: Mapping[str, float]  # unit TF-IDF vector (for evidence: the shared terms)
-    ids: np.ndarray  # the same vector as term ids and weights, for batched scoring
+    ids: np.ndarray  # unit TF-IDF vector as term ids and weights
     weights: np.ndarray
     time: float | None  # publication time (epoch seconds) when known
     outlet: str

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aggregator.matching.agglomeration import AverageLink
-from aggregator.matching.features import shared_terms
+from aggregator.matching.features import shared_of
 from aggregator.matching.similarity import (
     NEIGHBOUR_MIN,
     Candidates,
@@ -116,7 +116,10 @@ def assign(
     story_first_seen: Mapping[str, float],
     threshold: float = STORY_THRESHOLD,
     copy_threshold: float = COPY_THRESHOLD,
+    names: Sequence[str] = (),
 ) -> Decision:
+    """The batch's stories, copies and neighbours (``names``: the terms by id, for the
+    evidence of links)."""
     docs: dict[int, Doc] = {d.id: d for d in window}
     docs.update({d.id: d for d in batch})
     order = {d.id: i for i, d in enumerate(batch)}
@@ -138,7 +141,9 @@ def assign(
     sims |= regrouped  # a part's evidence is its pair scores
     _rejoin(clusters, current, window_seconds, threshold, sims)
     story_of, merges = _story_ids(clusters, docs, story_first_seen)
-    links = [_link(d, story_of[d.id], must, clusters.members_of(d.id), sims, docs) for d in batch]
+    links = [
+        _link(d, story_of[d.id], must, clusters.members_of(d.id), sims, docs, names) for d in batch
+    ]
     renamed = dict(merges)
     splits = {
         (renamed.get(cl.split_from, cl.split_from), story_of[cl.members[0]])
@@ -146,7 +151,7 @@ def assign(
         if cl.split_from and not cl.labels
     }
     relinked = [
-        _link(d, story_of[d.id], {}, clusters.members_of(d.id), sims, docs)
+        _link(d, story_of[d.id], {}, clusters.members_of(d.id), sims, docs, names)
         for d in window
         if d.id in parted
     ]
@@ -375,6 +380,7 @@ def _link(
     members: Sequence[int],
     sims: Mapping[tuple[int, int], float],
     docs: Mapping[int, Doc],
+    names: Sequence[str],
 ) -> Link:
     """Why ``d`` is in story ``sid``: the article it repeats (at the same address: with the
     terms they share), else its most similar fellow member (then the lowest id) with the terms
@@ -383,13 +389,17 @@ def _link(
         r = must[d.id]
         if r.kind == "copy":
             return Link(d.id, sid, r.kind, r.score, r.source)
-        shared = tuple(shared_terms(d.vec, docs[r.source].vec))
+        shared = tuple(_shared(d, docs[r.source], names))
         return Link(d.id, sid, r.kind, round(r.score, 4), r.source, shared)
     best = _highest((m, sims[(d.id, m)]) for m in members if (d.id, m) in sims)
     if best is None:
         return Link(d.id, sid, "seed", 1.0, None)
     m, sim = best
-    return Link(d.id, sid, "story", round(sim, 4), m, tuple(shared_terms(d.vec, docs[m].vec)))
+    return Link(d.id, sid, "story", round(sim, 4), m, tuple(_shared(d, docs[m], names)))
+
+
+def _shared(a: Doc, b: Doc, names: Sequence[str]) -> list[str]:
+    return shared_of((a.ids, a.weights, a.years), (b.ids, b.weights, b.years), names)
 
 
 def _founding_order(d: Doc) -> tuple[float, str]:

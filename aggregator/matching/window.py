@@ -9,7 +9,7 @@ the clusterer reads and writes the store.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -26,12 +26,15 @@ SAME_COPY_SIG = 1
 SAME_STORY_SIG = MAX_CANDIDATES
 # An article this close (estimated Jaccard) to an earlier one leaves the copy index once decided.
 NEAR_REPEAT = 0.9
+# Loaded articles scored with their neighbours' terms at a time (bounds the memory it takes).
+RESCORE_CHUNK = 10_000
+# The year marks of an article that names none, shared by all such articles.
+NO_YEARS: frozenset[str] = frozenset()
 
 
 def doc(
     aid: int,
     key: str,
-    vec: dict[str, float],
     arrays: tuple[np.ndarray, np.ndarray],
     t: float,
     dated: bool,
@@ -42,7 +45,7 @@ def doc(
     """An article as the story stage sees it (``arrays``: its vector as term ids, weights;
     ``years``: its year marks)."""
     ids, weights = arrays
-    return Doc(aid, key, vec, ids, weights, t if dated else None, outlet, url, years)
+    return Doc(aid, key, ids, weights, t if dated else None, outlet, url, years or NO_YEARS)
 
 
 class Window:
@@ -59,39 +62,48 @@ class Window:
         self._stories_held: Counter[bytes] = Counter()  # ... and by story signature
         self._near_repeats: set[int] = set()  # new articles to leave the copy index (NEAR_REPEAT)
 
-    def load(self, stored: Sequence[StoredSketch], vocabulary: features.Vocabulary) -> None:
+    def load(self, stored: Iterable[StoredSketch], vocabulary: features.Vocabulary) -> None:
         """Fill the window with the articles the store kept, scored with their stored
         neighbours as before the restart, and their stories' first sights; those it holds
-        already stay as they are."""
-        stored = [s for s in stored if s.id not in self.docs]
+        already stay as they are. The stored articles are read one at a time, so what the
+        window holds is all the memory loading it takes."""
+        near: list[tuple[int, int, float, tuple[np.ndarray, np.ndarray] | None]] = []
         for s in stored:
-            arrays = vocabulary.arrays(s.vec)
+            if s.id in self.docs:
+                continue
+            terms, weights = s.vec
+            years = features.years(terms)
             d = doc(
-                s.id, s.key, s.vec, arrays, s.time, s.dated, s.outlet, s.url, features.years(s.vec)
+                s.id,
+                s.key,
+                vocabulary.arrays_of(terms, weights),
+                s.time,
+                s.dated,
+                s.outlet,
+                s.url,
+                years,
             )
             d = replace(d, story_id=s.story_id, copy_root=s.copy_root)
             # Signatures of another sketch version: the story sketch is rebuilt from the stored
             # terms; the copy sketch needs the text, so such articles sit out copy detection.
             story_sig = s.story_sig or sketch.signature(
-                features.key_terms(s.vec), sketch.STORY_PERMS
+                features.key_terms(dict(zip(terms, weights.tolist(), strict=True))),
+                sketch.STORY_PERMS,
             )
             self.add(d, s.copy_sig, story_sig, s.time)
-        found = []
-        for s in stored:
-            if s.neighbour is None:
-                continue
-            near = self.docs.get(s.neighbour)
-            if near is not None:
-                ids, weights = near.ids, near.weights
-            elif s.neighbour_vec is not None:  # the neighbour is older than the window
-                ids, weights = vocabulary.arrays(s.neighbour_vec)
-            else:
-                continue
-            found.append((self.docs[s.id], ids, weights, s.neighbour, s.neighbour_score))
-        self.docs.update((d.id, d) for d in with_neighbours(found))
-        self.first_seen.update(
-            (s.story_id, epoch(s.story_first_seen)) for s in stored if s.story_first_seen
-        )
+            if s.story_first_seen:
+                self.first_seen[s.story_id] = epoch(s.story_first_seen)
+            if s.neighbour is not None:
+                outside = vocabulary.arrays_of(*s.neighbour_vec) if s.neighbour_vec else None
+                near.append((s.id, s.neighbour, s.neighbour_score, outside))
+        for start in range(0, len(near), RESCORE_CHUNK):
+            found = []
+            for aid, neighbour, score, outside in near[start : start + RESCORE_CHUNK]:
+                held = self.docs.get(neighbour)
+                arrays = (held.ids, held.weights) if held is not None else outside
+                if arrays is not None:
+                    found.append((self.docs[aid], *arrays, neighbour, score))
+            self.docs.update((d.id, d) for d in with_neighbours(found))
 
     def add(self, d: Doc, copy_sig: bytes | None, story_sig: bytes, t: float) -> None:
         self.docs[d.id] = d

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from itertools import groupby
 from typing import Any
@@ -309,16 +309,17 @@ class ClusterState:
         row = self.db.execute("SELECT value FROM meta WHERE key='n_docs'").fetchone()
         return df, int(row[0]) if row else 0
 
-    def load_window(self, since: float, until: float, sketch_version: str) -> list[StoredSketch]:
+    def load_window(
+        self, since: float, until: float, sketch_version: str
+    ) -> Iterator[StoredSketch]:
         """The clustered articles from ``since`` to ``until`` (epoch seconds, both included), with
-        when their stories were first seen; signatures of another sketch version (seed, scheme or
-        library) come back as None."""
-        rows = self.db.query(
-            f"""SELECT s.article_id, a.feed_url || '#' || a.key AS key, a.outlet, a.url, s.terms,
+        when their stories were first seen, one at a time as the database gives them;
+        signatures of another sketch version (seed, scheme or library) come back as None."""
+        rows = self.db.execute(
+            f"""SELECT s.article_id, a.feed_url || '#' || a.key, a.outlet, a.url, s.terms,
                       s.copy_sig, s.story_sig, s.time, s.dated, l.story_id, c.source_id,
                       s.sketch_version, s.neighbour, s.neighbour_score,
-                      CASE WHEN n.time < ? OR n.time > ? THEN n.terms END AS neighbour_terms,
-                      t.first_seen
+                      CASE WHEN n.time < ? OR n.time > ? THEN n.terms END, t.first_seen
                FROM article_sketches s JOIN articles a ON a.id = s.article_id
                JOIN story_links l ON l.article_id = s.article_id
                LEFT JOIN copies c ON c.article_id = s.article_id
@@ -327,26 +328,42 @@ class ClusterState:
                WHERE s.time >= ? AND s.time <= ?{self._only} ORDER BY s.article_id""",
             (since, until, since, until, *self._args),
         )
-        return [
-            StoredSketch(
-                id=r["article_id"],
-                key=r["key"],
-                outlet=r["outlet"],
-                url=r["url"],
-                vec=vectors.loads(r["terms"]),
-                copy_sig=r["copy_sig"] if r["sketch_version"] == sketch_version else None,
-                story_sig=r["story_sig"] if r["sketch_version"] == sketch_version else None,
-                time=r["time"],
-                dated=bool(r["dated"]),
-                story_id=r["story_id"],
-                copy_root=r["source_id"],
-                neighbour=r["neighbour"],
-                neighbour_score=r["neighbour_score"] or 0.0,
-                neighbour_vec=vectors.loads(r["neighbour_terms"]) if r["neighbour_terms"] else None,
-                story_first_seen=r["first_seen"],
+        for (
+            aid,
+            key,
+            outlet,
+            url,
+            terms,
+            copy_sig,
+            story_sig,
+            time,
+            dated,
+            story_id,
+            source,
+            version,
+            neighbour,
+            neighbour_score,
+            neighbour_terms,
+            first_seen,
+        ) in rows:
+            ours = version == sketch_version
+            yield StoredSketch(
+                id=aid,
+                key=key,
+                outlet=outlet,
+                url=url,
+                vec=vectors.load_pair(terms),
+                copy_sig=bytes(copy_sig) if ours else None,
+                story_sig=bytes(story_sig) if ours else None,
+                time=time,
+                dated=bool(dated),
+                story_id=story_id,
+                copy_root=source,
+                neighbour=neighbour,
+                neighbour_score=neighbour_score or 0.0,
+                neighbour_vec=vectors.load_pair(neighbour_terms) if neighbour_terms else None,
+                story_first_seen=first_seen,
             )
-            for r in rows
-        ]
 
     def save_assignment(
         self,

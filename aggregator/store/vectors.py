@@ -25,6 +25,19 @@ def dumps(vec: Mapping[str, float]) -> bytes:
     return len(vec).to_bytes(_COUNT, "little") + weights.tobytes() + terms.encode("utf-8")
 
 
+def load_pair(stored: bytes | str) -> tuple[list[str], np.ndarray]:
+    """A stored vector as its terms and their weights (float64, as the clusterer computes), in
+    either format, without a dictionary."""
+    if isinstance(stored, str):
+        vec = loads(stored)
+        return list(vec), np.fromiter(vec.values(), dtype=np.float64, count=len(vec))
+    n = int.from_bytes(stored[:_COUNT], "little")
+    if not n:
+        return [], np.zeros(0)
+    weights = np.frombuffer(stored, dtype="<f4", count=n, offset=_COUNT).astype(np.float64)
+    return stored[_COUNT + 4 * n :].decode("utf-8").split("\n"), weights
+
+
 def loads(stored: bytes | str) -> dict[str, float]:
     """A stored vector, in either format."""
     if isinstance(stored, str):

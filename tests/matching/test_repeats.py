@@ -21,7 +21,7 @@ def test_a_copy_of_the_outlets_own_item_is_a_version_scored_by_its_text() -> Non
     other = replace(_doc(3, {"quake": 0.6, "chile": 0.8}, ids), url="https://y.example/3",
                     outlet="Other")
     decision = assign([edited, other], [earlier], {2: [1], 3: [1]}, {2: [(1, 0.7)], 3: [(1, 0.7)]},
-                    72 * 3600.0, {})
+                    72 * 3600.0, {}, names=sorted(ids, key=ids.__getitem__))
     result = decision.assignment
     links = {lk.article_id: lk for lk in result.links}
     assert (links[2].kind, links[2].score) == ("version", 0.96)  # 0.8 x 0.6 + 0.6 x 0.8
@@ -38,7 +38,8 @@ def test_an_address_is_matched_against_its_latest_articles(agreeing: int, linked
     window = [replace(_doc(i, {f"event{i}": 1.0}, ids), url="https://x.example/", story_id=f"s{i}")
               for i in range(12)]
     new = replace(_doc(20, {f"event{agreeing}": 0.8, "update": 0.6}, ids), url="https://x.example/")
-    decision = assign([new], window, {20: []}, {}, 72 * 3600.0, {})
+    decision = assign([new], window, {20: []}, {}, 72 * 3600.0, {},
+                      names=sorted(ids, key=ids.__getitem__))
     result = decision.assignment
     (link,) = result.links
     assert (link.kind, link.matched_article_id) == (("version", agreeing) if linked else ("seed", None))

@@ -19,7 +19,6 @@ def _doc(aid: int, vec: dict[str, float], ids: dict[str, int]) -> Doc:
     return Doc(
         aid,
         f"k{aid}",
-        vec,
         np.array([ids[t] for t in vec], dtype=np.int64),
         np.array(list(vec.values())),
         None,
@@ -48,7 +47,8 @@ def test_assign_scores_candidates_with_empty_vectors() -> None:
     a = _doc(1, {"quake": 0.8, "chile": 0.6}, ids)
     b = _doc(2, {"quake": 0.6, "chile": 0.8}, ids)
     empty = _doc(3, {}, ids)
-    decision = assign([a, b, empty], [], {1: [2, 3], 2: [3]}, {}, 72 * 3600.0, {})
+    decision = assign([a, b, empty], [], {1: [2, 3], 2: [3]}, {}, 72 * 3600.0, {},
+                      names=sorted(ids, key=ids.__getitem__))
     result = decision.assignment
     story = {lk.article_id: lk.story_id for lk in result.links}
     assert story[1] == story[2] != story[3]
@@ -60,7 +60,8 @@ def test_nearest_neighbours_are_found_both_ways_and_expand_the_vector() -> None:
     b = _doc(2, {"quake": 0.6, "chile": 0.8}, ids)
     c = _doc(3, {"quake": 0.6, "valparaiso": 0.8}, ids)
     far = _doc(4, {"election": 1.0}, ids)
-    decision = assign([a, b, c, far], [], {1: [2, 3], 2: [3], 3: [], 4: []}, {}, 72 * 3600.0, {})
+    decision = assign([a, b, c, far], [], {1: [2, 3], 2: [3], 3: [], 4: []}, {}, 72 * 3600.0, {},
+                      names=sorted(ids, key=ids.__getitem__))
     nearest = {d.id: (d.neighbour, round(d.neighbour_score, 2)) for d in decision.rescored}
     # 1-2 (0.96) is the closest pair; 3 is closest to 1 (0.48) rather than 2 (0.36); 4 has none.
     assert nearest == {1: (2, 0.96), 2: (1, 0.96), 3: (1, 0.48)}

@@ -308,7 +308,7 @@ def test_an_old_item_is_clustered_in_its_own_time_without_loading_the_archive(
     real = ClusterState.load_window
 
     def counting(self: ClusterState, *args: object) -> list[StoredSketch]:
-        found = real(self, *args)  # type: ignore[arg-type]
+        found = list(real(self, *args))  # type: ignore[arg-type]
         loaded.append(len(found))
         return found
 
@@ -421,7 +421,7 @@ def _doc(aid: int, terms: dict[str, float], ids: dict[str, int], story: str | No
          hours: float) -> Doc:
     norm = sum(w * w for w in terms.values()) ** 0.5
     vec = {t: w / norm for t, w in terms.items()}
-    return Doc(aid, f"k{aid}", vec, np.array([ids.setdefault(t, len(ids)) for t in vec]),
+    return Doc(aid, f"k{aid}", np.array([ids.setdefault(t, len(ids)) for t in vec]),
                np.array(list(vec.values())), hours * 3600, "Outlet", None, story_id=story)
 
 
@@ -436,7 +436,8 @@ def test_a_story_is_regrouped_when_it_grows_and_kept_while_it_holds(peru: dict[s
     b = _doc(2, peru, ids, "S", 1)
     c = _doc(3, {"quake": 1, "chile": 1, "valparaiso": 1}, ids, None, 2)
     d = _doc(4, {"quake": 0.5, "chile": 1, "valparaiso": 1}, ids, None, 2.1)
-    decision = assign([c, d], [a, b], {3: [1, 2], 4: [1, 2, 3]}, {}, 72 * 3600.0, {"S": 0.0})
+    decision = assign([c, d], [a, b], {3: [1, 2], 4: [1, 2, 3]}, {}, 72 * 3600.0, {"S": 0.0},
+                      names=sorted(ids, key=ids.__getitem__))
     result = decision.assignment
     story = {lk.article_id: lk.story_id for lk in result.links + result.relinked}
     assert story[3] == story[4] == "S" and result.merges == ()
@@ -498,11 +499,13 @@ def test_clusters_the_sketches_left_apart_join_when_every_pair_is_scored() -> No
     b1 = _doc(3, {"quake": 0.6, "chile": 0.8}, ids, None, 0.2)
     b2 = _doc(4, {"quake": 0.6, "chile": 0.8}, ids, None, 0.3)
     candidates = {1: [2, 3], 2: [], 3: [4], 4: []}
-    decision = assign([a1, a2, b1, b2], [], candidates, {}, 72 * 3600.0, {}, threshold=0.33)
+    decision = assign([a1, a2, b1, b2], [], candidates, {}, 72 * 3600.0, {}, threshold=0.33,
+                      names=sorted(ids, key=ids.__getitem__))
     result = decision.assignment
     assert len({lk.story_id for lk in result.links}) == 1
     # A bar the full average does not clear keeps them apart.
-    decision = assign([a1, a2, b1, b2], [], candidates, {}, 72 * 3600.0, {}, threshold=0.99)
+    decision = assign([a1, a2, b1, b2], [], candidates, {}, 72 * 3600.0, {}, threshold=0.99,
+                      names=sorted(ids, key=ids.__getitem__))
     result = decision.assignment
     assert len({lk.story_id for lk in result.links}) == 2
 
