@@ -112,7 +112,12 @@ def edges(
     articles whose nearest neighbour is new or closer, re-scored with it. Pass 1 scores the
     candidates by plain cosine to find the neighbours; pass 2 scores those at RESCORE_FROM or
     more again with each article's neighbour terms added."""
-    table = _Table(list(docs.values()), order)
+    # The table holds the batch and its candidates only: what a batch costs does not grow with
+    # the window.
+    wanted = {d.id for d in batch}
+    for d in batch:
+        wanted.update(np.asarray(candidates.get(d.id, _NO_ROWS)).tolist())
+    table = _Table([docs[i] for i in wanted if i in docs], order)
     scored: list[tuple[Doc, np.ndarray, np.ndarray, np.ndarray]] = []  # doc, rows, ids, factors
     for d, rows in zip(
         batch, table.candidates(batch, candidates, order, window_seconds), strict=True
