@@ -56,8 +56,15 @@ def run_poll(
     (claimed, so it runs beside other pollers), and clustering is left to the clusterer that
     holds the lock, if one does."""
     database = config.settings.database
-    if is_url(database) and not options.force:
-        report = run_worker(config, options, progress=progress)
+    if is_url(database):
+        if options.force:  # every feed at once, claimed or not: only when no worker runs
+            db = open_db(database)
+            try:
+                report = asyncio.run(poll(db, config, options, progress))
+            finally:
+                db.close()
+        else:
+            report = run_worker(config, options, progress=progress)
         try:
             return report, run_cluster(config, options.now) if cluster else None
         except LockedError:

@@ -436,3 +436,19 @@ def test_a_users_days_on_postgresql_from_two_machines(
             assert (Path(config.settings.site_dir) / "index.html").is_file()
     stories = list_stories(machines[1], since="2026-10-01", min_outlets=2)
     assert len(stories) == 3 and all(len(s.outlets) == 2 for s in stories)
+
+
+def test_poll_and_poll_force_on_postgresql(pg_url: str, server: FeedServer, tmp_path: Path) -> None:
+    server.routes["/a"] = respond(rss([{"title": "Harbour bridge closes after cracks found",
+                                        "link": "https://example.org/a", "guid": "a",
+                                        "description": "Inspectors closed the harbour bridge.",
+                                        "pubDate": "Mon, 02 Nov 2026 07:00:00 GMT"}]))
+    config = write_config(tmp_path, [{"url": f"http://127.0.0.1:{server.port}/a",
+                                      "outlet": "Post"}], {"database": pg_url})
+    for args, expected in ((["poll"], "1 new articles"), (["poll"], "0 new articles"),
+                           (["poll", "--force"], "0 new articles")):
+        done = subprocess.run([sys.executable, "-m", "aggregator", "--config", str(config), *args],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert expected in done.stdout, done.stdout
+    assert len(server.requests) == 2  # the second poll found nothing due; --force polled anyway
