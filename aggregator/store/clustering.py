@@ -61,6 +61,22 @@ def _save_merges(db: Database, merges: Sequence[tuple[str, str]], at: str) -> se
     return {new for _, new in merges}
 
 
+def _count_terms(db: Database, increments: dict[str, int]) -> None:
+    """Add a batch's term counts to the statistics, in term order: clusterers of other
+    partitions lock the same rows in the same order. PostgreSQL takes them as two arrays in one
+    statement (a statement per term cost half the time a batch spends storing)."""
+    ordered = sorted(increments.items())
+    upsert = " ON CONFLICT(term) DO UPDATE SET df = term_df.df + excluded.df"
+    if db.dialect == "postgresql":
+        db.execute(
+            "INSERT INTO term_df (term, df) SELECT t, n FROM unnest(?::text[], ?::bigint[])"
+            " AS u(t, n) ORDER BY t" + upsert,
+            ([t for t, _ in ordered], [n for _, n in ordered]),
+        )
+    else:
+        db.executemany("INSERT INTO term_df (term, df) VALUES (?, ?)" + upsert, ordered)
+
+
 def _terms_json(terms: Sequence[str]) -> str:
     """A link's shared terms as stored (``story_links.shared_terms``)."""
     return json.dumps(list(terms), ensure_ascii=False)
@@ -382,12 +398,7 @@ class ClusterState:
         db = self.db
         with db.transaction():
             _save_sketches(db, sketches, assignment, sketch_version)
-            # In term order: clusterers of other partitions lock the same rows in the same order.
-            db.executemany(
-                "INSERT INTO term_df (term, df) VALUES (?, ?) "
-                "ON CONFLICT(term) DO UPDATE SET df = term_df.df + excluded.df",
-                sorted(df_increments.items()),
-            )
+            _count_terms(db, df_increments)
             db.execute(
                 "INSERT INTO meta (key, value) VALUES ('n_docs', ?) ON CONFLICT(key) DO UPDATE"
                 " SET value = CAST(CAST(meta.value AS INTEGER) + ? AS TEXT)",
