@@ -28,11 +28,14 @@ MIN_EDGE = 0.05
 RESCORE_FROM = 0.02
 
 
+# Term ids as an article's vector holds them (a vocabulary stays far below 2^31 terms).
+TERM_ID = np.int32
+
 # Each new article's candidates (article ids): as the window's index finds them, or a list.
 Candidates = Mapping[int, "np.ndarray | Sequence[int]"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Doc:
     """An article as the story stage sees it."""
 
@@ -88,8 +91,8 @@ def with_neighbours(
                 d,
                 neighbour=neighbour,
                 neighbour_score=score,
-                expanded_ids=union[lo:hi],
-                expanded_weights=summed[lo:hi] / norm if norm else summed[lo:hi],
+                expanded_ids=union[lo:hi].astype(TERM_ID),
+                expanded_weights=summed[lo:hi] / norm if norm else summed[lo:hi].copy(),
             )
         )
     return out

@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from aggregator.matching import features, sketch
-from aggregator.matching.similarity import Doc, with_neighbours
+from aggregator.matching.similarity import TERM_ID, Doc, with_neighbours
 from aggregator.model import Assignment, StoredSketch
 from aggregator.times import epoch
 
@@ -45,7 +45,16 @@ def doc(
     """An article as the story stage sees it (``arrays``: its vector as term ids, weights;
     ``years``: its year marks)."""
     ids, weights = arrays
-    return Doc(aid, key, ids, weights, t if dated else None, outlet, url, years or NO_YEARS)
+    return Doc(
+        aid,
+        key,
+        ids.astype(TERM_ID),
+        weights.copy(),  # its own, not a view holding a whole batch's array
+        t if dated else None,
+        outlet,
+        url,
+        years or NO_YEARS,
+    )
 
 
 class Window:
