@@ -395,9 +395,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--fallback",
         type=_number(0.1, 86400.0, "a number of seconds from 0.1 to 86400"),
-        default=60.0,
         metavar="SECONDS",
-        help="with --follow: look for work this often when no poller's notification comes",
+        help="with --follow: look for work this often when no poller's notification comes "
+        "(default 60)",
     )
     s.add_argument(
         "--partition",

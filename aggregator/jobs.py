@@ -170,13 +170,13 @@ def follow_cluster(
     say: Callable[[str], None],
     report: Callable[[ClusterReport], None],
     stop: threading.Event | None = None,
-    fallback: float = FOLLOW_FALLBACK,
+    fallback: float | None = None,
     partition: str | None = None,
     now: Clock = _now,
 ) -> None:
     """The clusterer of a PostgreSQL store, as a service: waits as a standby while another
     holds the lock, then clusters whatever is pending, woken by the pollers' notifications
-    (or every ``fallback`` seconds), until ``stop`` is set. ``say`` gets a line per change of
+    (or every ``fallback`` seconds, FOLLOW_FALLBACK by default), until ``stop`` is set. ``say`` gets a line per change of
     role, ``report`` each run that clustered articles."""
     stop = stop or threading.Event()
     if bool(partition) != bool(config.settings.partition_by):
@@ -207,7 +207,7 @@ def follow_cluster(
                 r = clusterer.run()
                 if r.articles:
                     report(r)
-                deadline = time.monotonic() + fallback
+                deadline = time.monotonic() + (fallback or FOLLOW_FALLBACK)
                 while not stop.is_set() and time.monotonic() < deadline:
                     if db.wait(min(1.0, max(0.0, deadline - time.monotonic()))):
                         break

@@ -293,6 +293,19 @@ def test_two_clusterers_one_works_the_other_takes_over_when_it_is_killed(
                 lines.proc.stdout.close()
 
 
+def _machines(tmp_path: Path, names: tuple[str, ...], pg_url: str, smtp: Sink,
+              feeds: list[dict[str, Any]]) -> list[Config]:
+    """A folder and a feeds.toml per machine, each with the same database and mail server."""
+    email = {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "security": "none",  # type: ignore[attr-defined]
+             "sender": "digest@example.org", "recipients": ["ana@example.org"]}
+    machines = []
+    for name in names:
+        folder = tmp_path / name
+        folder.mkdir()
+        machines.append(load_config(write_config(folder, feeds, {"database": pg_url}, email)))
+    return machines
+
+
 def test_two_machines_sending_the_digest_at_once_send_it_once(
         pg_url: str, server: FeedServer, tmp_path: Path, smtp: Sink) -> None:
     server.routes["/a"] = respond(rss([{"title": "Harbour bridge closes after cracks found",
@@ -300,15 +313,8 @@ def test_two_machines_sending_the_digest_at_once_send_it_once(
                                         "description": "Inspectors closed the harbour bridge.",
                                         "pubDate": "Mon, 02 Nov 2026 07:00:00 GMT"}]))
     now = datetime(2026, 11, 2, 18, 0, tzinfo=UTC)
-    email = {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "security": "none",  # type: ignore[attr-defined]
-             "sender": "digest@example.org", "recipients": ["ana@example.org"]}
-    machines = []
-    for name in ("one", "two"):
-        folder = tmp_path / name
-        folder.mkdir()
-        machines.append(load_config(write_config(
-            folder, [{"url": f"http://127.0.0.1:{server.port}/a", "outlet": "Post"}],
-            {"database": pg_url}, email)))
+    machines = _machines(tmp_path, ("one", "two"), pg_url, smtp,
+                         [{"url": f"http://127.0.0.1:{server.port}/a", "outlet": "Post"}])
     run_worker(machines[0], PollOptions(now=lambda: now))
     run_cluster(machines[1], now=lambda: now)
     start = threading.Barrier(2)
@@ -406,15 +412,9 @@ def test_a_users_days_on_postgresql_from_two_machines(
         pg_url: str, server: FeedServer, tmp_path: Path, smtp: Sink) -> None:
     from aggregator.jobs import run_all
 
-    email = {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "security": "none",  # type: ignore[attr-defined]
-             "sender": "digest@example.org", "recipients": ["ana@example.org"]}
-    machines = []
-    for name in ("poller", "publisher"):
-        folder = tmp_path / name
-        folder.mkdir()
-        machines.append(load_config(write_config(
-            folder, [{"url": f"http://127.0.0.1:{server.port}/{o}", "outlet": o}
-                     for o in ("post", "times")], {"database": pg_url}, email)))
+    machines = _machines(tmp_path, ("poller", "publisher"), pg_url, smtp,
+                         [{"url": f"http://127.0.0.1:{server.port}/{o}", "outlet": o}
+                          for o in ("post", "times")])
     events = [("Harbour bridge closes after inspectors find cracks", "bridge cracks inspectors"),
               ("Dockers strike at the container port over pay", "dockers strike pay port"),
               ("Flood warning issued as river rises in the valley", "flood river valley warning")]
