@@ -7,6 +7,7 @@ Pure functions shared by the XML parser (parse.py, feedparser) and the JSON Feed
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime, timedelta
 
 from aggregator import urls
@@ -32,6 +33,10 @@ EARLIEST_YEAR = 1990
 MAX_TTL_MINUTES = MINUTES_IN_A_YEAR
 # The most digits read of a number a feed gives (a ttl of hundreds of digits is no schedule).
 MAX_DIGITS = 9
+# A language as a feed may give it: a BCP 47 tag's shape ("en", "pt-br", "zh-hant"), lowercased.
+_LANGUAGE = re.compile(r"[a-z]{2,8}(?:-[a-z0-9]{1,8})*")
+# The longest language tag kept.
+MAX_LANGUAGE = 10
 
 
 def ttl_minutes(value: object) -> int | None:
@@ -88,3 +93,11 @@ def article(
         published_raw=sanitize.one_line(raw_date[:MAX_RAW_DATE]),
         language=language,
     )
+
+
+def language_tag(value: object) -> str | None:
+    """A feed's or an item's language, lowercased, or None when it is not shaped like one."""
+    if not isinstance(value, str):
+        return None
+    tag = value.strip().lower().replace("_", "-")[:MAX_LANGUAGE].rstrip("-")
+    return tag if _LANGUAGE.fullmatch(tag) else None

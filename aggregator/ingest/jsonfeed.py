@@ -44,7 +44,7 @@ def parse(body: bytes, final_url: str, language: str | None, now: datetime) -> P
         raise ParseError("parse_error", "JSON Feed without a list of items")
     home = urls.canonical(_text(doc.get("home_page_url")), final_url)
     base = home or final_url
-    lang = language or _short(doc.get("language"))
+    lang = language or items.language_tag(doc.get("language"))
     feed_author = _author(doc)
     articles: list[Article] = []
     for entry in entries[: items.MAX_ITEMS]:
@@ -76,16 +76,12 @@ def _article(
         author=_author(e) or feed_author,
         published=items.usable_date(_date(raw), now),
         raw_date=raw,
-        language=_short(e.get("language")) or language,
+        language=items.language_tag(e.get("language")) or language,
     )
 
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
-
-
-def _short(value: Any) -> str | None:
-    return _text(value).strip().lower()[:10] or None
 
 
 def _author(obj: dict[str, Any]) -> str:

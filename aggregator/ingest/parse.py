@@ -60,7 +60,7 @@ def parse_feed(
         raise ParseError("not_a_feed", f"not an RSS, Atom or JSON feed{detail}")
     feed = d.get("feed") or {}
     base = urls.canonical(feed.get("link"), final_url) or final_url
-    lang = language or _short(feed.get("language"))
+    lang = language or items.language_tag(feed.get("language"))
     articles = []
     for entry in entries[: items.MAX_ITEMS]:
         a = _article(entry, base, lang, now)
@@ -72,12 +72,6 @@ def parse_feed(
         ttl_minutes=items.ttl_minutes(feed.get("ttl")),
         link=urls.canonical(feed.get("link"), final_url),
     )
-
-
-def _short(value: Any) -> str | None:
-    if not value or not isinstance(value, str):
-        return None
-    return value.strip().lower()[:10] or None
 
 
 def _date(e: Any, now: datetime) -> tuple[datetime | None, str]:

@@ -131,3 +131,23 @@ def test_a_json_feed_is_polled_and_stored(server: FeedServer, tmp_path: Path) ->
         "SELECT key, title, published FROM articles").fetchall()
     assert rows == [("http://therecord.co/chris-parrish", "Special #1 - Chris Parrish",
                      "2014-05-09T21:04:00Z")]
+
+
+@pytest.mark.parametrize(("given", "kept"), [
+    ("en", "en"), (" EN-us ", "en-us"), ("pt_BR", "pt-br"), ("zh-Hant-TW", "zh-hant-tw"),
+    ("fr\x00", None), ("en\nfr", None), ("", None), ("🇫🇷", None), (7, None), (None, None),
+    ("english", "english"),
+])
+def test_a_language_is_kept_only_when_shaped_like_one(given: object, kept: str | None) -> None:
+    assert items.language_tag(given) == kept
+
+
+def test_nul_characters_reach_no_stored_field() -> None:
+    doc = {"version": "https://jsonfeed.org/version/1.1", "title": "T\u0000", "language": "en\u0000",
+           "items": [{"id": "1\u0000", "url": "https://e.org/a\u0000b", "title": "x\u0000y",
+                      "content_html": "<p>a\u0000</p>", "summary": "s\u0000",
+                      "authors": [{"name": "n\u0000"}], "language": "fr\u0000",
+                      "date_published": "2026-11-01T00:00:00Z\u0000"}]}
+    parsed = _parse(doc)
+    values = [getattr(a, f) for a in parsed.articles for f in a.__dataclass_fields__]  # type: ignore[attr-defined]
+    assert values and not [v for v in values if isinstance(v, str) and "\x00" in v]
