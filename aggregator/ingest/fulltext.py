@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import trafilatura
 
+from aggregator.ingest.sanitize import strip_controls
+
 # Longest extracted text kept for matching; the clusterer reads only the lead anyway.
 MAX_TEXT = 20_000
 
@@ -21,4 +23,5 @@ def extract(page: bytes, url: str) -> str:
         include_tables=False,
         favor_precision=True,
     )
-    return (text or "")[:MAX_TEXT]
+    # Control characters out whatever the extractor keeps: PostgreSQL stores no NUL in text.
+    return strip_controls(text or "")[:MAX_TEXT]
