@@ -53,6 +53,8 @@ FULLTEXT_DEADLINES = 2
 FULLTEXT_WAIT = timedelta(days=1)
 # A poller's claim on a feed lasts this many times the longest the feed's poll can take.
 LEASE_MARGIN = 2
+# Seconds a worker with no feed due waits before it looks again.
+WORKER_IDLE = 5.0
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ class WorkOptions:
 
     lease: timedelta
     until_idle: bool = True
-    idle: float = 5.0
+    idle: float = WORKER_IDLE
     stop: threading.Event | None = None
 
 

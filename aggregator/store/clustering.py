@@ -64,7 +64,7 @@ def _save_merges(db: Database, merges: Sequence[tuple[str, str]], at: str) -> se
 def _count_terms(db: Database, increments: dict[str, int]) -> None:
     """Add a batch's term counts to the statistics, in term order: clusterers of other
     partitions lock the same rows in the same order. PostgreSQL takes them as two arrays in one
-    statement (a statement per term cost half the time a batch spends storing)."""
+    statement (docs/tuning.md, "Speed")."""
     ordered = sorted(increments.items())
     upsert = " ON CONFLICT(term) DO UPDATE SET df = term_df.df + excluded.df"
     if db.dialect == "postgresql":
