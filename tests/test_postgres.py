@@ -454,3 +454,45 @@ def test_poll_and_poll_force_on_postgresql(pg_url: str, server: FeedServer, tmp_
         assert done.returncode == 0, done.stderr
         assert expected in done.stdout, done.stdout
     assert len(server.requests) == 2  # the second poll found nothing due; --force polled anyway
+
+
+def test_per_host_holds_across_pollers(pg_url: str, server: FeedServer, tmp_path: Path) -> None:
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+
+    def counted(body: bytes) -> Any:
+        answer = respond(body)
+
+        def fn(h: Any) -> None:
+            with lock:
+                in_flight[0] += 1
+                most[0] = max(most[0], in_flight[0])
+            try:
+                time.sleep(0.3)
+                answer(h)
+            finally:
+                with lock:
+                    in_flight[0] -= 1
+
+        return fn
+
+    feeds = []
+    for i in range(8):
+        server.routes[f"/{i}"] = counted(rss([{"title": f"Item {i}", "guid": f"g{i}",
+                                                "link": f"https://example.org/{i}"}]))
+        feeds.append({"url": f"http://127.0.0.1:{server.port}/{i}", "outlet": f"Outlet {i}"})
+    # One feed at a time per poller: three pollers would have three requests in flight.
+    config = load_config(write_config(tmp_path, feeds, {"database": pg_url, "per_host": 2,
+                                                         "concurrency": 1}))
+    moment = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    procs = [SPAWN.Process(target=_worker, args=(config, moment.isoformat())) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    db = open_db(pg_url)
+    (polled,) = db.execute("SELECT COUNT(*) FROM feeds WHERE last_success IS NOT NULL").fetchone()
+    db.close()
+    assert polled == 8
+    assert most[0] == 2  # three pollers, one host, per_host = 2: never more than two at once

@@ -11,10 +11,12 @@ import asyncio
 import contextlib
 import hashlib
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from aggregator import urls
 from aggregator.errors import AggregatorError, FetchError, ParseError
@@ -55,6 +57,8 @@ FULLTEXT_WAIT = timedelta(days=1)
 LEASE_MARGIN = 2
 # Seconds a worker with no feed due waits before it looks again.
 WORKER_IDLE = 5.0
+# Seconds a claimed feed waits before it tries again for a place among its host's polls.
+HOST_WAIT = 0.2
 
 
 @dataclass(frozen=True)
@@ -153,11 +157,12 @@ async def work(
     ):
         run = _Run(db, config, fetcher, pool, options, unchanged)
         running: set[asyncio.Task[PollOutcome]] = set()
+        held: dict[str, set[int]] = defaultdict(set)  # host -> the slots this worker holds
         try:
             while not (worker.stop and worker.stop.is_set()):
                 free = slots - len(running)
                 claimed = claims.claim_due(db, options.now(), worker.lease, free) if free else []
-                running |= {asyncio.create_task(_poll_one(run, s)) for s in claimed}
+                running |= {asyncio.create_task(_within_host(run, s, held)) for s in claimed}
                 if not running:
                     _save_unchanged(db, unchanged)
                     if worker.until_idle:
@@ -178,6 +183,20 @@ async def work(
     polled = {o.url for o in outcomes}
     _, waiting = due_feeds(db, config, options.now(), force=False)
     return _report(config, outcomes, [w for w in waiting if w.url not in polled])
+
+
+async def _within_host(run: _Run, state: FeedState, held: dict[str, set[int]]) -> PollOutcome:
+    """Poll a feed once its host has a free place among ``per_host`` across every poller."""
+    host = urlsplit(fetch_url(state)).hostname or ""
+    slots = run.config.settings.limits.per_host
+    while (slot := claims.take_host_slot(run.db, host, slots, held[host])) is None:
+        await asyncio.sleep(HOST_WAIT)
+    held[host].add(slot)
+    try:
+        return await _poll_one(run, state)
+    finally:
+        held[host].discard(slot)
+        claims.release_host_slot(run.db, host, slot)
 
 
 async def _pause(seconds: float, stop: threading.Event | None) -> None:

@@ -9,6 +9,8 @@ claim at once and none waits; on SQLite the one writer claims alone.
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from aggregator.model import FeedState
@@ -36,3 +38,31 @@ def claim_due(db: Database, now: datetime, lease: timedelta, limit: int) -> list
             {"now": iso(now), "lease_end": iso(now + lease), "limit": limit},
         )
     return sorted((state(r) for r in rows), key=lambda s: s.url)
+
+
+def take_host_slot(db: Database, host: str, slots: int, held: Collection[int]) -> int | None:
+    """One of the ``slots`` places a host has for polls at once across every poller (``held``:
+    those this poller holds already), or None while all are taken. On PostgreSQL a place is a
+    session advisory lock, let go when the poller's connection ends; SQLite has one poller."""
+    if db.dialect != "postgresql":
+        return 0
+    for slot in range(slots):
+        if slot in held:
+            continue
+        (taken,) = db.execute(
+            "SELECT pg_try_advisory_lock(?, ?)", (_host_key(host), slot)
+        ).fetchone()
+        if taken:
+            return slot
+    return None
+
+
+def release_host_slot(db: Database, host: str, slot: int) -> None:
+    if db.dialect == "postgresql":
+        db.execute("SELECT pg_advisory_unlock(?, ?)", (_host_key(host), slot))
+
+
+def _host_key(host: str) -> int:
+    """A host as the first of an advisory lock's two 32-bit keys (a key space apart from the
+    clusterer's 64-bit ones)."""
+    return zlib.crc32(host.encode()) - 2**31
