@@ -28,6 +28,8 @@ def load_stories(db: Database, query: StoryQuery | None = None) -> list[StoryVie
         where.append("s.id IN (SELECT story_id FROM story_links WHERE linked_at > ?)")
         args.append(linked_since)
     if ids is not None:
+        if not ids:  # an empty IN () is SQLite's only
+            return []
         where.append(f"s.id IN ({','.join('?' * len(ids))})")
         args.extend(ids)
     if outlet:
@@ -66,6 +68,8 @@ def load_stories(db: Database, query: StoryQuery | None = None) -> list[StoryVie
 
 def first_linked(db: Database, ids: list[str]) -> dict[str, str]:
     """story id -> when its first article was linked."""
+    if not ids:  # an empty IN () is SQLite's only
+        return {}
     rows = db.execute(
         f"SELECT story_id, MIN(linked_at) FROM story_links "
         f"WHERE story_id IN ({','.join('?' * len(ids))}) GROUP BY story_id",
