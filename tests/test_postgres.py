@@ -522,3 +522,32 @@ def test_every_reading_command_works_on_postgresql(pg_url: str, tmp_path: Path) 
     # The replay's stories are of 2025: by the wall clock none is new since yesterday.
     assert "no new or updated stories since" in run("email", "--dry-run")
     assert run("feeds", "export").count("<outline") == 5
+
+
+def test_a_worker_that_loses_its_server_says_so_in_one_line(
+        pg_url: str, server: FeedServer, tmp_path: Path) -> None:
+    server.routes["/a"] = respond(rss([{"title": "One item", "guid": "a",
+                                        "link": "https://example.org/a"}]))
+    config = write_config(tmp_path, [{"url": f"http://127.0.0.1:{server.port}/a",
+                                      "outlet": "Post"}], {"database": pg_url})
+    worker = subprocess.Popen([sys.executable, "-m", "aggregator", "--config", str(config),
+                               "worker"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        db = open_db(pg_url)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            (done,) = db.execute("SELECT COUNT(*) FROM feeds WHERE last_success IS NOT NULL").fetchone()
+            if done:
+                break
+            time.sleep(0.1)
+        assert done == 1
+        db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                   "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        db.close()
+        _, err = worker.communicate(timeout=60)  # its next look for due feeds fails
+    finally:
+        worker.kill()
+        worker.wait()
+    assert worker.returncode == 1
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert "***" not in err and "postgres" in err

@@ -70,21 +70,30 @@ class PostgresDatabase:
 
     def execute(self, sql: str, params: Params = ()) -> Rows:
         # Without parameters psycopg sends the text as it is: nothing to rewrite.
-        return self.conn.execute(translate(sql) if params else sql, params or None)
+        with self._failing():
+            return self.conn.execute(translate(sql) if params else sql, params or None)
 
     def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         batch = list(rows)
         if batch:
-            with self.conn.cursor() as cursor:
+            with self._failing(), self.conn.cursor() as cursor:
                 cursor.executemany(translate(sql), batch)
 
     def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
-        with self.conn.cursor(row_factory=dict_row) as cursor:
+        with self._failing(), self.conn.cursor(row_factory=dict_row) as cursor:
             return cursor.execute(translate(sql) if params else sql, params or None).fetchall()
 
     @contextmanager
+    def _failing(self) -> Iterator[None]:
+        """The server's refusals and a lost connection as the store's error, in one line."""
+        try:
+            yield
+        except psycopg.Error as e:
+            raise StorageError(f"{self.location}: {_reason(e)}") from e
+
+    @contextmanager
     def transaction(self) -> Iterator[None]:
-        with self.conn.transaction():
+        with self._failing(), self.conn.transaction():
             yield
 
     def close(self) -> None:
@@ -93,26 +102,24 @@ class PostgresDatabase:
     def try_lock(self, key: int) -> bool:
         """Take the session advisory lock ``key`` if no other session holds it; it is held
         until released or until this connection ends (a killed holder's ends with it)."""
-        row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        row = self.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()
         return bool(row and row[0])
 
     def unlock(self, key: int) -> None:
-        self.conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
-
-    def notify(self, channel: str) -> None:
-        self.conn.execute(f"NOTIFY {channel}")
+        self.execute("SELECT pg_advisory_unlock(?)", (key,))
 
     def listen(self, channel: str) -> None:
-        self.conn.execute(f"LISTEN {channel}")
+        self.execute(f"LISTEN {channel}")
 
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for a notification on a channel listened to; whether
         one came. Those that came while the connection was busy count (psycopg keeps them),
         and all that came are consumed."""
-        woken = any(True for _ in self.conn.notifies(timeout=timeout, stop_after=1))
-        if woken:
-            for _ in self.conn.notifies(timeout=0):
-                pass
+        with self._failing():
+            woken = any(True for _ in self.conn.notifies(timeout=timeout, stop_after=1))
+            if woken:
+                for _ in self.conn.notifies(timeout=0):
+                    pass
         return woken
 
 
@@ -124,11 +131,20 @@ def connect(url: str) -> PostgresDatabase:
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
     except psycopg.Error as e:
-        reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        raise StorageError(f"{redacted(url)}: cannot open the database: {reason}") from e
+        raise StorageError(f"{redacted(url)}: cannot open the database: {_reason(e)}") from e
     db = PostgresDatabase(conn, url)
-    _migrate(db)
+    try:
+        _migrate(db)
+    except psycopg.Error as e:
+        conn.close()
+        raise StorageError(f"{db.location}: cannot migrate the database: {_reason(e)}") from e
     return db
+
+
+def _reason(e: Exception) -> str:
+    """An error's last line (psycopg's first lines repeat the connection attempt)."""
+    text = str(e).strip()
+    return text.splitlines()[-1] if text else type(e).__name__
 
 
 def _migrate(db: PostgresDatabase) -> None:
