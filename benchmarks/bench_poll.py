@@ -29,8 +29,8 @@ IN_FLIGHT = 64
 DEMO = Path(__file__).resolve().parents[1] / "aggregator" / "demo_data"
 
 
-def _config(tmp: Path, urls: list[str]) -> Path:
-    lines = ["[settings]", 'database = "bench.db"', 'allowed_private_networks = ["127.0.0.1/32"]',
+def _config(tmp: Path, urls: list[str], allowed: str = "127.0.0.1/32") -> Path:
+    lines = ["[settings]", 'database = "bench.db"', f'allowed_private_networks = ["{allowed}"]',
              f"concurrency = {IN_FLIGHT}", f"per_host = {IN_FLIGHT}", "timeout = 60", ""]
     for i, u in enumerate(urls):
         lines += ["[[feeds]]", f'url = "{u}"', f'outlet = "Outlet {i}"', ""]

@@ -1,8 +1,8 @@
 """PostgreSQL benchmarks, on a throwaway server started for the run (tests/pgserver.py).
 
-Pollers: 1,000 loopback feeds of 10 items, first poll (fetch, parse, store), by 1, 2 and 4
-`aggregator worker` processes sharing the database; each figure against one worker in the
-same run.
+Pollers: 1,000 loopback feeds of 10 items on 16 hosts (127.0.0.1-16), first poll (fetch,
+parse, store), by 1, 2 and 4 `aggregator worker` processes sharing the database; each figure
+against one worker in the same run.
 
 Clustering: the throughput benchmark's articles clustered with the store on PostgreSQL,
 against the same articles on SQLite in the same run.
@@ -37,6 +37,7 @@ from pgserver import PgServer, binaries
 SPAWN = multiprocessing.get_context("spawn")
 FEEDS = 1000
 ITEMS = 10
+HOSTS = 16
 
 
 def _server() -> PgServer:
@@ -73,11 +74,12 @@ def bench_pollers() -> list[Row]:
     items = _items()
     bodies = {f"/f/{i}.xml": _feed([items[(i * 7 + j) % len(items)] for j in range(ITEMS)], i)
               for i in range(FEEDS)}
-    feeds = FeedServerProcess(bodies)
+    feeds = FeedServerProcess(bodies, HOSTS)
     pg = _server()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            base = load_config(_config(Path(tmp), [feeds.url(p) for p in bodies]))
+            urls = [feeds.url(p, i % HOSTS) for i, p in enumerate(bodies)]
+            base = load_config(_config(Path(tmp), urls, "127.0.0.0/8"))
             rates = {}
             for workers in (1, 2, 4):
                 settings = replace(base.settings, database=pg.new_database())
@@ -86,7 +88,7 @@ def bench_pollers() -> list[Row]:
         pg.stop()
         feeds.close()
     return [
-        Row(f"postgresql: {FEEDS:,} feeds x {ITEMS} items, first poll, {w} workers",
+        Row(f"postgresql: {FEEDS:,} feeds x {ITEMS} items on {HOSTS} hosts, first poll, {w} workers",
             f"{rates[w]:,.0f} feeds/s", f"1 worker {rates[1]:,.0f} feeds/s", rates[w] / rates[1],
             ">= 1.0x", rates[w] / rates[1] >= 1.0)
         for w in (2, 4)

@@ -36,7 +36,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _serve(port: int, bodies: dict[str, bytes], ready: Any) -> None:
+def _serve(port: int, bodies: dict[str, bytes], ready: Any, hosts: int) -> None:
     import asyncio
     import hashlib
 
@@ -59,7 +59,8 @@ def _serve(port: int, bodies: dict[str, bytes], ready: Any) -> None:
         app.router.add_get("/{tail:.*}", handler)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
+        for k in range(hosts):  # 127.0.0.0/8 is all loopback: one server, several hosts
+            await web.TCPSite(runner, f"127.0.0.{k + 1}", port, backlog=1024).start()
         ready.set()
         await asyncio.Event().wait()
 
@@ -67,19 +68,20 @@ def _serve(port: int, bodies: dict[str, bytes], ready: Any) -> None:
 
 
 class FeedServerProcess:
-    """An aiohttp server in another process serving ``bodies`` by path, with ETags."""
+    """An aiohttp server in another process serving ``bodies`` by path, with ETags, at
+    ``hosts`` loopback addresses (127.0.0.1, 127.0.0.2, ...)."""
 
-    def __init__(self, bodies: dict[str, bytes]) -> None:
+    def __init__(self, bodies: dict[str, bytes], hosts: int = 1) -> None:
         self.port = _free_port()
         ctx = multiprocessing.get_context("spawn")
         ready = ctx.Event()
-        self.proc = ctx.Process(target=_serve, args=(self.port, bodies, ready), daemon=True)
+        self.proc = ctx.Process(target=_serve, args=(self.port, bodies, ready, hosts), daemon=True)
         self.proc.start()
         if not ready.wait(30):
             raise RuntimeError("benchmark server did not start")
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str, host: int = 0) -> str:
+        return f"http://127.0.0.{host + 1}:{self.port}{path}"
 
     def close(self) -> None:
         self.proc.kill()

@@ -9,6 +9,7 @@ claim at once and none waits; on SQLite the one writer claims alone.
 
 from __future__ import annotations
 
+import random
 import zlib
 from collections.abc import Collection
 from datetime import datetime, timedelta
@@ -43,18 +44,16 @@ def claim_due(db: Database, now: datetime, lease: timedelta, limit: int) -> list
 def take_host_slot(db: Database, host: str, slots: int, held: Collection[int]) -> int | None:
     """One of the ``slots`` places a host has for polls at once across every poller (``held``:
     those this poller holds already), or None while all are taken. On PostgreSQL a place is a
-    session advisory lock, let go when the poller's connection ends; SQLite has one poller."""
+    session advisory lock, let go when the poller's connection ends; SQLite has one poller.
+    The places are tried in one statement, from a random one on, so pollers spread over them."""
     if db.dialect != "postgresql":
         return 0
-    for slot in range(slots):
-        if slot in held:
-            continue
-        (taken,) = db.execute(
-            "SELECT pg_try_advisory_lock(?, ?)", (_host_key(host), slot)
-        ).fetchone()
-        if taken:
-            return slot
-    return None
+    found = db.execute(
+        "SELECT s FROM (SELECT (g + ?) % ? AS s FROM generate_series(0, ? - 1) AS g) AS p"
+        " WHERE s <> ALL(?::int[]) AND pg_try_advisory_lock(?, s) LIMIT 1",
+        (random.randrange(slots), slots, slots, list(held), _host_key(host)),
+    ).fetchone()
+    return None if found is None else int(found[0])
 
 
 def release_host_slot(db: Database, host: str, slot: int) -> None:
