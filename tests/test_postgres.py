@@ -43,11 +43,13 @@ def _on(config: Config, database: str, **settings: Any) -> Config:
     return replace(config, settings=replace(config.settings, database=database, limits=limits))
 
 
-def _worker(config: Config, moment: str) -> None:
-    """One poller process: polls what it can claim at ``moment`` until nothing is due."""
+def _worker(config: Config, moment: str, polled: Any = None) -> None:
+    """One poller process: polls what it can claim at ``moment`` until nothing is due (and puts
+    how many feeds it polled on the queue ``polled``)."""
     at = datetime.fromisoformat(moment)
     report = run_worker(config, PollOptions(now=lambda: at))
-    print(f"{os.getpid()} {len(report.outcomes)}", flush=True)
+    if polled is not None:
+        polled.put(len(report.outcomes))
 
 
 def _membership(db: Database) -> set[frozenset[tuple[str, str]]]:
@@ -61,20 +63,25 @@ def _membership(db: Database) -> set[frozenset[tuple[str, str]]]:
     return {frozenset(s) for s in stories.values()}
 
 
-def _replay(server: SnapshotServer, config: Config, pollers: int) -> set[frozenset[tuple[str, str]]]:
+def _replay(server: SnapshotServer, config: Config, pollers: int,
+            shares: list[list[int]] | None = None) -> set[frozenset[tuple[str, str]]]:
     """The demo's four captures polled in turn (by ``pollers`` processes at once on
-    PostgreSQL, by one poll on SQLite), each followed by clustering."""
+    PostgreSQL, by one poll on SQLite), each followed by clustering; ``shares`` gets how many
+    feeds each poller polled, capture by capture."""
     for snap in SNAPSHOTS:
         moment = _moment(snap.name)
         server.load(snap, moment)
         if pollers:
-            procs = [SPAWN.Process(target=_worker, args=(config, moment.isoformat()))
+            polled = SPAWN.Queue()
+            procs = [SPAWN.Process(target=_worker, args=(config, moment.isoformat(), polled))
                      for _ in range(pollers)]
             for p in procs:
                 p.start()
             for p in procs:
                 p.join(300)
                 assert p.exitcode == 0
+            if shares is not None:
+                shares.append(sorted((polled.get(timeout=10) for _ in procs), reverse=True))
         else:
             db = open_db(config.settings.database)
             asyncio.run(poll(db, config, PollOptions(now=lambda at=moment: at)))
@@ -99,12 +106,16 @@ def test_the_demo_gives_the_same_stories_on_postgresql_with_one_or_four_pollers(
         lite = _replay(server, base, pollers=0)
         one = _replay(server, _on(base, pg_server.new_database()), pollers=1)
         # One feed per claim, so the four pollers share the five feeds.
-        four = _replay(server, _on(base, pg_server.new_database(), concurrency=1), pollers=4)
+        shares: list[list[int]] = []
+        four = _replay(server, _on(base, pg_server.new_database(), concurrency=1), pollers=4,
+                       shares=shares)
     articles = sum(len(s) for s in lite)
     wide = sum(1 for s in lite if len({f for f, _ in s}) >= 3)
     print(f"\nsqlite, one process: {articles} articles in {len(lite)} stories, {wide} told by 3+ feeds")
     print(f"postgresql, 1 poller: {'the same stories' if one == lite else 'DIFFERENT'}")
-    print(f"postgresql, 4 pollers at once: {'the same stories' if four == lite else 'DIFFERENT'}")
+    print(f"postgresql, 4 pollers at once: {'the same stories' if four == lite else 'DIFFERENT'}"
+          f" (feeds polled by each, capture by capture: {shares})")
+    assert all(sum(s) == 5 for s in shares)  # every feed polled once per capture, by one poller
     assert articles > 200
     assert one == lite
     assert four == lite
