@@ -30,10 +30,11 @@ def _rss() -> int:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-def _build(path: str, n: int) -> None:
-    """``n`` clustered articles within 72 hours, and BATCH more waiting."""
+def _build(path: str, n: int, words: int) -> None:
+    """``n`` clustered articles of about ``words`` words within 72 hours, and BATCH more
+    waiting."""
     db = open_db(path)
-    _store(db, list(stream(n + BATCH, 500, T0, (n + BATCH) // 3, seed=1)))
+    _store(db, list(stream(n + BATCH, words, T0, (n + BATCH) // 3, seed=1)))
     Clusterer(ClusterState(db), 72).run(limit=n)
     db.close()
 
@@ -48,10 +49,10 @@ def _measure(path: str, out: multiprocessing.queues.Queue) -> None:  # type: ign
     db.close()
 
 
-def per_article(n: int) -> float:
+def per_article(n: int, words: int = 500) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "memory.db")
-        builder = SPAWN.Process(target=_build, args=(path, n))
+        builder = SPAWN.Process(target=_build, args=(path, n, words))
         builder.start()
         builder.join()
         out = SPAWN.Queue()
