@@ -250,6 +250,13 @@ class _Lines:
             time.sleep(0.05)
         raise AssertionError(f"no line with {text!r} in {self.lines}")
 
+    def end(self) -> None:
+        """Kill the process if it still runs, and close its output."""
+        self.proc.kill()
+        self.proc.wait()
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+
     def clustered(self, since: int, total: int, timeout: float) -> bool:
         """Whether the runs reported after line ``since`` clustered ``total`` articles in all
         within ``timeout`` seconds."""
@@ -299,10 +306,7 @@ def test_two_clusterers_one_works_the_other_takes_over_when_it_is_killed(
             assert b.proc.wait(30) == 0
         finally:
             for lines in started:
-                lines.proc.kill()
-                lines.proc.wait()
-                assert lines.proc.stdout is not None
-                lines.proc.stdout.close()
+                lines.end()
 
 
 def _machines(tmp_path: Path, names: tuple[str, ...], pg_url: str, smtp: Sink,
@@ -397,10 +401,7 @@ def test_language_partitions_cluster_apart_each_under_its_own_lock(
             assert not [line for line in lines.lines if "standby" in line]
     finally:
         for lines in procs:
-            lines.proc.kill()
-            lines.proc.wait()
-            assert lines.proc.stdout is not None
-            lines.proc.stdout.close()
+            lines.end()
 
 
 def test_a_server_that_does_not_answer_is_one_line_without_the_password(tmp_path: Path) -> None:
