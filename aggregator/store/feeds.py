@@ -227,8 +227,7 @@ _KEYS_PER_QUERY = 900
 
 def _existing(db: Database, feed_url: str, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
     """Id and content hash of those of ``keys`` the feed already has: looked up by key, so a
-    poll's cost does not grow with the feed's archive (reading every stored key per poll made
-    `aggregator eval`, which stores one article at a time, quadratic: 21 s for 6,393 rows)."""
+    poll's cost does not grow with the feed's archive (docs/tuning.md, "Speed")."""
     unique = sorted(set(keys))
     found: dict[str, tuple[int, str]] = {}
     for i in range(0, len(unique), _KEYS_PER_QUERY):
@@ -335,8 +334,8 @@ def save_failure(
 
 
 def index_pending(db: Database) -> int:
-    """Bring SQLite's full-text index up to date in one transaction (bulk, not per row: keeping
-    FTS5 in step row by row cut insert speed 8-9x, DESIGN.md). PostgreSQL keeps its own."""
+    """Bring SQLite's full-text index up to date in one transaction, in bulk rather than row by
+    row (docs/tuning.md, "Speed"). PostgreSQL keeps its own."""
     if db.dialect != "sqlite":
         return 0
     with db.transaction():
