@@ -137,15 +137,9 @@ class Vocabulary:
         rarity: np.ndarray = np.maximum(0.0, np.log((self.n_docs + 1) / (self._df[ids] + 1.0)))
         return rarity
 
-    def arrays(self, vec: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
-        """A stored vector as term ids and weights (weightless year marks left out)."""
-        terms = [t for t, w in vec.items() if w > 0]
-        return self.ids(terms), np.fromiter(
-            (vec[t] for t in terms), dtype=np.float64, count=len(terms)
-        )
-
     def arrays_of(self, terms: Sequence[str], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``arrays`` of a vector given as its terms and their weights."""
+        """A stored vector (its terms and their weights) as term ids and weights, weightless
+        year marks left out."""
         keep = weights > 0
         return self.ids([t for t, k in zip(terms, keep.tolist(), strict=True) if k]), weights[keep]
 
@@ -220,31 +214,22 @@ def key_terms(vec: Mapping[str, float], k: int = KEY_TERMS) -> list[str]:
     return [t for t, _ in ranked[:k]]
 
 
-def shared_terms(a: Mapping[str, float], b: Mapping[str, float], k: int = 6) -> list[str]:
-    """The terms contributing most to the similarity of two vectors, each once (a name and the
-    stem of the same word, "#russian" and "russian", are one term to a reader)."""
-    # Largest contribution first, then by term: as tuples, sorted without a key function.
-    return _first_terms(sorted([(-(a[t] * b[t]), t) for t in a.keys() & b.keys()]), k)
-
-
-def shared_of(
+def shared_terms(
     a: tuple[np.ndarray, np.ndarray, frozenset[str]],
     b: tuple[np.ndarray, np.ndarray, frozenset[str]],
     names: Sequence[str],
     k: int = 6,
 ) -> list[str]:
-    """``shared_terms`` of two vectors given as term ids, weights and weightless year marks
-    (``names``: the terms by id), without building either vector's dictionary."""
+    """The terms contributing most to the similarity of two vectors given as term ids, weights
+    and weightless year marks (``names``: the terms by id), each once (a name and the stem of
+    the same word, "#russian" and "russian", are one term to a reader)."""
     common, ia, ib = np.intersect1d(a[0], b[0], assume_unique=True, return_indices=True)
     products = (a[1][ia] * b[1][ib]).tolist()
     ranked = [(-p, names[t]) for p, t in zip(products, common.tolist(), strict=True)]
     ranked += [(-0.0, year) for year in a[2] & b[2]]
-    return _first_terms(sorted(ranked), k)
-
-
-def _first_terms(common: list[tuple[float, str]], k: int) -> list[str]:
     out: list[str] = []
-    for _, t in common:
+    # Largest contribution first, then by term: as tuples, sorted without a key function.
+    for _, t in sorted(ranked):
         term = t.removeprefix(NAME_PREFIX)
         if term not in out:
             out.append(term)

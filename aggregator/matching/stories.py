@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aggregator.matching.agglomeration import AverageLink
-from aggregator.matching.features import shared_of
+from aggregator.matching.features import shared_terms
 from aggregator.matching.similarity import (
     NEIGHBOUR_MIN,
     Candidates,
@@ -399,7 +399,7 @@ def _link(
 
 
 def _shared(a: Doc, b: Doc, names: Sequence[str]) -> list[str]:
-    return shared_of((a.ids, a.weights, a.years), (b.ids, b.weights, b.years), names)
+    return shared_terms((a.ids, a.weights, a.years), (b.ids, b.weights, b.years), names)
 
 
 def _founding_order(d: Doc) -> tuple[float, str]:

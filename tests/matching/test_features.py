@@ -12,9 +12,10 @@ from aggregator.matching import text as tx
 
 
 def test_shared_terms_name_and_stem_once() -> None:
-    a = {"russian": 0.5, "#russian": 0.5, "oil": 0.7}
-    b = {"russian": 0.6, "#russian": 0.4, "oil": 0.7}
-    assert ft.shared_terms(a, b) == ["oil", "russian"]
+    names = ["russian", "#russian", "oil"]
+    a = (np.array([0, 1, 2]), np.array([0.5, 0.5, 0.7]), frozenset[str]())
+    b = (np.array([0, 1, 2]), np.array([0.6, 0.4, 0.7]), frozenset[str]())
+    assert ft.shared_terms(a, b, names) == ["oil", "russian"]
 
 
 def test_weigh_gives_unit_tfidf_vectors_key_terms_and_year_marks() -> None:
