@@ -563,3 +563,39 @@ def test_a_worker_that_loses_its_server_says_so_in_one_line(
     assert worker.returncode == 1
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert "***" not in err and "postgres" in err
+
+
+def test_a_running_worker_gives_an_unchanged_feed_its_real_next_time(
+        pg_url: str, server: FeedServer, tmp_path: Path) -> None:
+    server.routes["/a"] = respond(rss([{"title": "One item", "guid": "a",
+                                        "link": "https://example.org/a"}]))
+    # A slow feed keeps the worker busy while the unchanged one is answered.
+    server.routes["/b"] = _slow(rss([{"title": "Other", "guid": "b",
+                                      "link": "https://example.org/b"}]), 6.0)
+    config = load_config(write_config(tmp_path, [
+        {"url": f"http://127.0.0.1:{server.port}/{f}", "outlet": f, "interval": 60}
+        for f in ("a", "b")], {"database": pg_url}))
+    first = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    run_worker(config, PollOptions(now=lambda: first))
+    later = first + timedelta(hours=2)
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(config, PollOptions(now=lambda: later)),
+                              kwargs={"until_idle": False, "stop": stop})
+    worker.start()
+    try:
+        db = open_db(pg_url)
+        deadline = time.monotonic() + 5  # while /b is still in flight
+        while time.monotonic() < deadline:
+            (polled, due) = db.execute(
+                "SELECT last_polled, next_due FROM feeds WHERE outlet = 'a'").fetchone()
+            if polled == "2026-11-02T10:00:00Z" and due == "2026-11-02T11:00:00Z":
+                break
+            time.sleep(0.1)
+        db.close()
+        # Answered 304, and recorded while the worker runs on: due in its interval, not at the
+        # end of its claim's lease.
+        assert (polled, due) == ("2026-11-02T10:00:00Z", "2026-11-02T11:00:00Z")
+        assert worker.is_alive()
+    finally:
+        stop.set()
+        worker.join(30)

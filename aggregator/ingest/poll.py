@@ -164,7 +164,6 @@ async def work(
                 claimed = claims.claim_due(db, options.now(), worker.lease, free) if free else []
                 running |= {asyncio.create_task(_within_host(run, s, held)) for s in claimed}
                 if not running:
-                    _save_unchanged(db, unchanged)
                     if worker.until_idle:
                         break
                     await _pause(worker.idle, worker.stop)
@@ -176,6 +175,9 @@ async def work(
                     outcomes.append(task.result())
                     if progress:
                         progress(outcomes[-1], len(outcomes), len(outcomes) + len(running))
+                # Unchanged feeds get their real next time now, not when a batch fills: a
+                # claim's lease would otherwise run out first and the feed be polled again.
+                _save_unchanged(db, unchanged)
         finally:
             for task in running:
                 task.cancel()
