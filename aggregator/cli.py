@@ -63,14 +63,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
         state["new"] += o.new_articles
         state["failed"] += 0 if o.ok else 1
         if args.verbose:
-            what = (
-                f"{o.new_articles} new"
-                if o.ok and not o.not_modified
-                else "not modified"
-                if o.ok
-                else f"{o.error_kind}: {o.error}"
-            )
-            print(f"[{done}/{total}] {o.url}: {what}", file=sys.stderr)
+            print(f"[{done}/{total}] {_outcome(o)}", file=sys.stderr)
         elif show:
             print(
                 f"\rpolled {done}/{total} feeds, {state['new']} new articles, "
@@ -89,6 +82,13 @@ def cmd_poll(args: argparse.Namespace) -> int:
     if clustered is not None:
         print(_cluster_line(clustered))
     return EXIT_ALL_FAILED if report.all_failed else 0
+
+
+def _outcome(o: PollOutcome) -> str:
+    """One feed's poll, for --verbose."""
+    if not o.ok:
+        return f"{o.url}: {o.error_kind}: {o.error}"
+    return f"{o.url}: {'not modified' if o.not_modified else f'{o.new_articles} new'}"
 
 
 def _cluster_line(r: ClusterReport) -> str:
@@ -123,8 +123,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     def progress(o: PollOutcome, done: int, total: int) -> None:
         if args.verbose:
-            what = f"{o.new_articles} new" if o.ok else f"{o.error_kind}: {o.error}"
-            print(f"{o.url}: {what}", file=sys.stderr, flush=True)
+            print(_outcome(o), file=sys.stderr, flush=True)
 
     report = run_worker(
         _config(args),
