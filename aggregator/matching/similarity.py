@@ -138,17 +138,18 @@ def edges(
     rescored = _nearest(
         docs, [(d.id, ids, p * f) for (d, _, ids, f), p in zip(scored, plain, strict=True)]
     )
-    expanded = dict(docs)
-    expanded.update((d.id, d) for d in rescored)
-
-    table.expand(expanded)
+    closer = {d.id: d for d in rescored}
+    near = [p >= RESCORE_FROM for p in plain]
+    needed = np.concatenate(
+        [_NO_ROWS] + [rows[n] for (_, rows, _, _), n in zip(scored, near, strict=True)]
+    )
+    table.expand(lambda i: closer.get(i) or docs[i], needed)
     edges: list[tuple[int, int, float]] = []
-    for (d, rows, ids, factors), p in zip(scored, plain, strict=True):
-        near = p >= RESCORE_FROM
-        if not near.any():
+    for (d, rows, ids, factors), n in zip(scored, near, strict=True):
+        if not n.any():
             continue
-        rows, ids = rows[near], ids[near]
-        scores = table.cosines(_expanded(expanded[d.id]), rows) * factors[near]
+        rows, ids = rows[n], ids[n]
+        scores = table.cosines(_expanded(closer.get(d.id, d)), rows) * factors[n]
         keep = np.flatnonzero(scores >= MIN_EDGE)
         top = np.lexsort((ids[keep], -scores[keep]))  # best, lowest id: one summing order
         edges.extend(
@@ -223,6 +224,7 @@ DENSE_IDS = 4
 # Article pairs scored per call by ``_scored`` (bounds the memory of the gathered rows).
 CROSS_CHUNK = 10_000
 _NO_ROWS = np.zeros(0, dtype=np.int64)
+_EMPTY = (np.zeros(0, dtype=TERM_ID), np.zeros(0))
 
 
 def _nearest(
@@ -263,12 +265,23 @@ class _Table:
         self.times = np.array([np.nan if d.time is None else d.time for d in docs])
         # Position in the batch; window articles come after every new one.
         self.order = np.array([order.get(d.id, len(order)) for d in docs], dtype=np.int64)
+        self.new = len(order)
         self.matrix, self.dense = _matrix([(d.ids, d.weights) for d in docs])
         self.lengths = np.diff(self.matrix.indptr)
 
-    def expand(self, docs: Mapping[int, Doc]) -> None:
-        """Score with the neighbour-expanded vectors of ``docs`` from now on."""
-        self.matrix, self.dense = _matrix([_expanded(docs[i]) for i in self.ids.tolist()])
+    def expand(self, doc: Callable[[int], Doc], rows: np.ndarray) -> None:
+        """Score ``rows`` with their articles' neighbour-expanded vectors (``doc``: the article
+        of an id) from now on, and the batch's own; the other rows are left empty, never to be
+        scored again."""
+        del self.matrix  # the plain rows go before the expanded ones are gathered
+        wanted = self.order < self.new
+        wanted[rows] = True
+        self.matrix, self.dense = _matrix(
+            [
+                _expanded(doc(i)) if w else _EMPTY
+                for i, w in zip(self.ids.tolist(), wanted.tolist(), strict=True)
+            ]
+        )
 
     def candidates(
         self,
@@ -372,7 +385,7 @@ _dot_rows = _dot_rows_for_this_scipy()
 def _matrix(vectors: list[tuple[np.ndarray, np.ndarray]]) -> tuple[sparse.csr_matrix, np.ndarray]:
     """Rows of (term ids, weights) as a CSR matrix, with a zeroed dense row of its width."""
     lengths = [len(ids) for ids, _ in vectors]
-    terms = np.concatenate([ids for ids, _ in vectors] + [np.zeros(0, np.int64)])
+    terms = np.concatenate([ids for ids, _ in vectors] + [np.zeros(0, TERM_ID)])
     weights = np.concatenate([w for _, w in vectors] + [np.zeros(0)])
     width = int(terms.max(initial=0)) + 1
     indptr = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)

@@ -22,7 +22,9 @@ from __future__ import annotations
 import itertools
 import zlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 import datasketch
 import numpy as np
@@ -113,13 +115,17 @@ class BandIndex:
     articles are candidates when all values of some band agree, as in datasketch's MinHashLSH.
 
     Each (band, values) is one 64-bit key (with one row, the band and its value side by side;
-    with several, the band beside a 58-bit hash of its values), and the entries are one sorted
-    numpy array of keys beside the article of each, so a whole batch is looked up in a few numpy
+    with several, the band beside a 58-bit hash of its values), and the entries are sorted numpy
+    arrays of keys beside the article of each, so a whole batch is looked up in a few numpy
     calls, where datasketch's MinHashLSH hashes and stores each band through several Python
     layers (docs/tuning.md, "Speed"). The candidates are MinHashLSH's (the tests compare them),
     plus, with several rows, any pair whose band values
     differ but hash alike (one in 2^58 per band), which the Jaccard estimate then drops.
-    Additions and removals are applied at the next query."""
+
+    The entries lie in sorted segments of at most SEGMENT_ENTRIES, so adding or removing
+    articles re-sorts one segment at a time: one sorted array of a whole window took twice its
+    size again while it was rebuilt (docs/tuning.md, "The window's memory"). Additions and
+    removals are applied at the next query."""
 
     def __init__(self, num_perm: int, rows: int = 1) -> None:
         if num_perm % rows:
@@ -128,11 +134,10 @@ class BandIndex:
         self._rows = rows
         bands = np.arange(num_perm // rows, dtype=np.uint64)
         self._offsets = bands << np.uint64(32 if rows == 1 else _HASH_BITS)
-        self._keys = np.zeros(0, dtype=np.uint64)  # sorted
-        self._ids = np.zeros(0, dtype=np.int64)  # the article of each key
+        self._segments: list[_Segment] = []  # each sorted by key
         self._members: set[int] = set()
-        self._added: dict[int, bytes] = {}  # members not yet in the arrays
-        self._removed: set[int] = set()  # former members whose keys are still in the arrays
+        self._added: dict[int, bytes] = {}  # members not yet in the segments
+        self._removed: set[int] = set()  # former members whose keys are still in the segments
 
     def __len__(self) -> int:
         return len(self._members)
@@ -172,23 +177,21 @@ class BandIndex:
         return mixed
 
     def _settle(self) -> None:
-        keys, ids = self._keys, self._ids
         if self._removed:
             gone = np.fromiter(self._removed, dtype=np.int64, count=len(self._removed))
-            keep = ~np.isin(ids, gone)
-            keys, ids = keys[keep], ids[keep]
+            self._segments = [s.without(gone) for s in self._segments]
             self._removed.clear()
         if self._added:
-            new_keys = self._band_keys(list(self._added.values()))
-            new_ids = np.repeat(
-                np.fromiter(self._added, dtype=np.int64, count=len(self._added)),
-                new_keys.shape[1],
-            )
-            keys, ids = np.concatenate((keys, new_keys.ravel())), np.concatenate((ids, new_ids))
-            order = np.argsort(keys)  # ties in any order: a key's articles are found together
-            keys, ids = keys[order], ids[order]
+            members = list(self._added.items())
             self._added.clear()
-        self._keys, self._ids = keys, ids
+            per = self._num_perm // self._rows
+            step = max(1, SEGMENT_ENTRIES // per)
+            for start in range(0, len(members), step):
+                chunk = members[start : start + step]
+                keys = self._band_keys([sig for _, sig in chunk]).ravel()
+                ids = np.repeat(np.fromiter((k for k, _ in chunk), np.int64, len(chunk)), per)
+                self._segments.append(_Segment.sorted(keys, ids))
+        self._segments = _merged(self._segments)
 
     def query(self, sig: bytes) -> list[int]:
         found: list[int] = self.query_many([sig])[0].tolist()
@@ -196,27 +199,86 @@ class BandIndex:
 
     def query_many(self, sigs: Sequence[bytes]) -> list[np.ndarray]:
         """The members sharing a band with each signature, in id order (int64 arrays: a batch
-        finds ~200 an article, and as Python lists they cost more than the lookup)."""
+        finds ~200 an article, and as Python lists they cost more than the lookup). Looked up
+        QUERY_CHUNK signatures at a time: the band entries found before they are made distinct
+        are many times the articles."""
         self._settle()
+        found: list[np.ndarray] = []
+        for start in range(0, len(sigs), QUERY_CHUNK):
+            found.extend(self._lookup(sigs[start : start + QUERY_CHUNK]))
+        return found
+
+    def _lookup(self, sigs: Sequence[bytes]) -> list[np.ndarray]:
         band_keys = self._band_keys(sigs)
         per = band_keys.shape[1]
         wanted = band_keys.ravel()
         order = np.argsort(wanted)  # looked up in key order: fewer cache misses
         wanted = wanted[order]
-        lo = np.searchsorted(self._keys, wanted, side="left")
-        counts = np.searchsorted(self._keys, wanted, side="right") - lo
-        ends = np.cumsum(counts)
-        total = int(ends[-1]) if len(ends) else 0
-        found = self._ids[np.arange(total) + np.repeat(lo - ends + counts, counts)]
-        query = np.repeat(order // per, counts)
-        width = int(self._ids.max(initial=0)) + 1  # (query, article) pairs as one number
+        queries, found = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+        for segment in self._segments:
+            lo = np.searchsorted(segment.keys, wanted, side="left")
+            counts = np.searchsorted(segment.keys, wanted, side="right") - lo
+            ends = np.cumsum(counts)
+            total = int(ends[-1]) if len(ends) else 0
+            found.append(segment.ids[np.arange(total) + np.repeat(lo - ends + counts, counts)])
+            queries.append(np.repeat(order // per, counts))
+        ids = np.concatenate(found).astype(np.int64)
+        width = int(ids.max(initial=0)) + 1  # (query, article) pairs as one number
         # numpy's default sort of integers is its vectorised quicksort, faster than its stable one,
         # and equal integers need no stable order.
-        pairs = np.sort(query * width + found)
+        pairs = np.sort(np.concatenate(queries) * width + ids)
         pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
         bounds = np.searchsorted(pairs // width, np.arange(len(sigs) + 1)).tolist()
         ids = pairs % width
         return [ids[bounds[i] : bounds[i + 1]] for i in range(len(sigs))]
+
+
+# Signatures looked up at a time (bounds the memory of the entries a lookup finds).
+QUERY_CHUNK = 250
+# Entries (band keys) per sorted segment of a BandIndex: what re-sorting one costs in memory.
+SEGMENT_ENTRIES = 1 << 20
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """Band keys in sorted order beside the article of each (int32 ids while they fit)."""
+
+    keys: np.ndarray
+    ids: np.ndarray
+
+    @staticmethod
+    def sorted(
+        keys: np.ndarray, ids: np.ndarray, kind: Literal["quicksort", "stable"] = "quicksort"
+    ) -> _Segment:
+        """The entries in key order (ties in any: a key's articles are found together);
+        ``kind="stable"`` for entries that are two sorted runs, which it merges in one pass."""
+        order = np.argsort(keys, kind=kind)
+        narrow = np.int32 if int(ids.max(initial=0)) <= np.iinfo(np.int32).max else np.int64
+        return _Segment(keys[order], ids[order].astype(narrow))
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def without(self, gone: np.ndarray) -> _Segment:
+        keep = ~np.isin(self.ids, gone)
+        return self if keep.all() else _Segment(self.keys[keep], self.ids[keep])
+
+
+def _merged(segments: list[_Segment]) -> list[_Segment]:
+    """``segments`` without empty ones, neighbours merged while the two fit in one segment."""
+    out: list[_Segment] = []
+    for s in segments:
+        if not len(s):
+            continue
+        if out and len(out[-1]) + len(s) <= SEGMENT_ENTRIES:
+            last = out.pop()
+            s = _Segment.sorted(
+                np.concatenate((last.keys, s.keys)),
+                np.concatenate((last.ids.astype(np.int64), s.ids.astype(np.int64))),
+                kind="stable",
+            )
+        out.append(s)
+    return out
 
 
 # An odd 64-bit constant (splitmix64's) mixing a band's values into one hash, of which the top

@@ -27,7 +27,7 @@ SAME_STORY_SIG = MAX_CANDIDATES
 # An article this close (estimated Jaccard) to an earlier one leaves the copy index once decided.
 NEAR_REPEAT = 0.9
 # Loaded articles scored with their neighbours' terms at a time (bounds the memory it takes).
-RESCORE_CHUNK = 10_000
+RESCORE_CHUNK = 2_000
 # The year marks of an article that names none, shared by all such articles.
 NO_YEARS: frozenset[str] = frozenset()
 

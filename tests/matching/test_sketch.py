@@ -6,6 +6,7 @@ import random
 import zlib
 
 import numpy as np
+import pytest
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from aggregator.matching import minhash, sketch
@@ -37,9 +38,17 @@ def test_story_index_matches_minhash_lsh_with_one_row_bands() -> None:
     assert found_any > 300  # the comparison is not between empty results
 
 
-def test_story_index_matches_minhash_lsh_through_interleaved_changes() -> None:
+@pytest.mark.parametrize("segment_articles", [None, 5])
+def test_story_index_matches_minhash_lsh_through_interleaved_changes(
+    segment_articles: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Additions and removals are applied lazily; in any interleaving with queries the answers
-    stay those of MinHashLSH (an article removed and added again, removed before any query)."""
+    stay those of MinHashLSH (an article removed and added again, removed before any query),
+    also with the entries in segments of a few articles each, merged and emptied as they go,
+    and looked up a few signatures at a time."""
+    if segment_articles is not None:
+        monkeypatch.setattr(sketch, "SEGMENT_ENTRIES", segment_articles * sketch.STORY_PERMS)
+        monkeypatch.setattr(sketch, "QUERY_CHUNK", 7)
     rng = random.Random(8)
     vocabulary = [f"term{i}" for i in range(300)]
     ours = sketch.story_index()
@@ -66,9 +75,13 @@ def test_story_index_matches_minhash_lsh_through_interleaved_changes() -> None:
             assert ours.query(probe) == expected
             answered += bool(expected)
     probes = [sketch.signature(_terms(rng, vocabulary), sketch.STORY_PERMS) for _ in range(30)]
-    assert [f.tolist() for f in ours.query_many(probes)] == [sorted(reference.query(_lean(p))) for p in probes]
+    assert [f.tolist() for f in ours.query_many(probes)] == [
+        sorted(reference.query(_lean(p))) for p in probes
+    ]
     assert len(ours) == len(members) and all(k in ours for k in members)
     assert answered > 100  # the comparison is not between empty results
+    if segment_articles is not None:  # the entries did lie in several segments
+        assert len(ours._segments) > 1
 
 
 def test_copy_index_matches_minhash_lsh_with_its_bands() -> None:
@@ -122,18 +135,27 @@ def test_batched_signatures_equal_datasketch_minhash() -> None:
     sets = [[f"w{rng.randint(0, 3000)}" for _ in range(rng.randint(0, 80))] for _ in range(200)]
     sets[7] = []
     ours = sketch.signatures(sets, sketch.STORY_PERMS)
-    hashed = [np.unique(np.array([rng.getrandbits(32) for _ in range(rng.randint(0, 700))],
-                                 dtype=np.uint32)) for _ in range(50)]
+    hashed = [
+        np.unique(
+            np.array([rng.getrandbits(32) for _ in range(rng.randint(0, 700))], dtype=np.uint32)
+        )
+        for _ in range(50)
+    ]
     hashed[3] = np.zeros(0, dtype=np.uint32)
     ours_hashed = minhash.of_hashed(hashed, sketch.permutations(sketch.COPY_PERMS))
     for s, sig in zip(sets, ours, strict=True):
-        m = MinHash(num_perm=sketch.STORY_PERMS, seed=sketch.SEED, scheme=sketch.SCHEME,
-                    hashfunc=lambda b: zlib.crc32(b))
+        m = MinHash(
+            num_perm=sketch.STORY_PERMS,
+            seed=sketch.SEED,
+            scheme=sketch.SCHEME,
+            hashfunc=lambda b: zlib.crc32(b),
+        )
         m.update_batch([t.encode("utf-8") for t in s])
         assert sig == m.hashvalues.astype("<u4").tobytes()
     for h, sig in zip(hashed, ours_hashed, strict=True):
-        m = MinHash(num_perm=sketch.COPY_PERMS, seed=sketch.SEED, scheme=sketch.SCHEME,
-                    hashfunc=lambda x: x)
+        m = MinHash(
+            num_perm=sketch.COPY_PERMS, seed=sketch.SEED, scheme=sketch.SCHEME, hashfunc=lambda x: x
+        )
         m.update_batch(h.tolist())
         assert sig == m.hashvalues.astype("<u4").tobytes()
 
