@@ -28,6 +28,8 @@ MIN_EDGE = 0.05
 RESCORE_FROM = 0.02
 
 
+# Articles whose expanded vectors are made in one call (bounds the memory of their terms).
+EXPAND_CHUNK = 2_000
 # Term ids as an article's vector holds them (a vocabulary stays far below 2^31 terms).
 TERM_ID = np.int32
 
@@ -51,24 +53,59 @@ class Doc:
     copy_root: int | None = None  # the article this one is a copy of, if any
     neighbour: int | None = None  # its most similar article so far (see NEIGHBOUR_WEIGHT)
     neighbour_score: float = 0.0
-    expanded_ids: np.ndarray | None = None  # unit vector with the neighbour's terms added
-    expanded_weights: np.ndarray | None = None
+    neighbour_ids: np.ndarray | None = None  # its neighbour's vector (the neighbour's arrays)
+    neighbour_weights: np.ndarray | None = None
 
 
 def with_neighbours(
     found: Sequence[tuple[Doc, np.ndarray, np.ndarray, int, float]],
 ) -> list[Doc]:
-    """Each article scored with its nearest neighbour's terms added (the neighbour's term ids,
-    weights, id and score given with it), in a few numpy calls over all of them: one call per
-    article (``np.unique`` of its terms) was a tenth of the scoring time."""
-    if not found:
-        return []
-    own = [d.ids for d, _, _, _, _ in found]
-    near = [ids for _, ids, _, _, _ in found]
+    """Each article with its nearest neighbour (the neighbour's term ids, weights, id and score
+    given with it). The vector scored with the neighbour's terms added is made when it is
+    scored (``expanded``): kept with every window article it took more memory than the rest
+    of the article (docs/tuning.md, "The window's memory")."""
+    return [
+        replace(
+            d,
+            neighbour=neighbour,
+            neighbour_score=score,
+            neighbour_ids=ids,
+            neighbour_weights=weights,
+        )
+        for d, ids, weights, neighbour, score in found
+    ]
+
+
+def expanded(docs: Sequence[Doc]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each article's unit vector with its neighbour's terms added (NEIGHBOUR_WEIGHT times its
+    score times the neighbour's weights), as term ids in id order and weights; its own vector
+    when it has no neighbour. In a few numpy calls over all of them: one call per article
+    (``np.unique`` of its terms) was a tenth of the scoring time. An article's result does not
+    depend on the others it is made with (its terms are summed and its norm taken in term
+    order), so it is the same whenever it is made."""
+    out = [(d.ids, d.weights) for d in docs]
+    found = [
+        (i, d, d.neighbour_ids, d.neighbour_weights)
+        for i, d in enumerate(docs)
+        if d.neighbour_ids is not None and d.neighbour_weights is not None
+    ]
+    for start in range(0, len(found), EXPAND_CHUNK):
+        _expand(found[start : start + EXPAND_CHUNK], out)
+    return out
+
+
+def _expand(
+    found: Sequence[tuple[int, Doc, np.ndarray, np.ndarray]],
+    out: list[tuple[np.ndarray, np.ndarray]],
+) -> None:
+    """``expanded`` of the articles ``found`` (index in ``out``, article, neighbour's ids and
+    weights), written to ``out`` as copies (views would hold the whole chunk's arrays)."""
+    own = [d.ids for _, d, _, _ in found]
+    near = [ids for _, _, ids, _ in found]
     terms = np.concatenate(own + near)
     weights = np.concatenate(
-        [d.weights for d, _, _, _, _ in found]
-        + [NEIGHBOUR_WEIGHT * score * w for _, _, w, _, score in found]
+        [d.weights for _, d, _, _ in found]
+        + [NEIGHBOUR_WEIGHT * d.neighbour_score * w for _, d, _, w in found]
     )
     n = len(found)
     sizes = np.fromiter(map(len, own + near), dtype=np.int64, count=2 * n)
@@ -79,23 +116,13 @@ def with_neighbours(
     keys = keys[order]
     first = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
     summed = np.add.reduceat(weights[order], first) if len(first) else np.zeros(0)
-    owners, union = keys[first] // width, keys[first] % width
+    owners, union = keys[first] // width, (keys[first] % width).astype(TERM_ID)
     norms = np.sqrt(np.bincount(owners, summed * summed, minlength=n))
     bounds = np.searchsorted(owners, np.arange(n + 1)).tolist()
-    out: list[Doc] = []
-    for i, (d, _, _, neighbour, score) in enumerate(found):
-        lo, hi = bounds[i], bounds[i + 1]
-        norm = norms[i]
-        out.append(
-            replace(
-                d,
-                neighbour=neighbour,
-                neighbour_score=score,
-                expanded_ids=union[lo:hi].astype(TERM_ID),
-                expanded_weights=summed[lo:hi] / norm if norm else summed[lo:hi].copy(),
-            )
-        )
-    return out
+    for k, (i, _, _, _) in enumerate(found):
+        lo, hi = bounds[k], bounds[k + 1]
+        norm = norms[k]
+        out[i] = (union[lo:hi].copy(), summed[lo:hi] / norm if norm else summed[lo:hi].copy())
 
 
 def cosine(a: Doc, b: Doc) -> float:
@@ -149,7 +176,7 @@ def edges(
         if not n.any():
             continue
         rows, ids = rows[n], ids[n]
-        scores = table.cosines(_expanded(closer.get(d.id, d)), rows) * factors[n]
+        scores = table.cosines(table.vector(d.id), rows) * factors[n]
         keep = np.flatnonzero(scores >= MIN_EDGE)
         top = np.lexsort((ids[keep], -scores[keep]))  # best, lowest id: one summing order
         edges.extend(
@@ -199,7 +226,7 @@ def _scored(
     """The pairs (docs[ia[k]], docs[ib[k]]) scored as ``edges`` scores a candidate: the
     neighbour-expanded cosine, scaled by YEAR_CONFLICT, 0 across the time window or below
     MIN_EDGE. Rows are gathered and multiplied in compiled calls, CROSS_CHUNK pairs at a time."""
-    matrix, _ = _matrix([_expanded(d) for d in docs])
+    matrix, _ = _expanded_matrix(docs)
     scores = np.concatenate(
         [np.zeros(0)]
         + [
@@ -221,6 +248,8 @@ def _scored(
 
 # _Table finds rows by a table from id to row when ids span at most this many times the articles.
 DENSE_IDS = 4
+# New articles whose candidates _Table filters in one call (bounds the memory of the pairs).
+CANDIDATE_CHUNK = 250
 # Article pairs scored per call by ``_scored`` (bounds the memory of the gathered rows).
 CROSS_CHUNK = 10_000
 _NO_ROWS = np.zeros(0, dtype=np.int64)
@@ -235,12 +264,11 @@ def _nearest(
     returned with that neighbour's terms added."""
     if not scored:
         return ()
-    a = np.concatenate([np.full(len(ids), aid, dtype=np.int64) for aid, ids, _ in scored])
-    b = np.concatenate([ids for _, ids, _ in scored])
-    s = np.concatenate([sc for _, _, sc in scored])
+    close = [(aid, ids[sc >= NEIGHBOUR_MIN], sc[sc >= NEIGHBOUR_MIN]) for aid, ids, sc in scored]
+    a = np.concatenate([np.full(len(ids), aid, dtype=np.int64) for aid, ids, _ in close])
+    b = np.concatenate([ids for _, ids, _ in close])
+    s = np.concatenate([sc for _, _, sc in close])
     src, dst, sim = np.concatenate((a, b)), np.concatenate((b, a)), np.concatenate((s, s))
-    keep = sim >= NEIGHBOUR_MIN
-    src, dst, sim = src[keep], dst[keep], sim[keep]
     best = np.lexsort((dst, -sim, src))  # per source: highest similarity, then lowest id
     first = best[np.unique(src[best], return_index=True)[1]]
     closer = []
@@ -276,12 +304,15 @@ class _Table:
         del self.matrix  # the plain rows go before the expanded ones are gathered
         wanted = self.order < self.new
         wanted[rows] = True
-        self.matrix, self.dense = _matrix(
-            [
-                _expanded(doc(i)) if w else _EMPTY
-                for i, w in zip(self.ids.tolist(), wanted.tolist(), strict=True)
-            ]
+        self.matrix, self.dense = _expanded_matrix(
+            [doc(i) if w else None for i, w in zip(self.ids.tolist(), wanted.tolist(), strict=True)]
         )
+
+    def vector(self, aid: int) -> tuple[np.ndarray, np.ndarray]:
+        """The row of article ``aid`` (one of the table's) as term ids and weights."""
+        row = int(self._rows(np.array([aid], dtype=np.int64))[0])
+        lo, hi = self.matrix.indptr[row], self.matrix.indptr[row + 1]
+        return self.matrix.indices[lo:hi], self.matrix.data[lo:hi]
 
     def candidates(
         self,
@@ -292,11 +323,24 @@ class _Table:
     ) -> list[np.ndarray]:
         """Each new article's rows of candidates to score: known, not itself, not earlier in the
         batch (new-new pairs are scored once, from the earlier article), inside the time window,
-        non-empty. For the whole batch at once."""
-        lists = [np.asarray(found.get(d.id, _NO_ROWS), dtype=np.int64) for d in batch]
-        sizes = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        non-empty. CANDIDATE_CHUNK new articles at a time, in a few calls each."""
         if not len(self.ids):
             return [np.zeros(0, dtype=np.int64) for _ in batch]
+        out: list[np.ndarray] = []
+        for start in range(0, len(batch), CANDIDATE_CHUNK):
+            part = batch[start : start + CANDIDATE_CHUNK]
+            out.extend(self._candidates(part, found, order, window_seconds))
+        return out
+
+    def _candidates(
+        self,
+        batch: Sequence[Doc],
+        found: Candidates,
+        order: Mapping[int, int],
+        window_seconds: float,
+    ) -> list[np.ndarray]:
+        lists = [np.asarray(found.get(d.id, _NO_ROWS), dtype=np.int64) for d in batch]
+        sizes = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
         want = np.concatenate([*lists, _NO_ROWS])
         owner = np.repeat(np.arange(len(batch)), sizes)
         rows = self._rows(want)
@@ -382,19 +426,43 @@ def _dot_rows_for_this_scipy() -> Callable[[sparse.csr_matrix, np.ndarray, np.nd
 _dot_rows = _dot_rows_for_this_scipy()
 
 
+def _expanded_matrix(docs: Sequence[Doc | None]) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """``_matrix`` of the articles' expanded vectors (an empty row for None), made EXPAND_CHUNK
+    articles at a time into arrays of the most they can take, so that no more than one chunk's
+    vectors exist beside the matrix."""
+    rows = [i for i, d in enumerate(docs) if d is not None]
+    chosen = [d for d in docs if d is not None]
+    most = sum(
+        len(d.ids) + (0 if d.neighbour_ids is None else len(d.neighbour_ids)) for d in chosen
+    )
+    terms = np.empty(most, dtype=TERM_ID)
+    weights = np.empty(most)
+    lengths = np.zeros(len(docs), dtype=np.int64)
+    at = 0
+    for start in range(0, len(chosen), EXPAND_CHUNK):
+        made = expanded(chosen[start : start + EXPAND_CHUNK])
+        for row, (ids, w) in zip(rows[start : start + EXPAND_CHUNK], made, strict=True):
+            terms[at : at + len(ids)] = ids
+            weights[at : at + len(ids)] = w
+            lengths[row] = len(ids)
+            at += len(ids)
+    return _csr(terms[:at], weights[:at], lengths)
+
+
 def _matrix(vectors: list[tuple[np.ndarray, np.ndarray]]) -> tuple[sparse.csr_matrix, np.ndarray]:
     """Rows of (term ids, weights) as a CSR matrix, with a zeroed dense row of its width."""
-    lengths = [len(ids) for ids, _ in vectors]
-    terms = np.concatenate([ids for ids, _ in vectors] + [np.zeros(0, TERM_ID)])
-    weights = np.concatenate([w for _, w in vectors] + [np.zeros(0)])
+    return _csr(
+        np.concatenate([ids for ids, _ in vectors] + [np.zeros(0, TERM_ID)]),
+        np.concatenate([w for _, w in vectors] + [np.zeros(0)]),
+        np.fromiter((len(ids) for ids, _ in vectors), dtype=np.int64, count=len(vectors)),
+    )
+
+
+def _csr(
+    terms: np.ndarray, weights: np.ndarray, lengths: np.ndarray
+) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Rows of ``lengths`` entries each as a CSR matrix, with a zeroed dense row of its width."""
     width = int(terms.max(initial=0)) + 1
     indptr = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
-    matrix = sparse.csr_matrix((weights, terms, indptr), shape=(len(vectors), width))
+    matrix = sparse.csr_matrix((weights, terms, indptr), shape=(len(lengths), width))
     return matrix, np.zeros(width)
-
-
-def _expanded(d: Doc) -> tuple[np.ndarray, np.ndarray]:
-    """``d``'s vector with its neighbour's terms added; its own vector when it has none."""
-    if d.expanded_ids is not None and d.expanded_weights is not None:
-        return d.expanded_ids, d.expanded_weights
-    return d.ids, d.weights

@@ -114,27 +114,25 @@ class BandIndex:
     """MinHash LSH over signatures of ``num_perm`` values cut into bands of ``rows`` values: two
     articles are candidates when all values of some band agree, as in datasketch's MinHashLSH.
 
-    Each (band, values) is one 64-bit key (with one row, the band and its value side by side;
-    with several, the band beside a 58-bit hash of its values), and the entries are sorted numpy
-    arrays of keys beside the article of each, so a whole batch is looked up in a few numpy
-    calls, where datasketch's MinHashLSH hashes and stores each band through several Python
-    layers (docs/tuning.md, "Speed"). The candidates are MinHashLSH's (the tests compare them),
-    plus, with several rows, any pair whose band values
-    differ but hash alike (one in 2^58 per band), which the Jaccard estimate then drops.
+    Each band of a signature is one key (with one row, its 32-bit value; with several, a 64-bit
+    hash of its values), and each band's entries are sorted numpy arrays of keys beside the
+    article of each, so a whole batch is looked up in a few numpy calls per band, where
+    datasketch's MinHashLSH hashes and stores each band through several Python layers
+    (docs/tuning.md, "Speed"). The candidates are MinHashLSH's (the tests compare them), plus,
+    with several rows, any pair whose band values differ but hash alike (one in 2^64 per band),
+    which the Jaccard estimate then drops.
 
-    The entries lie in sorted segments of at most SEGMENT_ENTRIES, so adding or removing
-    articles re-sorts one segment at a time: one sorted array of a whole window took twice its
-    size again while it was rebuilt (docs/tuning.md, "The window's memory"). Additions and
-    removals are applied at the next query."""
+    The entries lie in segments of at most SEGMENT_ENTRIES, each band sorted, so adding or
+    removing articles re-sorts one segment at a time: one sorted array of a whole window took
+    twice its size again while it was rebuilt (docs/tuning.md, "The window's memory").
+    Additions and removals are applied at the next query."""
 
     def __init__(self, num_perm: int, rows: int = 1) -> None:
         if num_perm % rows:
             raise ValueError(f"{num_perm} values do not cut into bands of {rows}")
         self._num_perm = num_perm
         self._rows = rows
-        bands = np.arange(num_perm // rows, dtype=np.uint64)
-        self._offsets = bands << np.uint64(32 if rows == 1 else _HASH_BITS)
-        self._segments: list[_Segment] = []  # each sorted by key
+        self._segments: list[_Segment] = []
         self._members: set[int] = set()
         self._added: dict[int, bytes] = {}  # members not yet in the segments
         self._removed: set[int] = set()  # former members whose keys are still in the segments
@@ -166,14 +164,12 @@ class BandIndex:
         if len(values) != len(sigs) * self._num_perm:
             raise ValueError(f"signatures of another size than {self._num_perm} values")
         if self._rows == 1:
-            keys: np.ndarray = values.reshape(len(sigs), -1) | self._offsets
-            return keys
+            return values.reshape(len(sigs), -1)
         bands = values.reshape(len(sigs), -1, self._rows).astype(np.uint64)
         h = bands[..., 0]
         for k in range(1, self._rows):
             h = (h * _MIX) ^ bands[..., k]  # multiplication modulo 2^64
-        h = (h ^ (h >> np.uint64(31))) * _MIX
-        mixed: np.ndarray = (h >> np.uint64(64 - _HASH_BITS)) | self._offsets
+        mixed: np.ndarray = (h ^ (h >> np.uint64(31))) * _MIX
         return mixed
 
     def _settle(self) -> None:
@@ -184,13 +180,12 @@ class BandIndex:
         if self._added:
             members = list(self._added.items())
             self._added.clear()
-            per = self._num_perm // self._rows
-            step = max(1, SEGMENT_ENTRIES // per)
+            step = max(1, SEGMENT_ENTRIES * self._rows // self._num_perm)
             for start in range(0, len(members), step):
                 chunk = members[start : start + step]
-                keys = self._band_keys([sig for _, sig in chunk]).ravel()
-                ids = np.repeat(np.fromiter((k for k, _ in chunk), np.int64, len(chunk)), per)
-                self._segments.append(_Segment.sorted(keys, ids))
+                keys = self._band_keys([sig for _, sig in chunk]).T
+                ids = np.fromiter((k for k, _ in chunk), np.int64, len(chunk))
+                self._segments.append(_Segment.sorted(keys, np.broadcast_to(ids, keys.shape)))
         self._segments = _merged(self._segments)
 
     def query(self, sig: bytes) -> list[int]:
@@ -209,19 +204,21 @@ class BandIndex:
         return found
 
     def _lookup(self, sigs: Sequence[bytes]) -> list[np.ndarray]:
-        band_keys = self._band_keys(sigs)
-        per = band_keys.shape[1]
-        wanted = band_keys.ravel()
-        order = np.argsort(wanted)  # looked up in key order: fewer cache misses
-        wanted = wanted[order]
+        band_keys = self._band_keys(sigs).T  # a row of the signatures' keys per band
+        order = np.argsort(band_keys, axis=1)  # looked up in key order: fewer cache misses
         queries, found = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
-        for segment in self._segments:
-            lo = np.searchsorted(segment.keys, wanted, side="left")
-            counts = np.searchsorted(segment.keys, wanted, side="right") - lo
-            ends = np.cumsum(counts)
-            total = int(ends[-1]) if len(ends) else 0
-            found.append(segment.ids[np.arange(total) + np.repeat(lo - ends + counts, counts)])
-            queries.append(np.repeat(order // per, counts))
+        for band, (wanted, asked) in enumerate(
+            zip(np.take_along_axis(band_keys, order, axis=1), order, strict=True)
+        ):
+            for segment in self._segments:
+                keys = segment.keys[band]
+                lo = np.searchsorted(keys, wanted, side="left")
+                counts = np.searchsorted(keys, wanted, side="right") - lo
+                ends = np.cumsum(counts)
+                total = int(ends[-1]) if len(ends) else 0
+                at = np.arange(total) + np.repeat(lo - ends + counts, counts)
+                found.append(segment.ids[band][at])
+                queries.append(np.repeat(asked, counts))
         ids = np.concatenate(found).astype(np.int64)
         width = int(ids.max(initial=0)) + 1  # (query, article) pairs as one number
         # numpy's default sort of integers is its vectorised quicksort, faster than its stable one,
@@ -233,15 +230,16 @@ class BandIndex:
         return [ids[bounds[i] : bounds[i + 1]] for i in range(len(sigs))]
 
 
+# Entries (band keys) per segment of a BandIndex: what re-sorting one costs in memory.
+SEGMENT_ENTRIES = 1 << 20
 # Signatures looked up at a time (bounds the memory of the entries a lookup finds).
 QUERY_CHUNK = 250
-# Entries (band keys) per sorted segment of a BandIndex: what re-sorting one costs in memory.
-SEGMENT_ENTRIES = 1 << 20
 
 
 @dataclass(frozen=True)
 class _Segment:
-    """Band keys in sorted order beside the article of each (int32 ids while they fit)."""
+    """Band keys, a row per band, each row in sorted order beside the article of each (int32 ids
+    while they fit)."""
 
     keys: np.ndarray
     ids: np.ndarray
@@ -250,41 +248,47 @@ class _Segment:
     def sorted(
         keys: np.ndarray, ids: np.ndarray, kind: Literal["quicksort", "stable"] = "quicksort"
     ) -> _Segment:
-        """The entries in key order (ties in any: a key's articles are found together);
-        ``kind="stable"`` for entries that are two sorted runs, which it merges in one pass."""
-        order = np.argsort(keys, kind=kind)
+        """Each band's entries in key order (ties in any: a key's articles are found together);
+        ``kind="stable"`` for rows that are two sorted runs, which it merges in one pass."""
+        order = np.argsort(keys, axis=1, kind=kind)
         narrow = np.int32 if int(ids.max(initial=0)) <= np.iinfo(np.int32).max else np.int64
-        return _Segment(keys[order], ids[order].astype(narrow))
+        return _Segment(
+            np.take_along_axis(keys, order, axis=1),
+            np.take_along_axis(ids, order, axis=1).astype(narrow),
+        )
 
-    def __len__(self) -> int:
-        return len(self.keys)
+    @property
+    def size(self) -> int:
+        """Entries in all bands."""
+        return int(self.keys.size)
 
     def without(self, gone: np.ndarray) -> _Segment:
-        keep = ~np.isin(self.ids, gone)
-        return self if keep.all() else _Segment(self.keys[keep], self.ids[keep])
+        keep = ~np.isin(self.ids, gone)  # an article is in every band: as many kept in each
+        if keep.all():
+            return self
+        bands = len(self.keys)
+        return _Segment(self.keys[keep].reshape(bands, -1), self.ids[keep].reshape(bands, -1))
 
 
 def _merged(segments: list[_Segment]) -> list[_Segment]:
     """``segments`` without empty ones, neighbours merged while the two fit in one segment."""
     out: list[_Segment] = []
     for s in segments:
-        if not len(s):
+        if not s.size:
             continue
-        if out and len(out[-1]) + len(s) <= SEGMENT_ENTRIES:
+        if out and out[-1].size + s.size <= SEGMENT_ENTRIES:
             last = out.pop()
             s = _Segment.sorted(
-                np.concatenate((last.keys, s.keys)),
-                np.concatenate((last.ids.astype(np.int64), s.ids.astype(np.int64))),
+                np.concatenate((last.keys, s.keys), axis=1),
+                np.concatenate((last.ids.astype(np.int64), s.ids.astype(np.int64)), axis=1),
                 kind="stable",
             )
         out.append(s)
     return out
 
 
-# An odd 64-bit constant (splitmix64's) mixing a band's values into one hash, of which the top
-# _HASH_BITS bits are kept beside the band number (6 bits: up to 64 bands).
+# An odd 64-bit constant (splitmix64's) mixing a band's values into one hash.
 _MIX = np.uint64(0x9E3779B97F4A7C15)
-_HASH_BITS = 58
 
 
 def copy_index() -> BandIndex:

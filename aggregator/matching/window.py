@@ -8,6 +8,7 @@ the clusterer reads and writes the store.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -26,8 +27,6 @@ SAME_COPY_SIG = 1
 SAME_STORY_SIG = MAX_CANDIDATES
 # An article this close (estimated Jaccard) to an earlier one leaves the copy index once decided.
 NEAR_REPEAT = 0.9
-# Loaded articles scored with their neighbours' terms at a time (bounds the memory it takes).
-RESCORE_CHUNK = 2_000
 # The year marks of an article that names none, shared by all such articles.
 NO_YEARS: frozenset[str] = frozenset()
 
@@ -88,11 +87,12 @@ class Window:
                 vocabulary.arrays_of(terms, weights),
                 s.time,
                 s.dated,
-                s.outlet,
+                sys.intern(s.outlet),  # one string per outlet, not per article
                 s.url,
                 years,
             )
-            d = replace(d, story_id=s.story_id, copy_root=s.copy_root)
+            story = sys.intern(s.story_id)  # one string per story, not per article
+            d = replace(d, story_id=story, copy_root=s.copy_root)
             # Signatures of another sketch version: the story sketch is rebuilt from the stored
             # terms; the copy sketch needs the text, so such articles sit out copy detection.
             story_sig = s.story_sig or sketch.signature(
@@ -101,18 +101,17 @@ class Window:
             )
             self.add(d, s.copy_sig, story_sig, s.time)
             if s.story_first_seen:
-                self.first_seen[s.story_id] = epoch(s.story_first_seen)
+                self.first_seen[story] = epoch(s.story_first_seen)
             if s.neighbour is not None:
                 outside = vocabulary.arrays_of(*s.neighbour_vec) if s.neighbour_vec else None
                 near.append((s.id, s.neighbour, s.neighbour_score, outside))
-        for start in range(0, len(near), RESCORE_CHUNK):
-            found = []
-            for aid, neighbour, score, outside in near[start : start + RESCORE_CHUNK]:
-                held = self.docs.get(neighbour)
-                arrays = (held.ids, held.weights) if held is not None else outside
-                if arrays is not None:
-                    found.append((self.docs[aid], *arrays, neighbour, score))
-            self.docs.update((d.id, d) for d in with_neighbours(found))
+        found = []
+        for aid, neighbour, score, outside in near:
+            held = self.docs.get(neighbour)
+            arrays = (held.ids, held.weights) if held is not None else outside
+            if arrays is not None:
+                found.append((self.docs[aid], *arrays, neighbour, score))
+        self.docs.update((d.id, d) for d in with_neighbours(found))
 
     def add(self, d: Doc, copy_sig: bytes | None, story_sig: bytes, t: float) -> None:
         self.docs[d.id] = d

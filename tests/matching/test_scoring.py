@@ -9,7 +9,13 @@ import pytest
 from scipy import sparse
 from scipy.sparse import _sparsetools
 
-from aggregator.matching.similarity import Doc, _compiled_dot_rows, _dot_rows, with_neighbours
+from aggregator.matching.similarity import (
+    Doc,
+    _compiled_dot_rows,
+    _dot_rows,
+    expanded,
+    with_neighbours,
+)
 from aggregator.matching.stories import assign
 
 
@@ -65,10 +71,11 @@ def test_nearest_neighbours_are_found_both_ways_and_expand_the_vector() -> None:
     nearest = {d.id: (d.neighbour, round(d.neighbour_score, 2)) for d in decision.rescored}
     # 1-2 (0.96) is the closest pair; 3 is closest to 1 (0.48) rather than 2 (0.36); 4 has none.
     assert nearest == {1: (2, 0.96), 2: (1, 0.96), 3: (1, 0.48)}
-    (expanded,) = with_neighbours([(c, a.ids, a.weights, 1, 0.48)])
-    assert expanded.expanded_ids is not None and expanded.expanded_weights is not None
-    assert sorted(expanded.expanded_ids.tolist()) == sorted(ids[t] for t in ("quake", "chile", "valparaiso"))
-    assert abs(float(expanded.expanded_weights @ expanded.expanded_weights) - 1.0) < 1e-9
+    (near,) = with_neighbours([(c, a.ids, a.weights, 1, 0.48)])
+    assert near.neighbour_ids is a.ids and near.neighbour_weights is a.weights  # not copies
+    ((terms, weights),) = expanded([near])
+    assert terms.tolist() == sorted(ids[t] for t in ("quake", "chile", "valparaiso"))
+    assert abs(float(weights @ weights) - 1.0) < 1e-9
 
 
 def test_scoring_rows_equals_scipys_own_product() -> None:
@@ -106,11 +113,11 @@ def test_all_pairs_of_a_story_are_scored_as_candidate_edges_are() -> None:
     c = replace(_doc(3, {"quake": 0.6, "valparaiso": 0.8}, ids), time=7200.0)
     late = replace(_doc(4, {"quake": 0.8, "chile": 0.6}, ids), time=73.5 * 3600.0)
     far = _doc(5, {"election": 1.0}, ids)
-    (expanded,) = with_neighbours([(c, a.ids, a.weights, 1, 0.48)])
-    pairs = {(x, y): round(s, 4) for x, y, s in all_pairs([late, far, expanded, b, a], 72 * 3600.0)}
+    (near,) = with_neighbours([(c, a.ids, a.weights, 1, 0.48)])
+    pairs = {(x, y): round(s, 4) for x, y, s in all_pairs([late, far, near, b, a], 72 * 3600.0)}
     assert pairs[(1, 2)] == round(cosine(a, b) * YEAR_CONFLICT, 4)
-    assert expanded.expanded_ids is not None and expanded.expanded_weights is not None
-    with_a = dict(zip(expanded.expanded_ids.tolist(), expanded.expanded_weights.tolist(), strict=True))
+    ((terms, weights),) = expanded([near])
+    with_a = dict(zip(terms.tolist(), weights.tolist(), strict=True))
     assert pairs[(1, 3)] == round(sum(w * with_a.get(t, 0.0) for t, w in zip(
         a.ids.tolist(), a.weights.tolist(), strict=True)), 4) > round(cosine(a, c), 4)
     assert (1, 4) not in pairs and (2, 4) not in pairs  # 73.5 and 72.5 hours apart
@@ -137,3 +144,28 @@ def test_cross_sums_add_up_every_pair_between_two_groups() -> None:
     totals = cross_sums(groups, [(0, 1), (0, 2), (1, 2)], 72 * 3600.0)
     assert totals.tolist() == pytest.approx([expected(0, 1), expected(0, 2), expected(1, 2)])
     assert totals[1] == totals[2] == 0.0 and totals[0] > 0.0
+
+
+def test_an_expanded_vector_is_the_same_whatever_it_is_made_with() -> None:
+    """Expanded vectors are made whenever they are scored, in groups that differ from one batch
+    to the next: each article's must be bit for bit the same alone or among any others."""
+    rng = np.random.default_rng(11)
+    docs = []
+    for i in range(60):
+        terms = rng.choice(500, int(rng.integers(0, 40)), replace=False).astype(np.int32)
+        weights = rng.random(len(terms))
+        docs.append(Doc(i, f"k{i}", terms, weights / max(float(np.linalg.norm(weights)), 1e-9),
+                        None, "o", None))
+    near = with_neighbours(
+        [(d, docs[(d.id * 7 + 3) % 60].ids, docs[(d.id * 7 + 3) % 60].weights,
+          (d.id * 7 + 3) % 60, float(rng.random())) for d in docs[:45]]
+    ) + docs[45:]
+    together = expanded(near)
+    shuffled = [near[i] for i in rng.permutation(len(near))]
+    for d, (terms, weights) in zip(near, together, strict=True):
+        ((alone_terms, alone_weights),) = expanded([d])
+        assert np.array_equal(terms, alone_terms) and np.array_equal(weights, alone_weights)
+    by_id = {d.id: made for d, made in zip(near, together, strict=True)}
+    for d, (terms, weights) in zip(shuffled, expanded(shuffled), strict=True):
+        assert np.array_equal(terms, by_id[d.id][0]) and np.array_equal(weights, by_id[d.id][1])
+    assert sum(len(t) > len(d.ids) for d, (t, _) in zip(near, together, strict=True)) > 30
