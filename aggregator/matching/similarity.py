@@ -329,34 +329,25 @@ class _Table:
         out: list[np.ndarray] = []
         for start in range(0, len(batch), CANDIDATE_CHUNK):
             part = batch[start : start + CANDIDATE_CHUNK]
-            out.extend(self._candidates(part, found, order, window_seconds))
+            lists = [np.asarray(found.get(d.id, _NO_ROWS), dtype=np.int64) for d in part]
+            sizes = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+            want = np.concatenate([*lists, _NO_ROWS])
+            owner = np.repeat(np.arange(len(part)), sizes)
+            rows = self._rows(want)
+            own = np.fromiter((d.id for d in part), dtype=np.int64, count=len(part))[owner]
+            position = np.fromiter((order[d.id] for d in part), np.int64, len(part))[owner]
+            times = np.array([np.nan if d.time is None else d.time for d in part])[owner]
+            found_ids = self.ids[rows]
+            keep = (found_ids == want) & (found_ids != own) & (self.order[rows] >= position)
+            keep &= self.lengths[rows] > 0
+            with np.errstate(invalid="ignore"):  # NaN: undated, compared by content alone
+                far = np.abs(self.times[rows] - times) > window_seconds
+            keep &= ~far
+            kept = np.flatnonzero(keep)
+            bounds = np.searchsorted(owner[kept], np.arange(len(part) + 1))
+            chosen = rows[kept]
+            out.extend(chosen[bounds[i] : bounds[i + 1]] for i in range(len(part)))
         return out
-
-    def _candidates(
-        self,
-        batch: Sequence[Doc],
-        found: Candidates,
-        order: Mapping[int, int],
-        window_seconds: float,
-    ) -> list[np.ndarray]:
-        lists = [np.asarray(found.get(d.id, _NO_ROWS), dtype=np.int64) for d in batch]
-        sizes = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-        want = np.concatenate([*lists, _NO_ROWS])
-        owner = np.repeat(np.arange(len(batch)), sizes)
-        rows = self._rows(want)
-        own = np.fromiter((d.id for d in batch), dtype=np.int64, count=len(batch))[owner]
-        position = np.fromiter((order[d.id] for d in batch), np.int64, len(batch))[owner]
-        times = np.array([np.nan if d.time is None else d.time for d in batch])[owner]
-        found_ids = self.ids[rows]
-        keep = (found_ids == want) & (found_ids != own) & (self.order[rows] >= position)
-        keep &= self.lengths[rows] > 0
-        with np.errstate(invalid="ignore"):  # NaN: an undated article, compared by content alone
-            far = np.abs(self.times[rows] - times) > window_seconds
-        keep &= ~far
-        kept = np.flatnonzero(keep)
-        bounds = np.searchsorted(owner[kept], np.arange(len(batch) + 1))
-        chosen = rows[kept]
-        return [chosen[bounds[i] : bounds[i + 1]] for i in range(len(batch))]
 
     def _rows(self, wanted: np.ndarray) -> np.ndarray:
         """The row of each wanted article id; for an id the table lacks, some row holding
