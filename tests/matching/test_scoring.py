@@ -169,3 +169,32 @@ def test_an_expanded_vector_is_the_same_whatever_it_is_made_with() -> None:
     for d, (terms, weights) in zip(shuffled, expanded(shuffled), strict=True):
         assert np.array_equal(terms, by_id[d.id][0]) and np.array_equal(weights, by_id[d.id][1])
     assert sum(len(t) > len(d.ids) for d, (t, _) in zip(near, together, strict=True)) > 30
+
+
+def test_the_expanded_matrix_is_made_in_chunks_as_in_one_piece(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch's expanded rows are made a chunk at a time into arrays of the most they can
+    take; the matrix must be the one made from every expanded vector at once, empty rows where
+    no vector is wanted."""
+    from aggregator.matching import similarity
+
+    rng = np.random.default_rng(12)
+    docs = []
+    for i in range(50):
+        terms = rng.choice(300, int(rng.integers(0, 30)), replace=False).astype(np.int32)
+        docs.append(Doc(i, f"k{i}", terms, rng.random(len(terms)), None, "o", None))
+    near = with_neighbours([(d, docs[i - 1].ids, docs[i - 1].weights, i - 1, 0.3)
+                            for i, d in enumerate(docs) if i % 3]) + docs[::3]
+    wanted = [d if i % 4 else None for i, d in enumerate(near)]
+    monkeypatch.setattr(similarity, "EXPAND_CHUNK", 7)
+    chunked, _ = similarity._expanded_matrix(wanted)
+    whole, _ = similarity._matrix(
+        [v if d is not None else (np.zeros(0, np.int32), np.zeros(0))
+         for d, v in zip(wanted, expanded([d or near[0] for d in wanted]), strict=True)]
+    )
+    assert chunked.shape[0] == whole.shape[0] == len(near)
+    for a, b in ((chunked.indptr, whole.indptr), (chunked.indices, whole.indices),
+                 (chunked.data, whole.data)):
+        assert np.array_equal(a, b)
+    assert sum(1 for d in wanted if d is None) > 5 and chunked.nnz > 300
