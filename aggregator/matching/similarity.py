@@ -99,16 +99,17 @@ def _expand(
     out: list[tuple[np.ndarray, np.ndarray]],
 ) -> None:
     """``expanded`` of the articles ``found`` (index in ``out``, article, neighbour's ids and
-    weights), written to ``out`` as copies (views would hold the whole chunk's arrays)."""
+    weights), written to ``out`` as views of arrays made for all of them."""
     own = [d.ids for _, d, _, _ in found]
     near = [ids for _, _, ids, _ in found]
+    n = len(found)
+    sizes = np.fromiter(map(len, own + near), dtype=np.int64, count=2 * n)
+    scales = np.fromiter((NEIGHBOUR_WEIGHT * d.neighbour_score for _, d, _, _ in found), float, n)
     terms = np.concatenate(own + near)
     weights = np.concatenate(
         [d.weights for _, d, _, _ in found]
-        + [NEIGHBOUR_WEIGHT * d.neighbour_score * w for _, d, _, w in found]
+        + [np.repeat(scales, sizes[n:]) * np.concatenate([w for _, _, _, w in found])]
     )
-    n = len(found)
-    sizes = np.fromiter(map(len, own + near), dtype=np.int64, count=2 * n)
     owner = np.repeat(np.concatenate((np.arange(n), np.arange(n))), sizes)
     width = int(terms.max(initial=0)) + 1
     keys = owner * width + terms
@@ -118,11 +119,11 @@ def _expand(
     summed = np.add.reduceat(weights[order], first) if len(first) else np.zeros(0)
     owners, union = keys[first] // width, (keys[first] % width).astype(TERM_ID)
     norms = np.sqrt(np.bincount(owners, summed * summed, minlength=n))
-    bounds = np.searchsorted(owners, np.arange(n + 1)).tolist()
-    for k, (i, _, _, _) in enumerate(found):
-        lo, hi = bounds[k], bounds[k + 1]
-        norm = norms[k]
-        out[i] = (union[lo:hi].copy(), summed[lo:hi] / norm if norm else summed[lo:hi].copy())
+    bounds = np.searchsorted(owners, np.arange(n + 1))
+    unit = summed / np.repeat(np.where(norms != 0, norms, 1.0), np.diff(bounds))  # x / 1.0 is x
+    starts, ends = bounds[:-1].tolist(), bounds[1:].tolist()
+    for (i, _, _, _), lo, hi in zip(found, starts, ends, strict=True):
+        out[i] = (union[lo:hi], unit[lo:hi])
 
 
 def cosine(a: Doc, b: Doc) -> float:
