@@ -311,7 +311,7 @@ class _Table:
 
     def vector(self, aid: int) -> tuple[np.ndarray, np.ndarray]:
         """The row of article ``aid`` (one of the table's) as term ids and weights."""
-        row = int(self._rows(np.array([aid], dtype=np.int64))[0])
+        row = int(np.searchsorted(self.ids, aid))  # the ids are in order
         lo, hi = self.matrix.indptr[row], self.matrix.indptr[row + 1]
         return self.matrix.indices[lo:hi], self.matrix.data[lo:hi]
 
