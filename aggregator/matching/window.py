@@ -50,7 +50,7 @@ def doc(
         ids.astype(TERM_ID),
         weights.copy(),  # its own, not a view holding a whole batch's array
         t if dated else None,
-        outlet,
+        sys.intern(outlet),  # one string per outlet, not one per article
         url,
         years or NO_YEARS,
     )
@@ -87,7 +87,7 @@ class Window:
                 vocabulary.arrays_of(terms, weights),
                 s.time,
                 s.dated,
-                sys.intern(s.outlet),  # one string per outlet, not per article
+                s.outlet,
                 s.url,
                 years,
             )
