@@ -8,6 +8,7 @@ the clusterer reads and writes the store.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,8 +28,6 @@ SAME_COPY_SIG = 1
 SAME_STORY_SIG = MAX_CANDIDATES
 # An article this close (estimated Jaccard) to an earlier one leaves the copy index once decided.
 NEAR_REPEAT = 0.9
-# The year marks of an article that names none, shared by all such articles.
-NO_YEARS: frozenset[str] = frozenset()
 
 
 def doc(
@@ -52,8 +51,14 @@ def doc(
         t if dated else None,
         sys.intern(outlet),  # one string per outlet, not one per article
         url,
-        years or NO_YEARS,
+        _shared(years),
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared(years: frozenset[str]) -> frozenset[str]:
+    """One set object for all articles naming the same years (most name none or one)."""
+    return years
 
 
 class Window:
