@@ -254,7 +254,6 @@ CANDIDATE_CHUNK = 250
 # Article pairs scored per call by ``_scored`` (bounds the memory of the gathered rows).
 CROSS_CHUNK = 10_000
 _NO_ROWS = np.zeros(0, dtype=np.int64)
-_EMPTY = (np.zeros(0, dtype=TERM_ID), np.zeros(0))
 
 
 def _nearest(
