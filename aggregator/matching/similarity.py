@@ -106,6 +106,10 @@ def _expand(
     sizes = np.fromiter(map(len, own + near), dtype=np.int64, count=2 * n)
     scales = np.fromiter((NEIGHBOUR_WEIGHT * d.neighbour_score for _, d, _, _ in found), float, n)
     terms = np.concatenate(own + near)
+    if not len(terms):  # nothing to add up: every vector is empty
+        for i, d, _, _ in found:
+            out[i] = (d.ids, d.weights)
+        return
     weights = np.concatenate(
         [d.weights for _, d, _, _ in found]
         + [np.repeat(scales, sizes[n:]) * np.concatenate([w for _, _, _, w in found])]

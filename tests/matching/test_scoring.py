@@ -198,3 +198,16 @@ def test_the_expanded_matrix_is_made_in_chunks_as_in_one_piece(
                  (chunked.data, whole.data)):
         assert np.array_equal(a, b)
     assert sum(1 for d in wanted if d is None) > 5 and chunked.nnz > 300
+
+
+def test_articles_without_terms_expand_to_nothing() -> None:
+    """An article and a neighbour with no terms (a stored vector can be empty) give an empty
+    expanded vector, alone or beside others."""
+    empty = (np.zeros(0, np.int32), np.zeros(0))
+    bare = Doc(1, "k1", *empty, None, "o", None)
+    full = Doc(2, "k2", np.array([3, 1], np.int32), np.array([0.6, 0.8]), None, "o", None)
+    (alone,) = with_neighbours([(bare, *empty, 2, 0.5)])
+    assert [v.tolist() for v in expanded([alone])[0]] == [[], []]
+    both = expanded([alone, with_neighbours([(full, *empty, 1, 0.5)])[0]])
+    assert [v.tolist() for v in both[0]] == [[], []]
+    assert both[1][0].tolist() == [1, 3] and np.allclose(both[1][1], [0.8, 0.6])
