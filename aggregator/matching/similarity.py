@@ -30,6 +30,8 @@ RESCORE_FROM = 0.02
 
 # Articles whose expanded vectors are made in one call (bounds the memory of their terms).
 EXPAND_CHUNK = 2_000
+# Table rows whose expanded vectors a batch holds at once (bounds the memory of its pass 2).
+EXPAND_ROWS = 20_000
 # Term ids as an article's vector holds them (a vocabulary stays far below 2^31 terms).
 TERM_ID = np.int32
 
@@ -171,17 +173,19 @@ def edges(
         docs, [(d.id, ids, p * f) for (d, _, ids, f), p in zip(scored, plain, strict=True)]
     )
     closer = {d.id: d for d in rescored}
-    near = [p >= RESCORE_FROM for p in plain]
-    needed = np.concatenate(
-        [_NO_ROWS] + [rows[n] for (_, rows, _, _), n in zip(scored, near, strict=True)]
+    again = [
+        (d, rows[n], ids[n], factors[n])
+        for (d, rows, ids, factors), p in zip(scored, plain, strict=True)
+        if (n := p >= RESCORE_FROM).any()
+    ]
+    rescores = table.rescore(
+        lambda i: closer.get(i) or docs[i],
+        expanded([closer.get(d.id, d) for d, _, _, _ in again]),
+        [rows for _, rows, _, _ in again],
     )
-    table.expand(lambda i: closer.get(i) or docs[i], needed)
     edges: list[tuple[int, int, float]] = []
-    for (d, rows, ids, factors), n in zip(scored, near, strict=True):
-        if not n.any():
-            continue
-        rows, ids = rows[n], ids[n]
-        scores = table.cosines(table.vector(d.id), rows) * factors[n]
+    for (d, _, ids, factors), again_scores in zip(again, rescores, strict=True):
+        scores = again_scores * factors
         keep = np.flatnonzero(scores >= MIN_EDGE)
         top = np.lexsort((ids[keep], -scores[keep]))  # best, lowest id: one summing order
         edges.extend(
@@ -297,26 +301,43 @@ class _Table:
         self.times = np.array([np.nan if d.time is None else d.time for d in docs])
         # Position in the batch; window articles come after every new one.
         self.order = np.array([order.get(d.id, len(order)) for d in docs], dtype=np.int64)
-        self.new = len(order)
         self.matrix, self.dense = _matrix([(d.ids, d.weights) for d in docs])
         self.lengths = np.diff(self.matrix.indptr)
 
-    def expand(self, doc: Callable[[int], Doc], rows: np.ndarray) -> None:
-        """Score ``rows`` with their articles' neighbour-expanded vectors (``doc``: the article
-        of an id) from now on, and the batch's own; the other rows are left empty, never to be
-        scored again."""
-        del self.matrix  # the plain rows go before the expanded ones are gathered
-        wanted = self.order < self.new
-        wanted[rows] = True
-        self.matrix, self.dense = _expanded_matrix(
-            [doc(i) if w else None for i, w in zip(self.ids.tolist(), wanted.tolist(), strict=True)]
-        )
-
-    def vector(self, aid: int) -> tuple[np.ndarray, np.ndarray]:
-        """The row of article ``aid`` (one of the table's) as term ids and weights."""
-        row = int(np.searchsorted(self.ids, aid))  # the ids are in order
-        lo, hi = self.matrix.indptr[row], self.matrix.indptr[row + 1]
-        return self.matrix.indices[lo:hi], self.matrix.data[lo:hi]
+    def rescore(
+        self,
+        doc: Callable[[int], Doc],
+        vectors: Sequence[tuple[np.ndarray, np.ndarray]],
+        rows: Sequence[np.ndarray],
+    ) -> list[np.ndarray]:
+        """The dot products of each of ``vectors`` (term ids, weights) with the
+        neighbour-expanded vectors of its ``rows`` (``doc``: the article of an id). The rows'
+        vectors are made EXPAND_ROWS rows at a time, so what a batch holds at once does not grow
+        with the window; a row's product does not depend on the others made with it."""
+        del self.matrix, self.dense  # the plain rows go before the expanded ones are made
+        needed = np.unique(np.concatenate([_NO_ROWS, *rows]))
+        top = max((int(ids.max(initial=0)) for ids, _ in vectors), default=0) + 1
+        out = [np.zeros(len(r)) for r in rows]
+        for start in range(0, len(needed), EXPAND_ROWS):
+            chunk = needed[start : start + EXPAND_ROWS]
+            lo, hi = int(chunk[0]), int(chunk[-1])
+            wanted = np.zeros(hi - lo + 1, dtype=bool)
+            wanted[chunk - lo] = True
+            matrix, dense = _expanded_matrix(
+                [
+                    doc(i) if w else None
+                    for i, w in zip(self.ids[lo : hi + 1].tolist(), wanted.tolist(), strict=True)
+                ]
+            )
+            if len(dense) < top:
+                dense = np.zeros(top)
+            for (ids, weights), mine, scores in zip(vectors, rows, out, strict=True):
+                inside = np.flatnonzero((mine >= lo) & (mine <= hi))
+                if len(inside):
+                    dense[ids] = weights
+                    scores[inside] = _dot_rows(matrix, mine[inside] - lo, dense)
+                    dense[ids] = 0.0
+        return out
 
     def candidates(
         self,

@@ -211,3 +211,34 @@ def test_articles_without_terms_expand_to_nothing() -> None:
     both = expanded([alone, with_neighbours([(full, *empty, 1, 0.5)])[0]])
     assert [v.tolist() for v in both[0]] == [[], []]
     assert both[1][0].tolist() == [1, 3] and np.allclose(both[1][1], [0.8, 0.6])
+
+
+def test_a_batch_rescored_a_few_rows_at_a_time_finds_the_same_edges(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pass 2 makes the candidates' expanded vectors EXPAND_ROWS table rows at a time; the
+    edges and neighbours must be those of one piece, bit for bit."""
+    from aggregator.matching import similarity
+
+    rng = np.random.default_rng(21)
+
+    def article(i: int) -> Doc:
+        terms = rng.choice(60, int(rng.integers(3, 12)), replace=False).astype(np.int32)
+        weights = rng.random(len(terms))
+        return Doc(i, f"k{i}", terms, weights / float(np.linalg.norm(weights)), None, "o", None)
+
+    window = [article(i) for i in range(80)]
+    window = with_neighbours(
+        [(d, window[(i + 1) % 80].ids, window[(i + 1) % 80].weights, (i + 1) % 80, 0.4)
+         for i, d in enumerate(window[:60])]
+    ) + window[60:]
+    batch = [article(i) for i in range(100, 130)]
+    docs = {d.id: d for d in window + batch}
+    order = {d.id: k for k, d in enumerate(batch)}
+    found = {d.id: np.sort(rng.choice(80, 30, replace=False)) for d in batch}
+    whole = similarity.edges(batch, docs, order, found, 72 * 3600.0)
+    monkeypatch.setattr(similarity, "EXPAND_ROWS", 7)
+    pieces = similarity.edges(batch, docs, order, found, 72 * 3600.0)
+    assert pieces[0] == whole[0] and len(whole[0]) > 100
+    assert [(d.id, d.neighbour, d.neighbour_score) for d in pieces[1]] == [
+        (d.id, d.neighbour, d.neighbour_score) for d in whole[1]]
