@@ -30,8 +30,8 @@ RESCORE_FROM = 0.02
 
 # Articles whose expanded vectors are made in one call (bounds the memory of their terms).
 EXPAND_CHUNK = 2_000
-# Table rows whose expanded vectors a batch holds at once (bounds the memory of its pass 2).
-EXPAND_ROWS = 20_000
+# Table rows whose vectors a batch gathers at once (bounds the memory of its scoring).
+TABLE_ROWS = 20_000
 # Term ids as an article's vector holds them (a vocabulary stays far below 2^31 terms).
 TERM_ID = np.int32
 
@@ -168,7 +168,7 @@ def edges(
                 if year_conflict(d.years, docs[oid].years):
                     factors[i] = YEAR_CONFLICT
         scored.append((d, rows, ids, factors))
-    plain = [table.cosines((d.ids, d.weights), rows) for d, rows, _, _ in scored]
+    plain = table.plain([rows for _, rows, _, _ in scored], [d for d, _, _, _ in scored])
     rescored = _nearest(
         docs, [(d.id, ids, p * f) for (d, _, ids, f), p in zip(scored, plain, strict=True)]
     )
@@ -262,6 +262,7 @@ CANDIDATE_CHUNK = 250
 # Article pairs scored per call by ``_scored`` (bounds the memory of the gathered rows).
 CROSS_CHUNK = 10_000
 _NO_ROWS = np.zeros(0, dtype=np.int64)
+_EMPTY = (np.zeros(0, dtype=TERM_ID), np.zeros(0))
 
 
 def _nearest(
@@ -291,18 +292,27 @@ def _nearest(
 
 
 class _Table:
-    """Every article of the window and the batch as rows (in id order) of a sparse matrix of
-    term weights, so each new article's candidates are filtered and scored in a few calls
-    rather than a Python loop per candidate."""
+    """The batch and its candidates as rows in id order, so each new article's candidates are
+    filtered and scored in a few calls rather than a Python loop per candidate. Their vectors
+    are gathered into sparse matrices TABLE_ROWS rows at a time: a batch's candidates can be
+    most of the window, and all their vectors at once took as much memory again as the window
+    (docs/tuning.md, "The window's memory")."""
 
     def __init__(self, docs: list[Doc], order: Mapping[int, int]) -> None:
-        docs = sorted(docs, key=lambda d: d.id)
-        self.ids = np.array([d.id for d in docs], dtype=np.int64)
-        self.times = np.array([np.nan if d.time is None else d.time for d in docs])
+        self.docs = sorted(docs, key=lambda d: d.id)
+        self.ids = np.array([d.id for d in self.docs], dtype=np.int64)
+        self.times = np.array([np.nan if d.time is None else d.time for d in self.docs])
         # Position in the batch; window articles come after every new one.
-        self.order = np.array([order.get(d.id, len(order)) for d in docs], dtype=np.int64)
-        self.matrix, self.dense = _matrix([(d.ids, d.weights) for d in docs])
-        self.lengths = np.diff(self.matrix.indptr)
+        self.order = np.array([order.get(d.id, len(order)) for d in self.docs], dtype=np.int64)
+        self.lengths = np.fromiter((len(d.ids) for d in self.docs), np.int64, len(self.docs))
+
+    def plain(self, rows: Sequence[np.ndarray], batch: Sequence[Doc]) -> list[np.ndarray]:
+        """The plain cosine of each of ``batch`` with its ``rows``."""
+        return self._products(
+            lambda docs: _matrix([(d.ids, d.weights) if d else _EMPTY for d in docs])[0],
+            [(d.ids, d.weights) for d in batch],
+            rows,
+        )
 
     def rescore(
         self,
@@ -311,26 +321,38 @@ class _Table:
         rows: Sequence[np.ndarray],
     ) -> list[np.ndarray]:
         """The dot products of each of ``vectors`` (term ids, weights) with the
-        neighbour-expanded vectors of its ``rows`` (``doc``: the article of an id). The rows'
-        vectors are made EXPAND_ROWS rows at a time, so what a batch holds at once does not grow
-        with the window; a row's product does not depend on the others made with it."""
-        del self.matrix, self.dense  # the plain rows go before the expanded ones are made
+        neighbour-expanded vectors of its ``rows`` (``doc``: the article of an id, as it stands
+        now)."""
+        return self._products(
+            lambda docs: _expanded_matrix([doc(d.id) if d else None for d in docs])[0],
+            vectors,
+            rows,
+        )
+
+    def _products(
+        self,
+        gather: Callable[[list[Doc | None]], sparse.csr_matrix],
+        vectors: Sequence[tuple[np.ndarray, np.ndarray]],
+        rows: Sequence[np.ndarray],
+    ) -> list[np.ndarray]:
+        """The dot products of each of ``vectors`` with the vectors ``gather`` makes of its
+        ``rows``, TABLE_ROWS rows at a time (a row's product does not depend on the others
+        gathered with it)."""
         needed = np.unique(np.concatenate([_NO_ROWS, *rows]))
         top = max((int(ids.max(initial=0)) for ids, _ in vectors), default=0) + 1
         out = [np.zeros(len(r)) for r in rows]
-        for start in range(0, len(needed), EXPAND_ROWS):
-            chunk = needed[start : start + EXPAND_ROWS]
+        for start in range(0, len(needed), TABLE_ROWS):
+            chunk = needed[start : start + TABLE_ROWS]
             lo, hi = int(chunk[0]), int(chunk[-1])
             wanted = np.zeros(hi - lo + 1, dtype=bool)
             wanted[chunk - lo] = True
-            matrix, dense = _expanded_matrix(
+            matrix = gather(
                 [
-                    doc(i) if w else None
-                    for i, w in zip(self.ids[lo : hi + 1].tolist(), wanted.tolist(), strict=True)
+                    d if w else None
+                    for d, w in zip(self.docs[lo : hi + 1], wanted.tolist(), strict=True)
                 ]
             )
-            if len(dense) < top:
-                dense = np.zeros(top)
+            dense = np.zeros(max(top, matrix.shape[1]))
             for (ids, weights), mine, scores in zip(vectors, rows, out, strict=True):
                 inside = np.flatnonzero((mine >= lo) & (mine <= hi))
                 if len(inside):
@@ -386,14 +408,6 @@ class _Table:
         row_of[self.ids - lo] = np.arange(len(self.ids))
         inside = (wanted >= lo) & (wanted <= hi)
         return np.where(inside, row_of[np.clip(wanted - lo, 0, hi - lo)], 0)
-
-    def cosines(self, vector: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> np.ndarray:
-        """Dot products of ``vector`` (one of the table's own rows) with the rows ``rows``."""
-        ids, weights = vector
-        self.dense[ids] = weights
-        scores = _dot_rows(self.matrix, rows, self.dense)
-        self.dense[ids] = 0.0
-        return scores
 
 
 def _compiled_dot_rows(

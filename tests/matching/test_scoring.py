@@ -213,10 +213,10 @@ def test_articles_without_terms_expand_to_nothing() -> None:
     assert both[1][0].tolist() == [1, 3] and np.allclose(both[1][1], [0.8, 0.6])
 
 
-def test_a_batch_rescored_a_few_rows_at_a_time_finds_the_same_edges(
+def test_a_batch_scored_a_few_rows_at_a_time_finds_the_same_edges(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Pass 2 makes the candidates' expanded vectors EXPAND_ROWS table rows at a time; the
+    """A batch gathers its candidates' vectors TABLE_ROWS table rows at a time; the
     edges and neighbours must be those of one piece, bit for bit."""
     from aggregator.matching import similarity
 
@@ -237,7 +237,7 @@ def test_a_batch_rescored_a_few_rows_at_a_time_finds_the_same_edges(
     order = {d.id: k for k, d in enumerate(batch)}
     found = {d.id: np.sort(rng.choice(80, 30, replace=False)) for d in batch}
     whole = similarity.edges(batch, docs, order, found, 72 * 3600.0)
-    monkeypatch.setattr(similarity, "EXPAND_ROWS", 7)
+    monkeypatch.setattr(similarity, "TABLE_ROWS", 7)
     pieces = similarity.edges(batch, docs, order, found, 72 * 3600.0)
     assert pieces[0] == whole[0] and len(whole[0]) > 100
     assert [(d.id, d.neighbour, d.neighbour_score) for d in pieces[1]] == [
