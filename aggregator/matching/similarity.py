@@ -29,7 +29,7 @@ RESCORE_FROM = 0.02
 
 
 # Articles whose expanded vectors are made in one call (bounds the memory of their terms).
-EXPAND_CHUNK = 2_000
+EXPAND_CHUNK = 500
 # Table rows whose vectors a batch gathers at once (bounds the memory of its scoring).
 TABLE_ROWS = 20_000
 # Term ids as an article's vector holds them (a vocabulary stays far below 2^31 terms).
