@@ -47,7 +47,7 @@ def doc(
         aid,
         key,
         ids.astype(TERM_ID),
-        weights.copy(),  # its own, not a view holding a whole batch's array
+        weights if weights.base is None else weights.copy(),  # not a view of a whole batch's
         t if dated else None,
         sys.intern(outlet),  # one string per outlet, not one per article
         url,
