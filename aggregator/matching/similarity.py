@@ -81,10 +81,10 @@ def with_neighbours(
 def expanded(docs: Sequence[Doc]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each article's unit vector with its neighbour's terms added (NEIGHBOUR_WEIGHT times its
     score times the neighbour's weights), as term ids in id order and weights; its own vector
-    when it has no neighbour. In a few numpy calls over all of them: one call per article
-    (``np.unique`` of its terms) was a tenth of the scoring time. An article's result does not
-    depend on the others it is made with (its terms are summed and its norm taken in term
-    order), so it is the same whenever it is made."""
+    when it has no neighbour. In a few numpy calls over all of them, not one per article
+    (docs/tuning.md, "Speed"). An article's result does not depend on the others it is made
+    with (its terms are summed and its norm taken in term order), so it is the same whenever
+    it is made."""
     out = [(d.ids, d.weights) for d in docs]
     found = [
         (i, d, d.neighbour_ids, d.neighbour_weights)

@@ -193,8 +193,8 @@ class BandIndex:
         return found
 
     def query_many(self, sigs: Sequence[bytes]) -> list[np.ndarray]:
-        """The members sharing a band with each signature, in id order (int64 arrays: a batch
-        finds ~200 an article, and as Python lists they cost more than the lookup). Looked up
+        """The members sharing a band with each signature, in id order (int64 arrays, not
+        lists: a batch finds hundreds an article, docs/tuning.md, "Speed"). Looked up
         QUERY_CHUNK signatures at a time: the band entries found before they are made distinct
         are many times the articles."""
         self._settle()
