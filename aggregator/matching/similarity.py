@@ -168,7 +168,7 @@ def edges(
                 if year_conflict(d.years, docs[oid].years):
                     factors[i] = YEAR_CONFLICT
         scored.append((d, rows, ids, factors))
-    plain = table.plain([rows for _, rows, _, _ in scored], [d for d, _, _, _ in scored])
+    plain = table.plain([(d.ids, d.weights) for d, _, _, _ in scored], [r for _, r, _, _ in scored])
     rescored = _nearest(
         docs, [(d.id, ids, p * f) for (d, _, ids, f), p in zip(scored, plain, strict=True)]
     )
@@ -179,7 +179,7 @@ def edges(
         if (n := p >= RESCORE_FROM).any()
     ]
     rescores = table.rescore(
-        lambda i: closer.get(i) or docs[i],
+        closer,
         expanded([closer.get(d.id, d) for d, _, _, _ in again]),
         [rows for _, rows, _, _ in again],
     )
@@ -306,25 +306,27 @@ class _Table:
         self.order = np.array([order.get(d.id, len(order)) for d in self.docs], dtype=np.int64)
         self.lengths = np.fromiter((len(d.ids) for d in self.docs), np.int64, len(self.docs))
 
-    def plain(self, rows: Sequence[np.ndarray], batch: Sequence[Doc]) -> list[np.ndarray]:
-        """The plain cosine of each of ``batch`` with its ``rows``."""
+    def plain(
+        self, vectors: Sequence[tuple[np.ndarray, np.ndarray]], rows: Sequence[np.ndarray]
+    ) -> list[np.ndarray]:
+        """The dot products of each of ``vectors`` (term ids, weights) with the plain vectors
+        of its ``rows``."""
         return self._products(
             lambda docs: _matrix([(d.ids, d.weights) if d else _EMPTY for d in docs])[0],
-            [(d.ids, d.weights) for d in batch],
+            vectors,
             rows,
         )
 
     def rescore(
         self,
-        doc: Callable[[int], Doc],
+        closer: Mapping[int, Doc],
         vectors: Sequence[tuple[np.ndarray, np.ndarray]],
         rows: Sequence[np.ndarray],
     ) -> list[np.ndarray]:
-        """The dot products of each of ``vectors`` (term ids, weights) with the
-        neighbour-expanded vectors of its ``rows`` (``doc``: the article of an id, as it stands
-        now)."""
+        """The dot products of each of ``vectors`` with the neighbour-expanded vectors of its
+        ``rows``, each article as in ``closer`` if it has a new or closer neighbour there."""
         return self._products(
-            lambda docs: _expanded_matrix([doc(d.id) if d else None for d in docs])[0],
+            lambda docs: _expanded_matrix([closer.get(d.id, d) if d else None for d in docs])[0],
             vectors,
             rows,
         )
