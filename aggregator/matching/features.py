@@ -224,7 +224,7 @@ def shared_terms(
     and weightless year marks (``names``: the terms by id), each once (a name and the stem of
     the same word, "#russian" and "russian", are one term to a reader)."""
     common, ia, ib = np.intersect1d(a[0], b[0], assume_unique=True, return_indices=True)
-    products = (a[1][ia] * b[1][ib]).tolist()
+    products = np.multiply(a[1][ia], b[1][ib], dtype=np.float64).tolist()
     ranked = [(-p, names[t]) for p, t in zip(products, common.tolist(), strict=True)]
     ranked += [(-0.0, year) for year in a[2] & b[2]]
     out: list[str] = []

@@ -31,9 +31,11 @@ RESCORE_FROM = 0.02
 # Articles whose expanded vectors are made in one call (bounds the memory of their terms).
 EXPAND_CHUNK = 500
 # Table rows whose vectors a batch gathers at once (bounds the memory of its scoring).
-TABLE_ROWS = 20_000
+TABLE_ROWS = 5_000
 # Term ids as an article's vector holds them (a vocabulary stays far below 2^31 terms).
 TERM_ID = np.int32
+# Weights as scored: a float32 weight (as the store keeps them) is made float64 exactly first.
+WEIGHT = np.float64
 
 # Each new article's candidates (article ids): as the window's index finds them, or a list.
 Candidates = Mapping[int, "np.ndarray | Sequence[int]"]
@@ -46,7 +48,7 @@ class Doc:
     id: int
     key: str  # stable article key: tie-breaker and the seed of new story ids
     ids: np.ndarray  # unit TF-IDF vector as term ids and weights
-    weights: np.ndarray
+    weights: np.ndarray  # float64, or float32 as stored; always scored at float64 (WEIGHT)
     time: float | None  # publication time (epoch seconds) when known
     outlet: str
     url: str | None
@@ -112,9 +114,10 @@ def _expand(
         for i, d, _, _ in found:
             out[i] = (d.ids, d.weights)
         return
+    near_weights = np.concatenate([w for _, _, _, w in found], dtype=WEIGHT)
     weights = np.concatenate(
-        [d.weights for _, d, _, _ in found]
-        + [np.repeat(scales, sizes[n:]) * np.concatenate([w for _, _, _, w in found])]
+        [d.weights for _, d, _, _ in found] + [np.repeat(scales, sizes[n:]) * near_weights],
+        dtype=WEIGHT,
     )
     owner = np.repeat(np.concatenate((np.arange(n), np.arange(n))), sizes)
     width = int(terms.max(initial=0)) + 1
@@ -135,7 +138,7 @@ def _expand(
 def cosine(a: Doc, b: Doc) -> float:
     """The plain cosine of two articles' vectors (each unit length, or empty)."""
     _, ia, ib = np.intersect1d(a.ids, b.ids, assume_unique=True, return_indices=True)
-    return float(a.weights[ia] @ b.weights[ib])
+    return float(a.weights[ia].astype(WEIGHT) @ b.weights[ib].astype(WEIGHT))
 
 
 def edges(
@@ -338,12 +341,14 @@ class _Table:
         rows: Sequence[np.ndarray],
     ) -> list[np.ndarray]:
         """The dot products of each of ``vectors`` with the vectors ``gather`` makes of its
-        ``rows``, TABLE_ROWS rows at a time (a row's product does not depend on the others
-        gathered with it)."""
+        ``rows`` (in ascending order), TABLE_ROWS rows at a time (a row's product does not
+        depend on the others gathered with it)."""
         needed = np.unique(np.concatenate([_NO_ROWS, *rows]))
         top = max((int(ids.max(initial=0)) for ids, _ in vectors), default=0) + 1
         out = [np.zeros(len(r)) for r in rows]
-        for start in range(0, len(needed), TABLE_ROWS):
+        firsts = needed[::TABLE_ROWS]  # each chunk's first row; rows are in ascending order
+        cuts = [[*np.searchsorted(mine, firsts).tolist(), len(mine)] for mine in rows]
+        for k, start in enumerate(range(0, len(needed), TABLE_ROWS)):
             chunk = needed[start : start + TABLE_ROWS]
             lo, hi = int(chunk[0]), int(chunk[-1])
             wanted = np.zeros(hi - lo + 1, dtype=bool)
@@ -355,11 +360,11 @@ class _Table:
                 ]
             )
             dense = np.zeros(max(top, matrix.shape[1]))
-            for (ids, weights), mine, scores in zip(vectors, rows, out, strict=True):
-                inside = np.flatnonzero((mine >= lo) & (mine <= hi))
-                if len(inside):
+            for (ids, weights), mine, scores, cut in zip(vectors, rows, out, cuts, strict=True):
+                a, b = cut[k], cut[k + 1]
+                if a < b:
                     dense[ids] = weights
-                    scores[inside] = _dot_rows(matrix, mine[inside] - lo, dense)
+                    scores[a:b] = _dot_rows(matrix, mine[a:b] - lo, dense)
                     dense[ids] = 0.0
         return out
 
@@ -370,15 +375,15 @@ class _Table:
         order: Mapping[int, int],
         window_seconds: float,
     ) -> list[np.ndarray]:
-        """Each new article's rows of candidates to score: known, not itself, not earlier in the
-        batch (new-new pairs are scored once, from the earlier article), inside the time window,
-        non-empty. CANDIDATE_CHUNK new articles at a time, in a few calls each."""
+        """Each new article's rows of candidates to score, in ascending order: known, not
+        itself, not earlier in the batch (new-new pairs are scored once, from the earlier
+        article), inside the time window, non-empty. CANDIDATE_CHUNK new articles at a time, in a few calls each."""
         if not len(self.ids):
             return [np.zeros(0, dtype=np.int64) for _ in batch]
         out: list[np.ndarray] = []
         for start in range(0, len(batch), CANDIDATE_CHUNK):
             part = batch[start : start + CANDIDATE_CHUNK]
-            lists = [np.asarray(found.get(d.id, _NO_ROWS), dtype=np.int64) for d in part]
+            lists = [np.sort(np.asarray(found.get(d.id, _NO_ROWS), dtype=np.int64)) for d in part]
             sizes = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
             want = np.concatenate([*lists, _NO_ROWS])
             owner = np.repeat(np.arange(len(part)), sizes)
@@ -485,7 +490,7 @@ def _matrix(vectors: list[tuple[np.ndarray, np.ndarray]]) -> tuple[sparse.csr_ma
     """Rows of (term ids, weights) as a CSR matrix, with a zeroed dense row of its width."""
     return _csr(
         np.concatenate([ids for ids, _ in vectors] + [np.zeros(0, TERM_ID)]),
-        np.concatenate([w for _, w in vectors] + [np.zeros(0)]),
+        np.concatenate([w for _, w in vectors] + [np.zeros(0)], dtype=WEIGHT),
         np.fromiter((len(ids) for ids, _ in vectors), dtype=np.int64, count=len(vectors)),
     )
 

@@ -26,15 +26,16 @@ def dumps(vec: Mapping[str, float]) -> bytes:
 
 
 def load_pair(stored: bytes | str) -> tuple[list[str], np.ndarray]:
-    """A stored vector as its terms and their weights (float64, as the clusterer computes), in
-    either format, without a dictionary."""
+    """A stored vector as its terms and their weights, in either format, without a dictionary:
+    the bytes' weights as the float32 they are (half the memory of a window's vectors), the
+    JSON's as float64."""
     if isinstance(stored, str):
         vec = loads(stored)
         return list(vec), np.fromiter(vec.values(), dtype=np.float64, count=len(vec))
     n = int.from_bytes(stored[:_COUNT], "little")
     if not n:
         return [], np.zeros(0)
-    weights = np.frombuffer(stored, dtype="<f4", count=n, offset=_COUNT).astype(np.float64)
+    weights = np.frombuffer(stored, dtype="<f4", count=n, offset=_COUNT).astype(np.float32)
     return stored[_COUNT + 4 * n :].decode("utf-8").split("\n"), weights
 
 

@@ -242,3 +242,48 @@ def test_a_batch_scored_a_few_rows_at_a_time_finds_the_same_edges(
     assert pieces[0] == whole[0] and len(whole[0]) > 100
     assert [(d.id, d.neighbour, d.neighbour_score) for d in pieces[1]] == [
         (d.id, d.neighbour, d.neighbour_score) for d in whole[1]]
+
+
+def test_weights_held_as_float32_score_as_the_same_values_in_float64() -> None:
+    """A window loaded from the store holds its weights as the float32 the store keeps; every
+    score must be that of the same values as float64, bit for bit (the story stage's results
+    may not depend on how the window holds them)."""
+    from aggregator.matching import similarity
+    from aggregator.matching.features import shared_terms
+
+    rng = np.random.default_rng(5)
+
+    def article(i: int, dtype: type) -> Doc:
+        terms = np.random.default_rng(i).choice(60, 3 + i % 9, replace=False).astype(np.int32)
+        weights = np.random.default_rng(i).random(len(terms))
+        unit = (weights / float(np.linalg.norm(weights))).astype(np.float32)
+        return Doc(i, f"k{i}", terms, unit.astype(dtype), None, "o", None)
+
+    def window(dtype: type) -> list[Doc]:
+        docs = [article(i, dtype) for i in range(80)]
+        return with_neighbours(
+            [(d, docs[(i + 1) % 80].ids, docs[(i + 1) % 80].weights, (i + 1) % 80, 0.4)
+             for i, d in enumerate(docs[:60])]
+        ) + docs[60:]
+
+    narrow, wide = window(np.float32), window(np.float64)
+    assert narrow[0].weights.dtype == np.float32 and wide[0].weights.dtype == np.float64
+    batch = [article(i, np.float64) for i in range(100, 130)]
+    order = {d.id: k for k, d in enumerate(batch)}
+    found = {d.id: rng.choice(80, 30, replace=False).tolist() for d in batch}  # in any order
+    results = []
+    for held in (narrow, wide):
+        docs = {d.id: d for d in held + batch}
+        edges, rescored = similarity.edges(batch, docs, order, found, 72 * 3600.0)
+        results.append((
+            edges,
+            [(d.id, d.neighbour, d.neighbour_score) for d in rescored],
+            similarity.all_pairs(held[:40], 72 * 3600.0),
+            similarity.cross_sums([held[:20], held[20:50], held[50:]], [(0, 1), (1, 2)],
+                                  72 * 3600.0).tolist(),
+            [similarity.cosine(a, b) for a, b in zip(held, held[1:], strict=False)],
+            [shared_terms((a.ids, a.weights, a.years), (b.ids, b.weights, b.years),
+                          [f"t{k}" for k in range(60)]) for a, b in zip(held, held[1:], strict=False)],
+        ))
+    assert results[0] == results[1]
+    assert len(results[0][0]) > 100 and results[0][1]
