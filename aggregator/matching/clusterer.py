@@ -67,6 +67,8 @@ class ClusterStore(Protocol):
 
     def texts(self, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]: ...
 
+    def copy_sigs(self, ids: Sequence[int], sketch_version: str) -> dict[int, bytes]: ...
+
     def load_df(self) -> tuple[dict[str, int], int]: ...
 
     def load_window(
@@ -289,7 +291,9 @@ class Clusterer:
             new_docs,
             self.window.clustered(),
             self.window.story_candidates(new_docs),
-            self.window.copy_candidates(new_docs),
+            self.window.copy_candidates(
+                new_docs, lambda ids: self.store.copy_sigs(ids, sketch.SKETCH_VERSION)
+            ),
             self.window_seconds,
             self.window.first_seen,
             self._threshold(),

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -105,11 +105,6 @@ def jaccards(sig: bytes, others: Sequence[bytes]) -> np.ndarray:
     return agree
 
 
-def rank_by_jaccard(sig: bytes, others: list[bytes]) -> list[int]:
-    """Indexes of ``others`` from most to least similar to ``sig`` (stable for ties)."""
-    return [int(i) for i in np.argsort(-jaccards(sig, others), kind="stable")]
-
-
 class BandIndex:
     """MinHash LSH over signatures of ``num_perm`` values cut into bands of ``rows`` values: two
     articles are candidates when all values of some band agree, as in datasketch's MinHashLSH.
@@ -150,6 +145,8 @@ class BandIndex:
             raise ValueError(f"signature of {len(sig) // 4} values, index of {self._num_perm}")
         self._members.add(key)
         self._added[key] = sig
+        if len(self._added) * self._num_perm // self._rows >= SEGMENT_ENTRIES:
+            self._settle()  # a segment's worth: its signatures need not wait for a query
 
     def remove(self, key: int) -> None:
         if key not in self._members:
@@ -194,16 +191,21 @@ class BandIndex:
 
     def query_many(self, sigs: Sequence[bytes]) -> list[np.ndarray]:
         """The members sharing a band with each signature, in id order (int64 arrays, not
-        lists: a batch finds hundreds an article, docs/tuning.md, "Speed"). Looked up
-        QUERY_CHUNK signatures at a time: the band entries found before they are made distinct
-        are many times the articles."""
-        self._settle()
-        found: list[np.ndarray] = []
-        for start in range(0, len(sigs), QUERY_CHUNK):
-            found.extend(self._lookup(sigs[start : start + QUERY_CHUNK]))
-        return found
+        lists: a batch finds hundreds an article, docs/tuning.md, "Speed")."""
+        return [ids for ids, _ in self.query_counted(sigs)]
 
-    def _lookup(self, sigs: Sequence[bytes]) -> list[np.ndarray]:
+    def query_counted(self, sigs: Sequence[bytes]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``query_many``, each member found with the number of bands it shares with the
+        signature: with one row per band, how many of the signatures' values agree, so their
+        estimated Jaccard similarity times the values per signature. Looked up QUERY_CHUNK
+        signatures at a time as the answers are taken: the band entries found before they are
+        made distinct are many times the articles, and a caller keeping a few of each article's
+        members need not hold all of them at once."""
+        self._settle()
+        for start in range(0, len(sigs), QUERY_CHUNK):
+            yield from self._lookup(sigs[start : start + QUERY_CHUNK])
+
+    def _lookup(self, sigs: Sequence[bytes]) -> list[tuple[np.ndarray, np.ndarray]]:
         band_keys = self._band_keys(sigs).T  # a row of the signatures' keys per band
         order = np.argsort(band_keys, axis=1)  # looked up in key order: fewer cache misses
         queries, found = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
@@ -224,10 +226,15 @@ class BandIndex:
         # numpy's default sort of integers is its vectorised quicksort, faster than its stable one,
         # and equal integers need no stable order.
         pairs = np.sort(np.concatenate(queries) * width + ids)
-        pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+        first = np.flatnonzero(np.concatenate(([True], pairs[1:] != pairs[:-1])))
+        bands = np.diff(np.append(first, len(pairs)))  # an article is in each band once
+        pairs = pairs[first]
         bounds = np.searchsorted(pairs // width, np.arange(len(sigs) + 1)).tolist()
         ids = pairs % width
-        return [ids[bounds[i] : bounds[i + 1]] for i in range(len(sigs))]
+        return [
+            (ids[bounds[i] : bounds[i + 1]], bands[bounds[i] : bounds[i + 1]])
+            for i in range(len(sigs))
+        ]
 
 
 # Entries (band keys) per segment of a BandIndex: what re-sorting one costs in memory.
@@ -249,13 +256,16 @@ class _Segment:
         keys: np.ndarray, ids: np.ndarray, kind: Literal["quicksort", "stable"] = "quicksort"
     ) -> _Segment:
         """Each band's entries in key order (ties in any: a key's articles are found together);
-        ``kind="stable"`` for rows that are two sorted runs, which it merges in one pass."""
-        order = np.argsort(keys, axis=1, kind=kind)
+        ``kind="stable"`` for rows that are two sorted runs, which it merges in one pass. One
+        band at a time, so that sorting takes memory for one band beside the segment."""
         narrow = np.int32 if int(ids.max(initial=0)) <= np.iinfo(np.int32).max else np.int64
-        return _Segment(
-            np.take_along_axis(keys, order, axis=1),
-            np.take_along_axis(ids, order, axis=1).astype(narrow),
-        )
+        sorted_keys = np.empty(keys.shape, dtype=keys.dtype)
+        sorted_ids = np.empty(ids.shape, dtype=narrow)
+        for band, (row, row_ids) in enumerate(zip(keys, ids, strict=True)):
+            order = np.argsort(row, kind=kind)
+            sorted_keys[band] = row[order]
+            sorted_ids[band] = row_ids[order]
+        return _Segment(sorted_keys, sorted_ids)
 
     @property
     def size(self) -> int:

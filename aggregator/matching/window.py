@@ -2,8 +2,10 @@
 indexed for candidate search, and when each of their stories was first seen.
 
 Filled once from what the store kept (vectors, signatures, neighbours), then kept in step with
-each batch's decisions, so a restart scores the window as the run before it did. No I/O here:
-the clusterer reads and writes the store.
+each batch's decisions, so a restart scores the window as the run before it did. The window's
+signatures live in its indexes only: the copy signatures a batch compares with are read from the
+store when it needs them (``copy_candidates``). No I/O here: the clusterer reads and writes the
+store.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -61,18 +63,24 @@ def _shared(years: frozenset[str]) -> frozenset[str]:
     return years
 
 
+# Copy signatures of window articles by article id, as the store keeps them.
+StoredCopySigs = Callable[[Sequence[int]], Mapping[int, bytes]]
+
+
 class Window:
     """The window's articles by id, their sketches' indexes and their stories' first sights."""
 
     def __init__(self) -> None:
         self.docs: dict[int, Doc] = {}
         self.first_seen: dict[str, float] = {}  # story id -> epoch seconds
-        self._sigs: dict[int, tuple[bytes, bytes]] = {}  # copy, story signature
-        self._times: dict[int, float] = {}
+        # Per article: its time and the hashes of its copy and story signatures (0: none).
+        self._held: dict[int, tuple[float, int, int]] = {}
+        self._new_sigs: dict[int, tuple[bytes | None, bytes]] = {}  # the batch's, until apply
         self._copy_index = sketch.copy_index()
         self._story_index = sketch.story_index()
-        self._copies_held: Counter[bytes] = Counter()  # indexed articles by copy signature
-        self._stories_held: Counter[bytes] = Counter()  # ... and by story signature
+        # Indexed articles by the hash of their copy signature, and of their story signature.
+        self._copies_held: Counter[int] = Counter()
+        self._stories_held: Counter[int] = Counter()
         self._near_repeats: set[int] = set()  # new articles to leave the copy index (NEAR_REPEAT)
 
     def load(self, stored: Iterable[StoredSketch], vocabulary: features.Vocabulary) -> None:
@@ -104,7 +112,7 @@ class Window:
                 features.key_terms(dict(zip(terms, weights.tolist(), strict=True))),
                 sketch.STORY_PERMS,
             )
-            self.add(d, s.copy_sig, story_sig, s.time)
+            self._hold(d, s.copy_sig, story_sig, s.time)
             if s.story_first_seen:
                 self.first_seen[story] = epoch(s.story_first_seen)
             if s.neighbour is not None:
@@ -119,22 +127,32 @@ class Window:
         self.docs.update((d.id, d) for d in with_neighbours(found))
 
     def add(self, d: Doc, copy_sig: bytes | None, story_sig: bytes, t: float) -> None:
+        """A new article of the batch being decided (its signatures kept until ``apply``)."""
+        self._hold(d, copy_sig, story_sig, t)
+        self._new_sigs[d.id] = (copy_sig, story_sig)
+
+    def _hold(self, d: Doc, copy_sig: bytes | None, story_sig: bytes, t: float) -> None:
+        # A signature's hash stands for it in the counts of identical signatures held: two
+        # different signatures of one hash (one in 2^64 a pair) would share a count.
+        copy_hash = 0 if copy_sig is None else hash(copy_sig)
+        story_hash = hash(story_sig)
         self.docs[d.id] = d
-        self._sigs[d.id] = (copy_sig or b"", story_sig)
-        self._times[d.id] = t
-        if copy_sig is not None and self._copies_held[copy_sig] < SAME_COPY_SIG:
+        self._held[d.id] = (t, copy_hash, story_hash)
+        if copy_sig is not None and self._copies_held[copy_hash] < SAME_COPY_SIG:
             self._copy_index.add(d.id, copy_sig)
-            self._copies_held[copy_sig] += 1
-        if self._stories_held[story_sig] < SAME_STORY_SIG:
+            self._copies_held[copy_hash] += 1
+        if self._stories_held[story_hash] < SAME_STORY_SIG:
             self._story_index.add(d.id, story_sig)
-            self._stories_held[story_sig] += 1
+            self._stories_held[story_hash] += 1
 
     def evict(self, before: float) -> None:
         """Forget the articles older than ``before`` (epoch seconds)."""
-        for aid in [a for a, t in self._times.items() if t < before]:
-            _unindex(self._copy_index, self._copies_held, aid, self._sigs[aid][0])
-            _unindex(self._story_index, self._stories_held, aid, self._sigs[aid][1])
-            del self.docs[aid], self._sigs[aid], self._times[aid]
+        for aid in [a for a, (t, _, _) in self._held.items() if t < before]:
+            _, copy_hash, story_hash = self._held.pop(aid)
+            _unindex(self._copy_index, self._copies_held, aid, copy_hash)
+            _unindex(self._story_index, self._stories_held, aid, story_hash)
+            del self.docs[aid]
+            self._new_sigs.pop(aid, None)
 
     def clustered(self) -> list[Doc]:
         return [d for d in self.docs.values() if d.story_id is not None]
@@ -143,31 +161,29 @@ class Window:
         """The articles sharing key terms with each new (added) article, in id order: at most
         MAX_CANDIDATES, those sharing most (estimated Jaccard of the key-term sketches), so
         scoring cost per article is bounded however full the window is."""
-        found = self._story_index.query_many([self._sigs[d.id][1] for d in new])
-        return {d.id: self._closest(d.id, f) for d, f in zip(new, found, strict=True)}
+        found = self._story_index.query_counted([self._new_sigs[d.id][1] for d in new])
+        return {d.id: _closest(*f) for d, f in zip(new, found, strict=True)}
 
-    def _closest(self, aid: int, found: np.ndarray) -> np.ndarray:
-        if len(found) <= MAX_CANDIDATES:
-            return found
-        mine = self._sigs[aid][1]
-        ranked = sketch.rank_by_jaccard(mine, [self._sigs[o][1] for o in found.tolist()])
-        return np.sort(found[ranked[:MAX_CANDIDATES]])
-
-    def copy_candidates(self, new: Sequence[Doc]) -> dict[int, list[tuple[int, float]]]:
+    def copy_candidates(
+        self, new: Sequence[Doc], stored: StoredCopySigs
+    ) -> dict[int, list[tuple[int, float]]]:
         """The articles whose text may be the same as each new (added) article's, with the
-        estimated Jaccard similarity of their shingles. New articles that near-repeat an earlier
-        one are noted, to leave the copy index when ``apply`` brings their batch's decisions."""
-        out: dict[int, list[tuple[int, float]]] = {}
+        estimated Jaccard similarity of their shingles (``stored``: the copy signatures of
+        window articles). New articles that near-repeat an earlier one are noted, to leave the
+        copy index when ``apply`` brings their batch's decisions."""
         position = {d.id: i for i, d in enumerate(new)}
-        mine = [self._sigs[d.id][0] for d in new]
-        for i, (d, sig, found) in enumerate(
-            zip(new, mine, self._copy_index.query_many(mine), strict=True)
-        ):
-            others = [o for o in found.tolist() if o != d.id]
-            estimates = sketch.jaccards(sig, [self._sigs[o][0] for o in others]).tolist()
-            out[d.id] = list(zip(others, estimates, strict=True))
-            if any(j >= NEAR_REPEAT and position.get(o, -1) < i for o, j in out[d.id]):
-                self._near_repeats.add(d.id)
+        mine = {d.id: sig for d in new if (sig := self._new_sigs[d.id][0]) is not None}
+        found = dict(zip(mine, self._copy_index.query_many(list(mine.values())), strict=True))
+        others = {aid: [o for o in f.tolist() if o != aid] for aid, f in found.items()}
+        held = {o for f in others.values() for o in f if o not in self._new_sigs}
+        sigs = dict(stored(sorted(held)))
+        sigs.update((aid, sig) for aid, (sig, _) in self._new_sigs.items() if sig is not None)
+        out: dict[int, list[tuple[int, float]]] = {d.id: [] for d in new}
+        for aid, sig in mine.items():
+            estimates = sketch.jaccards(sig, [sigs[o] for o in others[aid]]).tolist()
+            out[aid] = list(zip(others[aid], estimates, strict=True))
+            if any(j >= NEAR_REPEAT and position.get(o, -1) < position[aid] for o, j in out[aid]):
+                self._near_repeats.add(aid)
         return out
 
     def apply(
@@ -190,15 +206,27 @@ class Window:
         for old, _ in result.merges:
             self.first_seen.pop(old, None)
         for aid in self._near_repeats:
-            _unindex(self._copy_index, self._copies_held, aid, self._sigs[aid][0])
+            _unindex(self._copy_index, self._copies_held, aid, self._held[aid][1])
         self._near_repeats.clear()
+        self._new_sigs.clear()
         return founded
 
 
-def _unindex(index: sketch.BandIndex, held: Counter[bytes], aid: int, sig: bytes) -> None:
-    """Article ``aid`` out of ``index`` if it is there, one fewer held with signature ``sig``."""
+def _closest(found: np.ndarray, bands: np.ndarray) -> np.ndarray:
+    """Of the articles a story signature ``found`` (in id order) with the bands each shares with
+    it, the MAX_CANDIDATES sharing most (the highest estimated Jaccard), ties to the lower id,
+    in id order."""
+    if len(found) <= MAX_CANDIDATES:
+        return found.copy()  # not a view holding the whole lookup's answers
+    ranked = np.argsort(-bands, kind="stable")
+    return np.sort(found[ranked[:MAX_CANDIDATES]])
+
+
+def _unindex(index: sketch.BandIndex, held: Counter[int], aid: int, sig_hash: int) -> None:
+    """Article ``aid`` out of ``index`` if it is there, one fewer held with a signature of
+    hash ``sig_hash``."""
     if aid in index:
         index.remove(aid)
-        held[sig] -= 1
-        if not held[sig]:
-            del held[sig]
+        held[sig_hash] -= 1
+        if not held[sig_hash]:
+            del held[sig_hash]

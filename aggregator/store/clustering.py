@@ -320,6 +320,19 @@ class ClusterState:
                 out[int(aid)] = (f"{title}\n{summary}\n{body}", language)
         return out
 
+    def copy_sigs(self, ids: Sequence[int], sketch_version: str) -> dict[int, bytes]:
+        """The copy signatures of the articles ``ids`` made by ``sketch_version``."""
+        out: dict[int, bytes] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            for aid, sig in self.db.execute(
+                "SELECT article_id, copy_sig FROM article_sketches WHERE sketch_version = ?"
+                f" AND copy_sig IS NOT NULL AND article_id IN ({','.join('?' * len(part))})",
+                (sketch_version, *part),
+            ):
+                out[int(aid)] = bytes(sig)
+        return out
+
     def load_df(self) -> tuple[dict[str, int], int]:
         df = {t: int(n) for t, n in self.db.execute("SELECT term, df FROM term_df")}
         row = self.db.execute("SELECT value FROM meta WHERE key='n_docs'").fetchone()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -281,9 +282,9 @@ def test_weights_held_as_float32_score_as_the_same_values_in_float64() -> None:
             similarity.all_pairs(held[:40], 72 * 3600.0),
             similarity.cross_sums([held[:20], held[20:50], held[50:]], [(0, 1), (1, 2)],
                                   72 * 3600.0).tolist(),
-            [similarity.cosine(a, b) for a, b in zip(held, held[1:], strict=False)],
+            [similarity.cosine(a, b) for a, b in itertools.pairwise(held)],
             [shared_terms((a.ids, a.weights, a.years), (b.ids, b.weights, b.years),
-                          [f"t{k}" for k in range(60)]) for a, b in zip(held, held[1:], strict=False)],
+                          [f"t{k}" for k in range(60)]) for a, b in itertools.pairwise(held)],
         ))
     assert results[0] == results[1]
     assert len(results[0][0]) > 100 and results[0][1]

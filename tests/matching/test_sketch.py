@@ -38,6 +38,33 @@ def test_story_index_matches_minhash_lsh_with_one_row_bands() -> None:
     assert found_any > 300  # the comparison is not between empty results
 
 
+@pytest.mark.parametrize("segment_articles", [None, 7])
+def test_a_story_lookup_counts_the_values_each_member_shares(
+    segment_articles: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one row per band, the bands a member shares with a signature are the values the
+    two signatures agree on: the window ranks a story's candidates by them, as by the
+    estimated Jaccard of the two signatures (which the window no longer holds)."""
+    if segment_articles is not None:  # also across segments, settled as they fill
+        monkeypatch.setattr(sketch, "SEGMENT_ENTRIES", segment_articles * sketch.STORY_PERMS)
+    rng = random.Random(9)
+    vocabulary = [f"term{i}" for i in range(80)]  # few terms: many partial agreements
+    sigs = {i: sketch.signature(_terms(rng, vocabulary), sketch.STORY_PERMS) for i in range(60)}
+    ours = sketch.story_index()
+    for i, sig in sigs.items():
+        ours.add(i, sig)
+    ours.remove(3)
+    counted = ours.query_counted(list(sigs.values()))
+    shares = set()
+    for sig, (found, bands) in zip(sigs.values(), counted, strict=True):
+        expected = {i: round(float(sketch.jaccards(sig, [other])[0]) * sketch.STORY_PERMS)
+                    for i, other in sigs.items() if i != 3}
+        assert dict(zip(found.tolist(), bands.tolist(), strict=True)) == {
+            i: n for i, n in expected.items() if n}
+        shares |= set(bands.tolist())
+    assert len(shares) > 10  # members sharing many different numbers of values
+
+
 @pytest.mark.parametrize("segment_articles", [None, 5])
 def test_story_index_matches_minhash_lsh_through_interleaved_changes(
     segment_articles: int | None, monkeypatch: pytest.MonkeyPatch

@@ -20,15 +20,19 @@ def test_the_window_indexes_one_text_once_and_takes_the_next_when_it_leaves() ->
     terms = sketch.signature(["spam", "watches"], sketch.STORY_PERMS)
     ids: dict[str, int] = {}
     window = Window()
+
+    def stored(found: list[int]) -> dict[int, bytes]:  # the store's, for decided articles
+        return {i: other if i == 4 else text for i in found}
+
     for i in range(5):
         window.add(_doc(i, {"spam": 1.0}, ids), text if i < 4 else other, terms, float(i))
-    assert window.copy_candidates([_doc(2, {}, ids)]) == {2: [(0, 1.0)]}
-    assert window.copy_candidates([_doc(4, {}, ids)]) == {4: []}  # its own text, once
+    assert window.copy_candidates([_doc(2, {}, ids)], stored) == {2: [(0, 1.0)]}
+    assert window.copy_candidates([_doc(4, {}, ids)], stored) == {4: []}  # its own text, once
     # Story candidates: repeats tie, so up to window.SAME_STORY_SIG of them are held.
     assert window.story_candidates([_doc(3, {}, ids)])[3].tolist() == [0, 1, 2, 3, 4]
     window.evict(1.0)  # the indexed article leaves; the next repeat to arrive is indexed
     window.add(_doc(9, {"spam": 1.0}, ids), text, terms, 9.0)
-    assert window.copy_candidates([_doc(2, {}, ids)]) == {2: [(9, 1.0)]}
+    assert window.copy_candidates([_doc(2, {}, ids)], stored) == {2: [(9, 1.0)]}
 
 
 def test_the_window_holds_at_most_a_candidate_list_of_identical_key_terms(
@@ -62,8 +66,11 @@ def test_a_near_repeat_leaves_the_copy_index_once_its_batch_is_decided() -> None
     batch = [_doc(i, {"spam": 1.0}, ids) for i in (1, 2)]
     for d in batch:
         window.add(d, texts[d.id], terms, float(d.id))
-    found = window.copy_candidates(batch)
+    def stored(found: list[int]) -> dict[int, bytes]:  # the store's, for decided articles
+        return {i: texts[i] for i in found}
+
+    found = window.copy_candidates(batch, stored)
     assert {o for o, j in found[1] if j >= 0.9} == {0} and 0.5 < dict(found[2])[0] < 0.9
     window.apply(Assignment((), (), ()), (), {})
     window.add(_doc(3, {"spam": 1.0}, ids), texts[3], terms, 3.0)
-    assert [o for o, _ in window.copy_candidates([_doc(3, {}, ids)])[3]] == [0, 2]
+    assert [o for o, _ in window.copy_candidates([_doc(3, {}, ids)], stored)[3]] == [0, 2]
