@@ -186,12 +186,14 @@ class Clusterer:
         ]
         position = {a.id: i for i, a in enumerate(a for items in by_feed.values() for a in items)}
         grouped = self._extract(groups)
+        ids = [a.id for a in batch]
 
         def in_order() -> list[extract.Features]:  # back in the batch's order
             found = grouped()
-            return [found[position[a.id]] for a in batch]
+            return [found[position[aid]] for aid in ids]
 
-        return _Prepared(batch, in_order)
+        # The groups hold the texts for the workers; the batch goes on without them.
+        return _Prepared([replace(a, title="", summary="", fulltext=None) for a in batch], in_order)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -223,9 +225,12 @@ class Clusterer:
                         max(a.time for a in ready.batch) + self.window_seconds,
                     )
                     extracted = ready.features()
-                    total += len(ready.batch)
-                    following = next_batch(ready.batch[-1].cursor)
-                    n_new, touched, n_merges, n_splits = self._batch(ready.batch, extracted)
+                    batch, ready = ready.batch, None  # and the texts held for the workers
+                    total += len(batch)
+                    following = next_batch(batch[-1].cursor)
+                    weighed = self._weigh(extracted)
+                    del extracted  # its terms are counted in the vectors
+                    n_new, touched, n_merges, n_splits = self._batch(batch, weighed)
                     new_stories += n_new
                     merges += n_merges
                     splits += n_splits
@@ -257,9 +262,7 @@ class Clusterer:
             for aid, (body, language) in self.store.texts(sorted(wanted)).items()
         }
 
-    def _weigh(
-        self, extracted: list[extract.Features]
-    ) -> tuple[features.Vectors, list[bytes], dict[str, int]]:
+    def _weigh(self, extracted: list[extract.Features]) -> _Weighed:
         """The batch's vectors and story signatures, after counting its articles into the term
         statistics (the increments are returned, to be stored with the batch)."""
         vocabulary = self.vocabulary
@@ -271,22 +274,27 @@ class Clusterer:
         story_sigs = self.term_hashes.signatures(
             vocabulary.terms, vectors.key_terms, np.diff(vectors.key_bounds), sketch.STORY_PERMS
         )
-        return vectors, story_sigs, increments
+        return _Weighed(
+            vectors,
+            story_sigs,
+            [e.copy_sig for e in extracted],
+            [e.forms for e in extracted],
+            increments,
+        )
 
     def _batch(
-        self, batch: list[PendingArticle], extracted: list[extract.Features]
+        self, batch: list[PendingArticle], weighed: _Weighed
     ) -> tuple[int, set[str], int, int]:
-        vectors, story_sigs, increments = self._weigh(extracted)
+        vectors, story_sigs, copy_sigs = weighed.vectors, weighed.story_sigs, weighed.copy_sigs
         names = self.vocabulary.terms
         new_docs: list[Doc] = []
-        sketches: list[NewSketch] = []
-        for i, (a, e, story_sig) in enumerate(zip(batch, extracted, story_sigs, strict=True)):
-            vec = vectors.vec(i, names)
+        for i, (a, copy_sig, story_sig) in enumerate(
+            zip(batch, copy_sigs, story_sigs, strict=True)
+        ):
             marks = vectors.marks(i, names)
             d = doc(a.id, a.key, vectors.of(i), a.time, a.dated, a.outlet, a.url, marks)
             new_docs.append(d)
-            sketches.append(NewSketch(a.id, vec, e.copy_sig, story_sig, a.time, a.dated))
-            self.window.add(d, e.copy_sig, story_sig, a.time)
+            self.window.add(d, copy_sig, story_sig, a.time)
         decision = assign(
             new_docs,
             self.window.clustered(),
@@ -299,7 +307,7 @@ class Clusterer:
             self._threshold(),
             names=names,
         )
-        forms = {a.id: e.forms for a, e in zip(batch, extracted, strict=True)}
+        forms = {a.id: f for a, f in zip(batch, weighed.forms, strict=True)}
         result = replace(
             decision.assignment,
             links=_readable(decision.assignment.links, forms),
@@ -307,10 +315,17 @@ class Clusterer:
                 decision.assignment.relinked, self._stored_forms(decision.assignment.relinked)
             ),
         )
+        # The stored vectors are made once the decisions are: not beside a batch's scoring.
+        sketches = [
+            NewSketch(a.id, vectors.vec(i, names), copy_sig, story_sig, a.time, a.dated)
+            for i, (a, copy_sig, story_sig) in enumerate(
+                zip(batch, copy_sigs, story_sigs, strict=True)
+            )
+        ]
         first_seen = self.store.save_assignment(
             sketches,
             result,
-            increments,
+            weighed.increments,
             len(batch),
             self.now(),
             sketch.SKETCH_VERSION,
@@ -358,6 +373,18 @@ def _readable(links: tuple[Link, ...], forms: Mapping[int, Mapping[str, str]]) -
             lk = replace(lk, shared_terms=text.as_written(lk.shared_terms, forms[lk.article_id]))
         out.append(lk)
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class _Weighed:
+    """What a batch's decisions need of its text features: the vectors, the signatures, how the
+    texts write their terms (``forms``, by article), and the term statistics' increments."""
+
+    vectors: features.Vectors
+    story_sigs: list[bytes]
+    copy_sigs: list[bytes]
+    forms: list[dict[str, str]]
+    increments: dict[str, int]
 
 
 @dataclass(frozen=True)
