@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import ModuleType
 
@@ -158,37 +158,36 @@ def edges(
     for d in batch:
         wanted.update(np.asarray(candidates.get(d.id, _NO_ROWS)).tolist())
     table = _Table([docs[i] for i in wanted if i in docs], order)
-    scored: list[tuple[Doc, np.ndarray, np.ndarray, np.ndarray]] = []  # doc, rows, ids, factors
+    scored: list[tuple[Doc, np.ndarray, np.ndarray | None]] = []  # doc, rows, factors
     for d, rows in zip(
         batch, table.candidates(batch, candidates, order, window_seconds), strict=True
     ):
-        if not len(rows):
-            continue
-        ids = table.ids[rows]
-        factors = np.ones(len(rows))
-        if d.years:
-            for i, oid in enumerate(ids.tolist()):
-                if year_conflict(d.years, docs[oid].years):
-                    factors[i] = YEAR_CONFLICT
-        scored.append((d, rows, ids, factors))
-    plain = table.plain([(d.ids, d.weights) for d, _, _, _ in scored], [r for _, r, _, _ in scored])
+        if len(rows):
+            scored.append((d, rows, _year_factors(d, table.ids[rows], docs)))
+    plain = table.plain([(d.ids, d.weights) for d, _, _ in scored], [r for _, r, _ in scored])
     rescored = _nearest(
-        docs, [(d.id, ids, p * f) for (d, _, ids, f), p in zip(scored, plain, strict=True)]
+        docs,
+        (
+            (d.id, table.ids[rows], p if f is None else p * f)
+            for (d, rows, f), p in zip(scored, plain, strict=True)
+        ),
     )
     closer = {d.id: d for d in rescored}
     again = [
-        (d, rows[n], ids[n], factors[n])
-        for (d, rows, ids, factors), p in zip(scored, plain, strict=True)
+        (d, rows[n], None if factors is None else factors[n])
+        for (d, rows, factors), p in zip(scored, plain, strict=True)
         if (n := p >= RESCORE_FROM).any()
     ]
+    del scored, plain  # a batch's pairs, many times the window: only ``again`` goes on
     rescores = table.rescore(
         closer,
-        expanded([closer.get(d.id, d) for d, _, _, _ in again]),
-        [rows for _, rows, _, _ in again],
+        expanded([closer.get(d.id, d) for d, _, _ in again]),
+        [rows for _, rows, _ in again],
     )
     edges: list[tuple[int, int, float]] = []
-    for (d, _, ids, factors), again_scores in zip(again, rescores, strict=True):
-        scores = again_scores * factors
+    for (d, rows, factors), again_scores in zip(again, rescores, strict=True):
+        scores = again_scores if factors is None else again_scores * factors
+        ids = table.ids[rows]
         keep = np.flatnonzero(scores >= MIN_EDGE)
         top = np.lexsort((ids[keep], -scores[keep]))  # best, lowest id: one summing order
         edges.extend(
@@ -199,6 +198,17 @@ def edges(
             )
         )
     return edges, rescored
+
+
+def _year_factors(d: Doc, ids: np.ndarray, docs: Mapping[int, Doc]) -> np.ndarray | None:
+    """YEAR_CONFLICT for each of the articles ``ids`` whose years conflict with ``d``'s, 1.0
+    for the others; None when none do."""
+    if not d.years:
+        return None
+    conflicts = [year_conflict(d.years, docs[oid].years) for oid in ids.tolist()]
+    if not any(conflicts):
+        return None
+    return np.where(conflicts, YEAR_CONFLICT, 1.0)
 
 
 def all_pairs(docs: Sequence[Doc], window_seconds: float) -> list[tuple[int, int, float]]:
@@ -269,14 +279,14 @@ _EMPTY = (np.zeros(0, dtype=TERM_ID), np.zeros(0))
 
 
 def _nearest(
-    docs: Mapping[int, Doc], scored: Sequence[tuple[int, np.ndarray, np.ndarray]]
+    docs: Mapping[int, Doc], scored: Iterable[tuple[int, np.ndarray, np.ndarray]]
 ) -> tuple[Doc, ...]:
     """The articles whose nearest neighbour is new or closer than before, from every scored
     pair (both ways): the most similar at NEIGHBOUR_MIN or more, ties to the lower id; each
     returned with that neighbour's terms added."""
-    if not scored:
-        return ()
     close = [(aid, ids[sc >= NEIGHBOUR_MIN], sc[sc >= NEIGHBOUR_MIN]) for aid, ids, sc in scored]
+    if not close:
+        return ()
     a = np.concatenate([np.full(len(ids), aid, dtype=np.int64) for aid, ids, _ in close])
     b = np.concatenate([ids for _, ids, _ in close])
     s = np.concatenate([sc for _, _, sc in close])
