@@ -109,18 +109,18 @@ class BandIndex:
     """MinHash LSH over signatures of ``num_perm`` values cut into bands of ``rows`` values: two
     articles are candidates when all values of some band agree, as in datasketch's MinHashLSH.
 
-    Each band of a signature is one key (with one row, its 32-bit value; with several, a 64-bit
-    hash of its values), and each band's entries are sorted numpy arrays of keys beside the
+    Each band of a signature is one key (with one row, its 32-bit value; with several, a 32-bit
+    hash of its values: a copy found by chance costs one signature read and comparison), and each band's entries are sorted numpy arrays of keys beside the
     article of each, so a whole batch is looked up in a few numpy calls per band, where
     datasketch's MinHashLSH hashes and stores each band through several Python layers
     (docs/tuning.md, "Speed"). The candidates are MinHashLSH's (the tests compare them), plus,
-    with several rows, any pair whose band values differ but hash alike (one in 2^64 per band),
+    with several rows, any pair whose band values differ but hash alike (one in 2^32 per band),
     which the Jaccard estimate then drops.
 
     The entries lie in segments of at most SEGMENT_ENTRIES, each band sorted, so adding or
     removing articles re-sorts one segment at a time: one sorted array of a whole window took
     twice its size again while it was rebuilt (docs/tuning.md, "The window's memory").
-    Additions and removals are applied at the next query."""
+    Additions and removals are applied at the next query, or when a segment's worth waits."""
 
     def __init__(self, num_perm: int, rows: int = 1) -> None:
         if num_perm % rows:
@@ -166,8 +166,9 @@ class BandIndex:
         h = bands[..., 0]
         for k in range(1, self._rows):
             h = (h * _MIX) ^ bands[..., k]  # multiplication modulo 2^64
-        mixed: np.ndarray = (h ^ (h >> np.uint64(31))) * _MIX
-        return mixed
+        mixed = (h ^ (h >> np.uint64(31))) * _MIX
+        top: np.ndarray = (mixed >> np.uint64(32)).astype(np.uint32)  # its high 32 bits
+        return top
 
     def _settle(self) -> None:
         if self._removed:
@@ -240,7 +241,7 @@ class BandIndex:
 # Entries (band keys) per segment of a BandIndex: what re-sorting one costs in memory.
 SEGMENT_ENTRIES = 1 << 20
 # Signatures looked up at a time (bounds the memory of the entries a lookup finds).
-QUERY_CHUNK = 250
+QUERY_CHUNK = 50
 
 
 @dataclass(frozen=True)
