@@ -43,13 +43,14 @@ def doc(
     years: frozenset[str],
 ) -> Doc:
     """An article as the story stage sees it (``arrays``: its vector as term ids, weights;
-    ``years``: its year marks)."""
+    ``years``: its year marks). Its weights are held as the float32 the store keeps, so an
+    article is scored the same in the run that clustered it and after a restart."""
     ids, weights = arrays
     return Doc(
         aid,
         key,
         ids.astype(TERM_ID),
-        weights if weights.base is None else weights.copy(),  # not a view of a whole batch's
+        weights.astype(np.float32),  # as the store keeps them: a restart scores the same
         t if dated else None,
         sys.intern(outlet),  # one string per outlet, not one per article
         url,

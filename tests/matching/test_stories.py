@@ -534,3 +534,30 @@ def test_text_features_made_in_worker_processes_equal_those_made_in_one(tmp_path
     assert len(parallel) == sum(len(g.items) for g in groups) == len(alone)
     assert [(f.terms, f.counts.tolist(), f.copy_sig, f.forms) for f in parallel] == [
         (f.terms, f.counts.tolist(), f.copy_sig, f.forms) for f in alone]
+
+
+def test_a_running_clusterer_holds_its_window_as_a_restart_reads_it(tmp_path: Path) -> None:
+    """The articles a clusterer decided stay in its window with the weights the store kept for
+    them (float32), so the next batches score them as a restarted clusterer would."""
+    items = articles()
+    db = open_db(tmp_path / "a.db")
+    feeds = [FeedConfig(url=f"https://o{i}.example/rss", outlet=o) for i, o in enumerate(OUTLETS)]
+    sync_feeds(db, feeds)
+    running = Clusterer(ClusterState(db), 72)
+    for o, a in items:
+        assert a.published
+        save_success(db, FeedUpdate(feeds[o].url, 200, a.published, a.published, None, None, None,
+                                    None, None, None, 0), OUTLETS[o], [a])
+        running.run()  # one article a batch, all in the window of one clusterer
+    restarted = Clusterer(ClusterState(db), 72)
+    restarted._cover(0.0, 4e9)
+    assert set(running.window.docs) == set(restarted.window.docs) and len(items) > 10
+    for aid, d in running.window.docs.items():
+        again = restarted.window.docs[aid]
+        assert d.weights.dtype == again.weights.dtype == np.float32
+        assert _named(running, d.ids, d.weights) == _named(restarted, again.ids, again.weights)
+        assert (d.neighbour, d.neighbour_score) == (again.neighbour, again.neighbour_score)
+        # Expanded, each sums its terms in its own vocabulary's order: the last bits may differ.
+        ((mine, mine_w),), ((theirs, theirs_w),) = expanded([d]), expanded([again])
+        assert _named(running, mine, mine_w) == pytest.approx(
+            _named(restarted, theirs, theirs_w), abs=1e-12)
