@@ -599,3 +599,43 @@ def test_a_running_worker_gives_an_unchanged_feed_its_real_next_time(
     finally:
         stop.set()
         worker.join(30)
+
+
+def test_a_restarted_clusterer_finds_a_copy_of_a_window_article_on_both_backends(
+        pg_url: str, tmp_path: Path) -> None:
+    """The window keeps no copy signatures: a copy lookup reads them from the store. A wire
+    text republished after a restart is recorded as a copy of the window article it repeats,
+    on PostgreSQL as on SQLite."""
+    from aggregator.matching.clusterer import Clusterer
+    from aggregator.model import Article, FeedUpdate
+    from aggregator.store.clustering import ClusterState
+    from aggregator.store.feeds import save_success
+
+    wire = ("The central bank raised its main interest rate by a quarter point on Thursday, "
+            "citing persistent inflation in services and a tight labour market, and said "
+            "further increases could follow if price pressures did not ease by the spring.")
+    t0 = datetime(2026, 11, 3, 9, tzinfo=UTC)
+    found = []
+    for database in (str(tmp_path / "lite.db"), pg_url):
+        db = open_db(database)
+        feeds = [FeedConfig(url=f"https://o{i}.example/rss", outlet=f"Outlet {i}") for i in range(3)]
+        sync_feeds(db, feeds)
+        items = [(0, Article("rate", "https://o0.example/rate", "Bank raises rates", wire, "", "",
+                             t0, "", "en")),
+                 (1, Article("quake", "https://o1.example/quake", "Quake in Chile",
+                             "A strong earthquake shook central Chile on Thursday.", "", "",
+                             t0, "", "en")),
+                 (2, Article("rate-copy", "https://o2.example/r", "Central bank lifts rates", wire,
+                             "", "", t0 + timedelta(hours=2), "", "en"))]
+        for n, (o, a) in enumerate(items):
+            save_success(db, FeedUpdate(feeds[o].url, 200, a.published, a.published, None, None,
+                                        None, None, None, None, 0), feeds[o].outlet, [a])
+            if n == 1:
+                Clusterer(ClusterState(db), 72).run()  # the first two, then a restart
+        Clusterer(ClusterState(db), 72).run()
+        found.append(sorted(db.execute(
+            "SELECT a.key, s.key FROM copies c JOIN articles a ON a.id = c.article_id "
+            "JOIN articles s ON s.id = c.source_id").fetchall()))
+        db.close()
+    assert found[0] == [("rate-copy", "rate")]
+    assert [tuple(r) for r in found[1]] == found[0]
