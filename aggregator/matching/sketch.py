@@ -183,7 +183,7 @@ class BandIndex:
                 chunk = members[start : start + step]
                 keys = self._band_keys([sig for _, sig in chunk]).T
                 ids = np.fromiter((k for k, _ in chunk), np.int64, len(chunk))
-                self._segments.append(_Segment.sorted(keys, np.broadcast_to(ids, keys.shape)))
+                self._segments.append(_Segment.of(keys, ids))
         self._segments = _merged(self._segments)
 
     def query(self, sig: bytes) -> list[int]:
@@ -220,7 +220,7 @@ class BandIndex:
                 ends = np.cumsum(counts)
                 total = int(ends[-1]) if len(ends) else 0
                 at = np.arange(total) + np.repeat(lo - ends + counts, counts)
-                found.append(segment.ids[band][at])
+                found.append(segment.ids(band, at))
                 queries.append(np.repeat(asked, counts))
         ids = np.concatenate(found).astype(np.int64)
         width = int(ids.max(initial=0)) + 1  # (query, article) pairs as one number
@@ -246,39 +246,62 @@ QUERY_CHUNK = 50
 
 @dataclass(frozen=True)
 class _Segment:
-    """Band keys, a row per band, each row in sorted order beside the article of each (int32 ids
-    while they fit)."""
+    """Band keys, a row per band, each row in sorted order beside the article of each, given as
+    its place in ``members`` (16 bits while a segment holds at most 2^16 articles, as a full one
+    does): an entry takes 6 bytes, not the 8 of a key beside a 32-bit article id."""
 
     keys: np.ndarray
-    ids: np.ndarray
+    places: np.ndarray
+    members: np.ndarray  # article ids (int64) by place
 
     @staticmethod
     def sorted(
-        keys: np.ndarray, ids: np.ndarray, kind: Literal["quicksort", "stable"] = "quicksort"
+        keys: np.ndarray,
+        places: np.ndarray,
+        members: np.ndarray,
+        kind: Literal["quicksort", "stable"] = "quicksort",
     ) -> _Segment:
         """Each band's entries in key order (ties in any: a key's articles are found together);
         ``kind="stable"`` for rows that are two sorted runs, which it merges in one pass. One
         band at a time, so that sorting takes memory for one band beside the segment."""
-        narrow = np.int32 if int(ids.max(initial=0)) <= np.iinfo(np.int32).max else np.int64
+        narrow = np.uint16 if len(members) <= 1 << 16 else np.uint32
         sorted_keys = np.empty(keys.shape, dtype=keys.dtype)
-        sorted_ids = np.empty(ids.shape, dtype=narrow)
-        for band, (row, row_ids) in enumerate(zip(keys, ids, strict=True)):
+        sorted_places = np.empty(places.shape, dtype=narrow)
+        for band, (row, row_places) in enumerate(zip(keys, places, strict=True)):
             order = np.argsort(row, kind=kind)
             sorted_keys[band] = row[order]
-            sorted_ids[band] = row_ids[order]
-        return _Segment(sorted_keys, sorted_ids)
+            sorted_places[band] = row_places[order]
+        return _Segment(sorted_keys, sorted_places, members)
+
+    @staticmethod
+    def of(keys: np.ndarray, members: np.ndarray) -> _Segment:
+        """A segment of articles ``members`` (ids), ``keys`` a row per band, a column per
+        article."""
+        places = np.broadcast_to(np.arange(len(members)), keys.shape)
+        return _Segment.sorted(keys, places, members)
 
     @property
     def size(self) -> int:
         """Entries in all bands."""
         return int(self.keys.size)
 
+    def ids(self, band: int, at: np.ndarray) -> np.ndarray:
+        """The articles of the entries ``at`` of ``band``."""
+        found: np.ndarray = self.members[self.places[band][at]]
+        return found
+
     def without(self, gone: np.ndarray) -> _Segment:
-        keep = ~np.isin(self.ids, gone)  # an article is in every band: as many kept in each
-        if keep.all():
+        staying = ~np.isin(self.members, gone)
+        if staying.all():
             return self
+        keep = staying[self.places]  # an article is in every band: as many kept in each
+        renumbered = (np.cumsum(staying) - 1).astype(self.places.dtype)
         bands = len(self.keys)
-        return _Segment(self.keys[keep].reshape(bands, -1), self.ids[keep].reshape(bands, -1))
+        return _Segment(
+            self.keys[keep].reshape(bands, -1),
+            renumbered[self.places[keep]].reshape(bands, -1),
+            self.members[staying],
+        )
 
 
 def _merged(segments: list[_Segment]) -> list[_Segment]:
@@ -291,7 +314,11 @@ def _merged(segments: list[_Segment]) -> list[_Segment]:
             last = out.pop()
             s = _Segment.sorted(
                 np.concatenate((last.keys, s.keys), axis=1),
-                np.concatenate((last.ids.astype(np.int64), s.ids.astype(np.int64)), axis=1),
+                np.concatenate(
+                    (last.places.astype(np.int64), s.places.astype(np.int64) + len(last.members)),
+                    axis=1,
+                ),
+                np.concatenate((last.members, s.members)),
                 kind="stable",
             )
         out.append(s)
