@@ -114,8 +114,8 @@ class BandIndex:
     article of each, so a whole batch is looked up in a few numpy calls per band, where
     datasketch's MinHashLSH hashes and stores each band through several Python layers
     (docs/tuning.md, "Speed"). The candidates are MinHashLSH's (the tests compare them), plus,
-    with several rows, any pair whose band values differ but hash alike (one in 2^32 per band),
-    which the Jaccard estimate then drops.
+    with several rows, any pair whose band values differ but hash alike (rarely: docs/tuning.md,
+    "SEGMENT_ENTRIES"), which the Jaccard estimate then drops.
 
     The entries lie in segments of at most SEGMENT_ENTRIES, each band sorted, so adding or
     removing articles re-sorts one segment at a time: one sorted array of a whole window took
@@ -247,8 +247,8 @@ QUERY_CHUNK = 50
 @dataclass(frozen=True)
 class _Segment:
     """Band keys, a row per band, each row in sorted order beside the article of each, given as
-    its place in ``members`` (16 bits while a segment holds at most 2^16 articles, as a full one
-    does): an entry takes 6 bytes, not the 8 of a key beside a 32-bit article id."""
+    its place in ``members`` in the narrowest type that numbers them, rather than its id (what
+    an entry takes: docs/tuning.md, "SEGMENT_ENTRIES")."""
 
     keys: np.ndarray
     places: np.ndarray

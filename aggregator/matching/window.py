@@ -134,7 +134,8 @@ class Window:
 
     def _hold(self, d: Doc, copy_sig: bytes | None, story_sig: bytes, t: float) -> None:
         # A signature's hash stands for it in the counts of identical signatures held: two
-        # different signatures of one hash (one in 2^64 a pair) would share a count.
+        # different signatures of one hash would share a count (how rarely: docs/tuning.md,
+        # "SAME_COPY_SIG").
         copy_hash = 0 if copy_sig is None else hash(copy_sig)
         story_hash = hash(story_sig)
         self.docs[d.id] = d
