@@ -61,6 +61,18 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
+# Keys bound in one ``IN (...)`` list: under SQLite's smallest limit on bound parameters (999),
+# with room for a few more parameters beside them.
+KEYS_PER_QUERY = 900
+
+
+def in_parts(keys: Sequence[Any]) -> Iterator[tuple[Sequence[Any], str]]:
+    """``keys`` KEYS_PER_QUERY at a time, each part with its ``IN`` list of placeholders."""
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        part = keys[start : start + KEYS_PER_QUERY]
+        yield part, ",".join("?" * len(part))
+
+
 def is_url(database: str) -> bool:
     """Whether the configured database is a PostgreSQL server rather than a SQLite file."""
     return database.startswith(SERVER_SCHEMES)

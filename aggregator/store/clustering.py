@@ -9,7 +9,7 @@ from itertools import groupby
 from typing import Any
 
 from aggregator.model import Assignment, Cursor, NewSketch, PendingArticle, StoredSketch
-from aggregator.store import Database, vectors
+from aggregator.store import Database, in_parts, vectors
 from aggregator.times import iso
 
 
@@ -140,16 +140,16 @@ def _save_splits(db: Database, assignment: Assignment, at: str) -> set[str]:
 
 
 def _refresh_stories(db: Database, ids: Sequence[str]) -> dict[str, str]:
-    """Recompute the summary row of each story in ``ids`` from its links (one query per 500);
+    """Recompute the summary row of each story in ``ids`` from its links (one query per
+    KEYS_PER_QUERY);
     returns each one's first-seen time."""
     rows: list[dict[str, Any]] = []
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
+    for part, marks in in_parts(ids):
         members = db.query(
             f"""SELECT l.story_id, a.id, a.outlet, a.title, a.summary, a.sort_time, l.kind,
                       l.linked_at
                FROM story_links l JOIN articles a ON a.id = l.article_id
-               WHERE l.story_id IN ({",".join("?" * len(part))})
+               WHERE l.story_id IN ({marks})
                ORDER BY l.story_id, a.sort_time, a.feed_url, a.key""",
             part,
         )
@@ -310,11 +310,10 @@ class ClusterState:
     def texts(self, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
         """Each article's title, summary and extracted text as one text, with its language."""
         out: dict[int, tuple[str, str | None]] = {}
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
+        for part, marks in in_parts(ids):
             for aid, title, summary, body, language in self.db.execute(
                 "SELECT id, title, summary, COALESCE(fulltext, ''), language FROM articles"
-                f" WHERE id IN ({','.join('?' * len(part))})",
+                f" WHERE id IN ({marks})",
                 part,
             ):
                 out[int(aid)] = (f"{title}\n{summary}\n{body}", language)
@@ -323,11 +322,10 @@ class ClusterState:
     def copy_sigs(self, ids: Sequence[int], sketch_version: str) -> dict[int, bytes]:
         """The copy signatures of the articles ``ids`` made by ``sketch_version``."""
         out: dict[int, bytes] = {}
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
+        for part, marks in in_parts(ids):
             for aid, sig in self.db.execute(
                 "SELECT article_id, copy_sig FROM article_sketches WHERE sketch_version = ?"
-                f" AND copy_sig IS NOT NULL AND article_id IN ({','.join('?' * len(part))})",
+                f" AND copy_sig IS NOT NULL AND article_id IN ({marks})",
                 (sketch_version, *part),
             ):
                 out[int(aid)] = bytes(sig)

@@ -16,7 +16,7 @@ from aggregator.model import (
     FeedUpdate,
     NotModified,
 )
-from aggregator.store import PENDING_CHANNEL, Database
+from aggregator.store import PENDING_CHANNEL, Database, in_parts
 from aggregator.times import iso
 
 
@@ -51,9 +51,8 @@ def sync_feeds(db: Database, feeds: Sequence[FeedConfig]) -> None:
 def feed_states(db: Database, urls: Iterable[str]) -> list[FeedState]:
     wanted = list(urls)
     rows: dict[str, dict[str, Any]] = {}
-    for i in range(0, len(wanted), _KEYS_PER_QUERY):
-        part = wanted[i : i + _KEYS_PER_QUERY]
-        found = db.query(f"SELECT * FROM feeds WHERE url IN ({','.join('?' * len(part))})", part)
+    for part, marks in in_parts(wanted):
+        found = db.query(f"SELECT * FROM feeds WHERE url IN ({marks})", part)
         rows.update((r["url"], r) for r in found)
     return [state(rows[u]) for u in wanted if u in rows]
 
@@ -221,20 +220,14 @@ def _insert(db: Database, rows: Sequence[dict[str, object]]) -> list[tuple[int, 
     return sorted((int(aid), bool(has_text)) for aid, has_text in found)
 
 
-# Keys looked up per query: under SQLite's smallest limit on bound parameters (999).
-_KEYS_PER_QUERY = 900
-
-
 def _existing(db: Database, feed_url: str, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
     """Id and content hash of those of ``keys`` the feed already has: looked up by key, so a
     poll's cost does not grow with the feed's archive (docs/tuning.md, "Speed")."""
     unique = sorted(set(keys))
     found: dict[str, tuple[int, str]] = {}
-    for i in range(0, len(unique), _KEYS_PER_QUERY):
-        part = unique[i : i + _KEYS_PER_QUERY]
+    for part, marks in in_parts(unique):
         rows = db.execute(
-            "SELECT id, key, content_hash FROM articles WHERE feed_url = ? AND key IN "
-            f"({','.join('?' * len(part))})",
+            f"SELECT id, key, content_hash FROM articles WHERE feed_url = ? AND key IN ({marks})",
             (feed_url, *part),
         )
         found.update((k, (aid, h)) for aid, k, h in rows)

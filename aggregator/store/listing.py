@@ -6,7 +6,7 @@ import json
 from collections import defaultdict
 
 from aggregator.model import Member, StoryQuery, StoryView
-from aggregator.store import Database
+from aggregator.store import Database, in_parts
 
 
 def newest_time(db: Database) -> str | None:
@@ -95,8 +95,7 @@ def _fts_query(text: str) -> str:
 
 def _members(db: Database, ids: list[str]) -> dict[str, list[Member]]:
     out: dict[str, list[Member]] = defaultdict(list)
-    for chunk in range(0, len(ids), 500):
-        part = ids[chunk : chunk + 500]
+    for part, marks in in_parts(ids):
         rows = db.query(
             f"""SELECT l.story_id, a.id, a.outlet, a.title, a.summary, a.url, a.published,
                       a.sort_time, l.kind, l.score, l.matched_article_id, l.shared_terms,
@@ -104,7 +103,7 @@ def _members(db: Database, ids: list[str]) -> dict[str, list[Member]]:
                FROM story_links l JOIN articles a ON a.id = l.article_id
                JOIN feeds f ON f.url = a.feed_url
                LEFT JOIN copies c ON c.article_id = a.id
-               WHERE l.story_id IN ({",".join("?" * len(part))})
+               WHERE l.story_id IN ({marks})
                ORDER BY a.sort_time, a.feed_url, a.key""",
             part,
         )
