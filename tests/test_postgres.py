@@ -172,6 +172,39 @@ def test_eight_claimers_claim_each_due_feed_exactly_once(pg_url: str) -> None:
     assert len(second) == 10_000 and set(second.values()) == {1}
 
 
+def test_pollers_starting_together_write_feeds_toml_in_turn(pg_url: str) -> None:
+    """Eight pollers start at once, half of them with an edited feeds.toml: each one's
+    configuration is written whole, none deadlocks, and the last one written is what is listed."""
+    old = [FeedConfig(url=f"https://f{i}.example/rss", outlet=f"Outlet {i}") for i in range(2_000)]
+    new = [replace(f, outlet=f.outlet + " (edited)") for f in old[500:]]
+    new += [FeedConfig(url=f"https://g{i}.example/rss", outlet=f"New {i}") for i in range(500)]
+    failures: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def poller(feeds: list[FeedConfig]) -> None:
+        own = open_db(pg_url)
+        start.wait()
+        try:
+            for _ in range(5):
+                sync_feeds(own, feeds)
+        except BaseException as e:
+            failures.append(e)
+        own.close()
+
+    threads = [threading.Thread(target=poller, args=(old if i % 2 else new,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    db = open_db(pg_url)
+    sync_feeds(db, new)
+    listed = dict(db.execute("SELECT url, outlet FROM feeds WHERE listed = 1").fetchall())
+    assert listed == {f.url: f.outlet for f in new}
+    assert db.execute("SELECT count(*) FROM feeds WHERE listed = 0").fetchone()[0] == 500
+    db.close()
+
+
 def _slow(body: bytes, seconds: float) -> Any:
     fast = respond(body)
 

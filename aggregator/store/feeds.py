@@ -19,33 +19,42 @@ from aggregator.model import (
 from aggregator.store import PENDING_CHANNEL, Database, in_parts
 from aggregator.times import iso
 
+# The PostgreSQL advisory lock under which feeds.toml is written to the store ('feed' in ASCII).
+SYNC_LOCK = 0x66656564
+# The columns feeds.toml sets, in FeedConfig's order.
+_CONFIGURED = ("url", "outlet", "language", "country", "owner", "role", "fulltext", "interval")
+_REFRESHED = ", ".join(f"{c}=excluded.{c}" for c in _CONFIGURED[1:])
+
 
 def sync_feeds(db: Database, feeds: Sequence[FeedConfig]) -> None:
     """Insert configured feeds and refresh their metadata; keeps every polling state column.
-    The feeds listed are exactly these: pollers claim only listed feeds (store.claims)."""
+    The feeds listed are exactly these: pollers claim only listed feeds (store.claims).
+
+    Only the rows that differ are written, so pollers starting together with the same
+    feeds.toml lock no feed row; on PostgreSQL they take turns under SYNC_LOCK (SQLite's
+    transaction already holds the write lock), so two never write the same rows at once."""
+    wanted = {f.url: _configured(f) for f in feeds}
     with db.transaction():
-        db.execute("UPDATE feeds SET listed = 0 WHERE listed = 1")
+        if db.dialect == "postgresql":
+            db.execute("SELECT pg_advisory_xact_lock(?)", (SYNC_LOCK,))
+        stored = {
+            r[0]: (tuple(r[:-1]), bool(r[-1]))
+            for r in db.execute(f"SELECT {', '.join(_CONFIGURED)}, listed FROM feeds")
+        }
+        gone = [u for u, (_, listed) in stored.items() if listed and u not in wanted]
+        for part, marks in in_parts(gone):
+            db.execute(f"UPDATE feeds SET listed = 0 WHERE url IN ({marks})", part)
         db.executemany(
-            """INSERT INTO feeds (url, outlet, language, country, owner, role, fulltext, interval,
-                 listed)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
-               ON CONFLICT(url) DO UPDATE SET outlet=excluded.outlet, language=excluded.language,
-                 country=excluded.country, owner=excluded.owner, role=excluded.role,
-                 fulltext=excluded.fulltext, interval=excluded.interval, listed=1""",
-            [
-                (
-                    f.url,
-                    f.outlet,
-                    f.language,
-                    f.country,
-                    f.owner,
-                    f.role,
-                    int(f.fulltext),
-                    f.interval,
-                )
-                for f in feeds
-            ],
+            f"""INSERT INTO feeds ({", ".join(_CONFIGURED)}, listed)
+               VALUES ({", ".join("?" * len(_CONFIGURED))}, 1)
+               ON CONFLICT(url) DO UPDATE SET {_REFRESHED}, listed=1""",
+            [row for u, row in wanted.items() if stored.get(u) != (row, True)],
         )
+
+
+def _configured(f: FeedConfig) -> tuple[Any, ...]:
+    """A feed's configured columns as the store holds them."""
+    return (f.url, f.outlet, f.language, f.country, f.owner, f.role, int(f.fulltext), f.interval)
 
 
 def feed_states(db: Database, urls: Iterable[str]) -> list[FeedState]:
