@@ -120,7 +120,7 @@ class BandIndex:
     The entries lie in segments of at most SEGMENT_ENTRIES, each band sorted, so adding or
     removing articles re-sorts one segment at a time: one sorted array of a whole window took
     twice its size again while it was rebuilt (docs/tuning.md, "The window's memory").
-    Additions and removals are applied at the next query, or when a segment's worth waits."""
+    Additions and removals are applied at the next query, or when SETTLE_ENTRIES wait."""
 
     def __init__(self, num_perm: int, rows: int = 1) -> None:
         if num_perm % rows:
@@ -145,8 +145,8 @@ class BandIndex:
             raise ValueError(f"signature of {len(sig) // 4} values, index of {self._num_perm}")
         self._members.add(key)
         self._added[key] = sig
-        if len(self._added) * self._num_perm // self._rows >= SEGMENT_ENTRIES:
-            self._settle()  # a segment's worth: its signatures need not wait for a query
+        if len(self._added) * self._num_perm // self._rows >= SETTLE_ENTRIES:
+            self._settle()  # enough: their signatures need not wait for a query
 
     def remove(self, key: int) -> None:
         if key not in self._members:
@@ -240,6 +240,9 @@ class BandIndex:
 
 # Entries (band keys) per segment of a BandIndex: what re-sorting one costs in memory.
 SEGMENT_ENTRIES = 1 << 20
+# Entries whose signatures wait for the next query before they are settled into segments at
+# most (bounds the memory of the signatures held meanwhile).
+SETTLE_ENTRIES = 1 << 16
 # Signatures looked up at a time (bounds the memory of the entries a lookup finds).
 QUERY_CHUNK = 50
 
@@ -256,18 +259,18 @@ class _Segment:
 
     @staticmethod
     def sorted(
-        keys: np.ndarray,
-        places: np.ndarray,
+        rows: Iterable[tuple[np.ndarray, np.ndarray]],
+        shape: tuple[int, int],
         members: np.ndarray,
         kind: Literal["quicksort", "stable"] = "quicksort",
     ) -> _Segment:
-        """Each band's entries in key order (ties in any: a key's articles are found together);
-        ``kind="stable"`` for rows that are two sorted runs, which it merges in one pass. One
-        band at a time, so that sorting takes memory for one band beside the segment."""
-        narrow = np.uint16 if len(members) <= 1 << 16 else np.uint32
-        sorted_keys = np.empty(keys.shape, dtype=keys.dtype)
-        sorted_places = np.empty(places.shape, dtype=narrow)
-        for band, (row, row_places) in enumerate(zip(keys, places, strict=True)):
+        """A segment of ``shape`` (bands, entries per band) from each band's keys and places
+        (``rows``), each band's entries put in key order (ties in any: a key's articles are
+        found together); ``kind="stable"`` for rows that are two sorted runs, which it merges in
+        one pass. A band at a time, so sorting takes memory for one band beside the segment."""
+        sorted_keys = np.empty(shape, dtype=np.uint32)
+        sorted_places = np.empty(shape, dtype=_place_type(len(members)))
+        for band, (row, row_places) in enumerate(rows):
             order = np.argsort(row, kind=kind)
             sorted_keys[band] = row[order]
             sorted_places[band] = row_places[order]
@@ -277,8 +280,25 @@ class _Segment:
     def of(keys: np.ndarray, members: np.ndarray) -> _Segment:
         """A segment of articles ``members`` (ids), ``keys`` a row per band, a column per
         article."""
-        places = np.broadcast_to(np.arange(len(members)), keys.shape)
-        return _Segment.sorted(keys, places, members)
+        places = np.arange(len(members))
+        return _Segment.sorted(((row, places) for row in keys), keys.shape, members)
+
+    def joined(self, other: _Segment) -> _Segment:
+        """This segment and ``other`` as one, ``other``'s articles placed after this one's."""
+        members = np.concatenate((self.members, other.members))
+        places = _place_type(len(members))
+        shift = places(len(self.members))
+        rows = (
+            (
+                np.concatenate((keys, other_keys)),
+                np.concatenate((own.astype(places), other_own.astype(places) + shift)),
+            )
+            for keys, other_keys, own, other_own in zip(
+                self.keys, other.keys, self.places, other.places, strict=True
+            )
+        )
+        width = self.keys.shape[1] + other.keys.shape[1]
+        return _Segment.sorted(rows, (len(self.keys), width), members, kind="stable")
 
     @property
     def size(self) -> int:
@@ -311,18 +331,14 @@ def _merged(segments: list[_Segment]) -> list[_Segment]:
         if not s.size:
             continue
         if out and out[-1].size + s.size <= SEGMENT_ENTRIES:
-            last = out.pop()
-            s = _Segment.sorted(
-                np.concatenate((last.keys, s.keys), axis=1),
-                np.concatenate(
-                    (last.places.astype(np.int64), s.places.astype(np.int64) + len(last.members)),
-                    axis=1,
-                ),
-                np.concatenate((last.members, s.members)),
-                kind="stable",
-            )
+            s = out.pop().joined(s)
         out.append(s)
     return out
+
+
+def _place_type(members: int) -> type[np.unsignedinteger]:
+    """The narrowest type that numbers ``members`` articles by their place in a segment."""
+    return np.uint16 if members <= 1 << 16 else np.uint32
 
 
 # An odd 64-bit constant (splitmix64's) mixing a band's values into one hash.
