@@ -128,30 +128,29 @@ class BandIndex:
         self._num_perm = num_perm
         self._rows = rows
         self._segments: list[_Segment] = []
-        self._members: set[int] = set()
         self._added: dict[int, bytes] = {}  # members not yet in the segments
         self._removed: set[int] = set()  # former members whose keys are still in the segments
 
     def __len__(self) -> int:
-        return len(self._members)
+        self._settle()
+        return sum(len(s.members) for s in self._segments)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._members
+        """Whether ``key`` is a member, by a search of every segment (the index keeps no set of
+        its members: its caller knows them)."""
+        self._settle()
+        return any(bool((s.members == key).any()) for s in self._segments)
 
     def add(self, key: int, sig: bytes) -> None:
-        if key in self._members:
-            return
+        """Index ``key``'s signature; ``key`` must not be a member."""
         if len(sig) != 4 * self._num_perm:
             raise ValueError(f"signature of {len(sig) // 4} values, index of {self._num_perm}")
-        self._members.add(key)
         self._added[key] = sig
         if len(self._added) * self._num_perm // self._rows >= SETTLE_ENTRIES:
             self._settle()  # enough: their signatures need not wait for a query
 
     def remove(self, key: int) -> None:
-        if key not in self._members:
-            return
-        self._members.discard(key)
+        """Unindex ``key``, which must be a member."""
         if self._added.pop(key, None) is None:
             self._removed.add(key)
 

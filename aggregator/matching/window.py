@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -28,6 +27,8 @@ MAX_CANDIDATES = 400
 # Articles with one and the same copy signature that the copy index holds.
 SAME_COPY_SIG = 1
 SAME_STORY_SIG = MAX_CANDIDATES
+# Articles held at most before they are indexed (their signatures wait as bytes meanwhile).
+INDEX_CHUNK = 4096
 # An article this close (estimated Jaccard) to an earlier one leaves the copy index once decided.
 NEAR_REPEAT = 0.9
 
@@ -69,19 +70,19 @@ StoredCopySigs = Callable[[Sequence[int]], Mapping[int, bytes]]
 
 
 class Window:
-    """The window's articles by id, their sketches' indexes and their stories' first sights."""
+    """The window's articles by id, their sketches' indexes and their stories' first sights.
+
+    What the window keeps of each article besides its ``Doc`` lies in arrays, a row per article
+    (``_rows``); articles held since the last lookup wait in ``_waiting`` to be indexed."""
 
     def __init__(self) -> None:
         self.docs: dict[int, Doc] = {}
         self.first_seen: dict[str, float] = {}  # story id -> epoch seconds
-        # Per article: its time and the hashes of its copy and story signatures (0: none).
-        self._held: dict[int, tuple[float, int, int]] = {}
+        self._rows = _Rows.empty()
+        self._waiting: list[tuple[int, float, bytes | None, bytes]] = []  # id, time, signatures
         self._new_sigs: dict[int, tuple[bytes | None, bytes]] = {}  # the batch's, until apply
         self._copy_index = sketch.copy_index()
         self._story_index = sketch.story_index()
-        # Indexed articles by the hash of their copy signature, and of their story signature.
-        self._copies_held: Counter[int] = Counter()
-        self._stories_held: Counter[int] = Counter()
         self._near_repeats: set[int] = set()  # new articles to leave the copy index (NEAR_REPEAT)
 
     def load(self, stored: Iterable[StoredSketch], vocabulary: features.Vocabulary) -> None:
@@ -126,6 +127,7 @@ class Window:
             if arrays is not None:
                 found.append((self.docs[aid], *arrays, neighbour, score))
         self.docs.update((d.id, d) for d in with_neighbours(found))
+        self._index_waiting()
 
     def add(self, d: Doc, copy_sig: bytes | None, story_sig: bytes, t: float) -> None:
         """A new article of the batch being decided (its signatures kept until ``apply``)."""
@@ -133,28 +135,65 @@ class Window:
         self._new_sigs[d.id] = (copy_sig, story_sig)
 
     def _hold(self, d: Doc, copy_sig: bytes | None, story_sig: bytes, t: float) -> None:
-        # A signature's hash stands for it in the counts of identical signatures held: two
-        # different signatures of one hash would share a count (how rarely: docs/tuning.md,
-        # "SAME_COPY_SIG").
-        copy_hash = 0 if copy_sig is None else hash(copy_sig)
-        story_hash = hash(story_sig)
         self.docs[d.id] = d
-        self._held[d.id] = (t, copy_hash, story_hash)
-        if copy_sig is not None and self._copies_held[copy_hash] < SAME_COPY_SIG:
-            self._copy_index.add(d.id, copy_sig)
-            self._copies_held[copy_hash] += 1
-        if self._stories_held[story_hash] < SAME_STORY_SIG:
-            self._story_index.add(d.id, story_sig)
-            self._stories_held[story_hash] += 1
+        self._waiting.append((d.id, t, copy_sig, story_sig))
+        if len(self._waiting) >= INDEX_CHUNK:
+            self._index_waiting()
+
+    def _index_waiting(self) -> None:
+        """The waiting articles into the indexes and the rows. An index takes an article's
+        signature unless it holds SAME_COPY_SIG (or SAME_STORY_SIG) articles of the same one
+        already; a signature's hash stands for it in those counts (two different signatures of
+        one hash would share a count: how rarely, docs/tuning.md, "SAME_COPY_SIG")."""
+        waiting, self._waiting = self._waiting, []
+        if not waiting:
+            return
+        n = len(waiting)
+        copy_hashes = np.fromiter(
+            (0 if c is None else hash(c) for _, _, c, _ in waiting), np.int64, n
+        )
+        story_hashes = np.fromiter((hash(sig) for _, _, _, sig in waiting), np.int64, n)
+        rows = self._rows
+        copies = _taken(
+            rows.copy_hash[rows.in_copies],
+            copy_hashes,
+            np.fromiter((c is not None for _, _, c, _ in waiting), bool, n),
+            SAME_COPY_SIG,
+        )
+        stories = _taken(
+            rows.story_hash[rows.in_stories], story_hashes, np.ones(n, bool), SAME_STORY_SIG
+        )
+        for (aid, _, copy_sig, story_sig), copy, story in zip(
+            waiting, copies.tolist(), stories.tolist(), strict=True
+        ):
+            if copy and copy_sig is not None:
+                self._copy_index.add(aid, copy_sig)
+            if story:
+                self._story_index.add(aid, story_sig)
+        ids = np.fromiter((aid for aid, _, _, _ in waiting), np.int64, n)
+        times = np.fromiter((t for _, t, _, _ in waiting), np.float64, n)
+        self._rows = rows.plus(_Rows(ids, times, copy_hashes, story_hashes, copies, stories))
 
     def evict(self, before: float) -> None:
         """Forget the articles older than ``before`` (epoch seconds)."""
-        for aid in [a for a, (t, _, _) in self._held.items() if t < before]:
-            _, copy_hash, story_hash = self._held.pop(aid)
-            _unindex(self._copy_index, self._copies_held, aid, copy_hash)
-            _unindex(self._story_index, self._stories_held, aid, story_hash)
+        self._index_waiting()
+        rows = self._rows
+        gone = rows.times < before
+        if not gone.any():
+            return
+        for aid, copy, story in zip(
+            rows.ids[gone].tolist(),
+            rows.in_copies[gone].tolist(),
+            rows.in_stories[gone].tolist(),
+            strict=True,
+        ):
+            if copy:
+                self._copy_index.remove(aid)
+            if story:
+                self._story_index.remove(aid)
             del self.docs[aid]
             self._new_sigs.pop(aid, None)
+        self._rows = rows.where(~gone)
 
     def clustered(self) -> list[Doc]:
         return [d for d in self.docs.values() if d.story_id is not None]
@@ -163,6 +202,7 @@ class Window:
         """The articles sharing key terms with each new (added) article, in id order: at most
         MAX_CANDIDATES, those sharing most (estimated Jaccard of the key-term sketches), so
         scoring cost per article is bounded however full the window is."""
+        self._index_waiting()
         found = self._story_index.query_counted([self._new_sigs[d.id][1] for d in new])
         return {d.id: _closest(*f) for d, f in zip(new, found, strict=True)}
 
@@ -173,6 +213,7 @@ class Window:
         estimated Jaccard similarity of their shingles (``stored``: the copy signatures of
         window articles). New articles that near-repeat an earlier one are noted, to leave the
         copy index when ``apply`` brings their batch's decisions."""
+        self._index_waiting()
         position = {d.id: i for i, d in enumerate(new)}
         mine = {d.id: sig for d in new if (sig := self._new_sigs[d.id][0]) is not None}
         found = dict(zip(mine, self._copy_index.query_many(list(mine.values())), strict=True))
@@ -207,11 +248,19 @@ class Window:
         self.first_seen.update(first_seen)
         for old, _ in result.merges:
             self.first_seen.pop(old, None)
-        for aid in self._near_repeats:
-            _unindex(self._copy_index, self._copies_held, aid, self._held[aid][1])
+        self._leave_copy_index(self._near_repeats)
         self._near_repeats.clear()
         self._new_sigs.clear()
         return founded
+
+    def _leave_copy_index(self, ids: Iterable[int]) -> None:
+        """The articles ``ids`` out of the copy index, those it holds."""
+        self._index_waiting()
+        rows = self._rows
+        leaving = np.isin(rows.ids, np.fromiter(ids, np.int64)) & rows.in_copies
+        for aid in rows.ids[leaving].tolist():
+            self._copy_index.remove(aid)
+        rows.in_copies[leaving] = False
 
 
 def _closest(found: np.ndarray, bands: np.ndarray) -> np.ndarray:
@@ -224,11 +273,47 @@ def _closest(found: np.ndarray, bands: np.ndarray) -> np.ndarray:
     return np.sort(found[ranked[:MAX_CANDIDATES]])
 
 
-def _unindex(index: sketch.BandIndex, held: Counter[int], aid: int, sig_hash: int) -> None:
-    """Article ``aid`` out of ``index`` if it is there, one fewer held with a signature of
-    hash ``sig_hash``."""
-    if aid in index:
-        index.remove(aid)
-        held[sig_hash] -= 1
-        if not held[sig_hash]:
-            del held[sig_hash]
+def _taken(held: np.ndarray, new: np.ndarray, eligible: np.ndarray, most: int) -> np.ndarray:
+    """Which of the signature hashes ``new`` (in order, those ``eligible``) an index holding
+    the hashes ``held`` takes, one after the other: each while it holds fewer than ``most`` of
+    that hash."""
+    ordered = np.sort(held)
+    before = np.searchsorted(ordered, new, "right") - np.searchsorted(ordered, new, "left")
+    at = np.flatnonzero(eligible)
+    grouped = np.argsort(new[at], kind="stable")  # equal hashes together, in their order
+    values = new[at][grouped]
+    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    earlier = np.empty(len(at), dtype=np.int64)  # the same hash's eligible ones before each
+    earlier[grouped] = np.arange(len(at)) - np.repeat(starts, np.diff(np.append(starts, len(at))))
+    taken = np.zeros(len(new), dtype=bool)
+    taken[at] = before[at] + earlier < most
+    return taken
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The window's articles as rows: id, time, the hashes of the copy and story signatures
+    (0: no copy signature), and whether the copy and story indexes hold each."""
+
+    ids: np.ndarray
+    times: np.ndarray
+    copy_hash: np.ndarray
+    story_hash: np.ndarray
+    in_copies: np.ndarray
+    in_stories: np.ndarray
+
+    @staticmethod
+    def empty() -> _Rows:
+        none = np.zeros(0, dtype=np.int64)
+        return _Rows(none, np.zeros(0), none, none, np.zeros(0, bool), np.zeros(0, bool))
+
+    def columns(self) -> list[np.ndarray]:
+        return [getattr(self, f.name) for f in fields(self)]
+
+    def plus(self, more: _Rows) -> _Rows:
+        return _Rows(
+            *(np.concatenate((a, b)) for a, b in zip(self.columns(), more.columns(), strict=True))
+        )
+
+    def where(self, keep: np.ndarray) -> _Rows:
+        return _Rows(*(column[keep] for column in self.columns()))

@@ -12,9 +12,16 @@ from aggregator.matching.window import Window
 from aggregator.model import Assignment
 
 
-def test_the_window_indexes_one_text_once_and_takes_the_next_when_it_leaves() -> None:
+@pytest.mark.parametrize("chunk", [None, 2])
+def test_the_window_indexes_one_text_once_and_takes_the_next_when_it_leaves(
+        chunk: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
     """Repeats of one text (a feed republishing it under new addresses) are found through one
-    indexed article, so a flood of them costs a lookup each, not a comparison with every other."""
+    indexed article, so a flood of them costs a lookup each, not a comparison with every other
+    (also when the articles are indexed a few at a time as they are held)."""
+    if chunk is not None:
+        import aggregator.matching.window as window_module
+
+        monkeypatch.setattr(window_module, "INDEX_CHUNK", chunk)
     text = _copy_sig(np.arange(50, dtype=np.uint32))
     other = _copy_sig(np.arange(50, 100, dtype=np.uint32))
     terms = sketch.signature(["spam", "watches"], sketch.STORY_PERMS)
@@ -74,3 +81,26 @@ def test_a_near_repeat_leaves_the_copy_index_once_its_batch_is_decided() -> None
     window.apply(Assignment((), (), ()), (), {})
     window.add(_doc(3, {"spam": 1.0}, ids), texts[3], terms, 3.0)
     assert [o for o, _ in window.copy_candidates([_doc(3, {}, ids)], stored)[3]] == [0, 2]
+
+
+def test_the_indexes_take_a_waiting_chunk_as_they_would_one_article_at_a_time() -> None:
+    """Articles are indexed a chunk at a time; which repeats of a signature an index takes is
+    what counting them one after the other would give, with the index already holding some."""
+    from collections import Counter
+
+    from aggregator.matching.window import _taken
+
+    rng = np.random.default_rng(3)
+    for most in (1, 2, 5):
+        held = rng.integers(0, 12, 40)
+        new = rng.integers(0, 15, 200)
+        eligible = rng.random(200) < 0.8
+        counts = Counter(held.tolist())
+        expected = []
+        for h, ok in zip(new.tolist(), eligible.tolist(), strict=True):
+            take = ok and counts[h] < most
+            counts[h] += take
+            expected.append(take)
+        taken = _taken(held, new, eligible, most)
+        assert taken.tolist() == expected
+        assert 0 < taken.sum() < eligible.sum()  # some taken, some refused: not a trivial case
