@@ -306,6 +306,7 @@ class Clusterer:
             self.window.first_seen,
             self._threshold(),
             names=names,
+            held=self.window.docs,
         )
         forms = {a.id: f for a, f in zip(batch, weighed.forms, strict=True)}
         result = replace(

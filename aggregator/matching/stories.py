@@ -23,8 +23,10 @@ sketches. Output is one link per new article with its evidence, copies, and stor
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections import ChainMap
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from aggregator.matching.agglomeration import AverageLink
@@ -117,17 +119,21 @@ def assign(
     threshold: float = STORY_THRESHOLD,
     copy_threshold: float = COPY_THRESHOLD,
     names: Sequence[str] = (),
+    held: dict[int, Doc] | None = None,
 ) -> Decision:
     """The batch's stories, copies and neighbours (``names``: the terms by id, for the
-    evidence of links)."""
-    docs: dict[int, Doc] = {d.id: d for d in window}
-    docs.update({d.id: d for d in batch})
+    evidence of links; ``held``: the window's and the batch's articles by id where the caller
+    keeps them so, rather than a copy made for the batch)."""
+    docs: dict[int, Doc] = (
+        held if held is not None else {d.id: d for d in itertools.chain(window, batch)}
+    )
     order = {d.id: i for i, d in enumerate(batch)}
     must, copies = _must_links(
         batch, window, docs, order, copy_candidates, window_seconds, copy_threshold
     )
     found, rescored = edges(batch, docs, order, candidates, window_seconds)
-    clusters = _clusters(batch, window)
+    reached = {b for _, b, _ in found} | {m.source for m in must.values()}
+    clusters = _clusters(batch, window, reached)
     sims: dict[tuple[int, int], float] = {}
     for a, b, score in found:
         sims[(a, b)] = sims[(b, a)] = score
@@ -136,7 +142,7 @@ def assign(
         if d.id in must:
             clusters.join(must[d.id].source, d.id)
     clusters.agglomerate(threshold)
-    current = {**docs, **{d.id: d for d in rescored}}
+    current = ChainMap({d.id: d for d in rescored}, docs)  # as rescored, not a copy of all
     parted, regrouped = _regroup(clusters, current, order, must, window_seconds, threshold)
     sims |= regrouped  # a part's evidence is its pair scores
     _rejoin(clusters, current, window_seconds, threshold, sims)
@@ -321,11 +327,16 @@ def _agreement(a: Doc, b: Doc) -> float:
     return cosine(a, b) if len(a.ids) and len(b.ids) else 1.0
 
 
-def _clusters(batch: Sequence[Doc], window: Sequence[Doc]) -> AverageLink:
-    """The window's stories as ready-made clusters (by story id, members by id), then each new
-    article a singleton."""
+def _clusters(batch: Sequence[Doc], window: Sequence[Doc], reached: Set[int]) -> AverageLink:
+    """The window's stories that the batch reaches (``reached``: the articles its edges and
+    repeats lead to) as ready-made clusters, in story id order, members by id, then each new
+    article a singleton. A story the batch does not reach has no edge to merge by and no new
+    article to be looked at again for, so it is left out; the clusters made keep the order
+    they had among all (the order that breaks ties)."""
+    wanted = {d.story_id or "" for d in window if d.id in reached}
     stories: dict[str, list[int]] = {}
-    for d in sorted(window, key=lambda x: (x.story_id or "", x.id)):
+    members = [d for d in window if (d.story_id or "") in wanted]
+    for d in sorted(members, key=lambda x: (x.story_id or "", x.id)):
         stories.setdefault(d.story_id or "", []).append(d.id)
     return AverageLink(list(stories.items()), [d.id for d in batch])
 
