@@ -158,6 +158,7 @@ def edges(
     for d in batch:
         wanted.update(np.asarray(candidates.get(d.id, _NO_ROWS)).tolist())
     table = _Table([docs[i] for i in wanted if i in docs], order)
+    del wanted  # as many ids as the window: not beside the batch's pairs
     scored: list[tuple[Doc, np.ndarray, np.ndarray | None]] = []  # doc, rows, factors
     for d, rows in zip(
         batch, table.candidates(batch, candidates, order, window_seconds), strict=True
@@ -493,7 +494,10 @@ def _expanded_matrix(docs: Sequence[Doc | None]) -> tuple[sparse.csr_matrix, np.
             weights[at : at + len(ids)] = w
             lengths[row] = len(ids)
             at += len(ids)
-    return _csr(terms[:at], weights[:at], lengths)
+    # Cut to what was filled in place: a slice would be copied into the matrix beside them.
+    terms.resize(at, refcheck=False)
+    weights.resize(at, refcheck=False)
+    return _csr(terms, weights, lengths)
 
 
 def _matrix(vectors: list[tuple[np.ndarray, np.ndarray]]) -> tuple[sparse.csr_matrix, np.ndarray]:
