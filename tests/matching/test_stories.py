@@ -15,7 +15,7 @@ import pytest
 from aggregator.cli import main
 from aggregator.matching.clusterer import Clusterer
 from aggregator.matching.similarity import Doc, expanded
-from aggregator.matching.stories import assign, story_id_for
+from aggregator.matching.stories import Decision, assign, story_id_for
 from aggregator.model import Article, Assignment, FeedConfig, FeedUpdate, Link, StoredSketch
 from aggregator.store import clustering as st
 from aggregator.store import open_db
@@ -450,6 +450,28 @@ def test_a_story_is_regrouped_when_it_grows_and_kept_while_it_holds(peru: dict[s
         assert relinked[1].matched_article_id in (3, 4)  # evidence inside its story
     else:
         assert 2 not in story and result.splits == () and result.relinked == ()  # b stays
+
+
+def test_window_stories_the_batch_does_not_reach_change_nothing() -> None:
+    """A batch's clusters are made of the window stories its edges and repeats reach only: the
+    same decision, evidence and regrouping as with stories it does not reach beside them (here
+    stories sorting before, between and after the one it joins and splits)."""
+    ids: dict[str, int] = {}
+    a = _doc(10, {"quake": 1, "chile": 1, "coast": 1}, ids, "S", 0)
+    b = _doc(20, {"quake": 1, "peru": 2, "lima": 1.5, "coast": 1}, ids, "S", 1)
+    c = _doc(30, {"quake": 1, "chile": 1, "valparaiso": 1}, ids, None, 2)
+    d = _doc(40, {"quake": 0.5, "chile": 1, "valparaiso": 1}, ids, None, 2.1)
+    apart = [_doc(i, {f"topic{i}": 1, f"other{i}": 1}, ids, story, 1)
+             for i, story in ((1, "A"), (2, "A"), (3, "R"), (50, "Z"))]
+
+    def decide(window: list[Doc]) -> Decision:
+        return assign([c, d], window, {30: [10, 20], 40: [10, 20, 30]}, {}, 72 * 3600.0,
+                      {"S": 0.0, "A": 0.0, "R": 0.0, "Z": 0.0},
+                      names=sorted(ids, key=ids.__getitem__))
+
+    alone, beside = decide([a, b]), decide([*apart, a, b])
+    assert beside == alone
+    assert alone.assignment.splits  # a story reached, regrouped and split: not a trivial case
 
 
 def test_a_split_keeps_evidence_that_holds_and_replaces_evidence_that_does_not(
