@@ -202,6 +202,9 @@ def test_pollers_starting_together_write_feeds_toml_in_turn(pg_url: str) -> None
     listed = dict(db.execute("SELECT url, outlet FROM feeds WHERE listed = 1").fetchall())
     assert listed == {f.url: f.outlet for f in new}
     assert db.execute("SELECT count(*) FROM feeds WHERE listed = 0").fetchone()[0] == 500
+    versions = db.execute("SELECT url, xmin::text FROM feeds ORDER BY url").fetchall()
+    sync_feeds(db, new)  # the same feeds.toml again: no row written
+    assert db.execute("SELECT url, xmin::text FROM feeds ORDER BY url").fetchall() == versions
     db.close()
 
 
