@@ -297,7 +297,7 @@ class Clusterer:
             self.window.add(d, copy_sig, story_sig, a.time)
         decision = assign(
             new_docs,
-            self.window.clustered(),
+            self.window.docs,
             self.window.story_candidates(new_docs),
             self.window.copy_candidates(
                 new_docs, lambda ids: self.store.copy_sigs(ids, sketch.SKETCH_VERSION)
@@ -306,7 +306,6 @@ class Clusterer:
             self.window.first_seen,
             self._threshold(),
             names=names,
-            held=self.window.docs,
         )
         forms = {a.id: f for a, f in zip(batch, weighed.forms, strict=True)}
         result = replace(

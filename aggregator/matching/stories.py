@@ -23,7 +23,6 @@ sketches. Output is one link per new article with its evidence, copies, and stor
 from __future__ import annotations
 
 import hashlib
-import itertools
 import math
 from collections import ChainMap
 from collections.abc import Iterable, Mapping, Sequence, Set
@@ -111,7 +110,7 @@ class Decision:
 
 def assign(
     batch: Sequence[Doc],
-    window: Sequence[Doc],
+    docs: dict[int, Doc],
     candidates: Candidates,
     copy_candidates: Mapping[int, Sequence[tuple[int, float]]],
     window_seconds: float,
@@ -119,15 +118,12 @@ def assign(
     threshold: float = STORY_THRESHOLD,
     copy_threshold: float = COPY_THRESHOLD,
     names: Sequence[str] = (),
-    held: dict[int, Doc] | None = None,
 ) -> Decision:
-    """The batch's stories, copies and neighbours (``names``: the terms by id, for the
-    evidence of links; ``held``: the window's and the batch's articles by id where the caller
-    keeps them so, rather than a copy made for the batch)."""
-    docs: dict[int, Doc] = (
-        held if held is not None else {d.id: d for d in itertools.chain(window, batch)}
-    )
+    """The batch's stories, copies and neighbours (``docs``: the window's articles and the
+    batch's by id, as the window keeps them; ``names``: the terms by id, for the evidence of
+    links)."""
     order = {d.id: i for i, d in enumerate(batch)}
+    window = [d for d in docs.values() if d.id not in order]
     must, copies = _must_links(
         batch, window, docs, order, copy_candidates, window_seconds, copy_threshold
     )

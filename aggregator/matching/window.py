@@ -195,9 +195,6 @@ class Window:
             self._new_sigs.pop(aid, None)
         self._rows = rows.where(~gone)
 
-    def clustered(self) -> list[Doc]:
-        return [d for d in self.docs.values() if d.story_id is not None]
-
     def story_candidates(self, new: Sequence[Doc]) -> dict[int, np.ndarray]:
         """The articles sharing key terms with each new (added) article, in id order: at most
         MAX_CANDIDATES, those sharing most (estimated Jaccard of the key-term sketches), so

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from test_scoring import _doc
+from test_scoring import _doc, held
 
 from aggregator.matching.stories import assign
 
@@ -20,7 +20,7 @@ def test_a_copy_of_the_outlets_own_item_is_a_version_scored_by_its_text() -> Non
     edited = replace(_doc(2, {"quake": 0.6, "chile": 0.8}, ids), url="https://x.example/2")
     other = replace(_doc(3, {"quake": 0.6, "chile": 0.8}, ids), url="https://y.example/3",
                     outlet="Other")
-    decision = assign([edited, other], [earlier], {2: [1], 3: [1]}, {2: [(1, 0.7)], 3: [(1, 0.7)]},
+    decision = assign([edited, other], held([earlier], [edited, other]), {2: [1], 3: [1]}, {2: [(1, 0.7)], 3: [(1, 0.7)]},
                     72 * 3600.0, {}, names=sorted(ids, key=ids.__getitem__))
     result = decision.assignment
     links = {lk.article_id: lk for lk in result.links}
@@ -38,7 +38,7 @@ def test_an_address_is_matched_against_its_latest_articles(agreeing: int, linked
     window = [replace(_doc(i, {f"event{i}": 1.0}, ids), url="https://x.example/", story_id=f"s{i}")
               for i in range(12)]
     new = replace(_doc(20, {f"event{agreeing}": 0.8, "update": 0.6}, ids), url="https://x.example/")
-    decision = assign([new], window, {20: []}, {}, 72 * 3600.0, {},
+    decision = assign([new], held(window, [new]), {20: []}, {}, 72 * 3600.0, {},
                       names=sorted(ids, key=ids.__getitem__))
     result = decision.assignment
     (link,) = result.links

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -18,6 +19,11 @@ from aggregator.matching.similarity import (
     with_neighbours,
 )
 from aggregator.matching.stories import assign
+
+
+def held(window: Sequence[Doc], batch: Sequence[Doc]) -> dict[int, Doc]:
+    """The window's articles and the batch's by id, as the clusterer's window holds them."""
+    return {d.id: d for d in [*window, *batch]}
 
 
 def _doc(aid: int, vec: dict[str, float], ids: dict[str, int]) -> Doc:
@@ -54,7 +60,7 @@ def test_assign_scores_candidates_with_empty_vectors() -> None:
     a = _doc(1, {"quake": 0.8, "chile": 0.6}, ids)
     b = _doc(2, {"quake": 0.6, "chile": 0.8}, ids)
     empty = _doc(3, {}, ids)
-    decision = assign([a, b, empty], [], {1: [2, 3], 2: [3]}, {}, 72 * 3600.0, {},
+    decision = assign([a, b, empty], held([], [a, b, empty]), {1: [2, 3], 2: [3]}, {}, 72 * 3600.0, {},
                       names=sorted(ids, key=ids.__getitem__))
     result = decision.assignment
     story = {lk.article_id: lk.story_id for lk in result.links}
@@ -67,7 +73,7 @@ def test_nearest_neighbours_are_found_both_ways_and_expand_the_vector() -> None:
     b = _doc(2, {"quake": 0.6, "chile": 0.8}, ids)
     c = _doc(3, {"quake": 0.6, "valparaiso": 0.8}, ids)
     far = _doc(4, {"election": 1.0}, ids)
-    decision = assign([a, b, c, far], [], {1: [2, 3], 2: [3], 3: [], 4: []}, {}, 72 * 3600.0, {},
+    decision = assign([a, b, c, far], held([], [a, b, c, far]), {1: [2, 3], 2: [3], 3: [], 4: []}, {}, 72 * 3600.0, {},
                       names=sorted(ids, key=ids.__getitem__))
     nearest = {d.id: (d.neighbour, round(d.neighbour_score, 2)) for d in decision.rescored}
     # 1-2 (0.96) is the closest pair; 3 is closest to 1 (0.48) rather than 2 (0.36); 4 has none.

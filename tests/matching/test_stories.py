@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_scoring import held
 
 from aggregator.cli import main
 from aggregator.matching.clusterer import Clusterer
@@ -436,7 +437,7 @@ def test_a_story_is_regrouped_when_it_grows_and_kept_while_it_holds(peru: dict[s
     b = _doc(2, peru, ids, "S", 1)
     c = _doc(3, {"quake": 1, "chile": 1, "valparaiso": 1}, ids, None, 2)
     d = _doc(4, {"quake": 0.5, "chile": 1, "valparaiso": 1}, ids, None, 2.1)
-    decision = assign([c, d], [a, b], {3: [1, 2], 4: [1, 2, 3]}, {}, 72 * 3600.0, {"S": 0.0},
+    decision = assign([c, d], held([a, b], [c, d]), {3: [1, 2], 4: [1, 2, 3]}, {}, 72 * 3600.0, {"S": 0.0},
                       names=sorted(ids, key=ids.__getitem__))
     result = decision.assignment
     story = {lk.article_id: lk.story_id for lk in result.links + result.relinked}
@@ -465,7 +466,7 @@ def test_window_stories_the_batch_does_not_reach_change_nothing() -> None:
              for i, story in ((1, "A"), (2, "A"), (3, "R"), (50, "Z"))]
 
     def decide(window: list[Doc]) -> Decision:
-        return assign([c, d], window, {30: [10, 20], 40: [10, 20, 30]}, {}, 72 * 3600.0,
+        return assign([c, d], held(window, [c, d]), {30: [10, 20], 40: [10, 20, 30]}, {}, 72 * 3600.0,
                       {"S": 0.0, "A": 0.0, "R": 0.0, "Z": 0.0},
                       names=sorted(ids, key=ids.__getitem__))
 
@@ -521,12 +522,14 @@ def test_clusters_the_sketches_left_apart_join_when_every_pair_is_scored() -> No
     b1 = _doc(3, {"quake": 0.6, "chile": 0.8}, ids, None, 0.2)
     b2 = _doc(4, {"quake": 0.6, "chile": 0.8}, ids, None, 0.3)
     candidates = {1: [2, 3], 2: [], 3: [4], 4: []}
-    decision = assign([a1, a2, b1, b2], [], candidates, {}, 72 * 3600.0, {}, threshold=0.33,
+    decision = assign([a1, a2, b1, b2], held([], [a1, a2, b1, b2]), candidates, {}, 72 * 3600.0, {},
+                      threshold=0.33,
                       names=sorted(ids, key=ids.__getitem__))
     result = decision.assignment
     assert len({lk.story_id for lk in result.links}) == 1
     # A bar the full average does not clear keeps them apart.
-    decision = assign([a1, a2, b1, b2], [], candidates, {}, 72 * 3600.0, {}, threshold=0.99,
+    decision = assign([a1, a2, b1, b2], held([], [a1, a2, b1, b2]), candidates, {}, 72 * 3600.0, {},
+                      threshold=0.99,
                       names=sorted(ids, key=ids.__getitem__))
     result = decision.assignment
     assert len({lk.story_id for lk in result.links}) == 2
