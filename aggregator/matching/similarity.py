@@ -388,7 +388,8 @@ class _Table:
     ) -> list[np.ndarray]:
         """Each new article's rows of candidates to score, in ascending order: known, not
         itself, not earlier in the batch (new-new pairs are scored once, from the earlier
-        article), inside the time window, non-empty. CANDIDATE_CHUNK new articles at a time, in a few calls each."""
+        article), inside the time window, non-empty. CANDIDATE_CHUNK new articles at a time, in
+        a few calls each."""
         if not len(self.ids):
             return [np.zeros(0, dtype=np.int64) for _ in batch]
         out: list[np.ndarray] = []

@@ -110,10 +110,10 @@ class BandIndex:
     articles are candidates when all values of some band agree, as in datasketch's MinHashLSH.
 
     Each band of a signature is one key (with one row, its 32-bit value; with several, a 32-bit
-    hash of its values: a copy found by chance costs one signature read and comparison), and each band's entries are sorted numpy arrays of keys beside the
-    article of each, so a whole batch is looked up in a few numpy calls per band, where
-    datasketch's MinHashLSH hashes and stores each band through several Python layers
-    (docs/tuning.md, "Speed"). The candidates are MinHashLSH's (the tests compare them), plus,
+    hash of its values: a copy found by chance costs one signature read and comparison), and
+    each band's entries are sorted numpy arrays of keys beside the article of each, so a whole
+    batch is looked up in a few numpy calls per band, where datasketch's MinHashLSH hashes and
+    stores each band through several Python layers (docs/tuning.md, "Speed"). The candidates are MinHashLSH's (the tests compare them), plus,
     with several rows, any pair whose band values differ but hash alike (rarely: docs/tuning.md,
     "SEGMENT_ENTRIES"), which the Jaccard estimate then drops.
 

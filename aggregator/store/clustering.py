@@ -141,8 +141,7 @@ def _save_splits(db: Database, assignment: Assignment, at: str) -> set[str]:
 
 def _refresh_stories(db: Database, ids: Sequence[str]) -> dict[str, str]:
     """Recompute the summary row of each story in ``ids`` from its links (one query per
-    KEYS_PER_QUERY);
-    returns each one's first-seen time."""
+    KEYS_PER_QUERY stories); returns each one's first-seen time."""
     rows: list[dict[str, Any]] = []
     for part, marks in in_parts(ids):
         members = db.query(
