@@ -24,7 +24,7 @@ import numpy as np
 
 from aggregator import lifeline
 from aggregator.matching import extract, features, sketch, text
-from aggregator.matching.similarity import Doc
+from aggregator.matching.articles import Doc
 from aggregator.matching.stories import STORY_THRESHOLD, assign, threshold_for
 from aggregator.matching.window import Window, doc
 from aggregator.model import Assignment, Cursor, Link, NewSketch, PendingArticle, StoredSketch

@@ -11,12 +11,12 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from types import ModuleType
 
 import numpy as np
 from scipy import sparse
 
+from aggregator.matching.articles import TERM_ID, Articles, Doc, Vectors, spans, with_neighbours
 from aggregator.matching.features import YEAR_CONFLICT, year_conflict
 
 # An article is scored with this times its similarity times its nearest neighbour's terms added.
@@ -32,52 +32,11 @@ RESCORE_FROM = 0.02
 EXPAND_CHUNK = 500
 # Table rows whose vectors a batch gathers at once (bounds the memory of its scoring).
 TABLE_ROWS = 5_000
-# Term ids as an article's vector holds them (a vocabulary stays far below 2^31 terms).
-TERM_ID = np.int32
 # Weights as scored: a float32 weight (as the store keeps them) is made float64 exactly first.
 WEIGHT = np.float64
 
 # Each new article's candidates (article ids): as the window's index finds them, or a list.
 Candidates = Mapping[int, "np.ndarray | Sequence[int]"]
-
-
-@dataclass(frozen=True, slots=True)
-class Doc:
-    """An article as the story stage sees it."""
-
-    id: int
-    key: str  # stable article key: tie-breaker and the seed of new story ids
-    ids: np.ndarray  # unit TF-IDF vector as term ids and weights
-    weights: np.ndarray  # float64, or float32 as stored; always scored at float64 (WEIGHT)
-    time: float | None  # publication time (epoch seconds) when known
-    outlet: str
-    url: str | None
-    years: frozenset[str] = frozenset()  # years the title or lead names
-    story_id: str | None = None  # set for window articles
-    copy_root: int | None = None  # the article this one is a copy of, if any
-    neighbour: int | None = None  # its most similar article so far (see NEIGHBOUR_WEIGHT)
-    neighbour_score: float = 0.0
-    neighbour_ids: np.ndarray | None = None  # its neighbour's vector (the neighbour's arrays)
-    neighbour_weights: np.ndarray | None = None
-
-
-def with_neighbours(
-    found: Sequence[tuple[Doc, np.ndarray, np.ndarray, int, float]],
-) -> list[Doc]:
-    """Each article with its nearest neighbour (the neighbour's term ids, weights, id and score
-    given with it). The vector scored with the neighbour's terms added is made when it is
-    scored (``expanded``): kept with every window article it took more memory than the rest
-    of the article (docs/tuning.md, "The window's memory")."""
-    return [
-        replace(
-            d,
-            neighbour=neighbour,
-            neighbour_score=score,
-            neighbour_ids=ids,
-            neighbour_weights=weights,
-        )
-        for d, ids, weights, neighbour, score in found
-    ]
 
 
 def expanded(docs: Sequence[Doc]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -104,22 +63,39 @@ def _expand(
 ) -> None:
     """``expanded`` of the articles ``found`` (index in ``out``, article, neighbour's ids and
     weights), written to ``out`` as views of arrays made for all of them."""
-    own = [d.ids for _, d, _, _ in found]
-    near = [ids for _, _, ids, _ in found]
     n = len(found)
-    sizes = np.fromiter(map(len, own + near), dtype=np.int64, count=2 * n)
-    scales = np.fromiter((NEIGHBOUR_WEIGHT * d.neighbour_score for _, d, _, _ in found), float, n)
-    terms = np.concatenate(own + near)
-    if not len(terms):  # nothing to add up: every vector is empty
-        for i, d, _, _ in found:
-            out[i] = (d.ids, d.weights)
-        return
-    near_weights = np.concatenate([w for _, _, _, w in found], dtype=WEIGHT)
-    weights = np.concatenate(
-        [d.weights for _, d, _, _ in found] + [np.repeat(scales, sizes[n:]) * near_weights],
-        dtype=WEIGHT,
+    terms, weights, lengths = _summed(
+        _joined([(d.ids, d.weights) for _, d, _, _ in found]),
+        _joined([(ids, weights) for _, _, ids, weights in found]),
+        np.fromiter((d.neighbour_score for _, d, _, _ in found), float, n),
     )
-    owner = np.repeat(np.concatenate((np.arange(n), np.arange(n))), sizes)
+    bounds = np.concatenate(([0], np.cumsum(lengths))).tolist()
+    for k, (i, _, _, _) in enumerate(found):
+        out[i] = (terms[bounds[k] : bounds[k + 1]], weights[bounds[k] : bounds[k + 1]])
+
+
+def _joined(vectors: Sequence[tuple[np.ndarray, np.ndarray]]) -> Vectors:
+    """Vectors one after the other, as ``Articles.vectors`` gives them."""
+    return (
+        np.concatenate([ids for ids, _ in vectors] + [np.zeros(0, TERM_ID)]),
+        np.concatenate([w for _, w in vectors] + [np.zeros(0)], dtype=WEIGHT),
+        np.fromiter((len(ids) for ids, _ in vectors), np.int64, len(vectors)),
+    )
+
+
+def _summed(own: Vectors, near: Vectors, scores: np.ndarray) -> Vectors:
+    """Each article's unit vector (``own``) with its neighbour's (``near``) added,
+    NEIGHBOUR_WEIGHT times their similarity (``scores``) times its weights, as term ids in id
+    order and weights; an empty vector where both are empty."""
+    n = len(scores)
+    terms = np.concatenate((own[0], near[0]))
+    if not len(terms):  # nothing to add up: every vector is empty
+        return np.zeros(0, TERM_ID), np.zeros(0), np.zeros(n, np.int64)
+    scales = NEIGHBOUR_WEIGHT * scores
+    weights = np.concatenate((own[1], np.repeat(scales, near[2]) * near[1]), dtype=WEIGHT)
+    owner = np.repeat(
+        np.concatenate((np.arange(n), np.arange(n))), np.concatenate((own[2], near[2]))
+    )
     width = int(terms.max(initial=0)) + 1
     keys = owner * width + terms
     order = np.argsort(keys)  # a term at most twice per article: its sum is the same either way
@@ -128,11 +104,59 @@ def _expand(
     summed = np.add.reduceat(weights[order], first) if len(first) else np.zeros(0)
     owners, union = keys[first] // width, (keys[first] % width).astype(TERM_ID)
     norms = np.sqrt(np.bincount(owners, summed * summed, minlength=n))
-    bounds = np.searchsorted(owners, np.arange(n + 1))
-    unit = summed / np.repeat(np.where(norms != 0, norms, 1.0), np.diff(bounds))  # x / 1.0 is x
-    starts, ends = bounds[:-1].tolist(), bounds[1:].tolist()
-    for (i, _, _, _), lo, hi in zip(found, starts, ends, strict=True):
-        out[i] = (union[lo:hi], unit[lo:hi])
+    lengths = np.diff(np.searchsorted(owners, np.arange(n + 1)))
+    unit = summed / np.repeat(np.where(norms != 0, norms, 1.0), lengths)  # x / 1.0 is x
+    return union, unit, lengths
+
+
+def _taken(vectors: Vectors, starts: np.ndarray, lengths: np.ndarray) -> Vectors:
+    """The vectors of ``vectors`` that start at ``starts`` and have ``lengths`` terms."""
+    at = spans(starts, lengths)
+    return vectors[0][at], vectors[1][at], lengths
+
+
+def _closer(
+    has: np.ndarray, scores: np.ndarray, near: Vectors, closer: Mapping[int, Doc]
+) -> tuple[np.ndarray, np.ndarray, Vectors]:
+    """Rows' neighbours (``has``, ``scores``, ``near``: as ``Articles.neighbours`` gives
+    them), those of the rows ``closer`` (by position) replaced by the new or closer neighbour
+    each article there has."""
+    starts = (np.cumsum(near[2]) - near[2]).tolist()
+    found: dict[int, tuple[np.ndarray, np.ndarray, float]] = {
+        k: (near[0][s : s + n], near[1][s : s + n], score)
+        for k, s, n, score in zip(
+            np.flatnonzero(has).tolist(), starts, near[2].tolist(), scores.tolist(), strict=True
+        )
+    }
+    for k, d in closer.items():
+        if d.neighbour_ids is not None and d.neighbour_weights is not None:
+            found[k] = (d.neighbour_ids, d.neighbour_weights, d.neighbour_score)
+    rows = sorted(found)
+    has = np.zeros(len(has), bool)
+    has[rows] = True
+    return (
+        has,
+        np.fromiter((found[k][2] for k in rows), float, len(rows)),
+        _joined([found[k][:2] for k in rows]),
+    )
+
+
+def _with_expanded(own: Vectors, has: np.ndarray, scores: np.ndarray, near: Vectors) -> Vectors:
+    """Articles' vectors (``own``), those that ``has`` a neighbour expanded with its vector
+    (``near``, their similarity ``scores``), as ``expanded`` makes them; the others as they
+    are."""
+    starts = np.cumsum(own[2]) - own[2]
+    summed = _summed(_taken(own, starts[has], own[2][has]), near, scores)
+    lengths = own[2].copy()
+    lengths[has] = summed[2]
+    out_starts = np.cumsum(lengths) - lengths
+    terms, weights = np.empty(int(lengths.sum()), TERM_ID), np.empty(int(lengths.sum()))
+    plain = ~has
+    source, target = spans(starts[plain], own[2][plain]), spans(out_starts[plain], own[2][plain])
+    terms[target], weights[target] = own[0][source], own[1][source]
+    target = spans(out_starts[has], summed[2])
+    terms[target], weights[target] = summed[0], summed[1]
+    return terms, weights, lengths
 
 
 def cosine(a: Doc, b: Doc) -> float:
@@ -143,7 +167,7 @@ def cosine(a: Doc, b: Doc) -> float:
 
 def edges(
     batch: Sequence[Doc],
-    docs: Mapping[int, Doc],
+    docs: Articles,
     order: Mapping[int, int],
     candidates: Candidates,
     window_seconds: float,
@@ -157,14 +181,14 @@ def edges(
     wanted = {d.id for d in batch}
     for d in batch:
         wanted.update(np.asarray(candidates.get(d.id, _NO_ROWS)).tolist())
-    table = _Table([docs[i] for i in wanted if i in docs], order)
+    table = _Table(docs, np.fromiter(wanted, np.int64, len(wanted)), order)
     del wanted  # as many ids as the window: not beside the batch's pairs
     scored: list[tuple[Doc, np.ndarray, np.ndarray | None]] = []  # doc, rows, factors
     for d, rows in zip(
         batch, table.candidates(batch, candidates, order, window_seconds), strict=True
     ):
         if len(rows):
-            scored.append((d, rows, _year_factors(d, table.ids[rows], docs)))
+            scored.append((d, rows, table.year_factors(d, rows)))
     plain = table.plain([(d.ids, d.weights) for d, _, _ in scored], [r for _, r, _ in scored])
     rescored = _nearest(
         docs,
@@ -199,17 +223,6 @@ def edges(
             )
         )
     return edges, rescored
-
-
-def _year_factors(d: Doc, ids: np.ndarray, docs: Mapping[int, Doc]) -> np.ndarray | None:
-    """YEAR_CONFLICT for each of the articles ``ids`` whose years conflict with ``d``'s, 1.0
-    for the others; None when none do."""
-    if not d.years:
-        return None
-    conflicts = [year_conflict(d.years, docs[oid].years) for oid in ids.tolist()]
-    if not any(conflicts):
-        return None
-    return np.where(conflicts, YEAR_CONFLICT, 1.0)
 
 
 def all_pairs(docs: Sequence[Doc], window_seconds: float) -> list[tuple[int, int, float]]:
@@ -280,7 +293,7 @@ _EMPTY = (np.zeros(0, dtype=TERM_ID), np.zeros(0))
 
 
 def _nearest(
-    docs: Mapping[int, Doc], scored: Iterable[tuple[int, np.ndarray, np.ndarray]]
+    docs: Articles, scored: Iterable[tuple[int, np.ndarray, np.ndarray]]
 ) -> tuple[Doc, ...]:
     """The articles whose nearest neighbour is new or closer than before, from every scored
     pair (both ways): the most similar at NEIGHBOUR_MIN or more, ties to the lower id; each
@@ -308,17 +321,32 @@ def _nearest(
 class _Table:
     """The batch and its candidates as rows in id order, so each new article's candidates are
     filtered and scored in a few calls rather than a Python loop per candidate. Their vectors
-    are gathered into sparse matrices TABLE_ROWS rows at a time: a batch's candidates can be
-    most of the window, and all their vectors at once took as much memory again as the window
-    (docs/tuning.md, "The window's memory")."""
+    are read from the articles' columns into sparse matrices TABLE_ROWS rows at a time: a
+    batch's candidates can be most of the window, and all their vectors at once took as much
+    memory again as the window (docs/tuning.md, "The window's memory")."""
 
-    def __init__(self, docs: list[Doc], order: Mapping[int, int]) -> None:
-        self.docs = sorted(docs, key=lambda d: d.id)
-        self.ids = np.array([d.id for d in self.docs], dtype=np.int64)
-        self.times = np.array([np.nan if d.time is None else d.time for d in self.docs])
+    def __init__(self, articles: Articles, ids: np.ndarray, order: Mapping[int, int]) -> None:
+        self.articles = articles
+        ids = np.unique(ids)
+        rows = articles.rows(ids)
+        self.ids = ids[rows >= 0]
+        self.rows = rows[rows >= 0]  # the articles' rows
+        self.times = articles.times(self.rows)
         # Position in the batch; window articles come after every new one.
-        self.order = np.array([order.get(d.id, len(order)) for d in self.docs], dtype=np.int64)
-        self.lengths = np.fromiter((len(d.ids) for d in self.docs), np.int64, len(self.docs))
+        self.order = np.fromiter(
+            (order.get(aid, len(order)) for aid in self.ids.tolist()), np.int64, len(self.ids)
+        )
+        self.lengths = articles.lengths(self.rows)
+
+    def year_factors(self, d: Doc, rows: np.ndarray) -> np.ndarray | None:
+        """YEAR_CONFLICT for each of the articles of ``rows`` whose years conflict with
+        ``d``'s, 1.0 for the others; None when none do."""
+        if not d.years:
+            return None
+        conflicts = [year_conflict(d.years, y) for y in self.articles.years(self.rows[rows])]
+        if not any(conflicts):
+            return None
+        return np.where(conflicts, YEAR_CONFLICT, 1.0)
 
     def plain(
         self, vectors: Sequence[tuple[np.ndarray, np.ndarray]], rows: Sequence[np.ndarray]
@@ -326,9 +354,7 @@ class _Table:
         """The dot products of each of ``vectors`` (term ids, weights) with the plain vectors
         of its ``rows``."""
         return self._products(
-            lambda docs: _matrix([(d.ids, d.weights) if d else _EMPTY for d in docs])[0],
-            vectors,
-            rows,
+            lambda chunk: _csr(*self.articles.vectors(self.rows[chunk]))[0], vectors, rows
         )
 
     def rescore(
@@ -339,15 +365,39 @@ class _Table:
     ) -> list[np.ndarray]:
         """The dot products of each of ``vectors`` with the neighbour-expanded vectors of its
         ``rows``, each article as in ``closer`` if it has a new or closer neighbour there."""
-        return self._products(
-            lambda docs: _expanded_matrix([closer.get(d.id, d) if d else None for d in docs])[0],
-            vectors,
-            rows,
-        )
+        return self._products(lambda chunk: self._expanded(chunk, closer), vectors, rows)
+
+    def _expanded(self, chunk: np.ndarray, closer: Mapping[int, Doc]) -> sparse.csr_matrix:
+        """The neighbour-expanded vectors (``expanded``) of the table's rows ``chunk`` as a
+        matrix, made EXPAND_CHUNK articles at a time into arrays of the most they can take, so
+        that no more than a piece's vectors exist beside the matrix."""
+        rows, ids = self.rows[chunk], self.ids[chunk].tolist()
+        swapped = {k: closer[aid] for k, aid in enumerate(ids) if aid in closer}
+        most = int(self.articles.lengths(rows).sum() + self.articles.neighbour_lengths(rows).sum())
+        most += sum(len(d.neighbour_ids) for d in swapped.values() if d.neighbour_ids is not None)
+        terms, weights = np.empty(most, TERM_ID), np.empty(most)
+        lengths = np.empty(len(rows), np.int64)
+        at = 0
+        for start in range(0, len(rows), EXPAND_CHUNK):
+            piece = rows[start : start + EXPAND_CHUNK]
+            own = self.articles.vectors(piece)
+            has, scores, near = self.articles.neighbours(piece)
+            mine = {k - start: d for k, d in swapped.items() if start <= k < start + len(piece)}
+            if mine:
+                has, scores, near = _closer(has, scores, near, mine)
+            piece_terms, piece_weights, piece_lengths = _with_expanded(own, has, scores, near)
+            terms[at : at + len(piece_terms)] = piece_terms
+            weights[at : at + len(piece_terms)] = piece_weights
+            lengths[start : start + len(piece)] = piece_lengths
+            at += len(piece_terms)
+        # Cut to what was filled in place: a slice would be copied into the matrix beside them.
+        terms.resize(at, refcheck=False)
+        weights.resize(at, refcheck=False)
+        return _csr(terms, weights, lengths)[0]
 
     def _products(
         self,
-        gather: Callable[[list[Doc | None]], sparse.csr_matrix],
+        gather: Callable[[np.ndarray], sparse.csr_matrix],
         vectors: Sequence[tuple[np.ndarray, np.ndarray]],
         rows: Sequence[np.ndarray],
     ) -> list[np.ndarray]:
@@ -361,21 +411,13 @@ class _Table:
         cuts = [[*np.searchsorted(mine, firsts).tolist(), len(mine)] for mine in rows]
         for k, start in enumerate(range(0, len(needed), TABLE_ROWS)):
             chunk = needed[start : start + TABLE_ROWS]
-            lo, hi = int(chunk[0]), int(chunk[-1])
-            wanted = np.zeros(hi - lo + 1, dtype=bool)
-            wanted[chunk - lo] = True
-            matrix = gather(
-                [
-                    d if w else None
-                    for d, w in zip(self.docs[lo : hi + 1], wanted.tolist(), strict=True)
-                ]
-            )
+            matrix = gather(chunk)
             dense = np.zeros(max(top, matrix.shape[1]))
             for (ids, weights), mine, scores, cut in zip(vectors, rows, out, cuts, strict=True):
                 a, b = cut[k], cut[k + 1]
                 if a < b:
                     dense[ids] = weights
-                    scores[a:b] = _dot_rows(matrix, mine[a:b] - lo, dense)
+                    scores[a:b] = _dot_rows(matrix, np.searchsorted(chunk, mine[a:b]), dense)
                     dense[ids] = 0.0
         return out
 

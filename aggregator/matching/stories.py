@@ -24,16 +24,17 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections import ChainMap
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 
+import numpy as np
+
 from aggregator.matching.agglomeration import AverageLink
+from aggregator.matching.articles import Articles, Doc
 from aggregator.matching.features import shared_terms
 from aggregator.matching.similarity import (
     NEIGHBOUR_MIN,
     Candidates,
-    Doc,
     all_pairs,
     cosine,
     cross_sums,
@@ -110,7 +111,7 @@ class Decision:
 
 def assign(
     batch: Sequence[Doc],
-    docs: dict[int, Doc],
+    docs: Articles,
     candidates: Candidates,
     copy_candidates: Mapping[int, Sequence[tuple[int, float]]],
     window_seconds: float,
@@ -123,13 +124,10 @@ def assign(
     batch's by id, as the window keeps them; ``names``: the terms by id, for the evidence of
     links)."""
     order = {d.id: i for i, d in enumerate(batch)}
-    window = [d for d in docs.values() if d.id not in order]
-    must, copies = _must_links(
-        batch, window, docs, order, copy_candidates, window_seconds, copy_threshold
-    )
+    must, copies = _must_links(batch, docs, order, copy_candidates, window_seconds, copy_threshold)
     found, rescored = edges(batch, docs, order, candidates, window_seconds)
     reached = {b for _, b, _ in found} | {m.source for m in must.values()}
-    clusters = _clusters(batch, window, reached)
+    clusters = _clusters(batch, docs, reached.difference(order))
     sims: dict[tuple[int, int], float] = {}
     for a, b, score in found:
         sims[(a, b)] = sims[(b, a)] = score
@@ -138,7 +136,7 @@ def assign(
         if d.id in must:
             clusters.join(must[d.id].source, d.id)
     clusters.agglomerate(threshold)
-    current = ChainMap({d.id: d for d in rescored}, docs)  # as rescored, not a copy of all
+    current = _Rescored({d.id: d for d in rescored}, docs)
     parted, regrouped = _regroup(clusters, current, order, must, window_seconds, threshold)
     sims |= regrouped  # a part's evidence is its pair scores
     _rejoin(clusters, current, window_seconds, threshold, sims)
@@ -153,9 +151,8 @@ def assign(
         if cl.split_from and not cl.labels
     }
     relinked = [
-        _link(d, story_of[d.id], {}, clusters.members_of(d.id), sims, docs, names)
-        for d in window
-        if d.id in parted
+        _link(docs[aid], story_of[aid], {}, clusters.members_of(aid), sims, docs, names)
+        for aid in docs.in_order(parted.difference(order))
     ]
     neighbours = tuple(
         Neighbour(d.id, d.neighbour, d.neighbour_score) for d in rescored if d.neighbour is not None
@@ -164,6 +161,23 @@ def assign(
         tuple(links), tuple(copies), merges, neighbours, tuple(sorted(splits)), tuple(relinked)
     )
     return Decision(assignment, rescored)
+
+
+class _Rescored(Mapping[int, Doc]):
+    """The articles, those rescored in the batch as rescored (not a copy of all of them)."""
+
+    def __init__(self, rescored: Mapping[int, Doc], docs: Articles) -> None:
+        self._rescored, self._docs = rescored, docs
+
+    def __getitem__(self, aid: int) -> Doc:
+        found = self._rescored.get(aid)
+        return self._docs[aid] if found is None else found
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._docs)
+
+    def __len__(self) -> int:
+        return len(self._docs)
 
 
 def _regroup(
@@ -246,8 +260,7 @@ def _rejoin(
 
 def _must_links(
     batch: Sequence[Doc],
-    window: Sequence[Doc],
-    docs: Mapping[int, Doc],
+    docs: Articles,
     order: Mapping[int, int],
     copy_candidates: Mapping[int, Sequence[tuple[int, float]]],
     window_seconds: float,
@@ -256,10 +269,10 @@ def _must_links(
     """The new articles that repeat an earlier one: the earlier article at the same URL whose
     text agrees best (``_same_address``), else the copy candidate with the highest estimate
     (then the earliest), inside the window and at ``copy_threshold``."""
-    by_url: dict[str, list[int]] = {}  # in order of arrival
-    for d in sorted(window, key=lambda x: x.id):
-        if d.url:
-            by_url.setdefault(d.url, []).append(d.id)
+    by_url = {  # the window's articles at the batch's addresses, in id order
+        url: sorted(aid for aid in ids if aid not in order)
+        for url, ids in docs.at({d.url for d in batch if d.url}).items()
+    }
     copies: list[CopyOf] = []
     must: dict[int, Repeat] = {}
     for d in batch:
@@ -323,17 +336,22 @@ def _agreement(a: Doc, b: Doc) -> float:
     return cosine(a, b) if len(a.ids) and len(b.ids) else 1.0
 
 
-def _clusters(batch: Sequence[Doc], window: Sequence[Doc], reached: Set[int]) -> AverageLink:
-    """The window's stories that the batch reaches (``reached``: the articles its edges and
-    repeats lead to) as ready-made clusters, in story id order, members by id, then each new
-    article a singleton. A story the batch does not reach has no edge to merge by and no new
-    article to be looked at again for, so it is left out; the clusters made keep the order
+def _clusters(batch: Sequence[Doc], docs: Articles, reached: Set[int]) -> AverageLink:
+    """The window's stories that the batch reaches (``reached``: the window articles its edges
+    and repeats lead to) as ready-made clusters, in story id order, members by id, then each
+    new article a singleton. A story the batch does not reach has no edge to merge by and no
+    new article to be looked at again for, so it is left out; the clusters made keep the order
     they had among all (the order that breaks ties)."""
-    wanted = {d.story_id or "" for d in window if d.id in reached}
+    rows = docs.rows(np.fromiter(reached, np.int64, len(reached)))
+    members = docs.members(set(docs.stories(rows[rows >= 0])))
+    new = {d.id for d in batch}
     stories: dict[str, list[int]] = {}
-    members = [d for d in window if (d.story_id or "") in wanted]
-    for d in sorted(members, key=lambda x: (x.story_id or "", x.id)):
-        stories.setdefault(d.story_id or "", []).append(d.id)
+    for story, aid in sorted(
+        (story or "", aid)
+        for story, aid in zip(docs.stories(members), docs.ids(members).tolist(), strict=True)
+        if aid not in new
+    ):
+        stories.setdefault(story, []).append(aid)
     return AverageLink(list(stories.items()), [d.id for d in batch])
 
 

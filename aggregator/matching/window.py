@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from aggregator.matching import features, sketch
-from aggregator.matching.similarity import TERM_ID, Doc, with_neighbours
+from aggregator.matching.articles import TERM_ID, Articles, Doc
 from aggregator.model import Assignment, StoredSketch
 from aggregator.times import epoch
 
@@ -72,11 +72,12 @@ StoredCopySigs = Callable[[Sequence[int]], Mapping[int, bytes]]
 class Window:
     """The window's articles by id, their sketches' indexes and their stories' first sights.
 
-    What the window keeps of each article besides its ``Doc`` lies in arrays, a row per article
-    (``_rows``); articles held since the last lookup wait in ``_waiting`` to be indexed."""
+    The articles lie in columns (``docs``), and what the window keeps of each besides in
+    arrays, a row per article (``_rows``); articles held since the last lookup wait in
+    ``_waiting`` to be indexed."""
 
     def __init__(self) -> None:
-        self.docs: dict[int, Doc] = {}
+        self.docs = Articles()
         self.first_seen: dict[str, float] = {}  # story id -> epoch seconds
         self._rows = _Rows.empty()
         self._waiting: list[tuple[int, float, bytes | None, bytes]] = []  # id, time, signatures
@@ -120,13 +121,7 @@ class Window:
             if s.neighbour is not None:
                 outside = vocabulary.arrays_of(*s.neighbour_vec) if s.neighbour_vec else None
                 near.append((s.id, s.neighbour, s.neighbour_score, outside))
-        found = []
-        for aid, neighbour, score, outside in near:
-            held = self.docs.get(neighbour)
-            arrays = (held.ids, held.weights) if held is not None else outside
-            if arrays is not None:
-                found.append((self.docs[aid], *arrays, neighbour, score))
-        self.docs.update((d.id, d) for d in with_neighbours(found))
+        self.docs.link(near)
         self._index_waiting()
 
     def add(self, d: Doc, copy_sig: bytes | None, story_sig: bytes, t: float) -> None:
@@ -135,7 +130,7 @@ class Window:
         self._new_sigs[d.id] = (copy_sig, story_sig)
 
     def _hold(self, d: Doc, copy_sig: bytes | None, story_sig: bytes, t: float) -> None:
-        self.docs[d.id] = d
+        self.docs.add([d])
         self._waiting.append((d.id, t, copy_sig, story_sig))
         if len(self._waiting) >= INDEX_CHUNK:
             self._index_waiting()
@@ -191,8 +186,8 @@ class Window:
                 self._copy_index.remove(aid)
             if story:
                 self._story_index.remove(aid)
-            del self.docs[aid]
             self._new_sigs.pop(aid, None)
+        self.docs.remove(rows.ids[gone])
         self._rows = rows.where(~gone)
 
     def story_candidates(self, new: Sequence[Doc]) -> dict[int, np.ndarray]:
@@ -232,15 +227,16 @@ class Window:
         """Bring the window in step with a batch's decisions as stored (``rescored``: its
         articles with a new or closer neighbour; ``first_seen``: the changed stories' first-seen
         times); returns how many stories the batch founded."""
-        self.docs.update((d.id, d) for d in rescored)
-        renamed = dict(result.merges)
+        self.docs.link(
+            (d.id, d.neighbour, d.neighbour_score, (d.neighbour_ids, d.neighbour_weights))
+            for d in rescored
+            if d.neighbour is not None
+            and d.neighbour_ids is not None
+            and d.neighbour_weights is not None
+        )
         story_of = {lk.article_id: lk.story_id for lk in result.links + result.relinked}
         roots = {c.article_id: c.source_id for c in result.copies}
-        for aid, d in list(self.docs.items()):
-            sid = story_of.get(aid, d.story_id)
-            sid = renamed.get(sid, sid) if sid else sid
-            if sid != d.story_id or aid in roots:
-                self.docs[aid] = replace(d, story_id=sid, copy_root=roots.get(aid, d.copy_root))
+        self.docs.relabel(story_of, dict(result.merges), roots)
         founded = len(set(story_of.values()) - set(self.first_seen))
         self.first_seen.update(first_seen)
         for old, _ in result.merges:

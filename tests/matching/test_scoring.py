@@ -11,19 +11,18 @@ import pytest
 from scipy import sparse
 from scipy.sparse import _sparsetools
 
+from aggregator.matching.articles import Articles, Doc, with_neighbours
 from aggregator.matching.similarity import (
-    Doc,
     _compiled_dot_rows,
     _dot_rows,
     expanded,
-    with_neighbours,
 )
 from aggregator.matching.stories import assign
 
 
-def held(window: Sequence[Doc], batch: Sequence[Doc]) -> dict[int, Doc]:
-    """The window's articles and the batch's by id, as the clusterer's window holds them."""
-    return {d.id: d for d in [*window, *batch]}
+def held(window: Sequence[Doc], batch: Sequence[Doc]) -> Articles:
+    """The window's articles and the batch's, as the clusterer's window holds them."""
+    return Articles.of([*window, *batch])
 
 
 def _doc(aid: int, vec: dict[str, float], ids: dict[str, int]) -> Doc:
@@ -44,7 +43,8 @@ def _doc(aid: int, vec: dict[str, float], ids: dict[str, int]) -> Doc:
 def test_the_scoring_table_finds_each_candidates_row(ids: list[int]) -> None:
     from aggregator.matching.similarity import _Table
 
-    table = _Table([_doc(i, {"quake": 1.0}, {}) for i in reversed(ids)], {})
+    docs = [_doc(i, {"quake": 1.0}, {}) for i in reversed(ids)]
+    table = _Table(Articles.of(docs), np.array(ids), {})
     wanted = np.array([10, 3, 7, 8, 8, 2, 6, 11, 10_000, 10_001], dtype=np.int64)
     rows = table._rows(wanted)
     found = table.ids[rows]
@@ -240,7 +240,7 @@ def test_a_batch_scored_a_few_rows_at_a_time_finds_the_same_edges(
          for i, d in enumerate(window[:60])]
     ) + window[60:]
     batch = [article(i) for i in range(100, 130)]
-    docs = {d.id: d for d in window + batch}
+    docs = Articles.of(window + batch)
     order = {d.id: k for k, d in enumerate(batch)}
     found = {d.id: np.sort(rng.choice(80, 30, replace=False)) for d in batch}
     whole = similarity.edges(batch, docs, order, found, 72 * 3600.0)
@@ -280,7 +280,7 @@ def test_weights_held_as_float32_score_as_the_same_values_in_float64() -> None:
     found = {d.id: rng.choice(80, 30, replace=False).tolist() for d in batch}  # in any order
     results = []
     for held in (narrow, wide):
-        docs = {d.id: d for d in held + batch}
+        docs = Articles.of(held + batch)
         edges, rescored = similarity.edges(batch, docs, order, found, 72 * 3600.0)
         results.append((
             edges,

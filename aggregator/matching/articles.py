@@ -1,0 +1,491 @@
+"""The articles the story stage works on, the window's and a batch's: a ``Doc`` each as it sees
+one, and ``Articles``, many of them held as columns. Pure logic over numpy arrays.
+
+A window holds tens of thousands of articles. As objects, an article's two small arrays, its
+``Doc`` and its dictionary entry took more memory than its terms and weights themselves
+(docs/tuning.md, "What a window article holds"); as columns, it is a row: its vector lies in a
+block's arrays beside the other articles', its other fields in one array each. A ``Doc`` is made
+when one is asked for, for the few articles a decision looks at closely; scoring reads the
+columns (similarity.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
+from dataclasses import dataclass, replace
+from typing import Generic, TypeVar
+
+import numpy as np
+
+# Term ids as an article's vector holds them (a vocabulary stays far below 2^31 terms).
+TERM_ID = np.int32
+# Rows per block of vectors: what copying one costs when articles leave or join it.
+BLOCK_ROWS = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    """An article as the story stage sees it."""
+
+    id: int
+    key: str  # stable article key: tie-breaker and the seed of new story ids
+    ids: np.ndarray  # unit TF-IDF vector as term ids and weights
+    weights: np.ndarray  # float64, or float32 as stored; always scored at float64 (WEIGHT)
+    time: float | None  # publication time (epoch seconds) when known
+    outlet: str
+    url: str | None
+    years: frozenset[str] = frozenset()  # years the title or lead names
+    story_id: str | None = None  # set for window articles
+    copy_root: int | None = None  # the article this one is a copy of, if any
+    neighbour: int | None = None  # its most similar article so far (similarity.NEIGHBOUR_WEIGHT)
+    neighbour_score: float = 0.0
+    neighbour_ids: np.ndarray | None = None  # its neighbour's vector (the neighbour's arrays)
+    neighbour_weights: np.ndarray | None = None
+
+
+def with_neighbours(
+    found: Sequence[tuple[Doc, np.ndarray, np.ndarray, int, float]],
+) -> list[Doc]:
+    """Each article with its nearest neighbour (the neighbour's term ids, weights, id and score
+    given with it). The vector scored with the neighbour's terms added is made when it is
+    scored (similarity.expanded): kept with every window article it took more memory than the
+    rest of the article (docs/tuning.md, "The window's memory")."""
+    return [
+        replace(
+            d,
+            neighbour=neighbour,
+            neighbour_score=score,
+            neighbour_ids=ids,
+            neighbour_weights=weights,
+        )
+        for d, ids, weights, neighbour, score in found
+    ]
+
+
+# An article's vector: its term ids and their weights.
+Vector = tuple[np.ndarray, np.ndarray]
+
+
+def _neighbour_vector(d: Doc) -> Vector | None:
+    if d.neighbour_ids is None or d.neighbour_weights is None:
+        return None
+    return d.neighbour_ids, d.neighbour_weights
+
+
+# Vectors of several articles one after the other: term ids, weights (float64), and how many
+# terms each article has.
+Vectors = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+_NONE = -1  # a row's copy root, neighbour or story: none
+T = TypeVar("T")
+
+
+class _Names(Generic[T]):
+    """Values (outlets, stories, year sets) numbered in the order they come, so a column holds a
+    number for each and every row naming one shares its object."""
+
+    def __init__(self) -> None:
+        self.values: list[T] = []
+        self._number: dict[T, int] = {}
+
+    def number(self, value: T) -> int:
+        found = self._number.get(value)
+        if found is None:
+            found = self._number[value] = len(self.values)
+            self.values.append(value)
+        return found
+
+
+@dataclass(frozen=True)
+class _Block:
+    """The vectors of consecutive rows: row i's terms are ``terms[bounds[i]:bounds[i + 1]]``,
+    with ``weights`` in the same places."""
+
+    bounds: np.ndarray
+    terms: np.ndarray
+    weights: np.ndarray
+
+    @staticmethod
+    def of(vectors: Sequence[Vector]) -> _Block:
+        lengths = np.fromiter((len(t) for t, _ in vectors), np.int64, len(vectors))
+        return _Block(
+            np.concatenate(([0], np.cumsum(lengths))),
+            np.concatenate([t for t, _ in vectors] + [np.zeros(0, TERM_ID)]),
+            np.concatenate([w for _, w in vectors] + [np.zeros(0, np.float32)]),
+        )
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+    def vector(self, row: int) -> Vector:
+        lo, hi = int(self.bounds[row]), int(self.bounds[row + 1])
+        return self.terms[lo:hi], self.weights[lo:hi]
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.bounds)
+
+    def part(self, keep: np.ndarray) -> _Block:
+        """The rows ``keep`` (a mask) as a block."""
+        lengths = self.lengths()[keep]
+        at = spans(self.bounds[:-1][keep], lengths)
+        return _Block(np.concatenate(([0], np.cumsum(lengths))), self.terms[at], self.weights[at])
+
+    def joined(self, other: _Block) -> _Block:
+        return _Block(
+            np.concatenate((self.bounds, other.bounds[1:] + self.bounds[-1])),
+            np.concatenate((self.terms, other.terms)),
+            np.concatenate((self.weights, other.weights)),
+        )
+
+
+def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions ``starts[i]`` to ``starts[i] + lengths[i]`` of each i, one after the other,
+    in one array."""
+    total = int(lengths.sum())
+    before = np.cumsum(lengths) - lengths
+    positions: np.ndarray = np.arange(total) + np.repeat(starts - before, lengths)
+    return positions
+
+
+class Articles(Mapping[int, Doc]):
+    """Articles by id, held as rows in the order they were added: their vectors in blocks of at
+    most BLOCK_ROWS rows, each other field in an array (keys and addresses in lists) with an
+    element a row. A neighbour's vector is read from its row; that of a neighbour not held
+    (older than the window, or gone from it) is kept aside while an article names it.
+
+    Reading one gives a ``Doc`` made then, its vectors views of the blocks' arrays (never
+    written in place: rows leaving or joining a block make a new one)."""
+
+    def __init__(self) -> None:
+        self._ids = np.zeros(0, np.int64)
+        self._times = np.zeros(0)  # NaN: undated
+        self._outlets = np.zeros(0, np.int32)
+        self._years = np.zeros(0, np.int32)
+        self._stories = np.zeros(0, np.int32)
+        self._copy_roots = np.zeros(0, np.int64)
+        self._neighbours = np.zeros(0, np.int64)
+        self._scores = np.zeros(0)
+        self._keys: list[str] = []
+        self._urls: list[str | None] = []
+        self._blocks: list[_Block] = []
+        self._outlet_names: _Names[str] = _Names()
+        self._year_sets: _Names[frozenset[str]] = _Names()
+        self._story_names: _Names[str] = _Names()
+        self._aside: dict[int, Vector] = {}  # vectors of neighbours not held, by their id
+        self._waiting: dict[int, Doc] = {}  # added, not yet in the columns
+        self._by_id: tuple[np.ndarray, np.ndarray] | None = None  # sorted ids and their rows
+
+    @staticmethod
+    def of(docs: Iterable[Doc]) -> Articles:
+        articles = Articles()
+        articles.add(docs)
+        return articles
+
+    # As a mapping.
+
+    def __len__(self) -> int:
+        return len(self._ids) + len(self._waiting)
+
+    def __iter__(self) -> Iterator[int]:
+        self._settle()
+        return iter(self._ids.tolist())
+
+    def __contains__(self, aid: object) -> bool:
+        if not isinstance(aid, int):
+            return False
+        return aid in self._waiting or bool(self._settled_rows(np.array([aid]))[0] >= 0)
+
+    def __getitem__(self, aid: int) -> Doc:
+        row = int(self.rows(np.array([aid], np.int64))[0])
+        if row < 0:
+            raise KeyError(aid)
+        return self._doc(row)
+
+    def _doc(self, row: int) -> Doc:
+        time = float(self._times[row])
+        neighbour = int(self._neighbours[row])
+        near = self._vector_of(neighbour) if neighbour != _NONE else None
+        root = int(self._copy_roots[row])
+        story = int(self._stories[row])
+        return Doc(
+            int(self._ids[row]),
+            self._keys[row],
+            *self._vector(row),
+            None if np.isnan(time) else time,
+            self._outlet_names.values[int(self._outlets[row])],
+            self._urls[row],
+            self._year_sets.values[int(self._years[row])],
+            None if story == _NONE else self._story_names.values[story],
+            None if root == _NONE else root,
+            None if near is None else neighbour,
+            float(self._scores[row]) if near is not None else 0.0,
+            None if near is None else near[0],
+            None if near is None else near[1],
+        )
+
+    # Adding, changing and removing.
+
+    def add(self, docs: Iterable[Doc]) -> None:
+        """Hold ``docs`` (none held already), after those held."""
+        self._waiting.update((d.id, d) for d in docs)
+        if len(self._waiting) >= BLOCK_ROWS:
+            self._settle()
+
+    def _settle(self) -> None:
+        """The waiting articles into the columns, as rows after the others."""
+        if not self._waiting:
+            return
+        new = list(self._waiting.values())
+        n = len(new)
+
+        def column(old: np.ndarray, values: Iterable[float]) -> np.ndarray:
+            return np.concatenate((old, np.fromiter(values, old.dtype, n)))
+
+        self._ids = column(self._ids, (d.id for d in new))
+        self._times = column(self._times, (np.nan if d.time is None else d.time for d in new))
+        self._outlets = column(
+            self._outlets, (self._outlet_names.number(sys.intern(d.outlet)) for d in new)
+        )
+        self._years = column(self._years, (self._year_sets.number(d.years) for d in new))
+        self._stories = column(self._stories, (self._story_number(d.story_id) for d in new))
+        self._copy_roots = column(
+            self._copy_roots, (_NONE if d.copy_root is None else d.copy_root for d in new)
+        )
+        self._neighbours = column(self._neighbours, (_NONE for _ in new))
+        self._scores = column(self._scores, (0.0 for _ in new))
+        self._keys.extend(d.key for d in new)
+        self._urls.extend(d.url for d in new)
+        for start in range(0, n, BLOCK_ROWS):
+            part = new[start : start + BLOCK_ROWS]
+            self._append_block(_Block.of([(d.ids, d.weights) for d in part]))
+        self._waiting.clear()
+        self._by_id = None
+        for d in new:
+            self._aside.pop(d.id, None)  # held now
+        self.link(
+            (d.id, d.neighbour, d.neighbour_score, _neighbour_vector(d))
+            for d in new
+            if d.neighbour is not None
+        )
+
+    def _story_number(self, story: str | None) -> int:
+        return _NONE if story is None else self._story_names.number(story)
+
+    def _append_block(self, block: _Block) -> None:
+        if self._blocks and len(self._blocks[-1]) + len(block) <= BLOCK_ROWS:
+            block = self._blocks.pop().joined(block)
+        self._blocks.append(block)
+
+    def link(self, found: Iterable[tuple[int, int, float, Vector | None]]) -> None:
+        """Held articles with a nearest neighbour: each of ``found`` gives the article, its
+        neighbour, their similarity and the neighbour's vector (kept aside if the neighbour is
+        not held; None if it is). An article whose neighbour is neither held nor given with its
+        vector is left as it was."""
+        self._settle()
+        found = list(found)
+        if not found:
+            return
+        neighbours = np.fromiter((n for _, n, _, _ in found), np.int64, len(found))
+        outside = self.rows(neighbours) < 0
+        for (_, neighbour, _, vector), away in zip(found, outside.tolist(), strict=True):
+            if away and vector is not None:
+                self._aside[neighbour] = vector
+        known = ~outside | np.isin(neighbours, list(self._aside))
+        rows = self._rows_of([aid for aid, _, _, _ in found])[known]
+        self._neighbours[rows] = neighbours[known]
+        self._scores[rows] = np.fromiter((s for _, _, s, _ in found), float, len(found))[known]
+
+    def relabel(
+        self, stories: Mapping[int, str], renamed: Mapping[str, str], roots: Mapping[int, int]
+    ) -> None:
+        """Articles ``stories`` moved to the story given for each, then every article of a story
+        in ``renamed`` to the story it is renamed to, and articles ``roots`` made copies of the
+        root given for each."""
+        self._settle()
+        if stories:
+            rows = self._rows_of(list(stories))
+            self._stories[rows] = [self._story_names.number(s) for s in stories.values()]
+        if renamed:
+            pairs = [(self._story_number(a), self._story_number(b)) for a, b in renamed.items()]
+            to = np.arange(len(self._story_names.values), dtype=np.int32)
+            for old, new in pairs:
+                to[old] = new
+            named = self._stories != _NONE
+            self._stories[named] = to[self._stories[named]]
+        if roots:
+            self._copy_roots[self._rows_of(list(roots))] = list(roots.values())
+
+    def remove(self, ids: np.ndarray) -> None:
+        """The articles ``ids`` no longer held (the vector of one that another names as its
+        neighbour kept aside)."""
+        self._settle()
+        rows = self.rows(ids)
+        gone = np.zeros(len(self._ids), bool)
+        gone[rows[rows >= 0]] = True
+        if not gone.any():
+            return
+        keep = ~gone
+        named = np.unique(self._neighbours[keep])
+        for row in np.flatnonzero(gone & np.isin(self._ids, named)).tolist():
+            self._aside[int(self._ids[row])] = self._vector(row)
+        blocks, start = self._blocks, 0
+        self._blocks = []
+        for block in blocks:
+            part = keep[start : start + len(block)]
+            start += len(block)
+            if part.any():
+                self._append_block(block if part.all() else block.part(part))
+        self._ids, self._times = self._ids[keep], self._times[keep]
+        self._outlets, self._years = self._outlets[keep], self._years[keep]
+        self._stories, self._copy_roots = self._stories[keep], self._copy_roots[keep]
+        self._neighbours, self._scores = self._neighbours[keep], self._scores[keep]
+        kept = keep.tolist()
+        self._keys = list(itertools.compress(self._keys, kept))
+        self._urls = list(itertools.compress(self._urls, kept))
+        self._by_id = None
+        still = set(np.unique(self._neighbours).tolist())
+        self._aside = {aid: v for aid, v in self._aside.items() if aid in still}
+
+    # Rows and columns.
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """The row of each of ``ids`` (-1 for those not held); rows change when articles are
+        added or removed."""
+        self._settle()
+        return self._settled_rows(ids)
+
+    def _settled_rows(self, ids: np.ndarray) -> np.ndarray:
+        if self._by_id is None:
+            order = np.argsort(self._ids, kind="stable")
+            self._by_id = (self._ids[order], order)
+        ordered, order = self._by_id
+        if not len(ordered):
+            return np.full(len(ids), _NONE, np.int64)
+        at = np.minimum(np.searchsorted(ordered, ids), len(ordered) - 1)
+        found: np.ndarray = np.where(ordered[at] == ids, order[at], _NONE)
+        return found
+
+    def _rows_of(self, ids: Sequence[int]) -> np.ndarray:
+        rows = self.rows(np.array(ids, np.int64))
+        if (rows < 0).any():
+            raise KeyError(np.array(ids)[rows < 0].tolist())
+        return rows
+
+    def ids(self, rows: np.ndarray) -> np.ndarray:
+        found: np.ndarray = self._ids[rows]
+        return found
+
+    def times(self, rows: np.ndarray) -> np.ndarray:
+        """Publication times (NaN: undated)."""
+        found: np.ndarray = self._times[rows]
+        return found
+
+    def years(self, rows: np.ndarray) -> list[frozenset[str]]:
+        values = self._year_sets.values
+        return [values[k] for k in self._years[rows].tolist()]
+
+    def stories(self, rows: np.ndarray) -> list[str | None]:
+        values = self._story_names.values
+        return [None if k == _NONE else values[k] for k in self._stories[rows].tolist()]
+
+    def members(self, stories: Iterable[str | None]) -> np.ndarray:
+        """The rows of the articles in ``stories`` (None: of those in none)."""
+        self._settle()
+        wanted = [self._story_number(s) for s in stories]
+        return np.flatnonzero(np.isin(self._stories, wanted))
+
+    def at(self, addresses: Set[str]) -> dict[str, list[int]]:
+        """The articles at each of ``addresses`` (those held at one), in the order added."""
+        self._settle()
+        found: dict[str, list[int]] = {}
+        for row, url in enumerate(self._urls):
+            if url is not None and url in addresses:
+                found.setdefault(url, []).append(int(self._ids[row]))
+        return found
+
+    def in_order(self, ids: Iterable[int]) -> list[int]:
+        """``ids`` (held) in the order they were added."""
+        listed = list(ids)
+        rows = self._rows_of(listed)
+        return [listed[k] for k in np.argsort(rows, kind="stable").tolist()]
+
+    def lengths(self, rows: np.ndarray) -> np.ndarray:
+        """How many terms each article's vector has."""
+        self._settle()
+        out = np.empty(len(rows), np.int64)
+        for block, picked, local in self._by_block(rows):
+            out[picked] = block.lengths()[local]
+        return out
+
+    def vectors(self, rows: np.ndarray) -> Vectors:
+        """The vectors of ``rows``, one after the other, weights as float64."""
+        lengths = self.lengths(rows)
+        bounds = np.cumsum(lengths) - lengths
+        terms = np.empty(int(lengths.sum()), self._term_type())
+        weights = np.empty(len(terms))
+        for block, picked, local in self._by_block(rows):
+            source = spans(block.bounds[local], lengths[picked])
+            target = spans(bounds[picked], lengths[picked])
+            terms[target] = block.terms[source]
+            weights[target] = block.weights[source]
+        return terms, weights, lengths
+
+    def neighbours(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, Vectors]:
+        """Which of ``rows`` have a neighbour, the scores of those, and their neighbours'
+        vectors (as ``vectors``)."""
+        self._settle()
+        neighbours = self._neighbours[rows]
+        has = neighbours != _NONE
+        near = self.rows(neighbours[has])
+        if (near >= 0).all():
+            return has, self._scores[rows][has], self.vectors(near)
+        vectors = [
+            self._vector(row) if row >= 0 else self._aside[aid]
+            for aid, row in zip(neighbours[has].tolist(), near.tolist(), strict=True)
+        ]
+        return (
+            has,
+            self._scores[rows][has],
+            (
+                np.concatenate([t for t, _ in vectors] + [np.zeros(0, self._term_type())]),
+                np.concatenate([w for _, w in vectors] + [np.zeros(0)], dtype=np.float64),
+                np.fromiter((len(t) for t, _ in vectors), np.int64, len(vectors)),
+            ),
+        )
+
+    def neighbour_lengths(self, rows: np.ndarray) -> np.ndarray:
+        """How many terms the vector of each of ``rows``' neighbours has (0: none)."""
+        self._settle()
+        neighbours = self._neighbours[rows]
+        has = neighbours != _NONE
+        near = self.rows(neighbours[has])
+        held = near >= 0
+        found = np.zeros(len(near), np.int64)
+        found[held] = self.lengths(near[held])
+        found[~held] = [len(self._aside[aid][0]) for aid in neighbours[has][~held].tolist()]
+        out = np.zeros(len(rows), np.int64)
+        out[has] = found
+        return out
+
+    def _term_type(self) -> np.dtype[np.signedinteger]:
+        return np.result_type(TERM_ID, *(b.terms.dtype for b in self._blocks))
+
+    def _vector(self, row: int) -> Vector:
+        for block, _, local in self._by_block(np.array([row])):
+            return block.vector(int(local[0]))
+        raise IndexError(row)
+
+    def _vector_of(self, aid: int) -> Vector | None:
+        row = int(self.rows(np.array([aid], np.int64))[0])
+        return self._vector(row) if row >= 0 else self._aside.get(aid)
+
+    def _by_block(self, rows: np.ndarray) -> Iterator[tuple[_Block, np.ndarray, np.ndarray]]:
+        """Each block holding some of ``rows``, which of ``rows`` it holds, and their rows in
+        it."""
+        starts = np.cumsum([0] + [len(b) for b in self._blocks])
+        which = np.searchsorted(starts, rows, side="right") - 1
+        for b in np.unique(which).tolist():
+            picked = np.flatnonzero(which == b)
+            yield self._blocks[b], picked, rows[picked] - starts[b]
