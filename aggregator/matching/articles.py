@@ -11,7 +11,6 @@ columns (similarity.py).
 
 from __future__ import annotations
 
-import itertools
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
@@ -140,6 +139,51 @@ class _Block:
         )
 
 
+class _Strings:
+    """Strings (or None), a row each, one after the other in one buffer with a hash of each:
+    thousands of short strings as objects took three times the memory of their characters."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._ends = np.zeros(0, np.int64)
+        self._hashes = np.zeros(0, np.int64)
+        self._none = np.zeros(0, bool)
+
+    def extend(self, values: Sequence[str | None]) -> None:
+        encoded = [b"" if v is None else v.encode("utf-8") for v in values]
+        lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
+        self._ends = np.concatenate((self._ends, len(self._data) + np.cumsum(lengths)))
+        self._data += b"".join(encoded)
+        self._hashes = np.concatenate(
+            (self._hashes, np.fromiter(map(hash, values), np.int64, len(values)))
+        )
+        self._none = np.concatenate((self._none, [v is None for v in values]))
+
+    def __getitem__(self, row: int) -> str | None:
+        if self._none[row]:
+            return None
+        start = int(self._ends[row - 1]) if row else 0
+        return self._data[start : int(self._ends[row])].decode("utf-8")
+
+    def rows(self, values: Set[str]) -> np.ndarray:
+        """The rows holding one of ``values``, in order."""
+        maybe = np.flatnonzero(np.isin(self._hashes, [hash(v) for v in values]))
+        exact = np.fromiter((self[row] in values for row in maybe.tolist()), bool, len(maybe))
+        found: np.ndarray = maybe[exact]
+        return found
+
+    def where(self, keep: np.ndarray) -> _Strings:
+        """The rows ``keep`` (a mask)."""
+        kept = _Strings()
+        lengths = np.diff(self._ends, prepend=0)
+        data = np.frombuffer(self._data, np.uint8)
+        kept._data = bytearray(data[spans(self._ends[keep] - lengths[keep], lengths[keep])])
+        del data  # a view: the buffer may not grow while it lives
+        kept._ends = np.cumsum(lengths[keep])
+        kept._hashes, kept._none = self._hashes[keep], self._none[keep]
+        return kept
+
+
 def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The positions ``starts[i]`` to ``starts[i] + lengths[i]`` of each i, one after the other,
     in one array."""
@@ -167,8 +211,8 @@ class Articles(Mapping[int, Doc]):
         self._copy_roots = np.zeros(0, np.int64)
         self._neighbours = np.zeros(0, np.int64)
         self._scores = np.zeros(0)
-        self._keys: list[str] = []
-        self._urls: list[str | None] = []
+        self._keys = _Strings()
+        self._urls = _Strings()
         self._blocks: list[_Block] = []
         self._outlet_names: _Names[str] = _Names()
         self._year_sets: _Names[frozenset[str]] = _Names()
@@ -211,7 +255,7 @@ class Articles(Mapping[int, Doc]):
         story = int(self._stories[row])
         return Doc(
             int(self._ids[row]),
-            self._keys[row],
+            self._keys[row] or "",
             *self._vector(row),
             None if np.isnan(time) else time,
             self._outlet_names.values[int(self._outlets[row])],
@@ -255,8 +299,8 @@ class Articles(Mapping[int, Doc]):
         )
         self._neighbours = column(self._neighbours, (_NONE for _ in new))
         self._scores = column(self._scores, (0.0 for _ in new))
-        self._keys.extend(d.key for d in new)
-        self._urls.extend(d.url for d in new)
+        self._keys.extend([d.key for d in new])
+        self._urls.extend([d.url for d in new])
         for start in range(0, n, BLOCK_ROWS):
             part = new[start : start + BLOCK_ROWS]
             self._append_block(_Block.of([(d.ids, d.weights) for d in part]))
@@ -264,10 +308,15 @@ class Articles(Mapping[int, Doc]):
         self._by_id = None
         for d in new:
             self._aside.pop(d.id, None)  # held now
+        self.link_docs([d for d in new if d.neighbour is not None])
+
+    def link_docs(self, docs: Sequence[Doc]) -> None:
+        """``link`` the articles ``docs`` (held) with the neighbour each names."""
         self.link(
-            (d.id, d.neighbour, d.neighbour_score, _neighbour_vector(d))
-            for d in new
-            if d.neighbour is not None
+            [d.id for d in docs],
+            [d.neighbour or 0 for d in docs],
+            [d.neighbour_score for d in docs],
+            {d.neighbour or 0: v for d in docs if (v := _neighbour_vector(d)) is not None},
         )
 
     def _story_number(self, story: str | None) -> int:
@@ -278,24 +327,29 @@ class Articles(Mapping[int, Doc]):
             block = self._blocks.pop().joined(block)
         self._blocks.append(block)
 
-    def link(self, found: Iterable[tuple[int, int, float, Vector | None]]) -> None:
-        """Held articles with a nearest neighbour: each of ``found`` gives the article, its
-        neighbour, their similarity and the neighbour's vector (kept aside if the neighbour is
-        not held; None if it is). An article whose neighbour is neither held nor given with its
-        vector is left as it was."""
+    def link(
+        self,
+        ids: Sequence[int],
+        neighbours: Sequence[int],
+        scores: Sequence[float],
+        vectors: Mapping[int, Vector],
+    ) -> None:
+        """Held articles ``ids`` with a nearest neighbour each (``neighbours``), their
+        similarity (``scores``) and, for neighbours that may not be held, their vectors
+        (``vectors``, by neighbour: kept aside while not held). An article whose neighbour is
+        neither held nor given with its vector is left as it was."""
         self._settle()
-        found = list(found)
-        if not found:
+        if not len(ids):
             return
-        neighbours = np.fromiter((n for _, n, _, _ in found), np.int64, len(found))
-        outside = self.rows(neighbours) < 0
-        for (_, neighbour, _, vector), away in zip(found, outside.tolist(), strict=True):
-            if away and vector is not None:
-                self._aside[neighbour] = vector
-        known = ~outside | np.isin(neighbours, list(self._aside))
-        rows = self._rows_of([aid for aid, _, _, _ in found])[known]
-        self._neighbours[rows] = neighbours[known]
-        self._scores[rows] = np.fromiter((s for _, _, s, _ in found), float, len(found))[known]
+        near = np.asarray(neighbours, np.int64)
+        outside = self.rows(near) < 0
+        for neighbour in np.unique(near[outside]).tolist():
+            if neighbour in vectors:
+                self._aside[neighbour] = vectors[neighbour]
+        known = ~outside | np.isin(near, list(self._aside))
+        rows = self._rows_of(ids)[known]
+        self._neighbours[rows] = near[known]
+        self._scores[rows] = np.asarray(scores, float)[known]
 
     def relabel(
         self, stories: Mapping[int, str], renamed: Mapping[str, str], roots: Mapping[int, int]
@@ -341,9 +395,7 @@ class Articles(Mapping[int, Doc]):
         self._outlets, self._years = self._outlets[keep], self._years[keep]
         self._stories, self._copy_roots = self._stories[keep], self._copy_roots[keep]
         self._neighbours, self._scores = self._neighbours[keep], self._scores[keep]
-        kept = keep.tolist()
-        self._keys = list(itertools.compress(self._keys, kept))
-        self._urls = list(itertools.compress(self._urls, kept))
+        self._keys, self._urls = self._keys.where(keep), self._urls.where(keep)
         self._by_id = None
         still = set(np.unique(self._neighbours).tolist())
         self._aside = {aid: v for aid, v in self._aside.items() if aid in still}
@@ -400,9 +452,8 @@ class Articles(Mapping[int, Doc]):
         """The articles at each of ``addresses`` (those held at one), in the order added."""
         self._settle()
         found: dict[str, list[int]] = {}
-        for row, url in enumerate(self._urls):
-            if url is not None and url in addresses:
-                found.setdefault(url, []).append(int(self._ids[row]))
+        for row in self._urls.rows(addresses).tolist():
+            found.setdefault(self._urls[row] or "", []).append(int(self._ids[row]))
         return found
 
     def in_order(self, ids: Iterable[int]) -> list[int]:

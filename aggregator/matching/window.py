@@ -10,6 +10,7 @@ store.
 
 from __future__ import annotations
 
+import array
 import functools
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -91,7 +92,10 @@ class Window:
         neighbours as before the restart, and their stories' first sights; those it holds
         already stay as they are. The stored articles are read one at a time, so what the
         window holds is all the memory loading it takes."""
-        near: list[tuple[int, int, float, tuple[np.ndarray, np.ndarray] | None]] = []
+        # Each article's neighbour and their similarity, as arrays rather than an object each;
+        # the vectors of neighbours outside the stretch read.
+        ids, neighbours, scores = array.array("q"), array.array("q"), array.array("d")
+        outside: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for s in stored:
             if s.id in self.docs:
                 continue
@@ -119,9 +123,12 @@ class Window:
             if s.story_first_seen:
                 self.first_seen[story] = epoch(s.story_first_seen)
             if s.neighbour is not None:
-                outside = vocabulary.arrays_of(*s.neighbour_vec) if s.neighbour_vec else None
-                near.append((s.id, s.neighbour, s.neighbour_score, outside))
-        self.docs.link(near)
+                ids.append(s.id)
+                neighbours.append(s.neighbour)
+                scores.append(s.neighbour_score)
+                if s.neighbour_vec:
+                    outside[s.neighbour] = vocabulary.arrays_of(*s.neighbour_vec)
+        self.docs.link(ids, neighbours, scores, outside)
         self._index_waiting()
 
     def add(self, d: Doc, copy_sig: bytes | None, story_sig: bytes, t: float) -> None:
@@ -227,13 +234,7 @@ class Window:
         """Bring the window in step with a batch's decisions as stored (``rescored``: its
         articles with a new or closer neighbour; ``first_seen``: the changed stories' first-seen
         times); returns how many stories the batch founded."""
-        self.docs.link(
-            (d.id, d.neighbour, d.neighbour_score, (d.neighbour_ids, d.neighbour_weights))
-            for d in rescored
-            if d.neighbour is not None
-            and d.neighbour_ids is not None
-            and d.neighbour_weights is not None
-        )
+        self.docs.link_docs([d for d in rescored if d.neighbour is not None])
         story_of = {lk.article_id: lk.story_id for lk in result.links + result.relinked}
         roots = {c.article_id: c.source_id for c in result.copies}
         self.docs.relabel(story_of, dict(result.merges), roots)
