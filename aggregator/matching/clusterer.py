@@ -9,7 +9,6 @@ batch.
 from __future__ import annotations
 
 import gc
-import itertools
 import os
 import time as _time
 from collections import defaultdict
@@ -266,7 +265,10 @@ class Clusterer:
         """The batch's vectors and story signatures, after counting its articles into the term
         statistics (the increments are returned, to be stored with the batch)."""
         vocabulary = self.vocabulary
-        ids = vocabulary.ids(list(itertools.chain.from_iterable(e.terms for e in extracted)))
+        # An article at a time: its terms as strings are let go before the next one's are made.
+        ids = np.concatenate(
+            [vocabulary.ids(e.terms.strings()) for e in extracted] + [np.zeros(0, np.int64)]
+        )
         counts = np.concatenate([e.counts for e in extracted])
         sizes = np.fromiter((len(e.terms) for e in extracted), dtype=np.int64, count=len(extracted))
         increments = vocabulary.count(ids, len(extracted))
@@ -307,7 +309,7 @@ class Clusterer:
             self._threshold(),
             names=names,
         )
-        forms = {a.id: f for a, f in zip(batch, weighed.forms, strict=True)}
+        forms = {a.id: f.pairs() for a, f in zip(batch, weighed.forms, strict=True)}
         result = replace(
             decision.assignment,
             links=_readable(decision.assignment.links, forms),
@@ -383,7 +385,7 @@ class _Weighed:
     vectors: features.Vectors
     story_sigs: list[bytes]
     copy_sigs: list[bytes]
-    forms: list[dict[str, str]]
+    forms: list[extract.Packed]
     increments: dict[str, int]
 
 

@@ -5,6 +5,8 @@ large batches (clusterer.py), so nothing here touches the store or the window.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,13 +24,41 @@ class Group:
 
 
 @dataclass(frozen=True)
+class Packed:
+    """Strings as one string and where each ends. A batch's features cross from the workers
+    to the clusterer while it loads the window; as lists and dictionaries of short strings they
+    were thousands of objects an article, ~20 KB, and left memory between the window's objects
+    that could not be used again once they were freed."""
+
+    text: str
+    ends: np.ndarray
+
+    @staticmethod
+    def of(strings: Sequence[str]) -> Packed:
+        lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+        return Packed("".join(strings), np.cumsum(lengths))
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def strings(self) -> list[str]:
+        bounds = [0, *self.ends.tolist()]
+        return [self.text[a:b] for a, b in itertools.pairwise(bounds)]
+
+    def pairs(self) -> dict[str, str]:
+        """The strings as (key, value) pairs, one after the other."""
+        strings = self.strings()
+        return dict(zip(strings[::2], strings[1::2], strict=True))
+
+
+@dataclass(frozen=True)
 class Features:
     """What clustering needs of one article's text."""
 
-    terms: list[str]  # in term order
+    terms: Packed  # in term order
     counts: np.ndarray  # of each term
     copy_sig: bytes
-    forms: dict[str, str]  # terms (names without their mark) as the title and lead write them
+    forms: Packed  # terms (names without their mark) and, after each, as the text writes it
 
 
 def parts(groups: list[Group], workers: int) -> list[list[Group]]:
@@ -71,10 +101,10 @@ def extract_groups(groups: list[Group], copy_permutations: minhash.Permutations)
         )
         out.extend(
             Features(
-                list(c),
+                Packed.of(list(c)),
                 np.fromiter(c.values(), dtype=np.float64, count=len(c)),
                 sig,
-                _forms(c, m.text(), lang),
+                Packed.of([s for pair in _forms(c, m.text(), lang).items() for s in pair]),
             )
             for c, sig, m, (_, _, lang) in zip(counts, copy_sigs, matches, g.items, strict=True)
         )
