@@ -11,6 +11,8 @@ columns (similarity.py).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
@@ -214,6 +216,7 @@ class Articles(Mapping[int, Doc]):
         self._keys = _Strings()
         self._urls = _Strings()
         self._blocks: list[_Block] = []
+        self._starts: list[int] | None = None  # the first row of each block, when known
         self._outlet_names: _Names[str] = _Names()
         self._year_sets: _Names[frozenset[str]] = _Names()
         self._story_names: _Names[str] = _Names()
@@ -239,10 +242,10 @@ class Articles(Mapping[int, Doc]):
     def __contains__(self, aid: object) -> bool:
         if not isinstance(aid, int):
             return False
-        return aid in self._waiting or bool(self._settled_rows(np.array([aid]))[0] >= 0)
+        return aid in self._waiting or self._row(aid, settle=False) >= 0
 
     def __getitem__(self, aid: int) -> Doc:
-        row = int(self.rows(np.array([aid], np.int64))[0])
+        row = self._row(aid)
         if row < 0:
             raise KeyError(aid)
         return self._doc(row)
@@ -250,7 +253,10 @@ class Articles(Mapping[int, Doc]):
     def _doc(self, row: int) -> Doc:
         time = float(self._times[row])
         neighbour = int(self._neighbours[row])
-        near = self._vector_of(neighbour) if neighbour != _NONE else None
+        near = None
+        if neighbour != _NONE:
+            at = self._row(neighbour)
+            near = self._vector(at) if at >= 0 else self._aside.get(neighbour)
         root = int(self._copy_roots[row])
         story = int(self._stories[row])
         return Doc(
@@ -326,6 +332,7 @@ class Articles(Mapping[int, Doc]):
         if self._blocks and len(self._blocks[-1]) + len(block) <= BLOCK_ROWS:
             block = self._blocks.pop().joined(block)
         self._blocks.append(block)
+        self._starts = None
 
     def link(
         self,
@@ -385,7 +392,7 @@ class Articles(Mapping[int, Doc]):
         for row in np.flatnonzero(gone & np.isin(self._ids, named)).tolist():
             self._aside[int(self._ids[row])] = self._vector(row)
         blocks, start = self._blocks, 0
-        self._blocks = []
+        self._blocks, self._starts = [], None
         for block in blocks:
             part = keep[start : start + len(block)]
             start += len(block)
@@ -408,11 +415,23 @@ class Articles(Mapping[int, Doc]):
         self._settle()
         return self._settled_rows(ids)
 
-    def _settled_rows(self, ids: np.ndarray) -> np.ndarray:
+    def _row(self, aid: int, settle: bool = True) -> int:
+        """``rows`` of one id (of those settled only, with ``settle=False``)."""
+        if settle:
+            self._settle()
+        ordered, order = self._index()
+        at = int(ordered.searchsorted(aid))
+        return int(order[at]) if at < len(ordered) and ordered[at] == aid else _NONE
+
+    def _index(self) -> tuple[np.ndarray, np.ndarray]:
+        """The ids held in order, and the row of each."""
         if self._by_id is None:
             order = np.argsort(self._ids, kind="stable")
             self._by_id = (self._ids[order], order)
-        ordered, order = self._by_id
+        return self._by_id
+
+    def _settled_rows(self, ids: np.ndarray) -> np.ndarray:
+        ordered, order = self._index()
         if not len(ordered):
             return np.full(len(ids), _NONE, np.int64)
         at = np.minimum(np.searchsorted(ordered, ids), len(ordered) - 1)
@@ -524,18 +543,22 @@ class Articles(Mapping[int, Doc]):
         return np.result_type(TERM_ID, *(b.terms.dtype for b in self._blocks))
 
     def _vector(self, row: int) -> Vector:
-        for block, _, local in self._by_block(np.array([row])):
-            return block.vector(int(local[0]))
-        raise IndexError(row)
+        starts = self._block_starts()
+        b = bisect.bisect_right(starts, row) - 1
+        return self._blocks[b].vector(row - starts[b])
 
-    def _vector_of(self, aid: int) -> Vector | None:
-        row = int(self.rows(np.array([aid], np.int64))[0])
-        return self._vector(row) if row >= 0 else self._aside.get(aid)
+    def _block_starts(self) -> list[int]:
+        """The first row of each block."""
+        if self._starts is None:
+            self._starts = list(
+                itertools.accumulate((len(b) for b in self._blocks[:-1]), initial=0)
+            )
+        return self._starts
 
     def _by_block(self, rows: np.ndarray) -> Iterator[tuple[_Block, np.ndarray, np.ndarray]]:
         """Each block holding some of ``rows``, which of ``rows`` it holds, and their rows in
         it."""
-        starts = np.cumsum([0] + [len(b) for b in self._blocks])
+        starts = np.array(self._block_starts(), np.int64)
         which = np.searchsorted(starts, rows, side="right") - 1
         for b in np.unique(which).tolist():
             picked = np.flatnonzero(which == b)

@@ -37,6 +37,8 @@ BATCH_WINDOWS = 10
 PARALLEL_FROM = 400
 # Extraction workers run at a lower priority than the main process, the critical path.
 WORKER_NICENESS = 10
+# Articles whose terms are made strings at once to be numbered (bounds the memory they take).
+TERMS_AT_ONCE = 100
 # Articles of an outlet just before a batch, sampled with it to learn the outlet's boilerplate.
 BOILERPLATE_SAMPLE = 50
 
@@ -265,9 +267,16 @@ class Clusterer:
         """The batch's vectors and story signatures, after counting its articles into the term
         statistics (the increments are returned, to be stored with the batch)."""
         vocabulary = self.vocabulary
-        # An article at a time: its terms as strings are let go before the next one's are made.
+        # TERMS_AT_ONCE articles at a time: their terms as strings are let go before the next
+        # ones' are made.
         ids = np.concatenate(
-            [vocabulary.ids(e.terms.strings()) for e in extracted] + [np.zeros(0, np.int64)]
+            [
+                vocabulary.ids(
+                    [t for e in extracted[start : start + TERMS_AT_ONCE] for t in e.terms.strings()]
+                )
+                for start in range(0, len(extracted), TERMS_AT_ONCE)
+            ]
+            + [np.zeros(0, np.int64)]
         )
         counts = np.concatenate([e.counts for e in extracted])
         sizes = np.fromiter((len(e.terms) for e in extracted), dtype=np.int64, count=len(extracted))

@@ -192,6 +192,7 @@ def edges(
     plain = table.plain([(d.ids, d.weights) for d, _, _ in scored], [r for _, r, _ in scored])
     rescored = _nearest(
         docs,
+        batch,
         (
             (d.id, table.ids[rows], p if f is None else p * f)
             for (d, rows, f), p in zip(scored, plain, strict=True)
@@ -293,11 +294,18 @@ _EMPTY = (np.zeros(0, dtype=TERM_ID), np.zeros(0))
 
 
 def _nearest(
-    docs: Articles, scored: Iterable[tuple[int, np.ndarray, np.ndarray]]
+    docs: Articles, batch: Sequence[Doc], scored: Iterable[tuple[int, np.ndarray, np.ndarray]]
 ) -> tuple[Doc, ...]:
     """The articles whose nearest neighbour is new or closer than before, from every scored
     pair (both ways): the most similar at NEIGHBOUR_MIN or more, ties to the lower id; each
-    returned with that neighbour's terms added."""
+    returned with that neighbour's terms added. The batch's own articles are read from
+    ``batch``, the window's from ``docs``."""
+    new = {d.id: d for d in batch}
+
+    def article(aid: int) -> Doc:
+        found = new.get(aid)
+        return docs[aid] if found is None else found
+
     close = [(aid, ids[sc >= NEIGHBOUR_MIN], sc[sc >= NEIGHBOUR_MIN]) for aid, ids, sc in scored]
     if not close:
         return ()
@@ -311,9 +319,9 @@ def _nearest(
     for aid, nid, score in zip(
         src[first].tolist(), dst[first].tolist(), sim[first].tolist(), strict=True
     ):
-        d = docs[aid]
+        d = article(aid)
         if d.neighbour is None or (score, -nid) > (d.neighbour_score, -d.neighbour):
-            near = docs[nid]
+            near = article(nid)
             closer.append((d, near.ids, near.weights, nid, score))
     return tuple(with_neighbours(closer))
 

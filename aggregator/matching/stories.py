@@ -124,8 +124,10 @@ def assign(
     batch's by id, as the window keeps them; ``names``: the terms by id, for the evidence of
     links)."""
     order = {d.id: i for i, d in enumerate(batch)}
-    must, copies = _must_links(batch, docs, order, copy_candidates, window_seconds, copy_threshold)
+    known = _Known(docs, batch)
+    must, copies = _must_links(batch, known, order, copy_candidates, window_seconds, copy_threshold)
     found, rescored = edges(batch, docs, order, candidates, window_seconds)
+    known.update(rescored)
     reached = {b for _, b, _ in found} | {m.source for m in must.values()}
     clusters = _clusters(batch, docs, reached.difference(order))
     sims: dict[tuple[int, int], float] = {}
@@ -136,13 +138,12 @@ def assign(
         if d.id in must:
             clusters.join(must[d.id].source, d.id)
     clusters.agglomerate(threshold)
-    current = _Rescored({d.id: d for d in rescored}, docs)
-    parted, regrouped = _regroup(clusters, current, order, must, window_seconds, threshold)
+    parted, regrouped = _regroup(clusters, known, order, must, window_seconds, threshold)
     sims |= regrouped  # a part's evidence is its pair scores
-    _rejoin(clusters, current, window_seconds, threshold, sims)
-    story_of, merges = _story_ids(clusters, docs, story_first_seen)
+    _rejoin(clusters, known, window_seconds, threshold, sims)
+    story_of, merges = _story_ids(clusters, known, story_first_seen)
     links = [
-        _link(d, story_of[d.id], must, clusters.members_of(d.id), sims, docs, names) for d in batch
+        _link(d, story_of[d.id], must, clusters.members_of(d.id), sims, known, names) for d in batch
     ]
     renamed = dict(merges)
     splits = {
@@ -151,7 +152,7 @@ def assign(
         if cl.split_from and not cl.labels
     }
     relinked = [
-        _link(docs[aid], story_of[aid], {}, clusters.members_of(aid), sims, docs, names)
+        _link(known[aid], story_of[aid], {}, clusters.members_of(aid), sims, known, names)
         for aid in docs.in_order(parted.difference(order))
     ]
     neighbours = tuple(
@@ -163,21 +164,26 @@ def assign(
     return Decision(assignment, rescored)
 
 
-class _Rescored(Mapping[int, Doc]):
-    """The articles, those rescored in the batch as rescored (not a copy of all of them)."""
+class _Known(Mapping[int, Doc]):
+    """The articles as a batch knows them: its own and those it rescored as objects, the
+    window's as the columns hold them (made when one is read)."""
 
-    def __init__(self, rescored: Mapping[int, Doc], docs: Articles) -> None:
-        self._rescored, self._docs = rescored, docs
+    def __init__(self, held: Articles, batch: Iterable[Doc]) -> None:
+        self.held = held
+        self._objects = {d.id: d for d in batch}
+
+    def update(self, docs: Iterable[Doc]) -> None:
+        self._objects.update((d.id, d) for d in docs)
 
     def __getitem__(self, aid: int) -> Doc:
-        found = self._rescored.get(aid)
-        return self._docs[aid] if found is None else found
+        found = self._objects.get(aid)
+        return self.held[aid] if found is None else found
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self._docs)
+        return iter(self.held)
 
     def __len__(self) -> int:
-        return len(self._docs)
+        return len(self.held)
 
 
 def _regroup(
@@ -260,7 +266,7 @@ def _rejoin(
 
 def _must_links(
     batch: Sequence[Doc],
-    docs: Articles,
+    docs: _Known,
     order: Mapping[int, int],
     copy_candidates: Mapping[int, Sequence[tuple[int, float]]],
     window_seconds: float,
@@ -271,7 +277,7 @@ def _must_links(
     (then the earliest), inside the window and at ``copy_threshold``."""
     by_url = {  # the window's articles at the batch's addresses, in id order
         url: sorted(aid for aid in ids if aid not in order)
-        for url, ids in docs.at({d.url for d in batch if d.url}).items()
+        for url, ids in docs.held.at({d.url for d in batch if d.url}).items()
     }
     copies: list[CopyOf] = []
     must: dict[int, Repeat] = {}
