@@ -285,6 +285,8 @@ def _scored(
 
 # _Table finds rows by a table from id to row when ids span at most this many times the articles.
 DENSE_IDS = 4
+# A row of a _Table, as its candidates are kept (a table holds far fewer than 2^31 articles).
+TABLE_ROW = np.int32
 # New articles whose candidates _Table filters in one call (bounds the memory of the pairs).
 CANDIDATE_CHUNK = 250
 # Article pairs scored per call by ``_scored`` (bounds the memory of the gathered rows).
@@ -412,7 +414,10 @@ class _Table:
         """The dot products of each of ``vectors`` with the vectors ``gather`` makes of its
         ``rows`` (in ascending order), TABLE_ROWS rows at a time (a row's product does not
         depend on the others gathered with it)."""
-        needed = np.unique(np.concatenate([_NO_ROWS, *rows]))
+        wanted = np.zeros(len(self.ids), dtype=bool)  # not a concatenation: ~all candidates
+        for mine in rows:
+            wanted[mine] = True
+        needed = np.flatnonzero(wanted)
         top = max((int(ids.max(initial=0)) for ids, _ in vectors), default=0) + 1
         out = [np.zeros(len(r)) for r in rows]
         firsts = needed[::TABLE_ROWS]  # each chunk's first row; rows are in ascending order
@@ -441,7 +446,7 @@ class _Table:
         article), inside the time window, non-empty. CANDIDATE_CHUNK new articles at a time, in
         a few calls each."""
         if not len(self.ids):
-            return [np.zeros(0, dtype=np.int64) for _ in batch]
+            return [np.zeros(0, dtype=TABLE_ROW) for _ in batch]
         out: list[np.ndarray] = []
         for start in range(0, len(batch), CANDIDATE_CHUNK):
             part = batch[start : start + CANDIDATE_CHUNK]
@@ -461,7 +466,7 @@ class _Table:
             keep &= ~far
             kept = np.flatnonzero(keep)
             bounds = np.searchsorted(owner[kept], np.arange(len(part) + 1))
-            chosen = rows[kept]
+            chosen = rows[kept].astype(TABLE_ROW)
             out.extend(chosen[bounds[i] : bounds[i + 1]] for i in range(len(part)))
         return out
 

@@ -130,10 +130,11 @@ def assign(
     known.update(rescored)
     reached = {b for _, b, _ in found} | {m.source for m in must.values()}
     clusters = _clusters(batch, docs, reached.difference(order))
-    sims: dict[tuple[int, int], float] = {}
+    sims: dict[tuple[int, int], float] = {}  # by pair, the lower id first
     for a, b, score in found:
-        sims[(a, b)] = sims[(b, a)] = score
+        sims[_pair(a, b)] = score
         clusters.add_edge(a, b, score)
+    del found  # as many as the window's articles: not beside the clusters' work
     for d in batch:
         if d.id in must:
             clusters.join(must[d.id].source, d.id)
@@ -199,8 +200,8 @@ def _regroup(
     ``threshold``, copies and versions kept with what they repeat. A cluster that falls apart is
     replaced by its parts. A stream decides with part of an event in view, and a report can join
     another event's story while both are alone in it; the story's later reports show the two
-    apart. Returns the articles of the clusters replaced and their pair scores, both ways (the
-    evidence of their links)."""
+    apart. Returns the articles of the clusters replaced and their pair scores, the lower id
+    first (the evidence of their links)."""
     parted: set[int] = set()
     sims: dict[tuple[int, int], float] = {}
     for key in sorted(clusters.clusters):
@@ -222,7 +223,7 @@ def _regroup(
         alone.agglomerate(threshold)
         if len(alone.clusters) > 1:
             _part(clusters, key, [c.members for c in alone.clusters.values()], docs)
-            sims.update({(a, b): s for a, b, s in scored} | {(b, a): s for a, b, s in scored})
+            sims.update(((a, b), s) for a, b, s in scored)  # all_pairs: the lower id first
             parted |= inside
     return parted, sims
 
@@ -422,11 +423,16 @@ def _link(
             return Link(d.id, sid, r.kind, r.score, r.source)
         shared = tuple(_shared(d, docs[r.source], names))
         return Link(d.id, sid, r.kind, round(r.score, 4), r.source, shared)
-    best = _highest((m, sims[(d.id, m)]) for m in members if (d.id, m) in sims)
+    best = _highest((m, sims[_pair(d.id, m)]) for m in members if _pair(d.id, m) in sims)
     if best is None:
         return Link(d.id, sid, "seed", 1.0, None)
     m, sim = best
     return Link(d.id, sid, "story", round(sim, 4), m, tuple(_shared(d, docs[m], names)))
+
+
+def _pair(a: int, b: int) -> tuple[int, int]:
+    """The key of a pair of articles in a dictionary of pair scores: the lower id first."""
+    return (a, b) if a < b else (b, a)
 
 
 def _shared(a: Doc, b: Doc, names: Sequence[str]) -> list[str]:
