@@ -101,28 +101,47 @@ class _Names(Generic[T]):
 
 @dataclass(frozen=True)
 class _Block:
-    """The vectors of consecutive rows: row i's terms are ``terms[bounds[i]:bounds[i + 1]]``,
-    with ``weights`` in the same places."""
+    """The vectors of consecutive rows: row i's terms and weights lie at ``bounds[i]`` to
+    ``bounds[i + 1]``. Where the block names at most 2^16 terms, each term is held as a 16-bit
+    number of its place among them (``named``, in id order): half the memory of the term ids,
+    which a window holds tens of millions of."""
 
     bounds: np.ndarray
-    terms: np.ndarray
+    codes: np.ndarray  # the terms' places in ``named``; the term ids themselves if it is None
+    named: np.ndarray | None
     weights: np.ndarray
 
     @staticmethod
     def of(vectors: Sequence[Vector]) -> _Block:
         lengths = np.fromiter((len(t) for t, _ in vectors), np.int64, len(vectors))
-        return _Block(
+        return _Block.coded(
             np.concatenate(([0], np.cumsum(lengths))),
             np.concatenate([t for t, _ in vectors] + [np.zeros(0, TERM_ID)]),
             np.concatenate([w for _, w in vectors] + [np.zeros(0, np.float32)]),
         )
 
+    @staticmethod
+    def coded(bounds: np.ndarray, terms: np.ndarray, weights: np.ndarray) -> _Block:
+        named, codes = np.unique(terms, return_inverse=True)
+        if len(named) > 1 << 16:
+            return _Block(bounds, terms, None, weights)
+        return _Block(bounds, codes.astype(np.uint16), named, weights)
+
     def __len__(self) -> int:
         return len(self.bounds) - 1
 
+    @property
+    def term_type(self) -> np.dtype[np.signedinteger]:
+        return self.codes.dtype if self.named is None else self.named.dtype
+
+    def terms(self, at: np.ndarray | slice) -> np.ndarray:
+        """The term ids at the places ``at``."""
+        codes: np.ndarray = self.codes[at]
+        return codes if self.named is None else self.named[codes]
+
     def vector(self, row: int) -> Vector:
         lo, hi = int(self.bounds[row]), int(self.bounds[row + 1])
-        return self.terms[lo:hi], self.weights[lo:hi]
+        return self.terms(slice(lo, hi)), self.weights[lo:hi]
 
     def lengths(self) -> np.ndarray:
         return np.diff(self.bounds)
@@ -131,24 +150,27 @@ class _Block:
         """The rows ``keep`` (a mask) as a block."""
         lengths = self.lengths()[keep]
         at = spans(self.bounds[:-1][keep], lengths)
-        return _Block(np.concatenate(([0], np.cumsum(lengths))), self.terms[at], self.weights[at])
+        bounds = np.concatenate(([0], np.cumsum(lengths)))
+        return _Block(bounds, self.codes[at], self.named, self.weights[at])
 
     def joined(self, other: _Block) -> _Block:
-        return _Block(
+        every = slice(None)
+        return _Block.coded(
             np.concatenate((self.bounds, other.bounds[1:] + self.bounds[-1])),
-            np.concatenate((self.terms, other.terms)),
+            np.concatenate((self.terms(every), other.terms(every))),
             np.concatenate((self.weights, other.weights)),
         )
 
 
 class _Strings:
-    """Strings (or None), a row each, one after the other in one buffer with a hash of each:
-    thousands of short strings as objects took three times the memory of their characters."""
+    """Strings (or None), a row each, one after the other in one buffer (and, if they are
+    ``searched``, with a hash of each): thousands of short strings as objects took three times
+    the memory of their characters."""
 
-    def __init__(self) -> None:
+    def __init__(self, searched: bool = False) -> None:
         self._data = bytearray()
         self._ends = np.zeros(0, np.int64)
-        self._hashes = np.zeros(0, np.int64)
+        self._hashes: np.ndarray | None = np.zeros(0, np.int64) if searched else None
         self._none = np.zeros(0, bool)
 
     def extend(self, values: Sequence[str | None]) -> None:
@@ -156,9 +178,9 @@ class _Strings:
         lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
         self._ends = np.concatenate((self._ends, len(self._data) + np.cumsum(lengths)))
         self._data += b"".join(encoded)
-        self._hashes = np.concatenate(
-            (self._hashes, np.fromiter(map(hash, values), np.int64, len(values)))
-        )
+        if self._hashes is not None:
+            hashes = np.fromiter(map(hash, values), np.int64, len(values))
+            self._hashes = np.concatenate((self._hashes, hashes))
         self._none = np.concatenate((self._none, [v is None for v in values]))
 
     def __getitem__(self, row: int) -> str | None:
@@ -168,7 +190,9 @@ class _Strings:
         return self._data[start : int(self._ends[row])].decode("utf-8")
 
     def rows(self, values: Set[str]) -> np.ndarray:
-        """The rows holding one of ``values``, in order."""
+        """The rows holding one of ``values``, in order (of strings ``searched``)."""
+        if self._hashes is None:
+            raise TypeError("these strings are not searched")
         maybe = np.flatnonzero(np.isin(self._hashes, [hash(v) for v in values]))
         exact = np.fromiter((self[row] in values for row in maybe.tolist()), bool, len(maybe))
         found: np.ndarray = maybe[exact]
@@ -176,13 +200,15 @@ class _Strings:
 
     def where(self, keep: np.ndarray) -> _Strings:
         """The rows ``keep`` (a mask)."""
-        kept = _Strings()
+        kept = _Strings(searched=self._hashes is not None)
         lengths = np.diff(self._ends, prepend=0)
         data = np.frombuffer(self._data, np.uint8)
         kept._data = bytearray(data[spans(self._ends[keep] - lengths[keep], lengths[keep])])
         del data  # a view: the buffer may not grow while it lives
         kept._ends = np.cumsum(lengths[keep])
-        kept._hashes, kept._none = self._hashes[keep], self._none[keep]
+        kept._none = self._none[keep]
+        if self._hashes is not None:
+            kept._hashes = self._hashes[keep]
         return kept
 
 
@@ -214,7 +240,7 @@ class Articles(Mapping[int, Doc]):
         self._neighbours = np.zeros(0, np.int64)
         self._scores = np.zeros(0)
         self._keys = _Strings()
-        self._urls = _Strings()
+        self._urls = _Strings(searched=True)
         self._blocks: list[_Block] = []
         self._starts: list[int] | None = None  # the first row of each block, when known
         self._outlet_names: _Names[str] = _Names()
@@ -498,7 +524,7 @@ class Articles(Mapping[int, Doc]):
         for block, picked, local in self._by_block(rows):
             source = spans(block.bounds[local], lengths[picked])
             target = spans(bounds[picked], lengths[picked])
-            terms[target] = block.terms[source]
+            terms[target] = block.terms(source)
             weights[target] = block.weights[source]
         return terms, weights, lengths
 
@@ -540,7 +566,7 @@ class Articles(Mapping[int, Doc]):
         return out
 
     def _term_type(self) -> np.dtype[np.signedinteger]:
-        return np.result_type(TERM_ID, *(b.terms.dtype for b in self._blocks))
+        return np.result_type(TERM_ID, *(b.term_type for b in self._blocks))
 
     def _vector(self, row: int) -> Vector:
         starts = self._block_starts()
