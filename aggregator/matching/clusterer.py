@@ -22,7 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from aggregator import lifeline
-from aggregator.matching import extract, features, sketch, text
+from aggregator.matching import extract, features, heap, sketch, text
 from aggregator.matching.articles import Doc
 from aggregator.matching.stories import STORY_THRESHOLD, assign, threshold_for
 from aggregator.matching.window import Window, doc
@@ -215,6 +215,7 @@ class Clusterer:
             batch = self.store.pending(room, after) if room > 0 else []
             return self._prepare(_one_stretch(batch, self.window_seconds)) if batch else None
 
+        heap.map_large_blocks()  # the window's memory, not what its batches left in the heap
         with _collector_paused():
             try:
                 ready = next_batch(None)
@@ -351,6 +352,7 @@ def _worker_start(parent: int) -> None:
     """An extraction worker dies with the clusterer and runs at a lower priority."""
     lifeline.die_with(parent)
     os.nice(WORKER_NICENESS)
+    heap.map_large_blocks()
 
 
 def _untaken(futures: list[Future[list[extract.Features]]]) -> Iterator[int]:
