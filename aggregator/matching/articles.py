@@ -3,7 +3,7 @@ one, and ``Articles``, many of them held as columns. Pure logic over numpy array
 
 A window holds tens of thousands of articles. As objects, an article's two small arrays, its
 ``Doc`` and its dictionary entry took more memory than its terms and weights themselves
-(docs/tuning.md, "What a window article holds"); as columns, it is a row: its vector lies in a
+(docs/tuning.md, "The window's memory"); as columns, it is a row: its vector lies in a
 block's arrays beside the other articles', its other fields in one array each. A ``Doc`` is made
 when one is asked for, for the few articles a decision looks at closely; scoring reads the
 columns (similarity.py).
@@ -97,6 +97,17 @@ class _Names(Generic[T]):
             found = self._number[value] = len(self.values)
             self.values.append(value)
         return found
+
+    def only(self, column: np.ndarray) -> tuple[_Names[T], np.ndarray]:
+        """The values a ``column`` of numbers (-1: none) names, numbered anew in the order they
+        came, and the column renumbered: articles leave, the stories they named need not stay."""
+        used = np.unique(column[column != _NONE])
+        kept: _Names[T] = _Names()
+        for number in used.tolist():
+            kept.number(self.values[number])
+        renumbered = np.full(len(self.values) + 1, _NONE, column.dtype)  # -1 stays -1
+        renumbered[used] = np.arange(len(used))
+        return kept, renumbered[column]
 
 
 @dataclass(frozen=True)
@@ -432,6 +443,14 @@ class Articles(Mapping[int, Doc]):
         self._by_id = None
         still = set(np.unique(self._neighbours).tolist())
         self._aside = {aid: v for aid, v in self._aside.items() if aid in still}
+        self._outlet_names, self._outlets = self._outlet_names.only(self._outlets)
+        self._year_sets, self._years = self._year_sets.only(self._years)
+        self._story_names, self._stories = self._story_names.only(self._stories)
+
+    def story_names(self) -> Set[str]:
+        """The stories the articles held are in (and, until articles next leave, stories they
+        were in)."""
+        return set(self._story_names.values)
 
     # Rows and columns.
 

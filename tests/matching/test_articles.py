@@ -107,3 +107,22 @@ def test_a_block_naming_more_terms_than_16_bits_number_holds_the_ids() -> None:
         for row, (terms, weights) in enumerate(vectors):
             got = block.vector(row)
             assert got[0].tolist() == terms.tolist() and got[1].tolist() == weights.tolist()
+
+
+def test_stories_outlets_and_years_no_article_names_are_let_go() -> None:
+    """A clusterer that follows the news for weeks sees millions of stories; the names of those
+    whose articles have all left the window must not stay."""
+    rng = np.random.default_rng(6)
+    docs = [_article(i, rng, story_id=f"s{i // 3}") for i in range(1, 13)]
+    held = Articles.of(docs)
+    assert held.story_names() == {f"s{k}" for k in range(5)}
+    held.remove(np.array([1, 2, 6, 7, 8]))  # every article of s0 and s2
+    assert held.story_names() == {"s1", "s3", "s4"}
+    assert held._outlet_names.values == sorted({d.outlet for d in docs if d.id not in (
+        1, 2, 6, 7, 8)}, key=lambda o: [d.outlet for d in docs].index(o))
+    for d in docs:
+        if d.id not in (1, 2, 6, 7, 8):
+            _same(held[d.id], d)
+    held.relabel({}, {"s1": "s4"}, {})
+    held.remove(np.array([3]))
+    assert held.story_names() == {"s3", "s4"}
