@@ -196,6 +196,8 @@ class Window:
             self._new_sigs.pop(aid, None)
         self.docs.remove(rows.ids[gone])
         self._rows = rows.where(~gone)
+        held = self.docs.story_names()  # a story none of whose articles is held is done with
+        self.first_seen = {s: t for s, t in self.first_seen.items() if s in held}
 
     def story_candidates(self, new: Sequence[Doc]) -> dict[int, np.ndarray]:
         """The articles sharing key terms with each new (added) article, in id order: at most

@@ -104,3 +104,20 @@ def test_the_indexes_take_a_waiting_chunk_as_they_would_one_article_at_a_time() 
         taken = _taken(held, new, eligible, most)
         assert taken.tolist() == expected
         assert 0 < taken.sum() < eligible.sum()  # some taken, some refused: not a trivial case
+
+
+def test_a_story_whose_articles_have_all_left_the_window_is_forgotten() -> None:
+    """A clusterer following the news keeps the first sight of the stories it holds articles
+    of, not of every story it ever saw."""
+    from dataclasses import replace
+
+    terms = sketch.signature(["spam", "watches"], sketch.STORY_PERMS)
+    ids: dict[str, int] = {}
+    window = Window()
+    for i, story in enumerate(["old", "old", "new", "new"]):
+        window.add(replace(_doc(i, {"spam": 1.0}, ids), story_id=story), None, terms, float(i))
+    window.first_seen.update({"old": 0.0, "new": 2.0})
+    window.evict(1.0)
+    assert window.first_seen == {"old": 0.0, "new": 2.0}  # article 1 is still held
+    window.evict(2.0)
+    assert window.first_seen == {"new": 2.0} and window.docs.story_names() == {"new"}
