@@ -263,7 +263,7 @@ def _scored(
     """The pairs (docs[ia[k]], docs[ib[k]]) scored as ``edges`` scores a candidate: the
     neighbour-expanded cosine, scaled by YEAR_CONFLICT, 0 across the time window or below
     MIN_EDGE. Rows are gathered and multiplied in compiled calls, CROSS_CHUNK pairs at a time."""
-    matrix, _ = _expanded_matrix(docs)
+    matrix = _expanded_matrix(docs)
     scores = np.concatenate(
         [np.zeros(0)]
         + [
@@ -292,7 +292,6 @@ CANDIDATE_CHUNK = 250
 # Article pairs scored per call by ``_scored`` (bounds the memory of the gathered rows).
 CROSS_CHUNK = 10_000
 _NO_ROWS = np.zeros(0, dtype=np.int64)
-_EMPTY = (np.zeros(0, dtype=TERM_ID), np.zeros(0))
 
 
 def _nearest(
@@ -530,39 +529,9 @@ def _dot_rows_for_this_scipy() -> Callable[[sparse.csr_matrix, np.ndarray, np.nd
 _dot_rows = _dot_rows_for_this_scipy()
 
 
-def _expanded_matrix(docs: Sequence[Doc | None]) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """``_matrix`` of the articles' expanded vectors (an empty row for None), made EXPAND_CHUNK
-    articles at a time into arrays of the most they can take, so that no more than one chunk's
-    vectors exist beside the matrix."""
-    rows = [i for i, d in enumerate(docs) if d is not None]
-    chosen = [d for d in docs if d is not None]
-    most = sum(
-        len(d.ids) + (0 if d.neighbour_ids is None else len(d.neighbour_ids)) for d in chosen
-    )
-    terms = np.empty(most, dtype=TERM_ID)
-    weights = np.empty(most)
-    lengths = np.zeros(len(docs), dtype=np.int64)
-    at = 0
-    for start in range(0, len(chosen), EXPAND_CHUNK):
-        made = expanded(chosen[start : start + EXPAND_CHUNK])
-        for row, (ids, w) in zip(rows[start : start + EXPAND_CHUNK], made, strict=True):
-            terms[at : at + len(ids)] = ids
-            weights[at : at + len(ids)] = w
-            lengths[row] = len(ids)
-            at += len(ids)
-    # Cut to what was filled in place: a slice would be copied into the matrix beside them.
-    terms.resize(at, refcheck=False)
-    weights.resize(at, refcheck=False)
-    return _csr(terms, weights, lengths)
-
-
-def _matrix(vectors: list[tuple[np.ndarray, np.ndarray]]) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """Rows of (term ids, weights) as a CSR matrix, with a zeroed dense row of its width."""
-    return _csr(
-        np.concatenate([ids for ids, _ in vectors] + [np.zeros(0, TERM_ID)]),
-        np.concatenate([w for _, w in vectors] + [np.zeros(0)], dtype=WEIGHT),
-        np.fromiter((len(ids) for ids, _ in vectors), dtype=np.int64, count=len(vectors)),
-    )
+def _expanded_matrix(docs: Sequence[Doc]) -> sparse.csr_matrix:
+    """The articles' expanded vectors (``expanded``) as the rows of a CSR matrix."""
+    return _csr(*_joined(expanded(docs)))[0]
 
 
 def _csr(

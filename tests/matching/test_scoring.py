@@ -178,12 +178,12 @@ def test_an_expanded_vector_is_the_same_whatever_it_is_made_with() -> None:
     assert sum(len(t) > len(d.ids) for d, (t, _) in zip(near, together, strict=True)) > 30
 
 
-def test_the_expanded_matrix_is_made_in_chunks_as_in_one_piece(
+def test_the_tables_expanded_rows_are_each_articles_expanded_vector(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A batch's expanded rows are made a chunk at a time into arrays of the most they can
-    take; the matrix must be the one made from every expanded vector at once, empty rows where
-    no vector is wanted."""
+    """A batch's expanded rows are made from the columns a piece at a time, the articles it
+    brought closer to a neighbour as rescored; each row must be ``expanded`` of its article,
+    bit for bit, empty vectors and articles without a neighbour included."""
     from aggregator.matching import similarity
 
     rng = np.random.default_rng(12)
@@ -193,18 +193,20 @@ def test_the_expanded_matrix_is_made_in_chunks_as_in_one_piece(
         docs.append(Doc(i, f"k{i}", terms, rng.random(len(terms)), None, "o", None))
     near = with_neighbours([(d, docs[i - 1].ids, docs[i - 1].weights, i - 1, 0.3)
                             for i, d in enumerate(docs) if i % 3]) + docs[::3]
-    wanted = [d if i % 4 else None for i, d in enumerate(near)]
+    held = Articles.of(near)
+    closer = {d.id: d for d in with_neighbours(
+        [(held[i], docs[40].ids, docs[40].weights, 40, 0.7) for i in (4, 6, 9, 30)])}
+    table = similarity._Table(held, np.arange(50), {})
     monkeypatch.setattr(similarity, "EXPAND_CHUNK", 7)
-    chunked, _ = similarity._expanded_matrix(wanted)
-    whole, _ = similarity._matrix(
-        [v if d is not None else (np.zeros(0, np.int32), np.zeros(0))
-         for d, v in zip(wanted, expanded([d or near[0] for d in wanted]), strict=True)]
-    )
-    assert chunked.shape[0] == whole.shape[0] == len(near)
-    for a, b in ((chunked.indptr, whole.indptr), (chunked.indices, whole.indices),
-                 (chunked.data, whole.data)):
-        assert np.array_equal(a, b)
-    assert sum(1 for d in wanted if d is None) > 5 and chunked.nnz > 300
+    chunk = np.arange(2, 47)
+    matrix = table._expanded(chunk, closer)
+    assert matrix.shape[0] == len(chunk) and matrix.nnz > 300
+    for k, row in enumerate(chunk.tolist()):
+        aid = int(table.ids[row])
+        ((terms, weights),) = expanded([closer.get(aid, held[aid])])
+        lo, hi = matrix.indptr[k], matrix.indptr[k + 1]
+        assert matrix.indices[lo:hi].tolist() == terms.tolist()
+        assert matrix.data[lo:hi].tolist() == weights.tolist()
 
 
 def test_articles_without_terms_expand_to_nothing() -> None:

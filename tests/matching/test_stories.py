@@ -14,8 +14,8 @@ import pytest
 from test_scoring import held
 
 from aggregator.cli import main
-from aggregator.matching.clusterer import Clusterer
 from aggregator.matching.articles import Doc
+from aggregator.matching.clusterer import Clusterer
 from aggregator.matching.similarity import expanded
 from aggregator.matching.stories import Decision, assign, story_id_for
 from aggregator.model import Article, Assignment, FeedConfig, FeedUpdate, Link, StoredSketch
