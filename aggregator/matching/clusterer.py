@@ -215,7 +215,7 @@ class Clusterer:
             batch = self.store.pending(room, after) if room > 0 else []
             return self._prepare(_one_stretch(batch, self.window_seconds)) if batch else None
 
-        heap.map_large_blocks()  # the window's memory, not what its batches left in the heap
+        heap.map_large_blocks()  # a batch's large arrays given back when freed
         with _collector_paused():
             try:
                 ready = next_batch(None)

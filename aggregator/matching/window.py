@@ -73,8 +73,8 @@ StoredCopySigs = Callable[[Sequence[int]], Mapping[int, bytes]]
 class Window:
     """The window's articles by id, their sketches' indexes and their stories' first sights.
 
-    The articles lie in columns (``docs``), and what the window keeps of each besides in
-    arrays, a row per article (``_rows``); articles held since the last lookup wait in
+    The articles lie in columns (``docs``), and what the window keeps of each for its indexes
+    in arrays, a row per article (``_rows``); articles held since the last lookup wait in
     ``_waiting`` to be indexed."""
 
     def __init__(self) -> None:
@@ -92,8 +92,8 @@ class Window:
         neighbours as before the restart, and their stories' first sights; those it holds
         already stay as they are. The stored articles are read one at a time, so what the
         window holds is all the memory loading it takes."""
-        # Each article's neighbour and their similarity, as arrays rather than an object each;
-        # the vectors of neighbours outside the stretch read.
+        # Each article's neighbour and their similarity as arrays, not an object each; and, by
+        # neighbour, the vectors of neighbours outside the stretch read.
         ids, neighbours, scores = array.array("q"), array.array("q"), array.array("d")
         outside: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for s in stored:
