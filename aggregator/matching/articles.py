@@ -277,9 +277,9 @@ class Articles(Mapping[int, Doc]):
         return iter(self._ids.tolist())
 
     def __contains__(self, aid: object) -> bool:
-        if not isinstance(aid, int):
+        if not isinstance(aid, int | np.integer):
             return False
-        return aid in self._waiting or self._row(aid, settle=False) >= 0
+        return aid in self._waiting or self._row(int(aid), settle=False) >= 0
 
     def __getitem__(self, aid: int) -> Doc:
         row = self._row(aid)

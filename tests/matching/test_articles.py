@@ -40,6 +40,7 @@ def test_articles_come_out_as_they_went_in_across_blocks() -> None:
     held = Articles.of(docs[:9])
     held.add(docs[9:])  # a second batch, joined to the last block
     assert len(held) == 14 and list(held) == [d.id for d in docs] and 99 not in held
+    assert np.int64(3) in held and "3" not in held
     for d in docs:
         _same(held[d.id], d)
     rows = held.rows(np.array([12, 3, 99, 7]))
