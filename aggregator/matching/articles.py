@@ -16,9 +16,10 @@ import itertools
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
-from typing import Generic, TypeVar
 
 import numpy as np
+
+from aggregator.matching.columns import NONE, Block, Names, Strings, Vector, spans
 
 # Term ids as an article's vector holds them (a vocabulary stays far below 2^31 terms).
 TERM_ID = np.int32
@@ -65,10 +66,6 @@ def with_neighbours(
     ]
 
 
-# An article's vector: its term ids and their weights.
-Vector = tuple[np.ndarray, np.ndarray]
-
-
 def _neighbour_vector(d: Doc) -> Vector | None:
     if d.neighbour_ids is None or d.neighbour_weights is None:
         return None
@@ -79,167 +76,16 @@ def _neighbour_vector(d: Doc) -> Vector | None:
 # terms each article has.
 Vectors = tuple[np.ndarray, np.ndarray, np.ndarray]
 
-_NONE = -1  # a row's copy root, neighbour or story: none
-T = TypeVar("T")
-
-
-class _Names(Generic[T]):
-    """Values (outlets, stories, year sets) numbered in the order they come, so a column holds a
-    number for each and every row naming one shares its object."""
-
-    def __init__(self) -> None:
-        self.values: list[T] = []
-        self._number: dict[T, int] = {}
-
-    def number(self, value: T) -> int:
-        found = self._number.get(value)
-        if found is None:
-            found = self._number[value] = len(self.values)
-            self.values.append(value)
-        return found
-
-    def only(self, column: np.ndarray) -> tuple[_Names[T], np.ndarray]:
-        """The values a ``column`` of numbers (-1: none) names, numbered anew in the order they
-        came, and the column renumbered: articles leave, the stories they named need not stay."""
-        used = np.unique(column[column != _NONE])
-        kept: _Names[T] = _Names()
-        for number in used.tolist():
-            kept.number(self.values[number])
-        renumbered = np.full(len(self.values) + 1, _NONE, column.dtype)  # -1 stays -1
-        renumbered[used] = np.arange(len(used))
-        return kept, renumbered[column]
-
-
-@dataclass(frozen=True)
-class _Block:
-    """The vectors of consecutive rows: row i's terms and weights lie at ``bounds[i]`` to
-    ``bounds[i + 1]``. Where the block names at most 2^16 terms, each term is held as a 16-bit
-    number of its place among them (``named``, in id order): half the memory of the term ids,
-    which a window holds tens of millions of."""
-
-    bounds: np.ndarray
-    codes: np.ndarray  # the terms' places in ``named``; the term ids themselves if it is None
-    named: np.ndarray | None
-    weights: np.ndarray
-
-    @staticmethod
-    def of(vectors: Sequence[Vector]) -> _Block:
-        lengths = np.fromiter((len(t) for t, _ in vectors), np.int64, len(vectors))
-        return _Block.coded(
-            np.concatenate(([0], np.cumsum(lengths))),
-            np.concatenate([t for t, _ in vectors] + [np.zeros(0, TERM_ID)]),
-            np.concatenate([w for _, w in vectors] + [np.zeros(0, np.float32)]),
-        )
-
-    @staticmethod
-    def coded(bounds: np.ndarray, terms: np.ndarray, weights: np.ndarray) -> _Block:
-        named, codes = np.unique(terms, return_inverse=True)
-        if len(named) > 1 << 16:
-            return _Block(bounds, terms, None, weights)
-        return _Block(bounds, codes.astype(np.uint16), named, weights)
-
-    def __len__(self) -> int:
-        return len(self.bounds) - 1
-
-    @property
-    def term_type(self) -> np.dtype[np.signedinteger]:
-        return self.codes.dtype if self.named is None else self.named.dtype
-
-    def terms(self, at: np.ndarray | slice) -> np.ndarray:
-        """The term ids at the places ``at``."""
-        codes: np.ndarray = self.codes[at]
-        return codes if self.named is None else self.named[codes]
-
-    def vector(self, row: int) -> Vector:
-        lo, hi = int(self.bounds[row]), int(self.bounds[row + 1])
-        return self.terms(slice(lo, hi)), self.weights[lo:hi]
-
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.bounds)
-
-    def part(self, keep: np.ndarray) -> _Block:
-        """The rows ``keep`` (a mask) as a block."""
-        lengths = self.lengths()[keep]
-        at = spans(self.bounds[:-1][keep], lengths)
-        bounds = np.concatenate(([0], np.cumsum(lengths)))
-        return _Block(bounds, self.codes[at], self.named, self.weights[at])
-
-    def joined(self, other: _Block) -> _Block:
-        every = slice(None)
-        return _Block.coded(
-            np.concatenate((self.bounds, other.bounds[1:] + self.bounds[-1])),
-            np.concatenate((self.terms(every), other.terms(every))),
-            np.concatenate((self.weights, other.weights)),
-        )
-
-
-class _Strings:
-    """Strings (or None), a row each, one after the other in one buffer (and, if they are
-    ``searched``, with a hash of each): thousands of short strings as objects took three times
-    the memory of their characters."""
-
-    def __init__(self, searched: bool = False) -> None:
-        self._data = bytearray()
-        self._ends = np.zeros(0, np.int64)
-        self._hashes: np.ndarray | None = np.zeros(0, np.int64) if searched else None
-        self._none = np.zeros(0, bool)
-
-    def extend(self, values: Sequence[str | None]) -> None:
-        encoded = [b"" if v is None else v.encode("utf-8") for v in values]
-        lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
-        self._ends = np.concatenate((self._ends, len(self._data) + np.cumsum(lengths)))
-        self._data += b"".join(encoded)
-        if self._hashes is not None:
-            hashes = np.fromiter(map(hash, values), np.int64, len(values))
-            self._hashes = np.concatenate((self._hashes, hashes))
-        self._none = np.concatenate((self._none, [v is None for v in values]))
-
-    def __getitem__(self, row: int) -> str | None:
-        if self._none[row]:
-            return None
-        start = int(self._ends[row - 1]) if row else 0
-        return self._data[start : int(self._ends[row])].decode("utf-8")
-
-    def rows(self, values: Set[str]) -> np.ndarray:
-        """The rows holding one of ``values``, in order (of strings ``searched``)."""
-        if self._hashes is None:
-            raise TypeError("these strings are not searched")
-        maybe = np.flatnonzero(np.isin(self._hashes, [hash(v) for v in values]))
-        exact = np.fromiter((self[row] in values for row in maybe.tolist()), bool, len(maybe))
-        found: np.ndarray = maybe[exact]
-        return found
-
-    def where(self, keep: np.ndarray) -> _Strings:
-        """The rows ``keep`` (a mask)."""
-        kept = _Strings(searched=self._hashes is not None)
-        lengths = np.diff(self._ends, prepend=0)
-        data = np.frombuffer(self._data, np.uint8)
-        kept._data = bytearray(data[spans(self._ends[keep] - lengths[keep], lengths[keep])])
-        del data  # a view: the buffer may not grow while it lives
-        kept._ends = np.cumsum(lengths[keep])
-        kept._none = self._none[keep]
-        if self._hashes is not None:
-            kept._hashes = self._hashes[keep]
-        return kept
-
-
-def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The positions ``starts[i]`` to ``starts[i] + lengths[i]`` of each i, one after the other,
-    in one array."""
-    total = int(lengths.sum())
-    before = np.cumsum(lengths) - lengths
-    positions: np.ndarray = np.arange(total) + np.repeat(starts - before, lengths)
-    return positions
-
 
 class Articles(Mapping[int, Doc]):
     """Articles by id, held as rows in the order they were added: their vectors in blocks of at
-    most BLOCK_ROWS rows, each other field in an array (keys and addresses in lists) with an
-    element a row. A neighbour's vector is read from its row; that of a neighbour not held
-    (older than the window, or gone from it) is kept aside while an article names it.
+    most BLOCK_ROWS rows, each other field in an array with an element a row (keys and
+    addresses in one buffer each). A neighbour's vector is read from its row; that of a
+    neighbour not held (older than the window, or gone from it) is kept aside while an article
+    names it.
 
-    Reading one gives a ``Doc`` made then, its vectors views of the blocks' arrays (never
-    written in place: rows leaving or joining a block make a new one)."""
+    Reading one gives a ``Doc`` made then, its weights views of a block's array (never written
+    in place: rows leaving or joining a block make a new one)."""
 
     def __init__(self) -> None:
         self._ids = np.zeros(0, np.int64)
@@ -250,13 +96,13 @@ class Articles(Mapping[int, Doc]):
         self._copy_roots = np.zeros(0, np.int64)
         self._neighbours = np.zeros(0, np.int64)
         self._scores = np.zeros(0)
-        self._keys = _Strings()
-        self._urls = _Strings(searched=True)
-        self._blocks: list[_Block] = []
+        self._keys = Strings()
+        self._urls = Strings(searched=True)
+        self._blocks: list[Block] = []
         self._starts: list[int] | None = None  # the first row of each block, when known
-        self._outlet_names: _Names[str] = _Names()
-        self._year_sets: _Names[frozenset[str]] = _Names()
-        self._story_names: _Names[str] = _Names()
+        self._outlet_names: Names[str] = Names()
+        self._year_sets: Names[frozenset[str]] = Names()
+        self._story_names: Names[str] = Names()
         self._aside: dict[int, Vector] = {}  # vectors of neighbours not held, by their id
         self._waiting: dict[int, Doc] = {}  # added, not yet in the columns
         self._by_id: tuple[np.ndarray, np.ndarray] | None = None  # sorted ids and their rows
@@ -291,7 +137,7 @@ class Articles(Mapping[int, Doc]):
         time = float(self._times[row])
         neighbour = int(self._neighbours[row])
         near = None
-        if neighbour != _NONE:
+        if neighbour != NONE:
             at = self._row(neighbour)
             near = self._vector(at) if at >= 0 else self._aside.get(neighbour)
         root = int(self._copy_roots[row])
@@ -304,8 +150,8 @@ class Articles(Mapping[int, Doc]):
             self._outlet_names.values[int(self._outlets[row])],
             self._urls[row],
             self._year_sets.values[int(self._years[row])],
-            None if story == _NONE else self._story_names.values[story],
-            None if root == _NONE else root,
+            None if story == NONE else self._story_names.values[story],
+            None if root == NONE else root,
             None if near is None else neighbour,
             float(self._scores[row]) if near is not None else 0.0,
             None if near is None else near[0],
@@ -338,15 +184,15 @@ class Articles(Mapping[int, Doc]):
         self._years = column(self._years, (self._year_sets.number(d.years) for d in new))
         self._stories = column(self._stories, (self._story_number(d.story_id) for d in new))
         self._copy_roots = column(
-            self._copy_roots, (_NONE if d.copy_root is None else d.copy_root for d in new)
+            self._copy_roots, (NONE if d.copy_root is None else d.copy_root for d in new)
         )
-        self._neighbours = column(self._neighbours, (_NONE for _ in new))
+        self._neighbours = column(self._neighbours, (NONE for _ in new))
         self._scores = column(self._scores, (0.0 for _ in new))
         self._keys.extend([d.key for d in new])
         self._urls.extend([d.url for d in new])
         for start in range(0, n, BLOCK_ROWS):
             part = new[start : start + BLOCK_ROWS]
-            self._append_block(_Block.of([(d.ids, d.weights) for d in part]))
+            self._append_block(Block.of([(d.ids, d.weights) for d in part]))
         self._waiting.clear()
         self._by_id = None
         for d in new:
@@ -363,9 +209,9 @@ class Articles(Mapping[int, Doc]):
         )
 
     def _story_number(self, story: str | None) -> int:
-        return _NONE if story is None else self._story_names.number(story)
+        return NONE if story is None else self._story_names.number(story)
 
-    def _append_block(self, block: _Block) -> None:
+    def _append_block(self, block: Block) -> None:
         if self._blocks and len(self._blocks[-1]) + len(block) <= BLOCK_ROWS:
             block = self._blocks.pop().joined(block)
         self._blocks.append(block)
@@ -410,7 +256,7 @@ class Articles(Mapping[int, Doc]):
             to = np.arange(len(self._story_names.values), dtype=np.int32)
             for old, new in pairs:
                 to[old] = new
-            named = self._stories != _NONE
+            named = self._stories != NONE
             self._stories[named] = to[self._stories[named]]
         if roots:
             self._copy_roots[self._rows_of(list(roots))] = list(roots.values())
@@ -466,7 +312,7 @@ class Articles(Mapping[int, Doc]):
             self._settle()
         ordered, order = self._index()
         at = int(ordered.searchsorted(aid))
-        return int(order[at]) if at < len(ordered) and ordered[at] == aid else _NONE
+        return int(order[at]) if at < len(ordered) and ordered[at] == aid else NONE
 
     def _index(self) -> tuple[np.ndarray, np.ndarray]:
         """The ids held in order, and the row of each."""
@@ -478,9 +324,9 @@ class Articles(Mapping[int, Doc]):
     def _settled_rows(self, ids: np.ndarray) -> np.ndarray:
         ordered, order = self._index()
         if not len(ordered):
-            return np.full(len(ids), _NONE, np.int64)
+            return np.full(len(ids), NONE, np.int64)
         at = np.minimum(np.searchsorted(ordered, ids), len(ordered) - 1)
-        found: np.ndarray = np.where(ordered[at] == ids, order[at], _NONE)
+        found: np.ndarray = np.where(ordered[at] == ids, order[at], NONE)
         return found
 
     def _rows_of(self, ids: Sequence[int]) -> np.ndarray:
@@ -504,7 +350,7 @@ class Articles(Mapping[int, Doc]):
 
     def stories(self, rows: np.ndarray) -> list[str | None]:
         values = self._story_names.values
-        return [None if k == _NONE else values[k] for k in self._stories[rows].tolist()]
+        return [None if k == NONE else values[k] for k in self._stories[rows].tolist()]
 
     def members(self, stories: Iterable[str | None]) -> np.ndarray:
         """The rows of the articles in ``stories`` (None: of those in none)."""
@@ -552,7 +398,7 @@ class Articles(Mapping[int, Doc]):
         vectors (as ``vectors``)."""
         self._settle()
         neighbours = self._neighbours[rows]
-        has = neighbours != _NONE
+        has = neighbours != NONE
         near = self.rows(neighbours[has])
         if (near >= 0).all():
             return has, self._scores[rows][has], self.vectors(near)
@@ -574,7 +420,7 @@ class Articles(Mapping[int, Doc]):
         """How many terms the vector of each of ``rows``' neighbours has (0: none)."""
         self._settle()
         neighbours = self._neighbours[rows]
-        has = neighbours != _NONE
+        has = neighbours != NONE
         near = self.rows(neighbours[has])
         held = near >= 0
         found = np.zeros(len(near), np.int64)
@@ -600,7 +446,7 @@ class Articles(Mapping[int, Doc]):
             )
         return self._starts
 
-    def _by_block(self, rows: np.ndarray) -> Iterator[tuple[_Block, np.ndarray, np.ndarray]]:
+    def _by_block(self, rows: np.ndarray) -> Iterator[tuple[Block, np.ndarray, np.ndarray]]:
         """Each block holding some of ``rows``, which of ``rows`` it holds, and their rows in
         it."""
         starts = np.array(self._block_starts(), np.int64)

@@ -16,7 +16,8 @@ from types import ModuleType
 import numpy as np
 from scipy import sparse
 
-from aggregator.matching.articles import TERM_ID, Articles, Doc, Vectors, spans, with_neighbours
+from aggregator.matching.articles import TERM_ID, Articles, Doc, Vectors, with_neighbours
+from aggregator.matching.columns import spans
 from aggregator.matching.features import YEAR_CONFLICT, year_conflict
 
 # An article is scored with this times its similarity times its nearest neighbour's terms added.

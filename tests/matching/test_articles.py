@@ -1,5 +1,5 @@
-"""The articles as columns (matching/articles.py): what goes in comes out, across blocks, after
-removals and changes."""
+"""The articles as columns (matching/articles.py, columns.py): what goes in comes out, across
+blocks, after removals and changes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from aggregator.matching import articles as articles_module
-from aggregator.matching.articles import Articles, Doc, _Block, with_neighbours
+from aggregator.matching.articles import Articles, Doc, with_neighbours
+from aggregator.matching.columns import Block
 
 
 def _article(i: int, rng: np.random.Generator, **fields: object) -> Doc:
@@ -103,7 +104,7 @@ def test_a_block_naming_more_terms_than_16_bits_number_holds_the_ids() -> None:
             for k in (0, 40_000)]
     narrow = [(np.array([9, 70_000, 3], np.int32), np.ones(3, np.float32))]
     for vectors, coded in ((wide, False), (narrow, True)):
-        block = _Block.of(vectors)
+        block = Block.of(vectors)
         assert (block.named is not None) == coded
         for row, (terms, weights) in enumerate(vectors):
             got = block.vector(row)
