@@ -67,6 +67,10 @@ def test_a_neighbour_is_read_from_its_row_or_kept_aside_while_an_article_names_i
     held.add([docs[1]])  # the neighbour comes after the article that names it
     _same(held[1], near[0])
     _same(held[3], near[1])
+    has, scores, (terms, weights, lengths) = held.neighbours(held.rows(np.array([3, 5, 1])))
+    assert has.tolist() == [True, False, True] and scores.tolist() == [0.25, 0.5]
+    assert terms.tolist() == outside.ids.tolist() + docs[1].ids.tolist()  # one aside, one held
+    assert weights.tolist() == outside.weights.tolist() + docs[1].weights.tolist()
     # Article 4 takes 2 as its neighbour, then 2 leaves: its vector is kept for 1 and 4.
     held.link([4], [2], [0.75], {})
     held.remove(np.array([2, 6]))
