@@ -77,6 +77,15 @@ def _neighbour_vector(d: Doc) -> Vector | None:
 Vectors = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
+def joined(vectors: Sequence[Vector]) -> Vectors:
+    """``vectors`` one after the other."""
+    return (
+        np.concatenate([ids for ids, _ in vectors] + [np.zeros(0, TERM_ID)]),
+        np.concatenate([w for _, w in vectors] + [np.zeros(0)], dtype=np.float64),
+        np.fromiter((len(ids) for ids, _ in vectors), np.int64, len(vectors)),
+    )
+
+
 class Articles(Mapping[int, Doc]):
     """Articles by id, held as rows in the order they were added: their vectors in blocks of at
     most BLOCK_ROWS rows, each other field in an array with an element a row (keys and
@@ -406,15 +415,7 @@ class Articles(Mapping[int, Doc]):
             self._vector(row) if row >= 0 else self._aside[aid]
             for aid, row in zip(neighbours[has].tolist(), near.tolist(), strict=True)
         ]
-        return (
-            has,
-            self._scores[rows][has],
-            (
-                np.concatenate([t for t, _ in vectors] + [np.zeros(0, self._term_type())]),
-                np.concatenate([w for _, w in vectors] + [np.zeros(0)], dtype=np.float64),
-                np.fromiter((len(t) for t, _ in vectors), np.int64, len(vectors)),
-            ),
-        )
+        return has, self._scores[rows][has], joined(vectors)
 
     def neighbour_lengths(self, rows: np.ndarray) -> np.ndarray:
         """How many terms the vector of each of ``rows``' neighbours has (0: none)."""

@@ -16,7 +16,14 @@ from types import ModuleType
 import numpy as np
 from scipy import sparse
 
-from aggregator.matching.articles import TERM_ID, Articles, Doc, Vectors, with_neighbours
+from aggregator.matching.articles import (
+    TERM_ID,
+    Articles,
+    Doc,
+    Vectors,
+    joined,
+    with_neighbours,
+)
 from aggregator.matching.columns import spans
 from aggregator.matching.features import YEAR_CONFLICT, year_conflict
 
@@ -66,22 +73,13 @@ def _expand(
     weights), written to ``out`` as views of arrays made for all of them."""
     n = len(found)
     terms, weights, lengths = _summed(
-        _joined([(d.ids, d.weights) for _, d, _, _ in found]),
-        _joined([(ids, weights) for _, _, ids, weights in found]),
+        joined([(d.ids, d.weights) for _, d, _, _ in found]),
+        joined([(ids, weights) for _, _, ids, weights in found]),
         np.fromiter((d.neighbour_score for _, d, _, _ in found), float, n),
     )
     bounds = np.concatenate(([0], np.cumsum(lengths))).tolist()
     for k, (i, _, _, _) in enumerate(found):
         out[i] = (terms[bounds[k] : bounds[k + 1]], weights[bounds[k] : bounds[k + 1]])
-
-
-def _joined(vectors: Sequence[tuple[np.ndarray, np.ndarray]]) -> Vectors:
-    """Vectors one after the other, as ``Articles.vectors`` gives them."""
-    return (
-        np.concatenate([ids for ids, _ in vectors] + [np.zeros(0, TERM_ID)]),
-        np.concatenate([w for _, w in vectors] + [np.zeros(0)], dtype=WEIGHT),
-        np.fromiter((len(ids) for ids, _ in vectors), np.int64, len(vectors)),
-    )
 
 
 def _summed(own: Vectors, near: Vectors, scores: np.ndarray) -> Vectors:
@@ -138,7 +136,7 @@ def _closer(
     return (
         has,
         np.fromiter((found[k][2] for k in rows), float, len(rows)),
-        _joined([found[k][:2] for k in rows]),
+        joined([found[k][:2] for k in rows]),
     )
 
 
@@ -532,7 +530,7 @@ _dot_rows = _dot_rows_for_this_scipy()
 
 def _expanded_matrix(docs: Sequence[Doc]) -> sparse.csr_matrix:
     """The articles' expanded vectors (``expanded``) as the rows of a CSR matrix."""
-    return _csr(*_joined(expanded(docs)))[0]
+    return _csr(*joined(expanded(docs)))[0]
 
 
 def _csr(
