@@ -27,8 +27,8 @@ class Group:
 class Packed:
     """Strings as one string and where each ends. A batch's features cross from the workers
     to the clusterer while it loads the window; as lists and dictionaries of short strings they
-    were thousands of objects an article, ~20 KB, and left memory between the window's objects
-    that could not be used again once they were freed."""
+    were thousands of objects an article, and left memory between the window's objects that
+    could not be used again once they were freed (docs/tuning.md, "The window's memory")."""
 
     text: str
     ends: np.ndarray
