@@ -37,7 +37,7 @@ RESCORE_FROM = 0.02
 
 
 # Articles whose expanded vectors are made in one call (bounds the memory of their terms).
-EXPAND_CHUNK = 500
+EXPAND_CHUNK = 250
 # Table rows whose vectors a batch gathers at once (bounds the memory of its scoring).
 TABLE_ROWS = 5_000
 # Weights as scored: a float32 weight (as the store keeps them) is made float64 exactly first.
