@@ -455,3 +455,25 @@ class Articles(Mapping[int, Doc]):
         for b in np.unique(which).tolist():
             picked = np.flatnonzero(which == b)
             yield self._blocks[b], picked, rows[picked] - starts[b]
+
+
+class Known(Mapping[int, Doc]):
+    """The articles as a batch knows them: its own (and, once scored, those it rescored) as the
+    objects it has, the others as the columns hold them (made when one is read)."""
+
+    def __init__(self, held: Articles, batch: Iterable[Doc]) -> None:
+        self.held = held
+        self._objects = {d.id: d for d in batch}
+
+    def update(self, docs: Iterable[Doc]) -> None:
+        self._objects.update((d.id, d) for d in docs)
+
+    def __getitem__(self, aid: int) -> Doc:
+        found = self._objects.get(aid)
+        return self.held[aid] if found is None else found
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.held)
+
+    def __len__(self) -> int:
+        return len(self.held)

@@ -20,6 +20,7 @@ from aggregator.matching.articles import (
     TERM_ID,
     Articles,
     Doc,
+    Known,
     Vectors,
     joined,
     with_neighbours,
@@ -190,8 +191,7 @@ def edges(
             scored.append((d, rows, table.year_factors(d, rows)))
     plain = table.plain([(d.ids, d.weights) for d, _, _ in scored], [r for _, r, _ in scored])
     rescored = _nearest(
-        docs,
-        batch,
+        Known(docs, batch),  # the batch's own as the objects it has
         (
             (d.id, table.ids[rows], p if f is None else p * f)
             for (d, rows, f), p in zip(scored, plain, strict=True)
@@ -294,17 +294,11 @@ _NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
 def _nearest(
-    docs: Articles, batch: Sequence[Doc], scored: Iterable[tuple[int, np.ndarray, np.ndarray]]
+    docs: Mapping[int, Doc], scored: Iterable[tuple[int, np.ndarray, np.ndarray]]
 ) -> tuple[Doc, ...]:
     """The articles whose nearest neighbour is new or closer than before, from every scored
     pair (both ways): the most similar at NEIGHBOUR_MIN or more, ties to the lower id; each
-    returned with that neighbour's terms added. The batch's own articles are read from
-    ``batch``, the window's from ``docs``."""
-    new = {d.id: d for d in batch}
-
-    def article(aid: int) -> Doc:
-        found = new.get(aid)
-        return docs[aid] if found is None else found
+    returned with that neighbour's terms added."""
 
     close = [(aid, ids[sc >= NEIGHBOUR_MIN], sc[sc >= NEIGHBOUR_MIN]) for aid, ids, sc in scored]
     if not close:
@@ -319,9 +313,9 @@ def _nearest(
     for aid, nid, score in zip(
         src[first].tolist(), dst[first].tolist(), sim[first].tolist(), strict=True
     ):
-        d = article(aid)
+        d = docs[aid]
         if d.neighbour is None or (score, -nid) > (d.neighbour_score, -d.neighbour):
-            near = article(nid)
+            near = docs[nid]
             closer.append((d, near.ids, near.weights, nid, score))
     return tuple(with_neighbours(closer))
 

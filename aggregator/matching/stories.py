@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
 import numpy as np
 
 from aggregator.matching.agglomeration import AverageLink
-from aggregator.matching.articles import Articles, Doc
+from aggregator.matching.articles import Articles, Doc, Known
 from aggregator.matching.features import shared_terms
 from aggregator.matching.similarity import (
     NEIGHBOUR_MIN,
@@ -124,7 +124,7 @@ def assign(
     batch's by id, as the window keeps them; ``names``: the terms by id, for the evidence of
     links)."""
     order = {d.id: i for i, d in enumerate(batch)}
-    known = _Known(docs, batch)
+    known = Known(docs, batch)
     must, copies = _must_links(batch, known, order, copy_candidates, window_seconds, copy_threshold)
     found, rescored = edges(batch, docs, order, candidates, window_seconds)
     known.update(rescored)
@@ -163,28 +163,6 @@ def assign(
         tuple(links), tuple(copies), merges, neighbours, tuple(sorted(splits)), tuple(relinked)
     )
     return Decision(assignment, rescored)
-
-
-class _Known(Mapping[int, Doc]):
-    """The articles as a batch knows them: its own and those it rescored as objects, the
-    window's as the columns hold them (made when one is read)."""
-
-    def __init__(self, held: Articles, batch: Iterable[Doc]) -> None:
-        self.held = held
-        self._objects = {d.id: d for d in batch}
-
-    def update(self, docs: Iterable[Doc]) -> None:
-        self._objects.update((d.id, d) for d in docs)
-
-    def __getitem__(self, aid: int) -> Doc:
-        found = self._objects.get(aid)
-        return self.held[aid] if found is None else found
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.held)
-
-    def __len__(self) -> int:
-        return len(self.held)
 
 
 def _regroup(
@@ -267,7 +245,7 @@ def _rejoin(
 
 def _must_links(
     batch: Sequence[Doc],
-    docs: _Known,
+    docs: Known,
     order: Mapping[int, int],
     copy_candidates: Mapping[int, Sequence[tuple[int, float]]],
     window_seconds: float,
