@@ -364,8 +364,8 @@ class Articles(Mapping[int, Doc]):
     def members(self, stories: Iterable[str | None]) -> np.ndarray:
         """The rows of the articles in ``stories`` (None: of those in none)."""
         self._settle()
-        wanted = [self._story_number(s) for s in stories]
-        return np.flatnonzero(np.isin(self._stories, wanted))
+        wanted = [NONE if s is None else self._story_names.find(s) for s in stories]
+        return np.flatnonzero(np.isin(self._stories, [w for w in wanted if w is not None]))
 
     def at(self, addresses: Set[str]) -> dict[str, list[int]]:
         """The articles at each of ``addresses`` (those held at one), in the order added."""

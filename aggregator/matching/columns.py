@@ -31,6 +31,10 @@ class Names(Generic[T]):
             self.values.append(value)
         return found
 
+    def find(self, value: T) -> int | None:
+        """``value``'s number, None if it has none (without giving it one)."""
+        return self._number.get(value)
+
     def only(self, column: np.ndarray) -> tuple[Names[T], np.ndarray]:
         """The values a ``column`` of numbers (-1: none) names, numbered anew in the order they
         came, and the column renumbered: articles leave, the stories they named need not stay."""
