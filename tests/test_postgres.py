@@ -601,6 +601,30 @@ def test_a_worker_that_loses_its_server_says_so_in_one_line(
     assert "***" not in err and "postgres" in err
 
 
+def test_a_following_clusterer_that_loses_its_server_says_why_in_one_line(
+        pg_url: str, tmp_path: Path) -> None:
+    config = write_config(tmp_path, [{"url": "http://127.0.0.1:9/a", "outlet": "Post"}],
+                          {"database": pg_url})
+    clusterer = subprocess.Popen([sys.executable, "-m", "aggregator", "--config", str(config),
+                                  "cluster", "--follow"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+    try:
+        assert clusterer.stdout is not None
+        assert "holding the lock" in clusterer.stdout.readline()
+        db = open_db(pg_url)
+        db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                   "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        db.close()
+        _, err = clusterer.communicate(timeout=60)  # waiting for work, it hears the end
+    finally:
+        clusterer.kill()
+        clusterer.wait()
+    assert clusterer.returncode == 1  # for its supervisor to start it again
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    # What ended it, not what releasing the lock on the closed connection said after.
+    assert "lost the connection: " in err and "the connection is closed" not in err, err
+
+
 def test_a_running_worker_gives_an_unchanged_feed_its_real_next_time(
         pg_url: str, server: FeedServer, tmp_path: Path) -> None:
     server.routes["/a"] = respond(rss([{"title": "One item", "guid": "a",

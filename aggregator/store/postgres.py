@@ -89,6 +89,9 @@ class PostgresDatabase:
         try:
             yield
         except psycopg.Error as e:
+            if self.conn.broken:  # psycopg's first line says how; the rest guesses why
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise StorageError(f"{self.location}: lost the connection: {first}") from e
             raise StorageError(f"{self.location}: {_reason(e)}") from e
 
     @contextmanager
@@ -106,7 +109,10 @@ class PostgresDatabase:
         return bool(row and row[0])
 
     def unlock(self, key: int) -> None:
-        self.execute("SELECT pg_advisory_unlock(?)", (key,))
+        """Release the session advisory lock ``key``; a closed connection released it as it
+        ended (and unlocking there would hide why it ended)."""
+        if not self.conn.closed:
+            self.execute("SELECT pg_advisory_unlock(?)", (key,))
 
     def listen(self, channel: str) -> None:
         self.execute(f"LISTEN {channel}")
