@@ -625,6 +625,39 @@ def test_a_following_clusterer_that_loses_its_server_says_why_in_one_line(
     assert "lost the connection: " in err and "the connection is closed" not in err, err
 
 
+def _settings(db: Database, *names: str) -> list[str]:
+    return [db.execute("SELECT current_setting(?)", (name,)).fetchone()[0] for name in names]
+
+
+def test_both_ends_of_a_connection_notice_the_other_gone_within_half_a_minute(
+        pg_url: str) -> None:
+    # A session's advisory locks (the clusterer's, a worker's places at a host) end only when
+    # the server notices its client gone: by the session's keepalives, not the system's.
+    from aggregator.store.postgres import KEEPALIVE_COUNT, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL
+
+    db = open_db(pg_url)
+    try:
+        server = _settings(db, "tcp_keepalives_idle", "tcp_keepalives_interval",
+                           "tcp_keepalives_count")
+        client = db.conn.info.get_parameters()  # type: ignore[union-attr]
+    finally:
+        db.close()
+    assert server == [str(KEEPALIVE_IDLE), str(KEEPALIVE_INTERVAL), str(KEEPALIVE_COUNT)]
+    assert KEEPALIVE_IDLE + KEEPALIVE_INTERVAL * KEEPALIVE_COUNT <= 30
+    assert (client["keepalives"], client["keepalives_idle"]) == ("1", f"{KEEPALIVE_IDLE}")
+
+
+def test_the_urls_own_options_and_keepalives_are_kept(pg_url: str) -> None:
+    url = f"{pg_url}?options=-c%20statement_timeout%3D7000%20-c%20tcp_keepalives_idle%3D40"
+    db = open_db(url + "&keepalives_idle=50")
+    try:
+        assert _settings(db, "statement_timeout", "tcp_keepalives_idle",
+                         "tcp_keepalives_count") == ["7s", "40", "3"]
+        assert db.conn.info.get_parameters()["keepalives_idle"] == "50"  # type: ignore[union-attr]
+    finally:
+        db.close()
+
+
 def test_a_running_worker_gives_an_unchanged_feed_its_real_next_time(
         pg_url: str, server: FeedServer, tmp_path: Path) -> None:
     server.routes["/a"] = respond(rss([{"title": "One item", "guid": "a",

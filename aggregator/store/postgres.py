@@ -10,6 +10,7 @@ LISTEN/NOTIFY.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -31,6 +32,12 @@ except ImportError:  # pragma: no cover - the extra is installed in development 
 MIGRATION_LOCK = 0x61676772
 # Seconds to wait for a server that does not answer.
 CONNECT_TIMEOUT = 10
+# Seconds a connection may be silent before either end probes the other (TCP keepalive).
+KEEPALIVE_IDLE = 10
+# Seconds between keepalive probes.
+KEEPALIVE_INTERVAL = 5
+# Probes left unanswered after which the other end counts as gone.
+KEEPALIVE_COUNT = 3
 
 # A string literal, a ``:name`` parameter (not a ``::`` cast), a ``?`` or a ``%``.
 _TOKEN = re.compile(r"'(?:[^']|'')*'|(?<!:):([A-Za-z_]\w*)|\?|%")
@@ -135,7 +142,9 @@ def connect(url: str) -> PostgresDatabase:
             f"{redacted(url)}: PostgreSQL needs psycopg: pip install 'aggregator[postgresql]'"
         )
     try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+        conn = psycopg.connect(
+            url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, **_keepalives(url)
+        )
     except psycopg.Error as e:
         raise StorageError(f"{redacted(url)}: cannot open the database: {_reason(e)}") from e
     db = PostgresDatabase(conn, url)
@@ -145,6 +154,39 @@ def connect(url: str) -> PostgresDatabase:
         conn.close()
         raise StorageError(f"{db.location}: cannot migrate the database: {_reason(e)}") from e
     return db
+
+
+def _keepalives(url: str) -> dict[str, Any]:
+    """TCP keepalives at both ends of the connection, where the URL (or ``$PGOPTIONS``) does
+    not set them. The server's end matters most: a session ends, and its advisory locks with
+    it, only when the server notices its client has gone; a machine that loses power or its
+    network sends no goodbye, and with the system's keepalive a standby clusterer, or the
+    pollers waiting for a dead worker's places at a host, would wait hours (docs/tuning.md,
+    "KEEPALIVE_IDLE"). The client's end lets a worker or clusterer cut off from its server
+    fail (for its supervisor to restart it) rather than wait on the silence."""
+    given = psycopg.conninfo.conninfo_to_dict(url)
+    out: dict[str, Any] = {
+        k: v
+        for k, v in (
+            ("keepalives", 1),
+            ("keepalives_idle", KEEPALIVE_IDLE),
+            ("keepalives_interval", KEEPALIVE_INTERVAL),
+            ("keepalives_count", KEEPALIVE_COUNT),
+        )
+        if k not in given
+    }
+    options = str(given.get("options") or os.environ.get("PGOPTIONS", ""))
+    server = [
+        f"-c tcp_keepalives_{name}={value}"
+        for name, value in (
+            ("idle", KEEPALIVE_IDLE),
+            ("interval", KEEPALIVE_INTERVAL),
+            ("count", KEEPALIVE_COUNT),
+        )
+        if f"tcp_keepalives_{name}" not in options
+    ]
+    out["options"] = " ".join([options, *server]).strip()
+    return out
 
 
 def _reason(e: Exception) -> str:
