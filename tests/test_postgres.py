@@ -5,6 +5,7 @@ digest."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import multiprocessing
 import os
 import signal
@@ -692,6 +693,30 @@ def test_a_running_worker_gives_an_unchanged_feed_its_real_next_time(
     finally:
         stop.set()
         worker.join(30)
+
+
+def test_a_worker_running_on_keeps_one_outcome_per_feed_not_one_per_poll(
+        pg_url: str, server: FeedServer, tmp_path: Path) -> None:
+    urls = [f"http://127.0.0.1:{server.port}/{f}" for f in ("a", "b")]
+    for f in ("a", "b"):
+        server.routes[f"/{f}"] = respond(rss([{"title": f"Item {f}", "guid": f,
+                                               "link": f"https://example.org/{f}"}]))
+    config = load_config(write_config(tmp_path, [{"url": u, "outlet": u[-1]} for u in urls],
+                                      {"database": pg_url}))
+    start, hours = datetime(2026, 11, 2, tzinfo=UTC), itertools.count()
+    stop, polled = threading.Event(), []
+
+    def progress(o: Any, done: int, total: int) -> None:
+        polled.append(o.url)
+        if done >= 20:
+            stop.set()
+
+    # An hour passes at each look at the clock: both feeds are due again at every claim.
+    report = run_worker(config, PollOptions(now=lambda: start + timedelta(hours=next(hours))),
+                        until_idle=False, stop=stop, progress=progress)
+    assert len(polled) >= 20 and sorted(set(polled)) == urls
+    assert sorted(o.url for o in report.outcomes) == urls
+    assert (report.ok, report.failed, report.new_articles) == (2, 0, 2)
 
 
 def test_a_restarted_clusterer_finds_a_copy_of_a_window_article_on_both_backends(

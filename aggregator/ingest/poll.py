@@ -13,7 +13,7 @@ import hashlib
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -145,12 +145,15 @@ async def work(
 ) -> PollReport:
     """A poller: claim due feeds (store.claims) as slots free up and poll each, until none is
     due (``until_idle``) or ``stop`` is set. Any number of pollers share one PostgreSQL store;
-    each feed's poll is written in one transaction with its real next due time."""
+    each feed's poll is written in one transaction with its real next due time. The report
+    has a feed's last poll, with the new articles of all its polls: a worker that runs for
+    months keeps one outcome per feed, not one per poll."""
     feeds.sync_feeds(db, config.feeds)
     settings = config.settings
     slots = settings.limits.concurrency
     unchanged: list[NotModified] = []
-    outcomes: list[PollOutcome] = []
+    latest: dict[str, PollOutcome] = {}  # by feed
+    polls = 0
     async with (
         Fetcher(settings.limits, options.resolve) as fetcher,
         WorkerPool(settings.parse_workers) as pool,
@@ -172,9 +175,11 @@ async def work(
                     running, timeout=worker.idle, return_when=asyncio.FIRST_COMPLETED
                 )
                 for task in done:
-                    outcomes.append(task.result())
+                    outcome = task.result()
+                    latest[outcome.url] = _with_earlier(outcome, latest.get(outcome.url))
+                    polls += 1
                     if progress:
-                        progress(outcomes[-1], len(outcomes), len(outcomes) + len(running))
+                        progress(outcome, polls, polls + len(running))
                 # Unchanged feeds get their real next time now, not when a batch fills: a
                 # claim's lease would otherwise run out first and the feed be polled again.
                 _save_unchanged(db, unchanged)
@@ -182,9 +187,15 @@ async def work(
             for task in running:
                 task.cancel()
             _finish(run)
-    polled = {o.url for o in outcomes}
     _, waiting = due_feeds(db, config, options.now(), force=False)
-    return _report(config, outcomes, [w for w in waiting if w.url not in polled])
+    return _report(config, list(latest.values()), [w for w in waiting if w.url not in latest])
+
+
+def _with_earlier(outcome: PollOutcome, before: PollOutcome | None) -> PollOutcome:
+    """A feed's latest poll, counting the new articles of its earlier ones (``before``) too."""
+    if before is None:
+        return outcome
+    return replace(outcome, new_articles=before.new_articles + outcome.new_articles)
 
 
 async def _within_host(run: _Run, state: FeedState, held: dict[str, set[int]]) -> PollOutcome:
