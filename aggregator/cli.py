@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, NoReturn
 from aggregator import __version__
 from aggregator.config import CONFIG_ENV, config_path, load_config
 from aggregator.errors import AggregatorError
-from aggregator.model import Config, PollOutcome
+from aggregator.model import Config, PollOutcome, PollReport
 from aggregator.publish.terminal import (
     explain_lines,
     feeds_table,
@@ -121,9 +122,25 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from aggregator.ingest.poll import PollOptions
     from aggregator.jobs import run_worker
 
+    every = args.report_every * 60.0
+    period: list[PollOutcome] = []  # the polls since the last report
+    due: float | None = None  # when the next report is: every minutes from the first poll
+
     def progress(o: PollOutcome, done: int, total: int) -> None:
+        nonlocal due
         if args.verbose:
             print(_outcome(o), file=sys.stderr, flush=True)
+        period.append(o)
+        if due is None:
+            due = time.monotonic() + every
+        elif time.monotonic() >= due:
+            print(
+                f"worker: in the last {args.report_every:g} min: "
+                f"{poll_line(PollReport(tuple(period)))}",
+                flush=True,
+            )
+            period.clear()
+            due = time.monotonic() + every
 
     report = run_worker(
         _config(args),
@@ -376,10 +393,18 @@ def parser() -> argparse.ArgumentParser:
         description="Claim due feeds in batches and poll them, beside any number of other "
         'workers on any machine (README, "Running on several machines"). A feed claimed is '
         "leased; a worker that dies leaves its feeds to come due again when the lease ends. "
-        "Runs until SIGTERM or SIGINT, then prints one line as poll does.",
+        "Runs until SIGTERM or SIGINT, printing a line of what its polls did every "
+        "--report-every minutes, and one line as poll does when it stops.",
     )
     s.add_argument(
         "--until-idle", action="store_true", help="stop once no feed is due instead of waiting"
+    )
+    s.add_argument(
+        "--report-every",
+        type=_number(0.0, 1440.0, "a number of minutes above 0, below 1440"),
+        default=10.0,
+        metavar="MINUTES",
+        help="print a line of what the polls of the last MINUTES did, as poll does (default 10)",
     )
     s.add_argument("--verbose", "-v", action="store_true", help="log each feed")
     s.set_defaults(fn=cmd_worker)

@@ -8,6 +8,7 @@ import asyncio
 import itertools
 import multiprocessing
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -717,6 +718,34 @@ def test_a_worker_running_on_keeps_one_outcome_per_feed_not_one_per_poll(
     assert len(polled) >= 20 and sorted(set(polled)) == urls
     assert sorted(o.url for o in report.outcomes) == urls
     assert (report.ok, report.failed, report.new_articles) == (2, 0, 2)
+
+
+def test_a_running_worker_says_what_its_polls_did_every_few_minutes(
+        pg_url: str, server: FeedServer, tmp_path: Path) -> None:
+    server.routes["/a"] = respond(rss([{"title": "One", "guid": "a",
+                                        "link": "https://example.org/a"}]))
+    # Done 3 s after the others (within the 5 s fetch deadline): the report is due 2.4 s after
+    # the first poll, and printed as the next one ends.
+    server.routes["/b"] = _slow(rss([{"title": "Two", "guid": "b",
+                                      "link": "https://example.org/b"}]), 3.0)
+    config = write_config(tmp_path, [{"url": f"http://127.0.0.1:{server.port}/{f}",
+                                      "outlet": f} for f in ("a", "b", "c")],
+                          {"database": pg_url})  # /c answers 404
+    worker = subprocess.Popen([sys.executable, "-m", "aggregator", "--config", str(config),
+                               "worker", "--report-every", "0.04"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout is not None
+        assert select.select([worker.stdout], [], [], 30)[0], "no report within 30 s"
+        line = worker.stdout.readline()
+        worker.send_signal(signal.SIGTERM)
+        out, err = worker.communicate(timeout=60)
+    finally:
+        worker.kill()
+        worker.wait()
+    assert line.startswith("worker: in the last 0.04 min: 2 feeds ok, 1 failed, 2 new articles; "
+                           "failed: http_4xx x1 (HTTP 404)"), line
+    assert worker.returncode == 0 and out.startswith("worker: "), (out, err)
 
 
 def test_a_restarted_clusterer_finds_a_copy_of_a_window_article_on_both_backends(
