@@ -210,6 +210,14 @@ def test_pollers_starting_together_write_feeds_toml_in_turn(pg_url: str) -> None
     db.close()
 
 
+def _fast_and_slow(server: FeedServer, seconds: float) -> None:
+    """Two feeds of one item each: /a answers at once, /b ``seconds`` late."""
+    server.routes["/a"] = respond(rss([{"title": "One item", "guid": "a",
+                                        "link": "https://example.org/a"}]))
+    server.routes["/b"] = _slow(rss([{"title": "Other", "guid": "b",
+                                      "link": "https://example.org/b"}]), seconds)
+
+
 def _slow(body: bytes, seconds: float) -> Any:
     fast = respond(body)
 
@@ -662,11 +670,7 @@ def test_the_urls_own_options_and_keepalives_are_kept(pg_url: str) -> None:
 
 def test_a_running_worker_gives_an_unchanged_feed_its_real_next_time(
         pg_url: str, server: FeedServer, tmp_path: Path) -> None:
-    server.routes["/a"] = respond(rss([{"title": "One item", "guid": "a",
-                                        "link": "https://example.org/a"}]))
-    # A slow feed keeps the worker busy while the unchanged one is answered.
-    server.routes["/b"] = _slow(rss([{"title": "Other", "guid": "b",
-                                      "link": "https://example.org/b"}]), 6.0)
+    _fast_and_slow(server, 6.0)  # /b keeps the worker busy while /a, unchanged, is answered
     config = load_config(write_config(tmp_path, [
         {"url": f"http://127.0.0.1:{server.port}/{f}", "outlet": f, "interval": 60}
         for f in ("a", "b")], {"database": pg_url}))
@@ -722,12 +726,9 @@ def test_a_worker_running_on_keeps_one_outcome_per_feed_not_one_per_poll(
 
 def test_a_running_worker_says_what_its_polls_did_every_few_minutes(
         pg_url: str, server: FeedServer, tmp_path: Path) -> None:
-    server.routes["/a"] = respond(rss([{"title": "One", "guid": "a",
-                                        "link": "https://example.org/a"}]))
-    # Done 3 s after the others (within the 5 s fetch deadline): the report is due 2.4 s after
-    # the first poll, and printed as the next one ends.
-    server.routes["/b"] = _slow(rss([{"title": "Two", "guid": "b",
-                                      "link": "https://example.org/b"}]), 3.0)
+    # /b done 3 s after the others (within the 5 s fetch deadline): the report is due 2.4 s
+    # after the first poll, and printed as the next one ends.
+    _fast_and_slow(server, 3.0)
     config = write_config(tmp_path, [{"url": f"http://127.0.0.1:{server.port}/{f}",
                                       "outlet": f} for f in ("a", "b", "c")],
                           {"database": pg_url})  # /c answers 404
