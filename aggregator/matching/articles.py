@@ -405,31 +405,33 @@ class Articles(Mapping[int, Doc]):
     def neighbours(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, Vectors]:
         """Which of ``rows`` have a neighbour, the scores of those, and their neighbours'
         vectors (as ``vectors``)."""
-        self._settle()
-        neighbours = self._neighbours[rows]
-        has = neighbours != NONE
-        near = self.rows(neighbours[has])
+        has, neighbours, near = self._neighbour_rows(rows)
         if (near >= 0).all():
             return has, self._scores[rows][has], self.vectors(near)
         vectors = [
             self._vector(row) if row >= 0 else self._aside[aid]
-            for aid, row in zip(neighbours[has].tolist(), near.tolist(), strict=True)
+            for aid, row in zip(neighbours.tolist(), near.tolist(), strict=True)
         ]
         return has, self._scores[rows][has], joined(vectors)
 
     def neighbour_lengths(self, rows: np.ndarray) -> np.ndarray:
         """How many terms the vector of each of ``rows``' neighbours has (0: none)."""
-        self._settle()
-        neighbours = self._neighbours[rows]
-        has = neighbours != NONE
-        near = self.rows(neighbours[has])
+        has, neighbours, near = self._neighbour_rows(rows)
         held = near >= 0
         found = np.zeros(len(near), np.int64)
         found[held] = self.lengths(near[held])
-        found[~held] = [len(self._aside[aid][0]) for aid in neighbours[has][~held].tolist()]
+        found[~held] = [len(self._aside[aid][0]) for aid in neighbours[~held].tolist()]
         out = np.zeros(len(rows), np.int64)
         out[has] = found
         return out
+
+    def _neighbour_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Which of ``rows`` have a neighbour, those neighbours' ids, and their rows (-1: not
+        held, its vector kept aside)."""
+        self._settle()
+        neighbours = self._neighbours[rows]
+        has = neighbours != NONE
+        return has, neighbours[has], self.rows(neighbours[has])
 
     def _term_type(self) -> np.dtype[np.signedinteger]:
         return np.result_type(TERM_ID, *(b.term_type for b in self._blocks))
