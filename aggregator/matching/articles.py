@@ -206,15 +206,16 @@ class Articles(Mapping[int, Doc]):
         self._by_id = None
         for d in new:
             self._aside.pop(d.id, None)  # held now
-        self.link_docs([d for d in new if d.neighbour is not None])
+        self.link_docs(new)
 
-    def link_docs(self, docs: Sequence[Doc]) -> None:
-        """``link`` the articles ``docs`` (held) with the neighbour each names."""
+    def link_docs(self, docs: Iterable[Doc]) -> None:
+        """``link`` the articles ``docs`` (held) that name a neighbour with it."""
+        named = [(d, n) for d in docs if (n := d.neighbour) is not None]
         self.link(
-            [d.id for d in docs],
-            [d.neighbour or 0 for d in docs],
-            [d.neighbour_score for d in docs],
-            {d.neighbour or 0: v for d in docs if (v := _neighbour_vector(d)) is not None},
+            [d.id for d, _ in named],
+            [n for _, n in named],
+            [d.neighbour_score for d, _ in named],
+            {n: v for d, n in named if (v := _neighbour_vector(d)) is not None},
         )
 
     def _story_number(self, story: str | None) -> int:

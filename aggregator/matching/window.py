@@ -236,7 +236,7 @@ class Window:
         """Bring the window in step with a batch's decisions as stored (``rescored``: its
         articles with a new or closer neighbour; ``first_seen``: the changed stories' first-seen
         times); returns how many stories the batch founded."""
-        self.docs.link_docs([d for d in rescored if d.neighbour is not None])
+        self.docs.link_docs(rescored)
         story_of = {lk.article_id: lk.story_id for lk in result.links + result.relinked}
         roots = {c.article_id: c.source_id for c in result.copies}
         self.docs.relabel(story_of, dict(result.merges), roots)
