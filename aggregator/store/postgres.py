@@ -165,25 +165,14 @@ def _keepalives(url: str) -> dict[str, Any]:
     "KEEPALIVE_IDLE"). The client's end lets a worker or clusterer cut off from its server
     fail (for its supervisor to restart it) rather than wait on the silence."""
     given = psycopg.conninfo.conninfo_to_dict(url)
-    out: dict[str, Any] = {
-        k: v
-        for k, v in (
-            ("keepalives", 1),
-            ("keepalives_idle", KEEPALIVE_IDLE),
-            ("keepalives_interval", KEEPALIVE_INTERVAL),
-            ("keepalives_count", KEEPALIVE_COUNT),
-        )
-        if k not in given
-    }
+    settings = {"idle": KEEPALIVE_IDLE, "interval": KEEPALIVE_INTERVAL, "count": KEEPALIVE_COUNT}
+    client = {"keepalives": 1, **{f"keepalives_{k}": v for k, v in settings.items()}}
+    out: dict[str, Any] = {k: v for k, v in client.items() if k not in given}
     options = str(given.get("options") or os.environ.get("PGOPTIONS", ""))
     server = [
-        f"-c tcp_keepalives_{name}={value}"
-        for name, value in (
-            ("idle", KEEPALIVE_IDLE),
-            ("interval", KEEPALIVE_INTERVAL),
-            ("count", KEEPALIVE_COUNT),
-        )
-        if f"tcp_keepalives_{name}" not in options
+        f"-c tcp_keepalives_{k}={v}"
+        for k, v in settings.items()
+        if f"tcp_keepalives_{k}" not in options
     ]
     out["options"] = " ".join([options, *server]).strip()
     return out
