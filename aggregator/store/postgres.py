@@ -97,8 +97,7 @@ class PostgresDatabase:
             yield
         except psycopg.Error as e:
             if self.conn.broken:  # psycopg's first line says how; the rest guesses why
-                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                raise StorageError(f"{self.location}: lost the connection: {first}") from e
+                raise StorageError(f"{self.location}: lost the connection: {_reason(e, 0)}") from e
             raise StorageError(f"{self.location}: {_reason(e)}") from e
 
     @contextmanager
@@ -178,10 +177,11 @@ def _keepalives(url: str) -> dict[str, Any]:
     return out
 
 
-def _reason(e: Exception) -> str:
-    """An error's last line (psycopg's first lines repeat the connection attempt)."""
+def _reason(e: Exception, line: int = -1) -> str:
+    """One line of an error's message: by default the last (psycopg's first lines repeat the
+    connection attempt)."""
     text = str(e).strip()
-    return text.splitlines()[-1] if text else type(e).__name__
+    return text.splitlines()[line] if text else type(e).__name__
 
 
 def _migrate(db: PostgresDatabase) -> None:
