@@ -32,13 +32,15 @@ demo: $(APP)
 	$(BIN)/aggregator demo $(if $(OUT),--out $(OUT),)
 
 # Debian packages the tests use: chromium (site tests, skipped without it), openssl (the mail
-# tests' TLS certificate) and postgresql (the PostgreSQL store's tests, skipped without it).
+# tests' TLS certificate), postgresql (the PostgreSQL store's tests, skipped without it) and
+# iproute2 (a network namespace to cut a clusterer's machine off, skipped without it or root).
 # Installed when missing and possible (root with apt-get).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

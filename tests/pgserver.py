@@ -1,5 +1,6 @@
 """A throwaway PostgreSQL server for the tests: initdb and pg_ctl in a temporary folder,
-listening on 127.0.0.1 (as root, through ``runuser -u postgres``).
+listening on 127.0.0.1 and any other local addresses given (as root, through ``runuser -u
+postgres``).
 
 Where no PostgreSQL binaries exist the tests that need it skip, unless
 AGGREGATOR_REQUIRE_POSTGRES=1 (``.ci/run`` sets it): then they fail.
@@ -37,7 +38,10 @@ def _version(path: str) -> int:
 
 
 class PgServer:
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, also: tuple[str, ...] = (),
+                 clients: tuple[str, ...] = ()) -> None:
+        """``also``: addresses to listen on beside 127.0.0.1; ``clients``: the networks their
+        clients connect from, trusted as 127.0.0.1 is."""
         self.bin = bin_dir
         self.dir = Path(tempfile.mkdtemp(prefix="aggregator-pg-"))
         with socket.socket() as s:
@@ -50,7 +54,10 @@ class PgServer:
         data = self.dir / "data"
         self._run(self.bin / "initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
                   "--locale=C.UTF-8", "--no-sync")
-        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off "
+        with open(data / "pg_hba.conf", "a", encoding="ascii") as hba:
+            hba.writelines(f"host all all {network} trust\n" for network in clients)
+        addresses = ",".join(("127.0.0.1", *also))
+        options = (f"-c listen_addresses={addresses} -p {self.port} -k {self.dir} -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
         self._run(self.bin / "pg_ctl", "-D", data, "-l", self.dir / "log", "-w", "-o", options,
                   "start")
@@ -58,8 +65,8 @@ class PgServer:
     def _run(self, *args: object) -> None:
         subprocess.run([*self.as_user, *map(str, args)], check=True, capture_output=True)
 
-    def url(self, name: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+    def url(self, name: str = "postgres", host: str = "127.0.0.1") -> str:
+        return f"postgresql://postgres@{host}:{self.port}/{name}"
 
     def new_database(self) -> str:
         """The URL of a new, empty database."""
@@ -76,7 +83,7 @@ class PgServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def server() -> Iterator[PgServer]:
+def server(also: tuple[str, ...] = (), clients: tuple[str, ...] = ()) -> Iterator[PgServer]:
     bin_dir = binaries()
     if bin_dir is None:
         if REQUIRED:
@@ -88,7 +95,7 @@ def server() -> Iterator[PgServer]:
         if REQUIRED:
             pytest.fail("psycopg is not installed, and AGGREGATOR_REQUIRE_POSTGRES=1")
         pytest.skip("psycopg is not installed (pip install 'aggregator[postgresql]')")
-    pg = PgServer(bin_dir)
+    pg = PgServer(bin_dir, also, clients)
     try:
         yield pg
     finally:

@@ -15,13 +15,16 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pgserver as pg
 import pytest
-from conftest import FeedServer, Sink, respond, rss, write_config
+from conftest import FeedServer, Sink, healthy_feed, respond, rss, write_config
+from machine import other_machine
 from pgserver import REQUIRED
 
 from aggregator.config import load_config
@@ -300,8 +303,9 @@ class _Lines:
         """Kill the process if it still runs, and close its output."""
         self.proc.kill()
         self.proc.wait()
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
 
     def clustered(self, since: int, total: int, timeout: float) -> bool:
         """Whether the runs reported after line ``since`` clustered ``total`` articles in all
@@ -350,6 +354,44 @@ def test_two_clusterers_one_works_the_other_takes_over_when_it_is_killed(
             assert b.clustered(since=before, total=10, timeout=20)
             b.proc.send_signal(signal.SIGTERM)
             assert b.proc.wait(30) == 0
+        finally:
+            for lines in started:
+                lines.end()
+
+
+def test_a_standby_takes_over_from_a_clusterer_whose_machine_goes_silent(
+        server: FeedServer, tmp_path: Path) -> None:
+    # A machine that loses power or its network closes no connection: the server ends the
+    # holder's session, and so its lock, only when its keepalives go unanswered.
+    with other_machine() as machine, contextmanager(pg.server)(
+            also=(machine.host,), clients=(machine.network,)) as pg_server:
+        url = pg_server.new_database()
+        server.routes["/a"] = respond(healthy_feed(1, "Post", items=3))
+        config = _on(load_config(write_config(tmp_path, [
+            {"url": server.url("/a"), "outlet": "Post"}])), url)
+        follow = ["-m", "aggregator", "--config", str(config.path), "cluster", "--follow"]
+        env = {**os.environ, "AGGREGATOR_DATABASE_URL": url.replace("127.0.0.1", machine.host)}
+        started: list[_Lines] = []
+        try:
+            a = _Lines(subprocess.Popen(machine.command(sys.executable, *follow), env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            started.append(a)
+            a.wait_for("holding the lock")
+            b = _Lines(subprocess.Popen([sys.executable, *follow], env={
+                **os.environ, "AGGREGATOR_DATABASE_URL": url}, stdout=subprocess.PIPE, text=True))
+            started.append(b)
+            b.wait_for("standby")
+            machine.cut()
+            cut = time.monotonic()
+            b.wait_for("holding the lock", timeout=120)  # by the system's keepalives: hours
+            print(f"a silent holder's lock taken over after {time.monotonic() - cut:.1f} s")
+            before = len(b.lines)
+            run_worker(config, PollOptions())
+            assert b.clustered(since=before, total=3, timeout=30)
+            # The silent machine's clusterer, for its part, notices it lost the server.
+            assert a.proc.wait(120) == 1
+            assert a.proc.stderr is not None
+            assert "lost the connection: " in a.proc.stderr.read()
         finally:
             for lines in started:
                 lines.end()
