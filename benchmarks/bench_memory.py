@@ -43,8 +43,8 @@ def _build(path: str, n: int, words: int) -> None:
 
 def _measure(path: str, out: multiprocessing.queues.Queue) -> None:  # type: ignore[type-arg]
     db = open_db(path)
-    clusterer = Clusterer(ClusterState(db), 72)
     before = _rss()
+    clusterer = Clusterer(ClusterState(db), 72)
     report = clusterer.run()
     highest = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     out.put((report.articles, len(clusterer.window.docs), before, highest))

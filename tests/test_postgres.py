@@ -829,3 +829,20 @@ def test_a_restarted_clusterer_finds_a_copy_of_a_window_article_on_both_backends
         db.close()
     assert found[0] == [("rate-copy", "rate")]
     assert [tuple(r) for r in found[1]] == found[0]
+
+
+def test_term_statistics_are_read_alike_on_both_backends(pg_url: str, tmp_path: Path) -> None:
+    # A clusterer reads the statistics of the terms it meets, thousands in one statement.
+    from aggregator.store.clustering import ClusterState, _count_terms
+
+    odd = ["#o'neil", "zürich", 'say "no"', "a,b", "[x]", "ümlaut\\", "@2013"]
+    stored = {**{f"t{i}": i % 7 + 1 for i in range(3000)}, **{t: 2 for t in odd}}
+    asked = [*stored, "missing", "t1 ", "T1"]
+    found = []
+    for database in (str(tmp_path / "lite.db"), pg_url):
+        db = open_db(database)
+        with db.transaction():
+            _count_terms(db, stored)
+        found.append(ClusterState(db).df(asked))
+        db.close()
+    assert found[0] == found[1] == stored

@@ -70,7 +70,9 @@ class ClusterStore(Protocol):
 
     def copy_sigs(self, ids: Sequence[int], sketch_version: str) -> dict[int, bytes]: ...
 
-    def load_df(self) -> tuple[dict[str, int], int]: ...
+    def n_docs(self) -> int: ...
+
+    def df(self, terms: Sequence[str]) -> dict[str, int]: ...
 
     def load_window(
         self, since: float, until: float, sketch_version: str
@@ -116,7 +118,7 @@ class Clusterer:
         self.window_seconds = window_hours * 3600.0
         self.threshold = threshold
         self.now = now
-        self.vocabulary = features.Vocabulary(*store.load_df())
+        self.vocabulary = features.Vocabulary({}, store.n_docs(), store.df)
         self.term_hashes = sketch.TermHashes()
         self.window = Window()
         self.workers = os.cpu_count() or 1

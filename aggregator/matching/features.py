@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +26,8 @@ LEAD_WORDS = 100
 KEY_TERMS = 40
 # Terms kept per article vector (the heaviest): a bound for hostile input.
 VECTOR_TERMS = 400
+# A term's df before its stored statistics are read.
+_UNREAD = -1
 # Word 3-shingles for copy detection (DESIGN.md: republished copies have Jaccard 0.5-0.8).
 SHINGLE_SIZE = 3
 NAME_PREFIX = "#"
@@ -98,12 +100,24 @@ def match_text(title: str, body: str) -> str:
 class Vocabulary:
     """Term ids and the archive's rarity statistics by id: in how many articles each term
     occurs (``df``) and how many articles there are. Arrays by id let a batch be weighted in
-    numpy with one dictionary lookup per term."""
+    numpy with one dictionary lookup per term.
 
-    def __init__(self, df: Mapping[str, int], n_docs: int) -> None:
+    A term's statistics beyond ``df`` are read by ``stored`` (the store's, for a clusterer)
+    when a batch first counts it, not all at the start: the vocabulary then holds the terms met
+    since it was made (those of the window and of the batches), not every term the archive has
+    ever had, which only grows (docs/tuning.md, "The vocabulary"). By default such a term has
+    occurred nowhere yet."""
+
+    def __init__(
+        self,
+        df: Mapping[str, int],
+        n_docs: int,
+        stored: Callable[[Sequence[str]], Mapping[str, int]] = lambda terms: {},
+    ) -> None:
         self.index: dict[str, int] = {}
         self.terms: list[str] = []
         self.n_docs = n_docs
+        self._stored = stored
         self._df = np.zeros(0, dtype=np.int64)
         ids = self.ids(list(df))
         self._df[ids] = np.fromiter(df.values(), dtype=np.int64, count=len(df))
@@ -118,7 +132,7 @@ class Vocabulary:
         if len(index) > known:
             self.terms.extend(itertools.islice(index, known, None))
         if len(index) > len(self._df):  # room for the new ids, doubling to keep growth linear
-            grown = np.zeros(max(len(index), 2 * len(self._df)), dtype=np.int64)
+            grown = np.full(max(len(index), 2 * len(self._df)), _UNREAD, dtype=np.int64)
             grown[: len(self._df)] = self._df
             self._df = grown
         return out
@@ -127,6 +141,7 @@ class Vocabulary:
         """Add a batch of ``n_articles`` articles whose terms (each once per article) are
         ``ids``; returns the increments by term, to be stored."""
         found, n = np.unique(ids, return_counts=True)
+        self._read(found)
         self._df[found] += n
         self.n_docs += n_articles
         return dict(zip((self.terms[i] for i in found.tolist()), n.tolist(), strict=True))
@@ -134,8 +149,20 @@ class Vocabulary:
     def idf(self, ids: np.ndarray) -> np.ndarray:
         """Smoothed inverse document frequency of each term; 0 for terms in (nearly) every
         article."""
+        if (self._df[ids] == _UNREAD).any():  # a term never counted: its statistics read
+            self._read(np.unique(ids))
         rarity: np.ndarray = np.maximum(0.0, np.log((self.n_docs + 1) / (self._df[ids] + 1.0)))
         return rarity
+
+    def _read(self, ids: np.ndarray) -> None:
+        """The stored statistics of those of the distinct ``ids`` not read yet."""
+        unread = ids[self._df[ids] == _UNREAD]
+        if len(unread):
+            names = [self.terms[i] for i in unread.tolist()]
+            stored = self._stored(names)
+            self._df[unread] = np.fromiter(
+                (stored.get(t, 0) for t in names), dtype=np.int64, count=len(names)
+            )
 
     def arrays_of(self, terms: Sequence[str], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A stored vector (its terms and their weights) as term ids and weights, weightless

@@ -330,10 +330,25 @@ class ClusterState:
                 out[int(aid)] = bytes(sig)
         return out
 
-    def load_df(self) -> tuple[dict[str, int], int]:
-        df = {t: int(n) for t, n in self.db.execute("SELECT term, df FROM term_df")}
+    def n_docs(self) -> int:
+        """How many articles the term statistics count."""
         row = self.db.execute("SELECT value FROM meta WHERE key='n_docs'").fetchone()
-        return df, int(row[0]) if row else 0
+        return int(row[0]) if row else 0
+
+    def df(self, terms: Sequence[str]) -> dict[str, int]:
+        """In how many articles each of ``terms`` occurs, for those that occur in any. The
+        terms go as one parameter (an array, a JSON array on SQLite): a batch's thousands in one
+        statement."""
+        if self.db.dialect == "postgresql":
+            rows = self.db.execute(
+                "SELECT term, df FROM term_df WHERE term = ANY(?::text[])", (list(terms),)
+            )
+        else:
+            rows = self.db.execute(
+                "SELECT term, df FROM term_df WHERE term IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(terms), ensure_ascii=False),),
+            )
+        return {t: int(n) for t, n in rows}
 
     def load_window(
         self, since: float, until: float, sketch_version: str

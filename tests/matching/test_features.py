@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -114,3 +115,24 @@ def test_a_vocabulary_that_grows_a_term_at_a_time_keeps_its_counts() -> None:
     assert vocabulary.idf(vocabulary.ids(["old", "new7"])) == pytest.approx(
         [math.log(206 / 204), math.log(206 / 2)]
     )
+
+
+def test_a_vocabulary_reads_a_terms_stored_statistics_once_when_it_first_counts_it() -> None:
+    store = {"old": 3, "rare": 1}
+    asked: list[list[str]] = []
+
+    def stored(terms: Sequence[str]) -> dict[str, int]:
+        asked.append(list(terms))
+        return {t: store[t] for t in terms if t in store}
+
+    vocabulary = ft.Vocabulary({}, 5, stored)
+    window = vocabulary.ids(["old", "held"])  # a window article's terms: nothing read yet
+    assert asked == []
+    ids = vocabulary.ids(["old", "new", "rare"])
+    assert vocabulary.count(ids, 1) == {"old": 1, "new": 1, "rare": 1}
+    assert sorted(asked[0]) == ["new", "old", "rare"]
+    assert vocabulary.idf(vocabulary.ids(["old", "new", "rare", "held"])) == pytest.approx(
+        [math.log(7 / 5), math.log(7 / 2), math.log(7 / 3), math.log(7 / 1)]
+    )
+    assert asked[1:] == [["held"]]  # read once each, when first weighed
+    assert window.tolist() == vocabulary.ids(["old", "held"]).tolist()

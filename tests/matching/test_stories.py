@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,8 @@ from aggregator.matching.clusterer import Clusterer
 from aggregator.matching.similarity import expanded
 from aggregator.matching.stories import Decision, assign, story_id_for
 from aggregator.model import Article, Assignment, FeedConfig, FeedUpdate, Link, StoredSketch
+from aggregator.store import Database, open_db
 from aggregator.store import clustering as st
-from aggregator.store import open_db
 from aggregator.store.clustering import ClusterState
 from aggregator.store.feeds import save_success, sync_feeds
 
@@ -49,14 +51,20 @@ def articles(seed: int = 0) -> list[tuple[int, Article]]:
     return out
 
 
-def load(db_path: Path, items: list[tuple[int, Article]], cluster_every: int | None = None) -> dict[str, str]:
-    db = open_db(db_path)
+def save(db: Database, items: list[tuple[int, Article]]) -> Iterator[None]:
+    """Store the articles one at a time, yielding after each."""
     feeds = [FeedConfig(url=f"https://o{i}.example/rss", outlet=o) for i, o in enumerate(OUTLETS)]
     sync_feeds(db, feeds)
-    for n, (o, a) in enumerate(items, start=1):
+    for o, a in items:
         assert a.published
         save_success(db, FeedUpdate(feeds[o].url, 200, a.published, a.published, None, None, None,
                                     None, None, None, 0), OUTLETS[o], [a])
+        yield
+
+
+def load(db_path: Path, items: list[tuple[int, Article]], cluster_every: int | None = None) -> dict[str, str]:
+    db = open_db(db_path)
+    for n, _ in enumerate(save(db, items), start=1):
         if cluster_every and n % cluster_every == 0:
             Clusterer(ClusterState(db), 72).run()  # a fresh Clusterer each time: a restart
     Clusterer(ClusterState(db), 72).run()
@@ -93,6 +101,31 @@ def test_restart_in_the_middle_gives_the_same_result(tmp_path: Path) -> None:
     stored = open_db(tmp_path / "b.db").execute(
         "SELECT COUNT(*) FROM article_sketches WHERE neighbour IS NOT NULL").fetchone()[0]
     assert stored == len(articles())
+
+
+def test_a_restarted_clusterer_reads_only_the_term_statistics_it_needs(tmp_path: Path) -> None:
+    # The archive's terms only grow; a clusterer holds those of its window and its batches, and
+    # weighs a batch as one that has run all along, which held every term it had met.
+    items = articles()
+    later = [(o, replace(a, published=a.published + timedelta(days=10)))  # type: ignore[operator]
+             for o, a in items[10:]]
+    vectors = []
+    for restart in (False, True):
+        db = open_db(tmp_path / f"{restart}.db")
+        clusterer = Clusterer(ClusterState(db), 72)
+        list(save(db, items[:10]))
+        clusterer.run()
+        list(save(db, later))
+        if restart:
+            clusterer = Clusterer(ClusterState(db), 72)
+        clusterer.run()
+        (stored,) = db.execute("SELECT COUNT(*) FROM term_df").fetchone()
+        held_terms = len(clusterer.vocabulary.terms)
+        assert held_terms < stored if restart else held_terms == stored
+        vectors.append(db.execute(
+            "SELECT a.key, s.terms FROM article_sketches s JOIN articles a ON a.id = s.article_id"
+            " ORDER BY a.key").fetchall())
+    assert vectors[0] == vectors[1] and len(vectors[0]) == len(items)
 
 
 def test_adding_an_article_keeps_the_story_id(tmp_path: Path) -> None:
