@@ -271,6 +271,19 @@ class Articles(Mapping[int, Doc]):
         if roots:
             self._copy_roots[self._rows_of(list(roots))] = list(roots.values())
 
+    def term_ids(self) -> np.ndarray:
+        """The distinct term ids (ascending) of the vectors held and kept aside."""
+        self._settle()
+        parts = [b.term_ids() for b in self._blocks] + [t for t, _ in self._aside.values()]
+        return np.unique(np.concatenate([*parts, np.zeros(0, TERM_ID)]))
+
+    def renumber_terms(self, new_of: np.ndarray) -> None:
+        """Every term id ``i`` made ``new_of[i]``, which keeps their order (the vocabulary let
+        go of the terms no vector uses)."""
+        self._settle()
+        self._blocks = [b.renumbered(new_of) for b in self._blocks]
+        self._aside = {aid: (new_of[t].astype(t.dtype), w) for aid, (t, w) in self._aside.items()}
+
     def remove(self, ids: np.ndarray) -> None:
         """The articles ``ids`` no longer held (the vector of one that another names as its
         neighbour kept aside)."""

@@ -41,6 +41,9 @@ WORKER_NICENESS = 10
 TERMS_AT_ONCE = 100
 # Articles of an outlet just before a batch, sampled with it to learn the outlet's boilerplate.
 BOILERPLATE_SAMPLE = 50
+# The vocabulary lets go of the terms no window article uses once it holds this many times the
+# terms the window used when it last did.
+VOCABULARY_SLACK = 2
 
 
 @contextmanager
@@ -124,6 +127,7 @@ class Clusterer:
         self.workers = os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
         self._loaded: tuple[float, float] | None = None  # the stored stretch the window holds
+        self._terms_used = 0  # by the window when the vocabulary last let go of terms
 
     def _cover(self, since: float, until: float) -> None:
         """Have the window hold the clustered articles from ``since`` to ``until`` (epoch
@@ -235,6 +239,7 @@ class Clusterer:
                     weighed = self._weigh(extracted)
                     del extracted  # its terms are counted in the vectors
                     n_new, touched, n_merges, n_splits = self._batch(batch, weighed)
+                    self._trim_vocabulary()
                     new_stories += n_new
                     merges += n_merges
                     splits += n_splits
@@ -250,6 +255,19 @@ class Clusterer:
             _time.perf_counter() - started,
             splits,
         )
+
+    def _trim_vocabulary(self) -> None:
+        """Let go of the terms no window article uses (those of articles evicted, or of a
+        window left behind), once the vocabulary holds VOCABULARY_SLACK times the terms the
+        window used when it last did: what a clusterer holds then follows its window, not the
+        time it has run (docs/tuning.md, "The vocabulary")."""
+        if len(self.vocabulary.terms) <= VOCABULARY_SLACK * self._terms_used:
+            return
+        used = self.window.docs.term_ids()
+        new_of = self.vocabulary.keep(used)
+        self.term_hashes.keep(used)
+        self.window.docs.renumber_terms(new_of)
+        self._terms_used = len(used)
 
     def _threshold(self) -> float:
         """The bar as configured, or by default STORY_THRESHOLD as fits the archive's size."""

@@ -101,6 +101,21 @@ class Block:
         bounds = np.concatenate(([0], np.cumsum(lengths)))
         return Block(bounds, self.codes[at], self.named, self.weights[at])
 
+    def term_ids(self) -> np.ndarray:
+        """The distinct term ids the block may name (ascending)."""
+        return np.unique(self.codes) if self.named is None else self.named
+
+    def renumbered(self, new_of: np.ndarray) -> Block:
+        """The block with each term id ``i`` as ``new_of[i]`` (an order-keeping renumbering: the
+        places in ``named`` stay)."""
+        if self.named is None:
+            return Block(
+                self.bounds, new_of[self.codes].astype(self.codes.dtype), None, self.weights
+            )
+        return Block(
+            self.bounds, self.codes, new_of[self.named].astype(self.named.dtype), self.weights
+        )
+
     def joined(self, other: Block) -> Block:
         every = slice(None)
         return Block.coded(

@@ -154,6 +154,17 @@ class Vocabulary:
         rarity: np.ndarray = np.maximum(0.0, np.log((self.n_docs + 1) / (self._df[ids] + 1.0)))
         return rarity
 
+    def keep(self, used: np.ndarray) -> np.ndarray:
+        """Only the terms ``used`` (ids, ascending) held, numbered anew in the same order;
+        returns each old id's new one (-1: let go). A term let go is new when met again, and its
+        statistics are read again (they were stored with the batch that counted them)."""
+        new_of = np.full(len(self.terms), -1, np.int64)
+        new_of[used] = np.arange(len(used))
+        self.terms = [self.terms[i] for i in used.tolist()]
+        self.index = dict(zip(self.terms, range(len(self.terms)), strict=True))
+        self._df = self._df[used]
+        return new_of
+
     def _read(self, ids: np.ndarray) -> None:
         """The stored statistics of those of the distinct ``ids`` not read yet."""
         unread = ids[self._df[ids] == _UNREAD]

@@ -92,6 +92,11 @@ class TermHashes:
             self._hashes = np.concatenate((self._hashes, fresh))
         return minhash.signatures(self._hashes[ids], sizes, permutations(num_perm))
 
+    def keep(self, used: np.ndarray) -> None:
+        """The hashes of the terms ``used`` (ids, ascending) only, numbered as
+        ``features.Vocabulary.keep`` numbers them; those not made yet are made when needed."""
+        self._hashes = self._hashes[used[used < len(self._hashes)]]
+
 
 def jaccards(sig: bytes, others: Sequence[bytes]) -> np.ndarray:
     """Estimated Jaccard similarity of the set behind ``sig`` with each set behind ``others``

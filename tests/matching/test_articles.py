@@ -132,3 +132,24 @@ def test_stories_outlets_and_years_no_article_names_are_let_go() -> None:
     held.relabel({}, {"s1": "s4"}, {})
     held.remove(np.array([3]))
     assert held.story_names() == {"s3", "s4"}
+
+
+def test_term_ids_renumbered_in_order_everywhere_a_vector_is_held() -> None:
+    rng = np.random.default_rng(6)
+    docs = [_article(i, rng) for i in range(1, 10)]
+    outside = _article(99, rng)  # a neighbour never held: its vector kept aside
+    held = Articles.of([*with_neighbours([(docs[0], outside.ids, outside.weights, 99, 0.5)]),
+                        *docs[1:]])
+    wide = (np.arange(0, 70_000, 2, dtype=np.int32), np.ones(35_000, np.float32))
+    held.add([Doc(50, "feed#50", *wide, 50.0, "outlet", None, frozenset())])  # ids, not codes
+    used = held.term_ids()
+    every = np.unique(np.concatenate([d.ids for d in [*docs, outside]] + [wide[0]]))
+    assert used.tolist() == every.tolist()
+    new_of = np.full(int(used.max()) + 1, -1, np.int64)
+    new_of[used] = np.arange(len(used))  # every term left of a gap moves
+    held.renumber_terms(new_of)
+    for d in docs[1:]:
+        assert held[d.id].ids.tolist() == new_of[d.ids].tolist()
+    assert held[1].neighbour_ids.tolist() == new_of[outside.ids].tolist()  # type: ignore[union-attr]
+    assert held[50].ids.tolist() == new_of[wide[0]].tolist()
+    assert held.term_ids().tolist() == list(range(len(used)))

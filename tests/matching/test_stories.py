@@ -16,6 +16,7 @@ import pytest
 from test_scoring import held
 
 from aggregator.cli import main
+from aggregator.matching import clusterer as clusterer_module
 from aggregator.matching.articles import Doc
 from aggregator.matching.clusterer import Clusterer
 from aggregator.matching.similarity import expanded
@@ -126,6 +127,49 @@ def test_a_restarted_clusterer_reads_only_the_term_statistics_it_needs(tmp_path:
             "SELECT a.key, s.terms FROM article_sketches s JOIN articles a ON a.id = s.article_id"
             " ORDER BY a.key").fetchall())
     assert vectors[0] == vectors[1] and len(vectors[0]) == len(items)
+
+
+def test_a_clusterer_lets_go_of_terms_its_window_no_longer_uses_and_decides_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Five events a day apart, each told over 60 hours, clustered an article at a time: the
+    # window (72 h) leaves the first ones behind with their terms, and keeps aside the vectors
+    # of neighbours it no longer holds.
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    items = sorted(((o, replace(a, published=start + timedelta(days=int(a.key[1]), hours=20 * o)))
+                    for o, a in articles()), key=lambda item: item[1].published)  # type: ignore[arg-type,return-value]
+    found, held = [], []
+    for slack in (10**9, 0):  # never let go; let go after every batch
+        monkeypatch.setattr(clusterer_module, "VOCABULARY_SLACK", slack)
+        db = open_db(tmp_path / f"{slack}.db")
+        clusterer = Clusterer(ClusterState(db), 72)
+        asides = 0
+        for _ in save(db, items):
+            clusterer.run()
+            if not slack:
+                _names_as_stored(clusterer, db)
+                asides += len(clusterer.window.docs._aside)
+        held.append(len(clusterer.vocabulary.terms))
+        found.append(db.execute(
+            "SELECT a.key, s.terms, l.story_id FROM article_sketches s"
+            " JOIN articles a ON a.id = s.article_id JOIN story_links l ON l.article_id = a.id"
+            " ORDER BY a.key").fetchall())
+    assert found[0] == found[1] and len(found[0]) == len(items)
+    assert held[1] < held[0]
+    assert asides  # some held article's neighbour was not held: its vector was kept aside
+
+
+def _names_as_stored(c: Clusterer, db: Database) -> None:
+    """The window's vectors and their neighbours', renumbered as terms were let go, name the
+    terms the store has for them."""
+    restarted = Clusterer(ClusterState(db), 72)
+    restarted._cover(0.0, 4e9)
+    for aid, d in c.window.docs.items():
+        again = restarted.window.docs[aid]
+        assert _named(c, d.ids, d.weights) == _named(restarted, again.ids, again.weights)
+        assert (d.neighbour_ids is None) == (again.neighbour_ids is None)
+        if d.neighbour_ids is not None:
+            assert _named(c, d.neighbour_ids, d.neighbour_weights) == _named(
+                restarted, again.neighbour_ids, again.neighbour_weights)
 
 
 def test_adding_an_article_keeps_the_story_id(tmp_path: Path) -> None:
