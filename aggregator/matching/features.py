@@ -103,10 +103,10 @@ class Vocabulary:
     numpy with one dictionary lookup per term.
 
     A term's statistics beyond ``df`` are read by ``stored`` (the store's, for a clusterer)
-    when a batch first counts it, not all at the start: the vocabulary then holds the terms met
-    since it was made (those of the window and of the batches), not every term the archive has
-    ever had, which only grows (docs/tuning.md, "The vocabulary"). By default such a term has
-    occurred nowhere yet."""
+    when a batch first counts it, not all at the start, and ``keep`` lets go of the terms no
+    longer needed: the vocabulary then holds the terms of the window and the batches, not every
+    term the archive has ever had, which only grows (docs/tuning.md, "The vocabulary"). By
+    default a term ``df`` does not give has occurred nowhere yet."""
 
     def __init__(
         self,
