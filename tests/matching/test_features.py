@@ -136,3 +136,17 @@ def test_a_vocabulary_reads_a_terms_stored_statistics_once_when_it_first_counts_
     )
     assert asked[1:] == [["held"]]  # read once each, when first weighed
     assert window.tolist() == vocabulary.ids(["old", "held"]).tolist()
+
+
+def test_a_vocabulary_keeps_the_terms_it_is_told_in_order_and_meets_the_others_anew() -> None:
+    store = {"a": 5, "b": 6, "c": 7, "d": 8}
+    vocabulary = ft.Vocabulary({}, 20, lambda terms: {t: store[t] for t in terms if t in store})
+    ids = vocabulary.ids(["a", "b", "c", "d"])
+    vocabulary.count(ids, 1)  # a 6, b 7, c 8, d 9 here; stored as the batch is
+    store.update({t: n + 1 for t, n in store.items()})
+    new_of = vocabulary.keep(np.array([1, 3]))
+    assert new_of.tolist() == [-1, 0, -1, 1] and vocabulary.terms == ["b", "d"]
+    again = vocabulary.ids(["d", "a", "b"])
+    assert again.tolist() == [1, 2, 0]
+    assert vocabulary.idf(again) == pytest.approx(
+        [math.log(22 / 10), math.log(22 / 7), math.log(22 / 8)])  # a read again from the store

@@ -200,3 +200,15 @@ def test_signatures_of_term_ids_equal_those_of_the_terms() -> None:
         ids = np.array([t for s in sets for t in s], dtype=np.int64)
         ours = hashes.signatures(names, ids, sizes, sketch.STORY_PERMS)
         assert ours == sketch.signatures([[names[t] for t in s] for s in sets], sketch.STORY_PERMS)
+
+
+def test_signatures_stay_those_of_the_terms_when_the_vocabulary_lets_terms_go() -> None:
+    hashes = sketch.TermHashes()
+    names = [f"term{i}" for i in range(10)]
+    hashes.signatures(names, np.arange(8), np.array([8]), sketch.STORY_PERMS)  # 8 hashed
+    used = np.array([1, 4, 7, 9])  # 9 not hashed yet
+    hashes.keep(used)
+    names = [names[i] for i in used.tolist()] + ["new"]
+    ids, sizes = np.array([0, 1, 2, 3, 4, 3]), np.array([5, 1])
+    assert hashes.signatures(names, ids, sizes, sketch.STORY_PERMS) == sketch.signatures(
+        [names, ["term9"]], sketch.STORY_PERMS)
