@@ -121,7 +121,7 @@ class Clusterer:
         self.window_seconds = window_hours * 3600.0
         self.threshold = threshold
         self.now = now
-        self.vocabulary = features.Vocabulary({}, store.n_docs(), store.df)
+        self.vocabulary = features.Vocabulary(store.n_docs(), store.df)
         self.term_hashes = sketch.TermHashes()
         self.window = Window()
         self.workers = os.cpu_count() or 1

@@ -102,15 +102,14 @@ class Vocabulary:
     occurs (``df``) and how many articles there are. Arrays by id let a batch be weighted in
     numpy with one dictionary lookup per term.
 
-    A term's statistics beyond ``df`` are read by ``stored`` (the store's, for a clusterer)
-    when a batch first counts it, not all at the start, and ``keep`` lets go of the terms no
-    longer needed: the vocabulary then holds the terms of the window and the batches, not every
-    term the archive has ever had, which only grows (docs/tuning.md, "The vocabulary"). By
-    default a term ``df`` does not give has occurred nowhere yet."""
+    A term's statistics are read by ``stored`` (the store's, for a clusterer) when a batch
+    first counts it, not all at the start, and ``keep`` lets go of the terms no longer needed:
+    the vocabulary then holds the terms of the window and the batches, not every term the
+    archive has ever had, which only grows (docs/tuning.md, "The vocabulary"). By default a term
+    has occurred nowhere yet."""
 
     def __init__(
         self,
-        df: Mapping[str, int],
         n_docs: int,
         stored: Callable[[Sequence[str]], Mapping[str, int]] = lambda terms: {},
     ) -> None:
@@ -119,8 +118,6 @@ class Vocabulary:
         self.n_docs = n_docs
         self._stored = stored
         self._df = np.zeros(0, dtype=np.int64)
-        ids = self.ids(list(df))
-        self._df[ids] = np.fromiter(df.values(), dtype=np.int64, count=len(df))
 
     def ids(self, terms: Sequence[str]) -> np.ndarray:
         """The id of each term, new terms numbered as they come."""

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytest
 
 from aggregator.matching import features as ft
 from aggregator.matching import text as tx
+
+
+def _stored(df: dict[str, int]) -> Callable[[Sequence[str]], dict[str, int]]:
+    """The statistics a store holds: ``df``'s, for the terms it has."""
+    return lambda terms: {t: df[t] for t in terms if t in df}
 
 
 def test_shared_terms_name_and_stem_once() -> None:
@@ -20,7 +25,7 @@ def test_shared_terms_name_and_stem_once() -> None:
 
 
 def test_weigh_gives_unit_tfidf_vectors_key_terms_and_year_marks() -> None:
-    vocabulary = ft.Vocabulary({"quake": 1, "city": 9, "@2013": 2}, 9)
+    vocabulary = ft.Vocabulary(9, _stored({"quake": 1, "city": 9, "@2013": 2}))
     articles = [{"@2013": 0.0, "city": 1.0, "quake": 2.0, "zeta": 1.0}, {}, {"city": 1.0}]
     ids = vocabulary.ids([t for a in articles for t in a])
     counts = [c for a in articles for c in a.values()]
@@ -43,7 +48,7 @@ def test_weigh_gives_unit_tfidf_vectors_key_terms_and_year_marks() -> None:
 
 def test_weigh_keeps_the_heaviest_terms_of_a_long_vector_and_breaks_ties_by_term() -> None:
     terms = [f"t{i:04d}" for i in range(ft.VECTOR_TERMS + 50)]
-    vocabulary = ft.Vocabulary({}, 0)
+    vocabulary = ft.Vocabulary(0)
     ids = vocabulary.ids(terms)
     counts = np.array([2.0 if i % 2 else 1.0 for i in range(len(terms))])
     vocabulary.count(ids, 1)
@@ -107,7 +112,7 @@ def test_the_lead_keeps_its_lines_so_a_paragraph_opener_is_no_name() -> None:
 def test_a_vocabulary_that_grows_a_term_at_a_time_keeps_its_counts() -> None:
     # One call per batch, each bringing new terms: the storage must grow with the vocabulary,
     # not double on every call (200 doublings would not fit in any memory).
-    vocabulary = ft.Vocabulary({"old": 3}, 5)
+    vocabulary = ft.Vocabulary(5, _stored({"old": 3}))
     for i in range(200):
         ids = vocabulary.ids(["old", f"new{i}"])
         assert vocabulary.count(ids, 1) == {"old": 1, f"new{i}": 1}
@@ -125,7 +130,7 @@ def test_a_vocabulary_reads_a_terms_stored_statistics_once_when_it_first_counts_
         asked.append(list(terms))
         return {t: store[t] for t in terms if t in store}
 
-    vocabulary = ft.Vocabulary({}, 5, stored)
+    vocabulary = ft.Vocabulary(5, stored)
     window = vocabulary.ids(["old", "held"])  # a window article's terms: nothing read yet
     assert asked == []
     ids = vocabulary.ids(["old", "new", "rare"])
@@ -140,7 +145,7 @@ def test_a_vocabulary_reads_a_terms_stored_statistics_once_when_it_first_counts_
 
 def test_a_vocabulary_keeps_the_terms_it_is_told_in_order_and_meets_the_others_anew() -> None:
     store = {"a": 5, "b": 6, "c": 7, "d": 8}
-    vocabulary = ft.Vocabulary({}, 20, lambda terms: {t: store[t] for t in terms if t in store})
+    vocabulary = ft.Vocabulary(20, lambda terms: {t: store[t] for t in terms if t in store})
     ids = vocabulary.ids(["a", "b", "c", "d"])
     vocabulary.count(ids, 1)  # a 6, b 7, c 8, d 9 here; stored as the batch is
     store.update({t: n + 1 for t, n in store.items()})
