@@ -27,13 +27,17 @@ class Machine:
         self.network = f"10.213.{tag % 250}.0/24"
         self.host = f"10.213.{tag % 250}.1"  # this machine, as the other reaches it
         self.address = f"10.213.{tag % 250}.2"  # the other
-        _ip("netns", "add", self.namespace)
-        _ip("link", "add", self.outer, "type", "veth", "peer", "name", self.inner,
-            "netns", self.namespace)
-        _ip("addr", "add", f"{self.host}/24", "dev", self.outer)
-        _ip("link", "set", self.outer, "up")
-        self._inside("addr", "add", f"{self.address}/24", "dev", self.inner)
-        self._inside("link", "set", self.inner, "up")
+        try:
+            _ip("netns", "add", self.namespace)
+            _ip("link", "add", self.outer, "type", "veth", "peer", "name", self.inner,
+                "netns", self.namespace)
+            _ip("addr", "add", f"{self.host}/24", "dev", self.outer)
+            _ip("link", "set", self.outer, "up")
+            self._inside("addr", "add", f"{self.address}/24", "dev", self.inner)
+            self._inside("link", "set", self.inner, "up")
+        except subprocess.CalledProcessError:
+            self.remove()  # whatever was made before the step that failed
+            raise
 
     def _inside(self, *args: str) -> None:
         _ip("netns", "exec", self.namespace, "ip", *args)
@@ -57,8 +61,6 @@ def other_machine() -> Iterator[Machine]:
     try:
         machine = Machine()
     except subprocess.CalledProcessError as e:
-        subprocess.run(["ip", "netns", "del", f"aggregator-{os.getpid() % 10_000}"],
-                       capture_output=True)
         pytest.skip(f"no network namespace here: {e.stderr.strip()}")
     try:
         yield machine

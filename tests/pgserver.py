@@ -65,8 +65,8 @@ class PgServer:
     def _run(self, *args: object) -> None:
         subprocess.run([*self.as_user, *map(str, args)], check=True, capture_output=True)
 
-    def url(self, name: str = "postgres", host: str = "127.0.0.1") -> str:
-        return f"postgresql://postgres@{host}:{self.port}/{name}"
+    def url(self, name: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
     def new_database(self) -> str:
         """The URL of a new, empty database."""
