@@ -181,6 +181,34 @@ def _guarded_socket(networks: tuple[Any, ...]) -> Callable[[Any], socket.socket]
     return make
 
 
+class _Hosts:
+    """At most ``per_host`` fetches at once on a host. A host is held only while a fetch holds
+    or awaits one of its places: a worker that runs for months meets every feed's host and
+    every full-text page's host, and keeps none of them once they are done."""
+
+    def __init__(self, per_host: int) -> None:
+        self._per_host = per_host
+        self._places: dict[str, asyncio.Semaphore] = {}
+        self._users: dict[str, int] = {}  # fetches holding or awaiting each host's places
+
+    def __len__(self) -> int:
+        return len(self._places)
+
+    @asynccontextmanager
+    async def place(self, host: str) -> AsyncIterator[None]:
+        places = self._places.get(host)
+        if places is None:
+            places = self._places[host] = asyncio.Semaphore(self._per_host)
+        self._users[host] = self._users.get(host, 0) + 1
+        try:
+            async with places:
+                yield
+        finally:
+            self._users[host] -= 1
+            if not self._users[host]:
+                del self._users[host], self._places[host]
+
+
 class Fetcher:
     """``async with Fetcher(limits) as f: await f.fetch(url, ...)``."""
 
@@ -189,7 +217,7 @@ class Fetcher:
         self._resolve = resolve
         self._networks = addresses.parse_networks(limits.allowed_private_networks)
         self._transport: AiohttpTransport
-        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._hosts = _Hosts(limits.per_host)
 
     async def __aenter__(self) -> Fetcher:
         limits = self.limits
@@ -229,6 +257,11 @@ class Fetcher:
     async def __aexit__(self, *exc: object) -> None:
         await self._transport.aclose()
 
+    @property
+    def hosts_in_use(self) -> int:
+        """How many hosts a fetch holds or awaits a place on."""
+        return len(self._hosts)
+
     @asynccontextmanager
     async def _stream(self, url: str, headers: dict[str, str]) -> AsyncIterator[httpx.Response]:
         request = httpx.Request("GET", url, headers=headers, extensions={"timeout": self._timeouts})
@@ -263,9 +296,8 @@ class Fetcher:
         # Wait for a slot on the feed's host first: the deadline covers the fetch itself, so a
         # slow neighbour on the same host delays a feed but never makes it time out.
         host = (urlsplit(normalise(url)).hostname or "").lower()
-        sem = self._hosts.setdefault(host, asyncio.Semaphore(self.limits.per_host))
         try:
-            async with sem:
+            async with self._hosts.place(host):
                 started = time.monotonic()
                 async with asyncio.timeout(self.limits.deadline):
                     return await self._fetch(url, etag, last_modified, accept, started)

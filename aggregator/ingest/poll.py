@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import hashlib
 import threading
-from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -160,7 +159,7 @@ async def work(
     ):
         run = _Run(db, config, fetcher, pool, options, unchanged)
         running: set[asyncio.Task[PollOutcome]] = set()
-        held: dict[str, set[int]] = defaultdict(set)  # host -> the slots this worker holds
+        held: dict[str, set[int]] = {}  # host -> the slots this worker holds
         try:
             while not (worker.stop and worker.stop.is_set()):
                 free = slots - len(running)
@@ -202,13 +201,15 @@ async def _within_host(run: _Run, state: FeedState, held: dict[str, set[int]]) -
     """Poll a feed once its host has a free place among ``per_host`` across every poller."""
     host = urlsplit(fetch_url(state)).hostname or ""
     slots = run.config.settings.limits.per_host
-    while (slot := claims.take_host_slot(run.db, host, slots, held[host])) is None:
+    while (slot := claims.take_host_slot(run.db, host, slots, held.get(host, ()))) is None:
         await asyncio.sleep(HOST_WAIT)
-    held[host].add(slot)
+    held.setdefault(host, set()).add(slot)
     try:
         return await _poll_one(run, state)
     finally:
         held[host].discard(slot)
+        if not held[host]:  # a worker meets every feed's host; it keeps those it polls now
+            del held[host]
         claims.release_host_slot(run.db, host, slot)
 
 

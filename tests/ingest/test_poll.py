@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+import time
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -14,8 +17,10 @@ from hostile import redirect
 from aggregator.cli import main
 from aggregator.config import load_config
 from aggregator.errors import LockedError
+from aggregator.ingest.fetch import Fetcher
 from aggregator.ingest.poll import PollOptions, poll
 from aggregator.lock import run_lock
+from aggregator.model import FetchLimits
 from aggregator.store import open_db
 
 
@@ -198,3 +203,42 @@ def test_cookies_a_feed_sets_are_never_sent_back(server: FeedServer, tmp_path: P
     _poll(cfg_path)
     _poll(cfg_path, force=True)
     assert all("cookie" not in h for _, h in server.requests)
+
+
+def test_per_host_bounds_fetches_at_once_and_keeps_no_idle_host(server: FeedServer) -> None:
+    """Four fetches on each of 16 hosts at once, two places a host: no host serves more than
+    two at a time, and the fetcher holds no host once its fetches are done (a worker that runs
+    for months meets a great many hosts)."""
+    body = healthy_feed(8, "slow")
+    at_once: dict[str, int] = {}
+    most: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def slow(h: BaseHTTPRequestHandler) -> None:
+        host = h.headers["Host"]
+        with lock:
+            at_once[host] = at_once.get(host, 0) + 1
+            most[host] = max(most.get(host, 0), at_once[host])
+        time.sleep(0.3)
+        with lock:
+            at_once[host] -= 1
+        respond(body, conditional=False)(h)
+
+    server.routes["/slow.xml"] = slow
+    hosts = [f"h{n}.test" for n in range(16)]
+
+    async def fetch_all() -> tuple[int, int, list[int]]:
+        limits = FetchLimits(per_host=2, allowed_private_networks=("127.0.0.1/32",))
+        async with Fetcher(limits, stub_resolve) as fetcher:
+            tasks = [asyncio.create_task(fetcher.fetch(server.url("/slow.xml", host)))
+                     for host in hosts for _ in range(4)]
+            await asyncio.sleep(0.15)
+            during = fetcher.hosts_in_use
+            results = await asyncio.gather(*tasks)
+            return during, fetcher.hosts_in_use, [r.status for r in results]
+
+    during, after, statuses = asyncio.run(fetch_all())
+    assert statuses == [200] * 64
+    assert {host.split(":")[0]: n for host, n in most.items()} == dict.fromkeys(hosts, 2)
+    assert during == 16
+    assert after == 0
