@@ -51,11 +51,12 @@ def _measure(path: str, out: multiprocessing.queues.Queue) -> None:  # type: ign
     db.close()
 
 
-def _peak(n: int, words: int = 500) -> int:
+def _peak(n: int, words: int = 500, database: str | None = None) -> int:
     """The peak RSS of a fresh clusterer loading a window of ``n`` articles and clustering a
-    batch, less its RSS before it read anything."""
+    batch, less its RSS before it read anything; in a SQLite file, or in ``database`` (an
+    empty PostgreSQL database's URL)."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = str(Path(tmp) / "memory.db")
+        path = database or str(Path(tmp) / "memory.db")
         builder = SPAWN.Process(target=_build, args=(path, n, words))
         builder.start()
         builder.join()

@@ -6,6 +6,9 @@ against one worker in the same run.
 
 Clustering: the throughput benchmark's articles clustered with the store on PostgreSQL,
 against the same articles on SQLite in the same run.
+
+Window memory: bench_memory's peak of a fresh clusterer with 50,000 articles in its window,
+with the store on PostgreSQL, against the same on SQLite in the same run.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from aggregator.store import open_db
 from aggregator.store.clustering import ClusterState
 
 from .bench_cluster import _store
+from .bench_memory import _peak
 from .bench_poll import _config, _feed, _items
 from .common import FeedServerProcess, Row
 from .corpus import T0, stream
@@ -118,3 +122,19 @@ def bench_cluster(n: int = 20_000) -> Row:
         pg.stop()
     return Row(f"postgresql: cluster {n:,} articles x ~500 words", f"{ours:,.0f} articles/s",
                f"SQLite {lite:,.0f} articles/s", ours / lite, ">= 0.7x", ours / lite >= 0.7)
+
+
+# Window articles of the memory comparison: bench_memory's smaller window.
+WINDOW = 50_000
+
+
+def bench_window() -> Row:
+    lite = _peak(WINDOW)
+    pg = _server()
+    try:
+        ours = _peak(WINDOW, database=pg.new_database())
+    finally:
+        pg.stop()
+    return Row(f"postgresql: peak memory per window article, {WINDOW:,} in the window",
+               f"{ours / WINDOW:,.0f} B", f"SQLite {lite / WINDOW:,.0f} B", ours / lite,
+               "<= 1.1x", ours / lite <= 1.1)

@@ -53,6 +53,12 @@ class Database(Protocol):
         """The rows of a query, read by column name."""
         ...
 
+    def stream(self, sql: str, params: Params = ()) -> Iterator[Any]:
+        """The rows of a query, read from the database a part at a time as they are iterated
+        (a window of millions of articles), not all at once; the connection runs nothing else
+        until the last is read."""
+        ...
+
     def transaction(self) -> AbstractContextManager[None]:
         """One transaction that holds the write lock from its start (SQLite) or whose rows
         are locked as it writes them (PostgreSQL)."""

@@ -356,7 +356,7 @@ class ClusterState:
         """The clustered articles from ``since`` to ``until`` (epoch seconds, both included), with
         when their stories were first seen, one at a time as the database gives them;
         signatures of another sketch version (seed, scheme or library) come back as None."""
-        rows = self.db.execute(
+        rows = self.db.stream(
             f"""SELECT s.article_id, a.feed_url || '#' || a.key, a.outlet, a.url, s.terms,
                       s.copy_sig, s.story_sig, s.time, s.dated, l.story_id, c.source_id,
                       s.sketch_version, s.neighbour, s.neighbour_score,

@@ -38,6 +38,8 @@ KEEPALIVE_IDLE = 10
 KEEPALIVE_INTERVAL = 5
 # Probes left unanswered after which the other end counts as gone.
 KEEPALIVE_COUNT = 3
+# Rows a server-side cursor hands over a fetch (``stream``).
+STREAM_ROWS = 1_000
 
 # A string literal, a ``:name`` parameter (not a ``::`` cast), a ``?`` or a ``%``.
 _TOKEN = re.compile(r"'(?:[^']|'')*'|(?<!:):([A-Za-z_]\w*)|\?|%")
@@ -89,6 +91,18 @@ class PostgresDatabase:
     def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         with self._failing(), self.conn.cursor(row_factory=dict_row) as cursor:
             return cursor.execute(translate(sql) if params else sql, params or None).fetchall()
+
+    def stream(self, sql: str, params: Params = ()) -> Iterator[Any]:
+        # psycopg's cursors take a whole result in one gulp; a server-side cursor, in a
+        # transaction of its own, gives STREAM_ROWS rows a fetch.
+        with (
+            self._failing(),
+            self.conn.transaction(),
+            self.conn.cursor(name="aggregator_stream") as cursor,
+        ):
+            cursor.itersize = STREAM_ROWS
+            cursor.execute(translate(sql) if params else sql, params or None)
+            yield from cursor
 
     @contextmanager
     def _failing(self) -> Iterator[None]:

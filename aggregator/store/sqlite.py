@@ -56,6 +56,10 @@ class SqliteDatabase:
         cursor.row_factory = sqlite3.Row
         return [dict(r) for r in cursor.execute(sql, params).fetchall()]
 
+    def stream(self, sql: str, params: Params = ()) -> Iterator[Any]:
+        # sqlite3 steps through a result as it is iterated.
+        yield from self.conn.execute(sql, params)
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         self.conn.execute("BEGIN IMMEDIATE")
