@@ -31,6 +31,7 @@ from aggregator.publish.terminal import (
     stories_csv,
     story_json,
 )
+from aggregator.supervisor import Supervisor
 
 if TYPE_CHECKING:  # the command modules are imported when their command runs
     from aggregator.matching.clusterer import ClusterReport
@@ -107,14 +108,25 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         print(_cluster_line(run_cluster(config)))
         return 0
     stop = _stop_on_signals()
-    follow_cluster(
-        config,
-        say=lambda line: print(line, flush=True),
-        report=lambda r: print(_cluster_line(r), flush=True),
-        stop=stop,
-        fallback=args.fallback,
-        partition=args.partition,
-    )
+    supervisor = Supervisor()
+    supervisor.ready()
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+        supervisor.status(line)
+
+    try:
+        follow_cluster(
+            config,
+            say=say,
+            report=lambda r: print(_cluster_line(r), flush=True),
+            stop=stop,
+            fallback=args.fallback,
+            partition=args.partition,
+            alive=supervisor.alive,
+        )
+    finally:
+        supervisor.stopping()
     return 0
 
 
@@ -134,21 +146,26 @@ def cmd_worker(args: argparse.Namespace) -> int:
         if due is None:
             due = time.monotonic() + every
         elif time.monotonic() >= due:
-            print(
-                f"worker: in the last {args.report_every:g} min: "
-                f"{poll_line(PollReport(tuple(period)))}",
-                flush=True,
-            )
+            polls = poll_line(PollReport(tuple(period)))
+            line = f"worker: in the last {args.report_every:g} min: {polls}"
+            print(line, flush=True)
+            supervisor.status(line)
             period.clear()
             due = time.monotonic() + every
 
-    report = run_worker(
-        _config(args),
-        PollOptions(),
-        until_idle=args.until_idle,
-        stop=_stop_on_signals(),
-        progress=progress,
-    )
+    supervisor = Supervisor()
+    supervisor.ready()
+    try:
+        report = run_worker(
+            _config(args),
+            PollOptions(),
+            until_idle=args.until_idle,
+            stop=_stop_on_signals(),
+            progress=progress,
+            alive=supervisor.alive,
+        )
+    finally:
+        supervisor.stopping()
     print(f"worker: {poll_line(report)}")
     return EXIT_ALL_FAILED if report.all_failed else 0
 

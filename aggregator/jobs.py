@@ -86,12 +86,13 @@ def run_worker(
     until_idle: bool = True,
     stop: threading.Event | None = None,
     progress: Progress | None = None,
+    alive: Callable[[], None] = lambda: None,
 ) -> PollReport:
     """A poller (store.claims): polls due feeds until none is due, or with ``until_idle``
-    unset until ``stop`` is set."""
+    unset until ``stop`` is set (``alive``: see WorkOptions)."""
     db = open_db(config.settings.database)
     try:
-        worker = WorkOptions(lease_for(config), until_idle=until_idle, stop=stop)
+        worker = WorkOptions(lease_for(config), until_idle=until_idle, stop=stop, alive=alive)
         return asyncio.run(work(db, config, options, worker, progress))
     finally:
         db.close()
@@ -155,13 +156,18 @@ def _cluster_all(db: Database, config: Config, now: Clock) -> ClusterReport:
 
 
 def _clusterer(
-    db: Database, config: Config, now: Clock = _now, partition: str | None = None
+    db: Database,
+    config: Config,
+    now: Clock = _now,
+    partition: str | None = None,
+    alive: Callable[[], None] = lambda: None,
 ) -> Clusterer:
     return Clusterer(
         ClusterState(db, partition),
         config.settings.window_hours,
         config.settings.story_threshold,
         now,
+        alive,
     )
 
 
@@ -173,11 +179,14 @@ def follow_cluster(
     fallback: float | None = None,
     partition: str | None = None,
     now: Clock = _now,
+    alive: Callable[[], None] = lambda: None,
 ) -> None:
     """The clusterer of a PostgreSQL store, as a service: waits as a standby while another
     holds the lock, then clusters whatever is pending, woken by the pollers' notifications
-    (or every ``fallback`` seconds, FOLLOW_FALLBACK by default), until ``stop`` is set. ``say`` gets a line per change of
-    role, ``report`` each run that clustered articles."""
+    (or every ``fallback`` seconds, FOLLOW_FALLBACK by default), until ``stop`` is set. ``say``
+    gets a line per change of role, ``report`` each run that clustered articles; ``alive`` is
+    called at least every second or so as long as the work goes on (a supervisor's
+    watchdog)."""
     stop = stop or threading.Event()
     if bool(partition) != bool(config.settings.partition_by):
         raise AggregatorError(
@@ -196,19 +205,21 @@ def follow_cluster(
         if not told:
             say("standby: another clusterer holds the lock; waiting to take over")
             told = True
+        alive()
         return not stop.wait(STANDBY_RETRY)
 
     try:
         with _cluster_lock(db, partition, wait=standby):
             say("clustering: holding the lock")
             db.listen(PENDING_CHANNEL)
-            clusterer = _clusterer(db, config, now, partition)
+            clusterer = _clusterer(db, config, now, partition, alive)
             while not stop.is_set():
                 r = clusterer.run()
                 if r.articles:
                     report(r)
                 deadline = time.monotonic() + (fallback or FOLLOW_FALLBACK)
                 while not stop.is_set() and time.monotonic() < deadline:
+                    alive()
                     if db.wait(min(1.0, max(0.0, deadline - time.monotonic()))):
                         break
     except LockedError:

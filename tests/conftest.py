@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -216,3 +218,62 @@ def pg_server() -> Iterator[Any]:
 def pg_url(pg_server: Any) -> str:
     """A new, empty PostgreSQL database on the session's server."""
     return str(pg_server.new_database())
+
+
+class NotifySocket:
+    """A datagram socket listening as systemd does for a service's notify messages, read as they
+    come unless made ``reading=False``; ``where`` is the value of $NOTIFY_SOCKET that names it
+    (a path, or @ and an abstract name)."""
+
+    def __init__(self, path: Path | None = None, reading: bool = True) -> None:
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        if path is not None:
+            self.listener.bind(str(path))
+            self.where = str(path)
+        else:
+            name = f"aggregator-test-{os.getpid()}-{time.monotonic_ns()}"
+            self.listener.bind("\0" + name)
+            self.where = "@" + name
+        self.messages: list[str] = []
+        self._seen = 0
+        self._closed = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        if reading:
+            self.listener.settimeout(0.05)
+            self._reader.start()
+
+    def _read(self) -> None:
+        while not self._closed.is_set():
+            try:
+                self.messages.append(self.listener.recv(4096).decode())
+            except TimeoutError:
+                continue
+
+    def heard(self, wait: float = 0.0) -> list[str]:
+        """The messages that came since the last call: after up to ``wait`` seconds for one,
+        until none has come for a twentieth of a second."""
+        deadline = time.monotonic() + wait
+        while len(self.messages) == self._seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        count = -1
+        while count != len(self.messages):
+            count = len(self.messages)
+            time.sleep(0.05)
+        new, self._seen = self.messages[self._seen : count], count
+        return new
+
+    def waiting(self) -> list[str]:
+        """The messages the socket holds, of one made ``reading=False``."""
+        out = []
+        self.listener.setblocking(False)
+        try:
+            while True:
+                out.append(self.listener.recv(4096).decode())
+        except BlockingIOError:
+            return out
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._reader.is_alive():
+            self._reader.join()
+        self.listener.close()

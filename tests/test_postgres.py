@@ -23,7 +23,7 @@ from typing import Any
 
 import pgserver as pg
 import pytest
-from conftest import FeedServer, Sink, healthy_feed, respond, rss, write_config
+from conftest import FeedServer, NotifySocket, Sink, healthy_feed, respond, rss, write_config
 from machine import other_machine
 from pgserver import REQUIRED
 
@@ -889,3 +889,60 @@ def test_a_large_result_is_streamed_from_the_server_a_part_at_a_time(
     finally:
         db.close()
         other.close()
+
+
+def test_a_watchdog_hears_each_service_alive_and_a_hung_one_go_silent(
+        pg_url: str, tmp_path: Path) -> None:
+    """Under systemd with WatchdogSec=, a clusterer holding the lock, its standby and a worker
+    each say they are alive while they work or wait; a clusterer that hangs (stopped here with
+    SIGSTOP: its machine still answers, so its lock lives on) goes silent, which is when systemd
+    kills it and its standby takes over."""
+    sockets = {name: NotifySocket(tmp_path / name) for name in ("holder", "standby", "worker")}
+    started: dict[str, _Lines] = {}
+
+    def service(name: str, config: Config, *args: str) -> _Lines:
+        command = [sys.executable, "-m", "aggregator", "--config", str(config.path), *args]
+        env = {**os.environ, "AGGREGATOR_DATABASE_URL": pg_url,
+               "NOTIFY_SOCKET": sockets[name].where, "WATCHDOG_USEC": "1000000"}
+        started[name] = _Lines(subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                                                text=True))
+        return started[name]
+
+    with SnapshotServer() as server:
+        config = _on(load_config(write_demo_config(tmp_path, server.port)), pg_url)
+        snap = SNAPSHOTS[0]
+        server.load(snap, _moment(snap.name))
+        try:
+            service("holder", config, "cluster", "--follow").wait_for("holding the lock")
+            service("standby", config, "cluster", "--follow").wait_for("standby")
+            service("worker", config, "worker")
+            started["holder"].wait_for("articles clustered", timeout=120)
+            heard = {name: s.heard(wait=5) for name, s in sockets.items()}
+            time.sleep(3)
+            for name, s in sockets.items():
+                heard[name] += s.heard()
+            assert heard["holder"][:2] == ["READY=1", "STATUS=clustering: holding the lock"]
+            assert heard["standby"][:2] == [
+                "READY=1", "STATUS=standby: another clusterer holds the lock; waiting to take over"]
+            assert heard["worker"][0] == "READY=1"
+            for name, said in heard.items():
+                assert said.count("WATCHDOG=1") >= 3, (name, said)  # 3 s, 1 s a watchdog interval
+
+            holder = started["holder"].proc
+            holder.send_signal(signal.SIGSTOP)
+            sockets["holder"].heard(wait=0.5)
+            time.sleep(3)
+            assert sockets["holder"].heard() == []
+            assert sockets["standby"].heard().count("WATCHDOG=1") >= 2
+            holder.send_signal(signal.SIGCONT)
+            assert "WATCHDOG=1" in sockets["holder"].heard(wait=3)
+
+            for name, lines in started.items():
+                lines.proc.send_signal(signal.SIGTERM)
+                assert lines.proc.wait(30) == 0, name
+                assert sockets[name].heard(wait=1)[-1] == "STOPPING=1", name
+        finally:
+            for lines in started.values():
+                lines.end()
+            for s in sockets.values():
+                s.close()

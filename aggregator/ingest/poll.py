@@ -56,6 +56,8 @@ FULLTEXT_WAIT = timedelta(days=1)
 LEASE_MARGIN = 2
 # Seconds a worker with no feed due waits before it looks again.
 WORKER_IDLE = 5.0
+# Seconds between a worker's calls of WorkOptions.alive.
+ALIVE_EVERY = 0.5
 # Seconds a claimed feed waits before it tries again for a place among its host's polls.
 HOST_WAIT = 0.2
 
@@ -119,12 +121,15 @@ async def poll(
 @dataclass(frozen=True)
 class WorkOptions:
     """A poller's: how long a claim on a feed lasts, and whether to stop once no feed is due
-    (else it waits for the next, ``idle`` seconds at a time, until ``stop`` is set)."""
+    (else it waits for the next, ``idle`` seconds at a time, until ``stop`` is set); ``alive``
+    is called every ALIVE_EVERY seconds as long as its event loop runs (a supervisor's
+    watchdog)."""
 
     lease: timedelta
     until_idle: bool = True
     idle: float = WORKER_IDLE
     stop: threading.Event | None = None
+    alive: Callable[[], None] = lambda: None
 
 
 def lease_for(config: Config) -> timedelta:
@@ -160,6 +165,7 @@ async def work(
         run = _Run(db, config, fetcher, pool, options, unchanged)
         running: set[asyncio.Task[PollOutcome]] = set()
         held: dict[str, set[int]] = {}  # host -> the slots this worker holds
+        beating = asyncio.create_task(_saying_alive(worker.alive))
         try:
             while not (worker.stop and worker.stop.is_set()):
                 free = slots - len(running)
@@ -183,6 +189,7 @@ async def work(
                 # claim's lease would otherwise run out first and the feed be polled again.
                 _save_unchanged(db, unchanged)
         finally:
+            beating.cancel()
             for task in running:
                 task.cancel()
             _finish(run)
@@ -211,6 +218,14 @@ async def _within_host(run: _Run, state: FeedState, held: dict[str, set[int]]) -
         if not held[host]:  # a worker meets every feed's host; it keeps those it polls now
             del held[host]
         claims.release_host_slot(run.db, host, slot)
+
+
+async def _saying_alive(alive: Callable[[], None]) -> None:
+    """``alive`` every ALIVE_EVERY seconds for as long as the event loop runs its tasks (a
+    poll that blocks the loop stops it)."""
+    while True:
+        alive()
+        await asyncio.sleep(ALIVE_EVERY)
 
 
 async def _pause(seconds: float, stop: threading.Event | None) -> None:

@@ -116,11 +116,13 @@ class Clusterer:
         window_hours: float,
         threshold: float | None = None,  # None: STORY_THRESHOLD, lower for a small archive
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        alive: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
         self.window_seconds = window_hours * 3600.0
         self.threshold = threshold
         self.now = now
+        self.alive = alive  # called as the work goes on: each window article read, each batch
         self.vocabulary = features.Vocabulary(store.n_docs(), store.df)
         self.term_hashes = sketch.TermHashes()
         self.window = Window()
@@ -147,7 +149,7 @@ class Clusterer:
 
     def _fill(self, since: float, until: float) -> None:
         stored = self.store.load_window(since, until, sketch.SKETCH_VERSION)
-        self.window.load(stored, self.vocabulary)
+        self.window.load(_saying_alive(stored, self.alive), self.vocabulary)
 
     def _extract(self, groups: list[extract.Group]) -> Callable[[], list[extract.Features]]:
         """Text features of each group's articles, in order: computed now for a small batch;
@@ -226,6 +228,7 @@ class Clusterer:
             try:
                 ready = next_batch(None)
                 while ready is not None:
+                    self.alive()
                     # The window from the store (on a restart, its thousands of articles)
                     # while the workers extract the batch's text features.
                     self._cover(
@@ -426,3 +429,12 @@ class _Prepared:
 
     batch: list[PendingArticle]
     features: Callable[[], list[extract.Features]]
+
+
+def _saying_alive(
+    stored: Iterable[StoredSketch], alive: Callable[[], None]
+) -> Iterator[StoredSketch]:
+    """``stored``, calling ``alive`` before each (a window of millions takes minutes to read)."""
+    for s in stored:
+        alive()
+        yield s
