@@ -411,7 +411,8 @@ def parser() -> argparse.ArgumentParser:
         'workers on any machine (README, "Running on several machines"). A feed claimed is '
         "leased; a worker that dies leaves its feeds to come due again when the lease ends. "
         "Runs until SIGTERM or SIGINT, printing a line of what its polls did every "
-        "--report-every minutes, and one line as poll does when it stops.",
+        "--report-every minutes, and one line as poll does when it stops. Under systemd "
+        "(Type=notify) it says when it is ready and that it is alive, for WatchdogSec=.",
     )
     s.add_argument(
         "--until-idle", action="store_true", help="stop once no feed is due instead of waiting"
@@ -431,7 +432,8 @@ def parser() -> argparse.ArgumentParser:
         "--follow",
         action="store_true",
         help="PostgreSQL: keep clustering as pollers store articles, as the one clusterer "
-        "(a second one waits as a standby and takes over when the first ends)",
+        "(a second one waits as a standby and takes over when the first ends); under systemd "
+        "(Type=notify) it says when it is ready and that it is alive, for WatchdogSec=",
     )
     s.add_argument(
         "--fallback",
