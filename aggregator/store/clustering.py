@@ -266,13 +266,13 @@ class ClusterState:
 
     def pending(self, limit: int, after: Cursor | None = None) -> list[PendingArticle]:
         """The next ``limit`` articles not yet clustered, in clustering order (after ``after``)."""
-        where = "(a.sort_time, a.feed_url, a.key) > (?, ?, ?)" if after else "1 = 1"
+        where = "(p.sort_time, p.feed_url, p.key) > (?, ?, ?)" if after else "1 = 1"
         rows = self.db.query(
             f"""SELECT a.id, a.feed_url, a.key, a.outlet, a.url, a.title, a.summary, a.fulltext,
                       a.language, a.sort_time, a.published IS NOT NULL AS dated
                FROM cluster_pending p JOIN articles a ON a.id = p.article_id
                WHERE {where}{self._only}
-               ORDER BY a.sort_time, a.feed_url, a.key LIMIT ?""",
+               ORDER BY p.sort_time, p.feed_url, p.key LIMIT ?""",
             (*(after or ()), *self._args, limit),
         )
         return [

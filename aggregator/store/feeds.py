@@ -161,9 +161,7 @@ def save_success(
                 "INSERT INTO fts_pending (article_id) VALUES (?) ON CONFLICT DO NOTHING",
                 [(aid,) for aid, _ in inserted] + changed_ids,
             )
-        db.executemany(
-            "INSERT INTO cluster_pending (article_id) VALUES (?) ON CONFLICT DO NOTHING", queued
-        )
+        _queue(db, queued)
         if queued:
             _wake_clusterer(db)
         db.execute(
@@ -268,12 +266,19 @@ def save_fulltexts(db: Database, texts: Mapping[int, str]) -> None:
         db.executemany(
             "UPDATE articles SET fulltext = ? WHERE id = ?", [(t, i) for i, t in texts.items()]
         )
-        db.executemany(
-            "INSERT INTO cluster_pending (article_id) VALUES (?) ON CONFLICT DO NOTHING",
-            [(i,) for i in texts],
-        )
+        _queue(db, [(i,) for i in texts])
         if texts:
             _wake_clusterer(db)
+
+
+def _queue(db: Database, ids: Sequence[tuple[int]]) -> None:
+    """The articles ``ids`` into the clusterer's queue, each with its clustering order."""
+    db.executemany(
+        "INSERT INTO cluster_pending (article_id, sort_time, feed_url, key)"
+        " SELECT id, sort_time, feed_url, key FROM articles WHERE id = ?"
+        " ON CONFLICT DO NOTHING",
+        ids,
+    )
 
 
 def _wake_clusterer(db: Database) -> None:

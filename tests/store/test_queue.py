@@ -1,0 +1,107 @@
+"""The clusterer's queue: the next batch in clustering order, found in the queue rather than by
+walking the archive, on both backends, and a database from before the queue kept its order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from aggregator.model import Article, FeedConfig, FeedUpdate
+from aggregator.store import Database, open_db
+from aggregator.store.clustering import ClusterState
+from aggregator.store.feeds import save_success, sync_feeds
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+FEEDS = [FeedConfig(url=f"https://o{i}.example/rss", outlet=f"Outlet {i}") for i in range(3)]
+
+
+def _store(db: Database, first: int, n: int) -> None:
+    """Articles ``first`` to ``first + n``, an hour apart, spread over the feeds (all queued)."""
+    for f, feed in enumerate(FEEDS):
+        articles = [
+            Article(f"k{i}", f"https://o{f}.example/{i}", f"Report {i}", f"Text of report {i}.",
+                    "", "", T0 + timedelta(hours=i), "", "en")
+            for i in range(first, first + n) if i % len(FEEDS) == f
+        ]
+        save_success(db, FeedUpdate(feed.url, 200, T0, T0, None, None, None, None, None, None,
+                                    0), feed.outlet, articles)
+
+
+def _clustered(db: Database, n: int) -> None:
+    """The ``n`` first articles in clustering order out of the queue, as if clustered."""
+    db.execute("DELETE FROM cluster_pending WHERE article_id IN (SELECT id FROM articles"
+               " ORDER BY sort_time, feed_url, key LIMIT ?)", (n,))
+
+
+def _archive_then_queue(path: str, archived: int, queued: int) -> Database:
+    db = open_db(path)
+    sync_feeds(db, FEEDS)
+    _store(db, 0, archived + queued)
+    _clustered(db, archived)
+    return db
+
+
+def _steps(db: Database) -> int:
+    """SQLite's virtual machine steps (in thousands) to find the next batch of 50."""
+    conn = db.conn  # type: ignore[attr-defined]
+    count = [0]
+
+    def step() -> int:
+        count[0] += 1
+        return 0
+
+    conn.set_progress_handler(step, 1000)
+    try:
+        found = ClusterState(db).pending(50)
+    finally:
+        conn.set_progress_handler(None, 0)
+    assert len(found) == 50
+    return count[0]
+
+
+def test_the_next_batch_costs_what_the_queue_holds_not_what_the_archive_does(
+        tmp_path: Path) -> None:
+    small = _archive_then_queue(str(tmp_path / "small.db"), 2_000, 100)
+    large = _archive_then_queue(str(tmp_path / "large.db"), 8_000, 100)
+    # Walking the articles in clustering order to the queued ones took ~4x the steps here.
+    assert _steps(large) <= 1.2 * _steps(small) + 2
+    small.close()
+    large.close()
+
+
+def _order(db: Database) -> list[str]:
+    state, out, after = ClusterState(db), [], None
+    while batch := state.pending(7, after):
+        out += [a.cursor[2] for a in batch]
+        after = batch[-1].cursor
+    return out
+
+
+def _as_before_the_queue_kept_its_order(db: Database) -> None:
+    """The database as the version before m010 left it: the queue holds article ids only."""
+    record = "_sqlite_migrations" if db.dialect == "sqlite" else "aggregator_migrations"
+    db.execute("DROP INDEX cluster_pending_order")
+    for column in ("sort_time", "feed_url", "key"):
+        db.execute(f"ALTER TABLE cluster_pending DROP COLUMN {column}")
+    db.execute(f"DELETE FROM {record} WHERE name = 'm010_cluster_pending_order'")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_queue_from_before_gets_its_order_and_reads_as_the_articles_order(
+        backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    database = str(tmp_path / "q.db") if backend == "sqlite" else request.getfixturevalue("pg_url")
+    db = _archive_then_queue(database, 30, 40)
+    expected = [k for (k,) in db.execute(
+        "SELECT a.key FROM cluster_pending p JOIN articles a ON a.id = p.article_id"
+        " ORDER BY a.sort_time, a.feed_url, a.key")]
+    assert len(expected) == 40
+    assert _order(db) == expected
+    _as_before_the_queue_kept_its_order(db)
+    db.close()
+    db = open_db(database)  # migrated again: the rows queued before get their order
+    assert _order(db) == expected
+    _store(db, 70, 5)  # and rows queued after
+    assert _order(db) == [*expected, "k70", "k71", "k72", "k73", "k74"]
+    db.close()
