@@ -946,3 +946,35 @@ def test_a_watchdog_hears_each_service_alive_and_a_hung_one_go_silent(
                 lines.end()
             for s in sockets.values():
                 s.close()
+
+
+def test_a_feeds_articles_waiting_for_text_are_found_without_reading_every_story_link(
+        pg_url: str) -> None:
+    """Each poll of a full-text feed looks for its articles still waiting for their page's text.
+    Written with NOT IN, PostgreSQL read and hashed every story link of the archive for it (2.3
+    to 2.6 s with 300,000, against 33-37 ms with NOT EXISTS)."""
+    from aggregator.store.feeds import awaiting_text
+
+    db = open_db(pg_url)
+    sync_feeds(db, [FeedConfig(url="https://a.example/rss", outlet="A"),
+                    FeedConfig(url="https://b.example/rss", outlet="B")])
+    columns = ("feed_url, key, outlet, title, summary, content_html, author, published_raw, "
+               "first_seen, sort_time, content_hash, updated, fulltext")
+    db.execute(f"INSERT INTO articles ({columns}) SELECT 'https://a.example/rss', 'a' || g, 'A',"
+               " 't', 's', '', '', '', '2026-11-01', '2026-11-01', 'h', '2026-11-01', 'text'"
+               " FROM generate_series(1, 100000) AS g")
+    db.execute(f"INSERT INTO articles ({columns}) SELECT 'https://b.example/rss', 'b' || g, 'B',"
+               " 't', 's', '', '', '', '2026-11-02', '2026-11-02', 'h', '2026-11-02', NULL"
+               " FROM generate_series(1, 4) AS g")
+    db.execute("INSERT INTO story_links (article_id, story_id, kind, score, shared_terms, linked_at)"
+               " SELECT id, 's' || id, 'new', 0, '', '' FROM articles WHERE key <> 'b1'"
+               " AND key <> 'b2'")
+    db.execute("INSERT INTO cluster_pending (article_id) SELECT id FROM articles WHERE key = 'b2'")
+    db.execute("ANALYZE")
+    with db.transaction():
+        waiting = awaiting_text(db, "https://b.example/rss")
+        (scans,) = db.execute("SELECT seq_scan FROM pg_stat_xact_user_tables"
+                              " WHERE relname = 'story_links'").fetchone()
+    db.close()
+    assert [w.key for w in waiting] == ["b1"]
+    assert scans == 0  # the links of the feed's four articles looked up, no more

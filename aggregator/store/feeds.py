@@ -250,10 +250,11 @@ def awaiting_text(db: Database, feed_url: str) -> list[AwaitingText]:
     """The feed's articles that wait for their page's text before they are clustered (stored
     without text, in no story and not queued), oldest first."""
     rows = db.query(
-        """SELECT id, key, url, first_seen FROM articles
+        # NOT EXISTS, not NOT IN: PostgreSQL hashed every story link for a NOT IN.
+        """SELECT id, key, url, first_seen FROM articles a
            WHERE feed_url = ? AND fulltext IS NULL
-             AND id NOT IN (SELECT article_id FROM cluster_pending)
-             AND id NOT IN (SELECT article_id FROM story_links)
+             AND NOT EXISTS (SELECT 1 FROM cluster_pending p WHERE p.article_id = a.id)
+             AND NOT EXISTS (SELECT 1 FROM story_links l WHERE l.article_id = a.id)
            ORDER BY id""",
         (feed_url,),
     )
