@@ -256,12 +256,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     # A digest is taken by one run before it is sent (store.deliveries.claim), and when.
     Migration("m009_digest_claims", **both("ALTER TABLE digests ADD COLUMN claimed_at TEXT")),
     # The queue carries its articles' clustering order (which never changes once an article is
-    # stored) and an index on it, so the next batch is found in O(batch): joined to the
-    # articles, both planners walked the articles in that order from the oldest to find the
-    # few queued (docs/tuning.md, "The clusterer's queue").
+    # stored), indexed, so that the next batch costs what the queue holds: joined to the
+    # articles, the planners walked every article before the first queued one in that order
+    # (docs/tuning.md, "The clusterer's queue").
     Migration(
         "m010_cluster_pending_order",
-        sqlite=(*_queue_order(""),),
-        postgresql=(*_queue_order('COLLATE "C"'),),
+        sqlite=_queue_order(_LITE["text"]),
+        postgresql=_queue_order(_PG["text"]),
     ),
 )
