@@ -10,6 +10,7 @@ from typing import Any
 
 from aggregator.model import Assignment, Cursor, NewSketch, PendingArticle, StoredSketch
 from aggregator.store import Database, in_parts, vectors
+from aggregator.store.schema import FILL_QUEUE_ORDER
 from aggregator.times import iso
 
 
@@ -266,6 +267,8 @@ class ClusterState:
 
     def pending(self, limit: int, after: Cursor | None = None) -> list[PendingArticle]:
         """The next ``limit`` articles not yet clustered, in clustering order (after ``after``)."""
+        if after is None:  # a run's first batch: first the order of rows queued without it
+            self.db.execute(FILL_QUEUE_ORDER)
         where = "(p.sort_time, p.feed_url, p.key) > (?, ?, ?)" if after else "1 = 1"
         rows = self.db.query(
             f"""SELECT a.id, a.feed_url, a.key, a.outlet, a.url, a.title, a.summary, a.fulltext,

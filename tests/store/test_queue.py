@@ -104,4 +104,10 @@ def test_a_queue_from_before_gets_its_order_and_reads_as_the_articles_order(
     assert _order(db) == expected
     _store(db, 70, 5)  # and rows queued after
     assert _order(db) == [*expected, "k70", "k71", "k72", "k73", "k74"]
+    # A poller of the version before, still running beside the new ones, queues ids only.
+    _store(db, 80, 3)
+    db.execute("DELETE FROM cluster_pending WHERE key IN ('k80', 'k81', 'k82')")
+    db.execute("INSERT INTO cluster_pending (article_id) SELECT id FROM articles"
+               " WHERE key IN ('k82', 'k80', 'k81')")
+    assert _order(db) == [*expected, "k70", "k71", "k72", "k73", "k74", "k80", "k81", "k82"]
     db.close()
