@@ -60,6 +60,12 @@ def translate(sql: str) -> str:
     return _TOKEN.sub(one, sql)
 
 
+def _statement(sql: str, params: Params) -> tuple[str, Params | None]:
+    """A query as psycopg takes it: without parameters it sends the text as it is, so there is
+    nothing to rewrite (and a ``%`` in it stays one)."""
+    return (translate(sql), params) if params else (sql, None)
+
+
 def redacted(url: str) -> str:
     """A server URL as it may be shown: without its password."""
     parts = urlsplit(url)
@@ -78,9 +84,8 @@ class PostgresDatabase:
         self.location = redacted(location)  # shown in messages
 
     def execute(self, sql: str, params: Params = ()) -> Rows:
-        # Without parameters psycopg sends the text as it is: nothing to rewrite.
         with self._failing():
-            return self.conn.execute(translate(sql) if params else sql, params or None)
+            return self.conn.execute(*_statement(sql, params))
 
     def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         batch = list(rows)
@@ -90,7 +95,7 @@ class PostgresDatabase:
 
     def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         with self._failing(), self.conn.cursor(row_factory=dict_row) as cursor:
-            return cursor.execute(translate(sql) if params else sql, params or None).fetchall()
+            return cursor.execute(*_statement(sql, params)).fetchall()
 
     def stream(self, sql: str, params: Params = ()) -> Iterator[Any]:
         # psycopg's cursors take a whole result in one gulp; a server-side cursor, in a
@@ -101,7 +106,7 @@ class PostgresDatabase:
             self.conn.cursor(name="aggregator_stream") as cursor,
         ):
             cursor.itersize = STREAM_ROWS
-            cursor.execute(translate(sql) if params else sql, params or None)
+            cursor.execute(*_statement(sql, params))
             yield from cursor
 
     @contextmanager
