@@ -108,14 +108,12 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         print(_cluster_line(run_cluster(config)))
         return 0
     stop = _stop_on_signals()
-    supervisor = Supervisor()
-    supervisor.ready()
+    with Supervisor() as supervisor:
 
-    def say(line: str) -> None:
-        print(line, flush=True)
-        supervisor.status(line)
+        def say(line: str) -> None:
+            print(line, flush=True)
+            supervisor.status(line)
 
-    try:
         follow_cluster(
             config,
             say=say,
@@ -125,8 +123,6 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             partition=args.partition,
             alive=supervisor.alive,
         )
-    finally:
-        supervisor.stopping()
     return 0
 
 
@@ -137,6 +133,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     every = args.report_every * 60.0
     period: list[PollOutcome] = []  # the polls since the last report
     due: float | None = None  # when the next report is: every minutes from the first poll
+    supervisor = Supervisor()
 
     def progress(o: PollOutcome, done: int, total: int) -> None:
         nonlocal due
@@ -153,9 +150,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             period.clear()
             due = time.monotonic() + every
 
-    supervisor = Supervisor()
-    supervisor.ready()
-    try:
+    with supervisor:
         report = run_worker(
             _config(args),
             PollOptions(),
@@ -164,8 +159,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
             progress=progress,
             alive=supervisor.alive,
         )
-    finally:
-        supervisor.stopping()
     print(f"worker: {poll_line(report)}")
     return EXIT_ALL_FAILED if report.all_failed else 0
 

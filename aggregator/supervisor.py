@@ -28,21 +28,30 @@ def _address(value: str) -> str | None:
 
 
 class Supervisor:
-    """``ready()`` once started, ``status(line)`` on a change of role, ``alive()`` wherever the
-    work makes progress (it sends at most ALIVE_PER_INTERVAL messages a watchdog interval)."""
+    """``with Supervisor() as supervisor:`` around a service's work (ready as it starts,
+    stopping as it ends); ``status(line)`` on a change of role, ``alive()`` wherever the work
+    makes progress (it sends at most ALIVE_PER_INTERVAL messages a watchdog interval)."""
 
     def __init__(self, environ: Mapping[str, str] = os.environ) -> None:
         self._address = _address(environ.get("NOTIFY_SOCKET", ""))
         usec = environ.get("WATCHDOG_USEC", "")
         pid = environ.get("WATCHDOG_PID", "")
         ours = not pid.isdigit() or int(pid) == os.getpid()
-        self._every = int(usec) / 1e6 / ALIVE_PER_INTERVAL if usec.isdigit() and ours else None
+        watched = self._address is not None and usec.isdigit() and ours
+        self._every = int(usec) / 1e6 / ALIVE_PER_INTERVAL if watched else None
         self._last = float("-inf")
+
+    def __enter__(self) -> Supervisor:
+        self.ready()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping()
 
     @property
     def watched(self) -> bool:
         """Whether a watchdog expects ``alive()``."""
-        return self._address is not None and self._every is not None
+        return self._every is not None
 
     def ready(self) -> None:
         self._send("READY=1")
@@ -54,7 +63,7 @@ class Supervisor:
         self._send("STOPPING=1")
 
     def alive(self) -> None:
-        if self._address is None or self._every is None:
+        if self._every is None:
             return
         now = time.monotonic()
         if now - self._last >= self._every:

@@ -165,7 +165,7 @@ async def work(
         run = _Run(db, config, fetcher, pool, options, unchanged)
         running: set[asyncio.Task[PollOutcome]] = set()
         held: dict[str, set[int]] = {}  # host -> the slots this worker holds
-        beating = asyncio.create_task(_saying_alive(worker.alive))
+        beating = asyncio.create_task(_beat(worker.alive))
         try:
             while not (worker.stop and worker.stop.is_set()):
                 free = slots - len(running)
@@ -220,7 +220,7 @@ async def _within_host(run: _Run, state: FeedState, held: dict[str, set[int]]) -
         claims.release_host_slot(run.db, host, slot)
 
 
-async def _saying_alive(alive: Callable[[], None]) -> None:
+async def _beat(alive: Callable[[], None]) -> None:
     """``alive`` every ALIVE_EVERY seconds for as long as the event loop runs its tasks (a
     poll that blocks the loop stops it)."""
     while True:
