@@ -81,10 +81,8 @@ _LITE = {"text": "", "id": "INTEGER PRIMARY KEY"}
 # The clustering order of the articles queued without it (all of them as the migration runs;
 # later, those a poller of an earlier version queued).
 FILL_QUEUE_ORDER = (
-    "UPDATE cluster_pending SET"
-    " sort_time = (SELECT a.sort_time FROM articles a WHERE a.id = article_id),"
-    " feed_url = (SELECT a.feed_url FROM articles a WHERE a.id = article_id),"
-    " key = (SELECT a.key FROM articles a WHERE a.id = article_id)"
+    "UPDATE cluster_pending SET (sort_time, feed_url, key) ="
+    " (SELECT a.sort_time, a.feed_url, a.key FROM articles a WHERE a.id = article_id)"
     " WHERE sort_time IS NULL"
 )
 
