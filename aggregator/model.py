@@ -319,6 +319,7 @@ class NewSketch:
     story_sig: bytes
     time: float
     dated: bool
+    lines: bytes  # text.line_hashes of its text: what the feed's later articles sample of it
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,8 @@ def test_fulltext_is_extracted_and_boilerplate_dropped(server: FeedServer, tmp_p
     db = sqlite3.connect(tmp_path / "aggregator.db")
     texts = [t for (t,) in db.execute("SELECT fulltext FROM articles ORDER BY id")]
     assert all(texts) and "last three days" in texts[0]
-    boiler = tx.recurring_lines(texts, tx.BOILERPLATE_SHARE, tx.BOILERPLATE_MIN_DOCS)
+    boiler = tx.recurring_lines(map(tx.line_hashes, texts), tx.BOILERPLATE_SHARE,
+                                tx.BOILERPLATE_MIN_DOCS)
     for t in texts:
         kept = tx.strip_lines(t, boiler)
         for b in BOILER:

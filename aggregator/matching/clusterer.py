@@ -67,7 +67,7 @@ class ClusterStore(Protocol):
 
     def pending(self, limit: int, after: Cursor | None) -> list[PendingArticle]: ...
 
-    def preceding_texts(self, first: Cursor, limit: int) -> list[str]: ...
+    def preceding_lines(self, first: Cursor, limit: int) -> list[bytes | str]: ...
 
     def texts(self, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]: ...
 
@@ -189,7 +189,7 @@ class Clusterer:
         groups = [
             extract.Group(
                 [(a.title, f"{a.summary}\n{a.fulltext or ''}", a.language) for a in items],
-                self.store.preceding_texts(items[0].cursor, BOILERPLATE_SAMPLE),
+                self.store.preceding_lines(items[0].cursor, BOILERPLATE_SAMPLE),
             )
             for items in by_feed.values()
         ]
@@ -314,6 +314,7 @@ class Clusterer:
             story_sigs,
             [e.copy_sig for e in extracted],
             [e.forms for e in extracted],
+            [e.lines for e in extracted],
             increments,
         )
 
@@ -352,9 +353,9 @@ class Clusterer:
         )
         # The stored vectors are made once the decisions are: not beside a batch's scoring.
         sketches = [
-            NewSketch(a.id, vectors.vec(i, names), copy_sig, story_sig, a.time, a.dated)
-            for i, (a, copy_sig, story_sig) in enumerate(
-                zip(batch, copy_sigs, story_sigs, strict=True)
+            NewSketch(a.id, vectors.vec(i, names), copy_sig, story_sig, a.time, a.dated, lines)
+            for i, (a, copy_sig, story_sig, lines) in enumerate(
+                zip(batch, copy_sigs, story_sigs, weighed.lines, strict=True)
             )
         ]
         first_seen = self.store.save_assignment(
@@ -414,12 +415,14 @@ def _readable(links: tuple[Link, ...], forms: Mapping[int, Mapping[str, str]]) -
 @dataclass(frozen=True)
 class _Weighed:
     """What a batch's decisions need of its text features: the vectors, the signatures, how the
-    texts write their terms (``forms``, by article), and the term statistics' increments."""
+    texts write their terms (``forms``, by article), their lines to be stored (``lines``, by
+    article) and the term statistics' increments."""
 
     vectors: features.Vectors
     story_sigs: list[bytes]
     copy_sigs: list[bytes]
     forms: list[extract.Packed]
+    lines: list[bytes]
     increments: dict[str, int]
 
 

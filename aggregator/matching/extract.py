@@ -16,11 +16,12 @@ from aggregator.matching import features, minhash, text
 
 @dataclass(frozen=True)
 class Group:
-    """New articles of one feed (title, summary and full text, language) and the texts of the
-    feed's articles just before them."""
+    """New articles of one feed (title, summary and full text, language) and the feed's
+    articles just before them: each the line_hashes the store keeps of it, or its text where
+    the store has none."""
 
     items: list[tuple[str, str, str | None]]
-    sample: list[str]
+    sample: list[bytes | str]
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Features:
     counts: np.ndarray  # of each term
     copy_sig: bytes
     forms: Packed  # terms (names without their mark) and, after each, as the text writes it
+    lines: bytes  # text.line_hashes, stored for the samples of the feed's later articles
 
 
 def parts(groups: list[Group], workers: int) -> list[list[Group]]:
@@ -83,8 +85,10 @@ def extract_groups(groups: list[Group], copy_permutations: minhash.Permutations)
     out: list[Features] = []
     for g in groups:
         texts = [body for _, body, _ in g.items]
+        lines = [text.line_hashes(t) for t in texts]
+        sample = [s if isinstance(s, bytes) else text.line_hashes(s) for s in g.sample]
         boiler = text.recurring_lines(
-            texts + g.sample, text.BOILERPLATE_SHARE, text.BOILERPLATE_MIN_DOCS
+            lines + sample, text.BOILERPLATE_SHARE, text.BOILERPLATE_MIN_DOCS
         )
         bodies = [text.strip_lines(t, boiler) for t in texts]
         matches = [
@@ -105,8 +109,11 @@ def extract_groups(groups: list[Group], copy_permutations: minhash.Permutations)
                 np.fromiter(c.values(), dtype=np.float64, count=len(c)),
                 sig,
                 Packed.of([s for pair in _forms(c, m.text(), lang).items() for s in pair]),
+                own,
             )
-            for c, sig, m, (_, _, lang) in zip(counts, copy_sigs, matches, g.items, strict=True)
+            for c, sig, m, (_, _, lang), own in zip(
+                counts, copy_sigs, matches, g.items, lines, strict=True
+            )
         )
     return out
 

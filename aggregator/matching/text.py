@@ -7,6 +7,7 @@ spaces (Chinese, Japanese, Thai, ...).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 import zlib
@@ -223,21 +224,35 @@ def lead(text: str, max_words: int) -> str:
     return text[: len(text) - len(parts[max_words])].strip()
 
 
-def recurring_lines(texts: Iterable[str], min_share: float, min_docs: int) -> frozenset[str]:
-    """Lines (normalised) that occur in at least ``min_share`` of the texts and ``min_docs`` texts.
+def line_hashes(text: str) -> bytes:
+    """What a text is to boilerplate detection: the 64-bit hashes of its distinct normalised
+    lines and sentences (split_lines), sorted, as little-endian bytes. The store keeps them for
+    clustered articles, so that a feed's sample of earlier articles is read as these bytes
+    rather than as their texts; a change to how lines are split, normalised or hashed must
+    therefore clear the stored ones (``article_sketches.lines``)."""
+    hashes = {_line_hash(line) for line in map(normalise, split_lines(text)) if line}
+    return np.array(sorted(hashes), dtype="<u8").tobytes()
+
+
+def _line_hash(line: str) -> int:
+    # blake2b: the same in every process and Python version (str.__hash__ is salted), and 64
+    # bits make two different lines of one feed's sample collide practically never.
+    return int.from_bytes(
+        hashlib.blake2b(line.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little"
+    )
+
+
+def recurring_lines(texts: Iterable[bytes], min_share: float, min_docs: int) -> frozenset[int]:
+    """The lines (as their hashes) that occur in at least ``min_share`` of the texts and
+    ``min_docs`` texts, each text given as its line_hashes.
 
     Outlet-wide boilerplate (navigation, captions, share prompts, "also available at" footers)
     recurs across many articles of one outlet; real sentences of a story do not.
     """
-    counts: dict[str, int] = {}
-    n = 0
-    for text in texts:
-        n += 1
-        for line in {normalise(x) for x in split_lines(text)}:
-            if line:
-                counts[line] = counts.get(line, 0) + 1
-    threshold = max(min_docs, int(min_share * n + 0.999))
-    return frozenset(line for line, c in counts.items() if c >= threshold)
+    sets = [np.frombuffer(t, dtype="<u8") for t in texts]
+    threshold = max(min_docs, int(min_share * len(sets) + 0.999))
+    lines, counts = np.unique(np.concatenate([*sets, np.zeros(0, "<u8")]), return_counts=True)
+    return frozenset(lines[counts >= threshold].tolist())
 
 
 # A sentence ends at . ! or ? followed by space and anything but a lower-case letter.
@@ -259,11 +274,11 @@ def split_lines(text: str) -> list[str]:
     return [x.strip() for x in out if x and x.strip()]
 
 
-def strip_lines(text: str, boilerplate: frozenset[str]) -> str:
-    """``text`` without the lines that are outlet boilerplate."""
+def strip_lines(text: str, boilerplate: frozenset[int]) -> str:
+    """``text`` without the lines that are outlet boilerplate (recurring_lines)."""
     if not boilerplate:
         return text
-    return "\n".join(x for x in split_lines(text) if normalise(x) not in boilerplate)
+    return "\n".join(x for x in split_lines(text) if _line_hash(normalise(x)) not in boilerplate)
 
 
 # A line in at least this share of an outlet's recent articles (and 4 of them) is boilerplate.

@@ -25,7 +25,8 @@ def _save_sketches(
     nearest = {n.article_id: (n.neighbour_id, n.score) for n in assignment.neighbours}
     db.executemany(
         "INSERT INTO article_sketches (article_id, terms, copy_sig, story_sig, sketch_version,"
-        " time, dated, neighbour, neighbour_score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " time, dated, neighbour, neighbour_score, lines)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 s.article_id,
@@ -36,6 +37,7 @@ def _save_sketches(
                 s.time,
                 int(s.dated),
                 *nearest.get(s.article_id, (None, None)),
+                s.lines,
             )
             for s in sketches
         ],
@@ -296,18 +298,24 @@ class ClusterState:
             for r in rows
         ]
 
-    def preceding_texts(self, first: Cursor, limit: int) -> list[str]:
-        """Summary and extracted text of the ``limit`` articles of ``first``'s feed that come just
-        before it in clustering order: a sample that depends only on the articles, not on how far
-        clustering has got (so batches can be prepared ahead, and a restart sees the same)."""
+    def preceding_lines(self, first: Cursor, limit: int) -> list[bytes | str]:
+        """The ``limit`` articles of ``first``'s feed that come just before it in clustering
+        order, each as its stored line hashes, or as its summary and extracted text where none
+        are stored: a sample that depends only on the articles, not on how far clustering has
+        got (so batches can be prepared ahead, and a restart sees the same)."""
         sort_time, feed_url, key = first
         rows = self.db.execute(
-            "SELECT summary, COALESCE(fulltext, '') FROM articles "
-            "WHERE feed_url = ? AND (sort_time, key) < (?, ?) "
-            "ORDER BY sort_time DESC, key DESC LIMIT ?",
+            "SELECT s.lines, CASE WHEN s.lines IS NULL THEN a.summary END,"
+            " CASE WHEN s.lines IS NULL THEN COALESCE(a.fulltext, '') END"
+            " FROM articles a LEFT JOIN article_sketches s ON s.article_id = a.id"
+            " WHERE a.feed_url = ? AND (a.sort_time, a.key) < (?, ?)"
+            " ORDER BY a.sort_time DESC, a.key DESC LIMIT ?",
             (feed_url, sort_time, key, limit),
         ).fetchall()
-        return [f"{summary}\n{body}" for summary, body in rows]
+        return [
+            bytes(lines) if lines is not None else f"{summary}\n{body}"
+            for lines, summary, body in rows
+        ]
 
     def texts(self, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
         """Each article's title, summary and extracted text as one text, with its language."""

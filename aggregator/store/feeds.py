@@ -154,6 +154,9 @@ def save_success(
                WHERE feed_url=:feed_url AND key=:key""",
             changed,
         )
+        # A changed article's later feed-mates sample its new text, not the lines it was
+        # clustered with.
+        db.executemany("UPDATE article_sketches SET lines = NULL WHERE article_id = ?", changed_ids)
         new = len(inserted)
         queued = [(aid,) for aid, has_text in inserted if has_text or not waits]
         if db.dialect == "sqlite":  # PostgreSQL keeps its search index as rows are written

@@ -270,4 +270,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         sqlite=_queue_order(_LITE["text"]),
         postgresql=_queue_order(_PG["text"]),
     ),
+    # Each clustered article's lines as hashes (matching.text.line_hashes): what a feed's later
+    # articles read of it to tell the feed's boilerplate, instead of its text. NULL where
+    # unknown (articles clustered before, and an article whose text changed since): then the
+    # text is read.
+    Migration(
+        "m011_article_lines",
+        sqlite=("ALTER TABLE article_sketches ADD COLUMN lines BLOB",),
+        postgresql=("ALTER TABLE article_sketches ADD COLUMN lines BYTEA",),
+    ),
 )

@@ -95,3 +95,42 @@ def test_readable_forms_of_a_term_do_not_depend_on_the_other_terms() -> None:
         some = rng.sample(terms, rng.randint(1, len(terms)))
         assert tx.readable_forms(some, text, "en") == {
             t: everything[t] for t in some if t in everything}
+
+
+def _recurring_as_written(texts: list[str], min_share: float, min_docs: int) -> set[str]:
+    """The recurring lines counted by their normalised strings: what the line hashes stand for."""
+    counts: dict[str, int] = {}
+    for t in texts:
+        for line in {tx.normalise(x) for x in tx.split_lines(t)} - {""}:
+            counts[line] = counts.get(line, 0) + 1
+    threshold = max(min_docs, int(min_share * len(texts) + 0.999))
+    return {line for line, c in counts.items() if c >= threshold}
+
+
+_LINES = ["Share this article.", "SHARE  this article.", "Follow us on Telegram!", "Read more",
+          "The council met on Monday.", "Schools reopen.", "Photo: Reuters", "  "]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_LINES), max_size=6), min_size=1, max_size=12),
+       st.sampled_from([0.2, 0.5]), st.integers(1, 4))
+def test_boilerplate_by_line_hashes_is_boilerplate_by_lines(
+        texts: list[list[str]], min_share: float, min_docs: int) -> None:
+    """Lines counted as hashes (what the store keeps of a clustered article) recur exactly where
+    the lines themselves do, once a text however often it repeats one, and strip the same."""
+    written = ["\n".join(lines) for lines in texts]
+    boiler = tx.recurring_lines(map(tx.line_hashes, written), min_share, min_docs)
+    expected = _recurring_as_written(written, min_share, min_docs)
+    assert len(boiler) == len(expected)
+    for t in written:
+        kept = [tx.normalise(x) for x in tx.split_lines(tx.strip_lines(t, boiler))]
+        assert kept == [tx.normalise(x) for x in tx.split_lines(t)
+                        if tx.normalise(x) not in expected]
+
+
+def test_line_hashes_are_the_same_in_every_process() -> None:
+    """Stored line hashes are read by other processes and later versions: no salted hash."""
+    assert tx.line_hashes("Share this article.\nRead more") == bytes.fromhex(
+        "c6c1b5cad6504f2c8b352981ba857e57")
+    assert tx.line_hashes("Read more\n read   MORE\nShare this article.") == tx.line_hashes(
+        "Share this article.\nRead more")
