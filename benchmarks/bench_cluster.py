@@ -33,8 +33,9 @@ from .corpus import T0, Item, stream
 PER_DAY = 2_000  # articles a day: ~6,000 in the 72-hour window
 
 
-def _store(db: object, items: list[Item]) -> None:
-    feeds = [FeedConfig(url=f"https://outlet{i}.example/rss", outlet=f"Outlet {i}") for i in range(20)]
+def _store(db: object, items: list[Item], outlets: int = 20) -> None:
+    feeds = [FeedConfig(url=f"https://outlet{i}.example/rss", outlet=f"Outlet {i}")
+             for i in range(outlets)]
     sync_feeds(db, feeds)  # type: ignore[arg-type]
     by_outlet: dict[int, list[Article]] = defaultdict(list)
     for it in items:
