@@ -37,6 +37,7 @@ from aggregator.publish.sending import send_digest
 from aggregator.store import Database, open_db
 from aggregator.store.claims import claim_due
 from aggregator.store.feeds import sync_feeds
+from aggregator.times import iso
 
 pytestmark = pytest.mark.timeout(600)
 SNAPSHOTS = sorted(p for p in (DATA / DEMO_DAY).iterdir() if p.is_dir())
@@ -829,6 +830,49 @@ def test_a_restarted_clusterer_finds_a_copy_of_a_window_article_on_both_backends
         db.close()
     assert found[0] == [("rate-copy", "rate")]
     assert [tuple(r) for r in found[1]] == found[0]
+
+
+def test_feeds_samples_are_read_alike_on_both_backends(pg_url: str, tmp_path: Path) -> None:
+    """A batch's samples of its feeds' earlier articles: one statement for every feed on
+    PostgreSQL, a feed at a time on SQLite; the same articles in the same order, as line hashes
+    where the store keeps them and as text where it does not."""
+    from aggregator.matching.clusterer import Clusterer
+    from aggregator.model import Article, FeedUpdate
+    from aggregator.store.clustering import ClusterState
+    from aggregator.store.feeds import save_success
+
+    t0 = datetime(2026, 11, 3, 9, tzinfo=UTC)
+    feeds = [FeedConfig(url=f"https://o{i}.example/rss", outlet=f"Outlet {i}") for i in range(4)]
+    found = []
+    for database in (str(tmp_path / "lite.db"), pg_url):
+        db = open_db(database)
+        sync_feeds(db, feeds)
+        # Four articles a minute: the key orders those of a minute. Odd keys come after the
+        # clusterer's run.
+        for batch in (range(0, 12, 2), range(1, 12, 2)):
+            for o, feed in enumerate(feeds[:3]):
+                save_success(db, FeedUpdate(feed.url, 200, t0, t0, None, None, None, None, None,
+                                            None, 0), feed.outlet,
+                             [Article(f"k{i:02}", f"https://o{o}.example/{i}", f"Title {o} {i}",
+                                      f"Line {i} of feed {o}.\nShare this.", "", "",
+                                      t0 + timedelta(minutes=i // 4), "", "en") for i in batch])
+            if batch.start == 0:
+                Clusterer(ClusterState(db), 72).run()
+        firsts = [(iso(t0 + timedelta(hours=1)), feeds[0].url, "k00"),
+                  (iso(t0 + timedelta(minutes=2)), feeds[1].url, "k09"),
+                  (iso(t0), feeds[2].url, "k03"),
+                  (iso(t0 + timedelta(hours=1)), feeds[3].url, "k00"),
+                  (iso(t0 + timedelta(minutes=2)), feeds[1].url, "k09")]
+        found.append(ClusterState(db).preceding_lines(firsts, 5))
+        assert ClusterState(db).preceding_lines([], 5) == []
+        db.close()
+    lite, postgresql = found
+    assert [[type(x).__name__ for x in s] for s in lite] == [
+        ["str", "bytes", "str", "bytes", "str"], ["bytes", "str", "bytes", "str", "bytes"],
+        ["bytes", "str", "bytes"], [], ["bytes", "str", "bytes", "str", "bytes"]]
+    assert lite[0][0] == "Line 11 of feed 0.\nShare this.\n"
+    assert lite[1][1] == "Line 7 of feed 1.\nShare this.\n"
+    assert postgresql == lite
 
 
 def test_term_statistics_are_read_alike_on_both_backends(pg_url: str, tmp_path: Path) -> None:

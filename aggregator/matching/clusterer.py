@@ -67,7 +67,7 @@ class ClusterStore(Protocol):
 
     def pending(self, limit: int, after: Cursor | None) -> list[PendingArticle]: ...
 
-    def preceding_lines(self, first: Cursor, limit: int) -> list[bytes | str]: ...
+    def preceding_lines(self, firsts: Sequence[Cursor], limit: int) -> list[list[bytes | str]]: ...
 
     def texts(self, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]: ...
 
@@ -186,12 +186,14 @@ class Clusterer:
         by_feed: dict[str, list[PendingArticle]] = defaultdict(list)
         for a in batch:
             by_feed[a.feed_url].append(a)
+        samples = self.store.preceding_lines(
+            [items[0].cursor for items in by_feed.values()], BOILERPLATE_SAMPLE
+        )
         groups = [
             extract.Group(
-                [(a.title, f"{a.summary}\n{a.fulltext or ''}", a.language) for a in items],
-                self.store.preceding_lines(items[0].cursor, BOILERPLATE_SAMPLE),
+                [(a.title, f"{a.summary}\n{a.fulltext or ''}", a.language) for a in items], sample
             )
-            for items in by_feed.values()
+            for items, sample in zip(by_feed.values(), samples, strict=True)
         ]
         position = {a.id: i for i, a in enumerate(a for items in by_feed.values() for a in items)}
         grouped = self._extract(groups)

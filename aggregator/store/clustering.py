@@ -254,6 +254,20 @@ def partitions(db: Database) -> list[str]:
     return sorted(str(language) for (language,) in rows)
 
 
+# A feed's articles before a cursor (its feed, sort time and key, each as given), the latest
+# first: each one's stored line hashes, or its text where none are stored.
+_SAMPLE = """SELECT s.lines, CASE WHEN s.lines IS NULL THEN a.summary END AS summary,
+        CASE WHEN s.lines IS NULL THEN COALESCE(a.fulltext, '') END AS body, a.sort_time, a.key
+    FROM articles a LEFT JOIN article_sketches s ON s.article_id = a.id
+    WHERE a.feed_url = {feed_url} AND (a.sort_time, a.key) < ({sort_time}, {key})
+    ORDER BY a.sort_time DESC, a.key DESC LIMIT ?"""
+
+
+def _sampled(lines: bytes | None, summary: str | None, body: str | None) -> bytes | str:
+    """An article of a feed's sample as the clusterer's workers take it."""
+    return bytes(lines) if lines is not None else f"{summary}\n{body}"
+
+
 class ClusterState:
     """What the clusterer keeps in the store (matching.clusterer.ClusterStore): the
     queue of articles not yet clustered, the window's sketches, the term statistics, and each
@@ -298,24 +312,33 @@ class ClusterState:
             for r in rows
         ]
 
-    def preceding_lines(self, first: Cursor, limit: int) -> list[bytes | str]:
-        """The ``limit`` articles of ``first``'s feed that come just before it in clustering
-        order, each as its stored line hashes, or as its summary and extracted text where none
-        are stored: a sample that depends only on the articles, not on how far clustering has
-        got (so batches can be prepared ahead, and a restart sees the same)."""
-        sort_time, feed_url, key = first
-        rows = self.db.execute(
-            "SELECT s.lines, CASE WHEN s.lines IS NULL THEN a.summary END,"
-            " CASE WHEN s.lines IS NULL THEN COALESCE(a.fulltext, '') END"
-            " FROM articles a LEFT JOIN article_sketches s ON s.article_id = a.id"
-            " WHERE a.feed_url = ? AND (a.sort_time, a.key) < (?, ?)"
-            " ORDER BY a.sort_time DESC, a.key DESC LIMIT ?",
-            (feed_url, sort_time, key, limit),
-        ).fetchall()
-        return [
-            bytes(lines) if lines is not None else f"{summary}\n{body}"
-            for lines, summary, body in rows
-        ]
+    def preceding_lines(self, firsts: Sequence[Cursor], limit: int) -> list[list[bytes | str]]:
+        """For each of ``firsts``, the ``limit`` articles of its feed that come just before it in
+        clustering order, each as its stored line hashes, or as its summary and extracted text
+        where none are stored: a sample that depends only on the articles, not on how far
+        clustering has got (so batches can be prepared ahead, and a restart sees the same).
+        PostgreSQL reads them all in one statement (a batch from thousands of feeds took a round
+        trip each); SQLite, in process, a feed at a time."""
+        found: list[list[bytes | str]] = [[] for _ in firsts]
+        if self.db.dialect == "postgresql" and firsts:
+            sample = _SAMPLE.format(
+                feed_url="f.feed_url", sort_time='f.sort_time COLLATE "C"', key='f.key COLLATE "C"'
+            )
+            rows = self.db.execute(
+                f"""SELECT f.place, x.* FROM unnest(?::text[], ?::text[], ?::text[])
+                      WITH ORDINALITY AS f(sort_time, feed_url, key, place),
+                    LATERAL ({sample}) x
+                    ORDER BY f.place, x.sort_time DESC, x.key DESC""",
+                (*(list(column) for column in zip(*firsts, strict=True)), limit),
+            )
+            for place, lines, summary, body, _, _ in rows:
+                found[place - 1].append(_sampled(lines, summary, body))
+            return found
+        sample = _SAMPLE.format(feed_url="?", sort_time="?", key="?")
+        for place, (sort_time, feed_url, key) in enumerate(firsts):
+            rows = self.db.execute(sample, (feed_url, sort_time, key, limit))
+            found[place] = [_sampled(lines, summary, body) for lines, summary, body, _, _ in rows]
+        return found
 
     def texts(self, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
         """Each article's title, summary and extracted text as one text, with its language."""

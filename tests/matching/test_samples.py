@@ -57,7 +57,7 @@ def _stories(path: Path) -> set[frozenset[str]]:
 def _sample(path: Path, feed: int, minutes: int) -> list[bytes | str]:
     db = open_db(path)
     when = (T0 + timedelta(minutes=minutes)).isoformat()
-    found = ClusterState(db).preceding_lines((when, FEEDS[feed].url, "~"), 50)
+    (found,) = ClusterState(db).preceding_lines([(when, FEEDS[feed].url, "~")], 50)
     db.close()
     return found
 
