@@ -875,6 +875,67 @@ def test_feeds_samples_are_read_alike_on_both_backends(pg_url: str, tmp_path: Pa
     assert postgresql == lite
 
 
+def test_a_partitions_batch_is_written_while_anothers_is_being_written(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every partition's clusterer adds to the same term statistics and article count. A batch
+    writes those rows last, so another partition's batch is written in the meantime rather
+    than waiting for the first one's whole transaction."""
+    import gc
+
+    from aggregator.matching.clusterer import Clusterer
+    from aggregator.model import Article, FeedUpdate
+    from aggregator.store import clustering
+    from aggregator.store.clustering import ClusterState
+    from aggregator.store.feeds import save_success
+
+    t0 = datetime(2026, 11, 3, 9, tzinfo=UTC)
+    feeds = [FeedConfig(url="https://en.example/rss", outlet="Post", language="en"),
+             FeedConfig(url="https://fr.example/rss", outlet="Monde", language="fr")]
+    db = open_db(pg_url)
+    sync_feeds(db, feeds)
+    for feed in feeds:
+        save_success(db, FeedUpdate(feed.url, 200, t0, t0, None, None, None, None, None, None, 0),
+                     feed.outlet, [Article(f"k{i}", f"{feed.url}/{i}", f"Macron visit {i}",
+                                           f"Macron spoke in Lyon about item {i}.", "", "",
+                                           t0 + timedelta(minutes=i), "", feed.language)
+                                   for i in range(3)])
+    in_english, go_on = threading.Event(), threading.Event()
+    refresh = clustering._refresh_stories
+
+    def held_in_english(db: Database, touched: list[str]) -> dict[str, str]:
+        if threading.current_thread().name == "en":  # its batch's transaction stays open
+            in_english.set()
+            go_on.wait(120)
+        return refresh(db, touched)
+
+    def cluster(language: str) -> None:
+        own = open_db(pg_url)
+        Clusterer(ClusterState(own, language), 72).run()
+        own.close()
+
+    monkeypatch.setattr(clustering, "_refresh_stories", held_in_english)
+    collecting = gc.isenabled()  # the clusterer pauses it, and two threads here restore it
+    english = threading.Thread(target=cluster, args=("en",), name="en")
+    french = threading.Thread(target=cluster, args=("fr",), name="fr")
+    try:
+        english.start()
+        assert in_english.wait(60)
+        french.start()
+        french.join(30)
+        written_meanwhile = not french.is_alive()
+    finally:
+        go_on.set()
+        english.join(60)
+        french.join(60)
+        if collecting:
+            gc.enable()
+    assert written_meanwhile
+    assert ClusterState(db).n_docs() == 6
+    assert ClusterState(db).df(["macron", "lyon"]) == {"macron": 6, "lyon": 6}
+    assert db.execute("SELECT count(*) FROM story_links").fetchone()[0] == 6
+    db.close()
+
+
 def test_term_statistics_are_read_alike_on_both_backends(pg_url: str, tmp_path: Path) -> None:
     # A clusterer reads the statistics of the terms it meets, thousands in one statement.
     from aggregator.store.clustering import ClusterState, _count_terms

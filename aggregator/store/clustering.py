@@ -457,12 +457,6 @@ class ClusterState:
         db = self.db
         with db.transaction():
             _save_sketches(db, sketches, assignment, sketch_version)
-            _count_terms(db, df_increments)
-            db.execute(
-                "INSERT INTO meta (key, value) VALUES ('n_docs', ?) ON CONFLICT(key) DO UPDATE"
-                " SET value = CAST(CAST(meta.value AS INTEGER) + ? AS TEXT)",
-                (str(n_new), n_new),
-            )
             db.executemany(
                 "INSERT INTO copies (article_id, source_id, same_outlet, score) VALUES (?, ?, ?, ?)",
                 [
@@ -478,4 +472,13 @@ class ClusterState:
                 "DELETE FROM cluster_pending WHERE article_id = ?",
                 [(s.article_id,) for s in sketches],
             )
-            return _refresh_stories(db, sorted(touched))
+            changed = _refresh_stories(db, sorted(touched))
+            # The rows every partition's clusterer writes, last: each holds them from here to
+            # its commit only.
+            _count_terms(db, df_increments)
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('n_docs', ?) ON CONFLICT(key) DO UPDATE"
+                " SET value = CAST(CAST(meta.value AS INTEGER) + ? AS TEXT)",
+                (str(n_new), n_new),
+            )
+            return changed
