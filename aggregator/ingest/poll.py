@@ -164,7 +164,7 @@ async def work(
     ):
         run = _Run(db, config, fetcher, pool, options, unchanged)
         running: set[asyncio.Task[PollOutcome]] = set()
-        held: dict[str, set[int]] = {}  # host -> the slots this worker holds
+        held: dict[str, list[int]] = {}  # host -> the slots this worker holds
         beating = asyncio.create_task(_beat(worker.alive))
         try:
             while not (worker.stop and worker.stop.is_set()):
@@ -204,17 +204,17 @@ def _with_earlier(outcome: PollOutcome, before: PollOutcome | None) -> PollOutco
     return replace(outcome, new_articles=before.new_articles + outcome.new_articles)
 
 
-async def _within_host(run: _Run, state: FeedState, held: dict[str, set[int]]) -> PollOutcome:
+async def _within_host(run: _Run, state: FeedState, held: dict[str, list[int]]) -> PollOutcome:
     """Poll a feed once its host has a free place among ``per_host`` across every poller."""
     host = urlsplit(fetch_url(state)).hostname or ""
     slots = run.config.settings.limits.per_host
     while (slot := claims.take_host_slot(run.db, host, slots, held.get(host, ()))) is None:
         await asyncio.sleep(HOST_WAIT)
-    held.setdefault(host, set()).add(slot)
+    held.setdefault(host, []).append(slot)  # SQLite's one poller holds slot 0 as often as asked
     try:
         return await _poll_one(run, state)
     finally:
-        held[host].discard(slot)
+        held[host].remove(slot)
         if not held[host]:  # a worker meets every feed's host; it keeps those it polls now
             del held[host]
         claims.release_host_slot(run.db, host, slot)

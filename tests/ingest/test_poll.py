@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import FeedServer, healthy_feed, respond, rss, stub_resolve, write_config
@@ -19,6 +20,7 @@ from aggregator.config import load_config
 from aggregator.errors import LockedError
 from aggregator.ingest.fetch import Fetcher
 from aggregator.ingest.poll import PollOptions, poll
+from aggregator.jobs import run_worker
 from aggregator.lock import run_lock
 from aggregator.model import FetchLimits
 from aggregator.store import open_db
@@ -203,6 +205,38 @@ def test_cookies_a_feed_sets_are_never_sent_back(server: FeedServer, tmp_path: P
     _poll(cfg_path)
     _poll(cfg_path, force=True)
     assert all("cookie" not in h for _, h in server.requests)
+
+
+def test_a_worker_on_sqlite_polls_feeds_of_one_host_at_once(server: FeedServer,
+                                                           tmp_path: Path) -> None:
+    """`aggregator worker` on SQLite, its one poller's place at a host taken by several polls
+    at once: three slow full-text feeds of one host, their pages at another, all polled and
+    stored (the place of the first poll to end was dropped for all of them, and the next one's
+    end failed)."""
+    body = b"<html><body><article><p>" + b"The page's own text. " * 30 + b"</p></article></body></html>"
+
+    def slow(answer: Any) -> Any:
+        def fn(h: BaseHTTPRequestHandler) -> None:
+            time.sleep(0.3)
+            answer(h)
+        return fn
+
+    feeds = []
+    for i in range(3):
+        server.routes[f"/{i}.xml"] = slow(respond(rss([
+            {"title": f"Item {i}-{j}", "guid": f"g{i}-{j}",
+             "link": server.url(f"/page{i}-{j}", "h1.test")} for j in range(2)])))
+        for j in range(2):
+            server.routes[f"/page{i}-{j}"] = slow(respond(body, content_type="text/html"))
+        feeds.append({"url": server.url(f"/{i}.xml", "h0.test"), "outlet": f"Outlet {i}",
+                      "fulltext": True})
+    config = load_config(write_config(tmp_path, feeds, {"per_host": 4}))
+    report = run_worker(config, PollOptions(resolve=stub_resolve))
+    assert [(o.ok, o.error_kind, o.new_articles) for o in report.outcomes] == [(True, None, 2)] * 3
+    db = sqlite3.connect(tmp_path / "aggregator.db")
+    assert db.execute("SELECT COUNT(*) FROM articles WHERE fulltext LIKE '%own text%'"
+                      ).fetchone() == (6,)
+    db.close()
 
 
 def test_per_host_bounds_fetches_at_once_and_keeps_no_idle_host(server: FeedServer) -> None:
