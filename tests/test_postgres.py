@@ -23,7 +23,16 @@ from typing import Any
 
 import pgserver as pg
 import pytest
-from conftest import FeedServer, NotifySocket, Sink, healthy_feed, respond, rss, write_config
+from conftest import (
+    FeedServer,
+    NotifySocket,
+    Sink,
+    healthy_feed,
+    respond,
+    rss,
+    stub_resolve,
+    write_config,
+)
 from machine import other_machine
 from pgserver import REQUIRED
 
@@ -597,6 +606,59 @@ def test_per_host_holds_across_pollers(pg_url: str, server: FeedServer, tmp_path
     db.close()
     assert polled == 8
     assert most[0] == 2  # three pollers, one host, per_host = 2: never more than two at once
+
+
+def _stub_worker(config: Config, moment: str) -> None:
+    """A poller process as _worker, its host names resolved by the tests' stub resolver."""
+    at = datetime.fromisoformat(moment)
+    run_worker(config, PollOptions(now=lambda: at, resolve=stub_resolve))
+
+
+def test_per_host_holds_across_pollers_for_full_text_pages(
+        pg_url: str, server: FeedServer, tmp_path: Path) -> None:
+    """Full-text feeds of six hosts, every article page at a seventh: three pollers fetch the
+    feeds six at a time and never two pages of that host at once (per_host = 1)."""
+    in_flight, most, served = [0], [0], [0]
+    lock = threading.Lock()
+
+    def page(h: Any) -> None:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            time.sleep(0.2)
+            respond(b"<html><body><article><p>" + b"Text of the page. " * 40
+                    + b"</p></article></body></html>", content_type="text/html")(h)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+                served[0] += 1
+
+    feeds = []
+    for i in range(1, 7):
+        server.routes[f"/feed{i}"] = respond(rss([
+            {"title": f"Item {i}-{j}", "guid": f"g{i}-{j}",
+             "link": f"http://h0.test:{server.port}/page{i}-{j}"} for j in range(2)]))
+        for j in range(2):
+            server.routes[f"/page{i}-{j}"] = page
+        feeds.append({"url": f"http://h{i}.test:{server.port}/feed{i}", "outlet": f"Outlet {i}",
+                      "fulltext": True})
+    config = load_config(write_config(tmp_path, feeds, {"database": pg_url, "per_host": 1,
+                                                         "concurrency": 2}))
+    moment = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    procs = [SPAWN.Process(target=_stub_worker, args=(config, moment.isoformat()))
+             for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    db = open_db(pg_url)
+    (texts,) = db.execute("SELECT COUNT(*) FROM articles WHERE fulltext LIKE '%Text of the page%'"
+                          ).fetchone()
+    db.close()
+    assert served[0] == texts == 12
+    assert most[0] == 1  # one page of h0.test at a time, whichever poller fetches it
 
 
 def test_every_reading_command_works_on_postgresql(pg_url: str, tmp_path: Path) -> None:

@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import hashlib
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -164,13 +165,12 @@ async def work(
     ):
         run = _Run(db, config, fetcher, pool, options, unchanged)
         running: set[asyncio.Task[PollOutcome]] = set()
-        held: dict[str, list[int]] = {}  # host -> the slots this worker holds
         beating = asyncio.create_task(_beat(worker.alive))
         try:
             while not (worker.stop and worker.stop.is_set()):
                 free = slots - len(running)
                 claimed = claims.claim_due(db, options.now(), worker.lease, free) if free else []
-                running |= {asyncio.create_task(_within_host(run, s, held)) for s in claimed}
+                running |= {asyncio.create_task(_within_host(run, s)) for s in claimed}
                 if not running:
                     if worker.until_idle:
                         break
@@ -204,20 +204,36 @@ def _with_earlier(outcome: PollOutcome, before: PollOutcome | None) -> PollOutco
     return replace(outcome, new_articles=before.new_articles + outcome.new_articles)
 
 
-async def _within_host(run: _Run, state: FeedState, held: dict[str, list[int]]) -> PollOutcome:
+async def _within_host(run: _Run, state: FeedState) -> PollOutcome:
     """Poll a feed once its host has a free place among ``per_host`` across every poller."""
-    host = urlsplit(fetch_url(state)).hostname or ""
-    slots = run.config.settings.limits.per_host
+    async with _place(run, _host(fetch_url(state))):
+        return await _poll_one(run, state)
+
+
+@contextlib.asynccontextmanager
+async def _place(run: _Run, host: str) -> AsyncIterator[None]:
+    """One of ``host``'s ``per_host`` places across every poller, held for the body: waited for,
+    HOST_WAIT between tries."""
+    held, slots = run.held, run.config.settings.limits.per_host
     while (slot := claims.take_host_slot(run.db, host, slots, held.get(host, ()))) is None:
         await asyncio.sleep(HOST_WAIT)
-    held.setdefault(host, []).append(slot)  # SQLite's one poller holds slot 0 as often as asked
+    held.setdefault(host, []).append(slot)  # SQLite's one poller holds place 0 as often as asked
     try:
-        return await _poll_one(run, state)
+        yield
     finally:
         held[host].remove(slot)
         if not held[host]:  # a worker meets every feed's host; it keeps those it polls now
             del held[host]
         claims.release_host_slot(run.db, host, slot)
+
+
+def _host(url: str) -> str:
+    """The host whose places ``url``'s fetch takes; '' for an address no fetch would take (a
+    feed's hostile link: the fetcher refuses it)."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
 
 
 async def _beat(alive: Callable[[], None]) -> None:
@@ -280,6 +296,7 @@ class _Run:
     pool: WorkerPool
     options: PollOptions
     unchanged: list[NotModified]
+    held: dict[str, list[int]] = field(default_factory=dict)  # host -> the places this poller holds
 
 
 async def _poll_feed(run: _Run, state: FeedState) -> PollOutcome:
@@ -416,15 +433,22 @@ def _failure(
 
 
 async def _fulltexts(
-    fetcher: Fetcher, pool: WorkerPool, pages: Mapping[T, str], budget: float, timeout: float
+    fetcher: Fetcher,
+    pool: WorkerPool,
+    pages: Mapping[T, str],
+    budget: float,
+    timeout: float,
+    place: Callable[[str], AbstractAsyncContextManager[None]],
 ) -> dict[T, str]:
     """The text of each page fetched and extracted within ``budget`` seconds, all at once
-    (the fetcher keeps to its per-host limit), by the caller's key; '' for a page tried in
-    vain. Pages not done when the budget is spent are left out, to be tried next poll."""
+    (the fetcher keeps to its per-host limit), each fetched within a ``place`` at its address's
+    host; by the caller's key, '' for a page tried in vain. Pages not done when the budget is
+    spent are left out, to be tried next poll."""
 
     async def one(url: str) -> str:
         try:
-            page = await fetcher.fetch(url, accept=ACCEPT_PAGE)
+            async with place(url):
+                page = await fetcher.fetch(url, accept=ACCEPT_PAGE)
             if page.body:
                 return str(await pool.run(extract, (page.body, page.final_url), timeout) or "")
         except AggregatorError:
@@ -462,7 +486,14 @@ async def _page_texts(
         if a.url and a.key not in out and len(pages) < MAX_FULLTEXT_PER_POLL:
             pages[a.key] = a.url
     budget = FULLTEXT_DEADLINES * settings.limits.deadline
-    texts = await _fulltexts(run.fetcher, run.pool, pages, budget, settings.parse_timeout)
+    own = _host(fetch_url(state))
+
+    def place(url: str) -> AbstractAsyncContextManager[None]:
+        # A page at the feed's own host is fetched within the poll's place there.
+        host = _host(url)
+        return contextlib.nullcontext() if host in ("", own) else _place(run, host)
+
+    texts = await _fulltexts(run.fetcher, run.pool, pages, budget, settings.parse_timeout, place)
     given_up = now - FULLTEXT_WAIT
     done = {
         w.id: texts.get(w.id, "")
