@@ -31,10 +31,15 @@ from aggregator.times import epoch
 
 # Articles per batch and transaction: one poll of many outlets fits in one batch.
 BATCH_SIZE = 2000
+# Characters of summary and extracted text a batch's articles begin within: what bounds a
+# batch of long texts (it and its copies, features and the workers' tokens).
+BATCH_TEXT = 16 * 2**20
 # A batch covers at most this many windows of time, which bounds the window it reads.
 BATCH_WINDOWS = 10
-# Batches at least this large extract text features in worker processes.
+# Batches of at least this many articles, or of this many characters of text, extract text
+# features in worker processes.
 PARALLEL_FROM = 400
+PARALLEL_TEXT = 1_500_000
 # Extraction workers run at a lower priority than the main process, the critical path.
 WORKER_NICENESS = 10
 # Articles whose terms are made strings at once to be numbered (bounds the memory they take).
@@ -65,7 +70,9 @@ class ClusterStore(Protocol):
     articles not yet clustered, the window, the term statistics, and one batch's decisions in one
     transaction."""
 
-    def pending(self, limit: int, after: Cursor | None) -> list[PendingArticle]: ...
+    def pending(
+        self, limit: int, after: Cursor | None, text_limit: int | None
+    ) -> list[PendingArticle]: ...
 
     def preceding_lines(self, firsts: Sequence[Cursor], limit: int) -> list[list[bytes | str]]: ...
 
@@ -156,7 +163,9 @@ class Clusterer:
         for a large one, handed to worker processes (one per core) and collected when the
         returned function is called."""
         permutations = sketch.permutations(sketch.COPY_PERMS)
-        if sum(len(g.items) for g in groups) < PARALLEL_FROM or self.workers < 2:
+        articles = sum(len(g.items) for g in groups)
+        chars = sum(len(body) for g in groups for _, body, _ in g.items)
+        if (articles < PARALLEL_FROM and chars < PARALLEL_TEXT) or self.workers < 2:
             done = extract.extract_groups(groups, permutations)
             return lambda: done
         if self._pool is None:
@@ -222,7 +231,7 @@ class Clusterer:
 
         def next_batch(after: Cursor | None) -> _Prepared | None:
             room = BATCH_SIZE if limit is None else min(BATCH_SIZE, limit - total)
-            batch = self.store.pending(room, after) if room > 0 else []
+            batch = self.store.pending(room, after, BATCH_TEXT) if room > 0 else []
             return self._prepare(_one_stretch(batch, self.window_seconds)) if batch else None
 
         heap.map_large_blocks()  # a batch's large arrays given back when freed

@@ -281,18 +281,30 @@ class ClusterState:
         self._only = f" AND {_PARTITION} = ?" if partition is not None else ""
         self._args = (partition,) if partition is not None else ()
 
-    def pending(self, limit: int, after: Cursor | None = None) -> list[PendingArticle]:
-        """The next ``limit`` articles not yet clustered, in clustering order (after ``after``)."""
+    def pending(
+        self, limit: int, after: Cursor | None = None, text_limit: int | None = None
+    ) -> list[PendingArticle]:
+        """The next ``limit`` articles not yet clustered, in clustering order (after ``after``),
+        and with ``text_limit`` only as many as begin within that many characters of summary
+        and extracted text (at least one): a batch of long texts is cut short, not held whole."""
         if after is None:  # a run's first batch: first the order of rows queued without it
             self.db.execute(FILL_QUEUE_ORDER)
         where = "(p.sort_time, p.feed_url, p.key) > (?, ?, ?)" if after else "1 = 1"
+        within = "" if text_limit is None else "WHERE n.upto - n.size < ?"
         rows = self.db.query(
             f"""SELECT a.id, a.feed_url, a.key, a.outlet, a.url, a.title, a.summary, a.fulltext,
                       a.language, a.sort_time, a.published IS NOT NULL AS dated
-               FROM cluster_pending p JOIN articles a ON a.id = p.article_id
-               WHERE {where}{self._only}
-               ORDER BY p.sort_time, p.feed_url, p.key LIMIT ?""",
-            (*(after or ()), *self._args, limit),
+               FROM (SELECT q.*, SUM(q.size) OVER (ORDER BY q.sort_time, q.feed_url, q.key
+                                                   ROWS UNBOUNDED PRECEDING) AS upto
+                     FROM (SELECT p.article_id, p.sort_time, p.feed_url, p.key,
+                                  length(a.summary) + COALESCE(length(a.fulltext), 0) AS size
+                           FROM cluster_pending p JOIN articles a ON a.id = p.article_id
+                           WHERE {where}{self._only}
+                           ORDER BY p.sort_time, p.feed_url, p.key LIMIT ?) q) n
+               JOIN articles a ON a.id = n.article_id
+               {within}
+               ORDER BY n.sort_time, n.feed_url, n.key""",
+            (*(after or ()), *self._args, limit, *(() if text_limit is None else (text_limit,))),
         )
         return [
             PendingArticle(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,3 +28,39 @@ def _pending_at(hours: list[float]) -> list[PendingArticle]:
 def test_a_batch_covers_one_stretch_of_time(hours: list[float], kept: int) -> None:
     batch = _pending_at(hours)
     assert _one_stretch(batch, 72 * 3600.0) == batch[:kept]
+
+
+def test_a_batch_of_long_texts_is_cut_short_and_every_article_clustered(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aggregator.matching import clusterer
+    from aggregator.matching.clusterer import Clusterer
+    from aggregator.model import Article, FeedConfig, FeedUpdate
+    from aggregator.store import open_db
+    from aggregator.store.clustering import ClusterState
+    from aggregator.store.feeds import save_success, sync_feeds
+
+    db = open_db(tmp_path / "a.db")
+    feed = FeedConfig(url="https://o.example/rss", outlet="Outlet")
+    sync_feeds(db, [feed])
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    words = ["harbour", "bridge", "council", "flood", "strike", "election", "vaccine", "budget"]
+    save_success(db, FeedUpdate(feed.url, 200, t0, t0, None, None, None, None, None, None, 0),
+                 feed.outlet,
+                 [Article(f"k{i}", f"https://o.example/{i}", f"{words[i % 8].title()} report {i}",
+                          " ".join([words[i % 8]] * 150) + f" number {i}.", "", "",
+                          t0 + timedelta(minutes=i), "", "en") for i in range(40)])
+    sizes: list[int] = []
+    state = ClusterState(db)
+    save = state.save_assignment
+
+    def saved(sketches: Any, *rest: Any) -> Any:
+        sizes.append(len(sketches))
+        return save(sketches, *rest)
+
+    monkeypatch.setattr(state, "save_assignment", saved)
+    monkeypatch.setattr(clusterer, "BATCH_TEXT", 10_000)  # ~1,000 characters an article
+    report = Clusterer(state, 72).run()
+    assert report.articles == 40 and sum(sizes) == 40
+    assert max(sizes) <= 10 < 40 and len(sizes) >= 4
+    assert db.execute("SELECT COUNT(*) FROM story_links").fetchone()[0] == 40
+    db.close()
