@@ -31,7 +31,7 @@ from aggregator.times import epoch
 
 # Articles per batch and transaction: one poll of many outlets fits in one batch.
 BATCH_SIZE = 2000
-# Characters of summary and extracted text a batch's articles begin within: what bounds a
+# Bytes (UTF-8) of summary and extracted text a batch's articles begin within: what bounds a
 # batch of long texts (it and its copies, features and the workers' tokens).
 BATCH_TEXT = 16 * 2**20
 # A batch covers at most this many windows of time, which bounds the window it reads.

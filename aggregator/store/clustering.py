@@ -268,6 +268,21 @@ def _sampled(lines: bytes | None, summary: str | None, body: str | None) -> byte
     return bytes(lines) if lines is not None else f"{summary}\n{body}"
 
 
+def _beginning_within(sized: Sequence[tuple[int, int]], limit: int | None) -> list[int]:
+    """The ids of ``sized`` (id and size, in order) that begin within ``limit`` of the sizes
+    before them: at least the first; all without a limit."""
+    if limit is None:
+        return [aid for aid, _ in sized]
+    out: list[int] = []
+    before = 0
+    for aid, size in sized:
+        if out and before >= limit:
+            break
+        out.append(aid)
+        before += size
+    return out
+
+
 class ClusterState:
     """What the clusterer keeps in the store (matching.clusterer.ClusterStore): the
     queue of articles not yet clustered, the window's sketches, the term statistics, and each
@@ -285,27 +300,37 @@ class ClusterState:
         self, limit: int, after: Cursor | None = None, text_limit: int | None = None
     ) -> list[PendingArticle]:
         """The next ``limit`` articles not yet clustered, in clustering order (after ``after``),
-        and with ``text_limit`` only as many as begin within that many characters of summary
+        and with ``text_limit`` only as many as begin within that many bytes (UTF-8) of summary
         and extracted text (at least one): a batch of long texts is cut short, not held whole."""
         if after is None:  # a run's first batch: first the order of rows queued without it
             self.db.execute(FILL_QUEUE_ORDER)
         where = "(p.sort_time, p.feed_url, p.key) > (?, ?, ?)" if after else "1 = 1"
-        within = "" if text_limit is None else "WHERE n.upto - n.size < ?"
-        rows = self.db.query(
-            f"""SELECT a.id, a.feed_url, a.key, a.outlet, a.url, a.title, a.summary, a.fulltext,
-                      a.language, a.sort_time, a.published IS NOT NULL AS dated
-               FROM (SELECT q.*, SUM(q.size) OVER (ORDER BY q.sort_time, q.feed_url, q.key
-                                                   ROWS UNBOUNDED PRECEDING) AS upto
-                     FROM (SELECT p.article_id, p.sort_time, p.feed_url, p.key,
-                                  length(a.summary) + COALESCE(length(a.fulltext), 0) AS size
-                           FROM cluster_pending p JOIN articles a ON a.id = p.article_id
-                           WHERE {where}{self._only}
-                           ORDER BY p.sort_time, p.feed_url, p.key LIMIT ?) q) n
-               JOIN articles a ON a.id = n.article_id
-               {within}
-               ORDER BY n.sort_time, n.feed_url, n.key""",
-            (*(after or ()), *self._args, limit, *(() if text_limit is None else (text_limit,))),
+        # First the batch's ids and the bytes of their texts (PostgreSQL's octet_length reads a
+        # stored text's size, not the text); then the texts of those that begin within the
+        # limit, by id. Measured and cut in one statement, SQLite copied every text of the
+        # queued rows into a table of their sums, and PostgreSQL joined the articles twice.
+        octets = "octet_length" if self.db.dialect == "postgresql" else "length"
+        cast = "{}" if self.db.dialect == "postgresql" else "CAST({} AS BLOB)"
+        size = " + ".join(
+            f"COALESCE({octets}({cast.format(column)}), 0)"
+            for column in ("a.summary", "a.fulltext")
         )
+        found = self.db.execute(
+            f"""SELECT p.article_id, {size} FROM cluster_pending p
+                JOIN articles a ON a.id = p.article_id WHERE {where}{self._only}
+                ORDER BY p.sort_time, p.feed_url, p.key LIMIT ?""",
+            (*(after or ()), *self._args, limit),
+        ).fetchall()
+        ids = _beginning_within([(int(aid), int(n)) for aid, n in found], text_limit)
+        rows: dict[int, dict[str, Any]] = {}
+        for part, marks in in_parts(ids):
+            for r in self.db.query(
+                f"""SELECT id, feed_url, key, outlet, url, title, summary, fulltext, language,
+                          sort_time, published IS NOT NULL AS dated
+                   FROM articles WHERE id IN ({marks})""",
+                part,
+            ):
+                rows[int(r["id"])] = r
         return [
             PendingArticle(
                 id=r["id"],
@@ -321,7 +346,7 @@ class ClusterState:
                 dated=bool(r["dated"]),
                 cursor=(r["sort_time"], r["feed_url"], r["key"]),
             )
-            for r in rows
+            for r in map(rows.__getitem__, ids)
         ]
 
     def preceding_lines(self, firsts: Sequence[Cursor], limit: int) -> list[list[bytes | str]]:

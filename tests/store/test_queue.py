@@ -116,21 +116,22 @@ def test_a_queue_from_before_gets_its_order_and_reads_as_the_articles_order(
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_batch_of_long_texts_is_cut_short(backend: str, tmp_path: Path,
                                             request: pytest.FixtureRequest) -> None:
-    """With a text limit a batch takes the articles that begin within it: at least one, and
-    the queue read on from where it stopped, in order, losing none."""
+    """With a text limit a batch takes the articles that begin within that many bytes: at
+    least one, and the queue read on from where it stopped, in order, losing none."""
     database = str(tmp_path / "q.db") if backend == "sqlite" else request.getfixturevalue("pg_url")
     db = open_db(database)
     sync_feeds(db, FEEDS)
-    sizes = [300, 300, 500, 2_000, 100, 100, 100, 900]
-    articles = [Article(f"k{i}", f"https://o0.example/{i}", f"Report {i}", "x" * size, "", "",
-                        T0 + timedelta(hours=i), "", "en") for i, size in enumerate(sizes)]
+    texts = ["x" * 300, "x" * 300, "é" * 250, "x" * 2_000, "x" * 100, "x" * 100, "x" * 100,
+             "x" * 900]  # "é" is two bytes: the limit counts bytes (UTF-8) on both backends
+    articles = [Article(f"k{i}", f"https://o0.example/{i}", f"Report {i}", text, "", "",
+                        T0 + timedelta(hours=i), "", "en") for i, text in enumerate(texts)]
     save_success(db, FeedUpdate(FEEDS[0].url, 200, T0, T0, None, None, None, None, None, None, 0),
                  FEEDS[0].outlet, articles)
     state, batches, after = ClusterState(db), [], None
     while batch := state.pending(5, after, text_limit=1_000):
         batches.append([a.cursor[2] for a in batch])
         after = batch[-1].cursor
-    # k0, k1 and k2 begin at 0, 300 and 600 characters, k3 at 1,100 starts the next batch and
+    # k0, k1 and k2 begin at 0, 300 and 600 bytes, k3 at 1,100 starts the next batch and
     # its 2,000 fill it alone; the last four begin at 0, 100, 200 and 300. Without a text
     # limit the batch is the first 5.
     assert batches == [["k0", "k1", "k2"], ["k3"], ["k4", "k5", "k6", "k7"]]
