@@ -306,9 +306,8 @@ class ClusterState:
             self.db.execute(FILL_QUEUE_ORDER)
         where = "(p.sort_time, p.feed_url, p.key) > (?, ?, ?)" if after else "1 = 1"
         # First the batch's ids and the bytes of their texts (PostgreSQL's octet_length reads a
-        # stored text's size, not the text); then the texts of those that begin within the
-        # limit, by id. Measured and cut in one statement, SQLite copied every text of the
-        # queued rows into a table of their sums, and PostgreSQL joined the articles twice.
+        # stored text's size, not the text), then the texts of those that begin within the
+        # limit, by id (docs/tuning.md, "BATCH_TEXT", says what one statement cost).
         octets = "octet_length" if self.db.dialect == "postgresql" else "length"
         cast = "{}" if self.db.dialect == "postgresql" else "CAST({} AS BLOB)"
         size = " + ".join(
