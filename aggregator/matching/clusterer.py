@@ -36,9 +36,9 @@ BATCH_SIZE = 2000
 BATCH_TEXT = 16 * 2**20
 # A batch covers at most this many windows of time, which bounds the window it reads.
 BATCH_WINDOWS = 10
-# Batches of at least this many articles, or of this many characters of text, extract text
-# features in worker processes.
+# Batches of at least this many articles extract text features in worker processes,
 PARALLEL_FROM = 400
+# and so do batches of at least this many characters of text, however few their articles.
 PARALLEL_TEXT = 1_500_000
 # Extraction workers run at a lower priority than the main process, the critical path.
 WORKER_NICENESS = 10
