@@ -566,46 +566,59 @@ def test_poll_and_poll_force_on_postgresql(pg_url: str, server: FeedServer, tmp_
     assert len(server.requests) == 2  # the second poll found nothing due; --force polled anyway
 
 
-def test_per_host_holds_across_pollers(pg_url: str, server: FeedServer, tmp_path: Path) -> None:
-    in_flight, most = [0], [0]
-    lock = threading.Lock()
-
-    def counted(body: bytes) -> Any:
-        answer = respond(body)
-
-        def fn(h: Any) -> None:
-            with lock:
-                in_flight[0] += 1
-                most[0] = max(most[0], in_flight[0])
-            try:
-                time.sleep(0.3)
-                answer(h)
-            finally:
-                with lock:
-                    in_flight[0] -= 1
-
-        return fn
-
-    feeds = []
-    for i in range(8):
-        server.routes[f"/{i}"] = counted(rss([{"title": f"Item {i}", "guid": f"g{i}",
-                                                "link": f"https://example.org/{i}"}]))
-        feeds.append({"url": f"http://127.0.0.1:{server.port}/{i}", "outlet": f"Outlet {i}"})
-    # One feed at a time per poller: three pollers would have three requests in flight.
-    config = load_config(write_config(tmp_path, feeds, {"database": pg_url, "per_host": 2,
-                                                         "concurrency": 1}))
-    moment = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
-    procs = [SPAWN.Process(target=_worker, args=(config, moment.isoformat())) for _ in range(3)]
+def _three_pollers(poller: Any, config: Config) -> None:
+    """Three ``poller`` processes at once (_worker or _stub_worker), each to its end."""
+    moment = datetime(2026, 11, 2, 8, 0, tzinfo=UTC).isoformat()
+    procs = [SPAWN.Process(target=poller, args=(config, moment)) for _ in range(3)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(120)
         assert p.exitcode == 0
+
+
+class _AtOnce:
+    """Counts the requests a behaviour serves at once (the most of them, ``most``) and in all
+    (``served``)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = self.most = self.served = 0
+
+    def slow(self, answer: Any, seconds: float) -> Any:
+        """``answer``, ``seconds`` late, counted."""
+
+        def fn(h: Any) -> None:
+            with self.lock:
+                self.now += 1
+                self.most = max(self.most, self.now)
+            try:
+                time.sleep(seconds)
+                answer(h)
+            finally:
+                with self.lock:
+                    self.now -= 1
+                    self.served += 1
+
+        return fn
+
+
+def test_per_host_holds_across_pollers(pg_url: str, server: FeedServer, tmp_path: Path) -> None:
+    requests = _AtOnce()
+    feeds = []
+    for i in range(8):
+        server.routes[f"/{i}"] = requests.slow(respond(rss([
+            {"title": f"Item {i}", "guid": f"g{i}", "link": f"https://example.org/{i}"}])), 0.3)
+        feeds.append({"url": f"http://127.0.0.1:{server.port}/{i}", "outlet": f"Outlet {i}"})
+    # One feed at a time per poller: three pollers would have three requests in flight.
+    config = load_config(write_config(tmp_path, feeds, {"database": pg_url, "per_host": 2,
+                                                         "concurrency": 1}))
+    _three_pollers(_worker, config)
     db = open_db(pg_url)
     (polled,) = db.execute("SELECT COUNT(*) FROM feeds WHERE last_success IS NOT NULL").fetchone()
     db.close()
     assert polled == 8
-    assert most[0] == 2  # three pollers, one host, per_host = 2: never more than two at once
+    assert requests.most == 2  # three pollers, one host, per_host = 2: never more than two at once
 
 
 def _stub_worker(config: Config, moment: str) -> None:
@@ -618,22 +631,9 @@ def test_per_host_holds_across_pollers_for_full_text_pages(
         pg_url: str, server: FeedServer, tmp_path: Path) -> None:
     """Full-text feeds of six hosts, every article page at a seventh: three pollers fetch the
     feeds six at a time and never two pages of that host at once (per_host = 1)."""
-    in_flight, most, served = [0], [0], [0]
-    lock = threading.Lock()
-
-    def page(h: Any) -> None:
-        with lock:
-            in_flight[0] += 1
-            most[0] = max(most[0], in_flight[0])
-        try:
-            time.sleep(0.2)
-            respond(b"<html><body><article><p>" + b"Text of the page. " * 40
-                    + b"</p></article></body></html>", content_type="text/html")(h)
-        finally:
-            with lock:
-                in_flight[0] -= 1
-                served[0] += 1
-
+    pages = _AtOnce()
+    page = pages.slow(respond(b"<html><body><article><p>" + b"Text of the page. " * 40
+                              + b"</p></article></body></html>", content_type="text/html"), 0.2)
     feeds = []
     for i in range(1, 7):
         server.routes[f"/feed{i}"] = respond(rss([
@@ -645,20 +645,13 @@ def test_per_host_holds_across_pollers_for_full_text_pages(
                       "fulltext": True})
     config = load_config(write_config(tmp_path, feeds, {"database": pg_url, "per_host": 1,
                                                          "concurrency": 2}))
-    moment = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
-    procs = [SPAWN.Process(target=_stub_worker, args=(config, moment.isoformat()))
-             for _ in range(3)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-        assert p.exitcode == 0
+    _three_pollers(_stub_worker, config)
     db = open_db(pg_url)
     (texts,) = db.execute("SELECT COUNT(*) FROM articles WHERE fulltext LIKE '%Text of the page%'"
                           ).fetchone()
     db.close()
-    assert served[0] == texts == 12
-    assert most[0] == 1  # one page of h0.test at a time, whichever poller fetches it
+    assert pages.served == texts == 12
+    assert pages.most == 1  # one page of h0.test at a time, whichever poller fetches it
 
 
 def test_every_reading_command_works_on_postgresql(pg_url: str, tmp_path: Path) -> None:
