@@ -271,6 +271,13 @@ class AwaitingText:
 Cursor = tuple[str, str, str]
 
 
+def body_text(summary: str, fulltext: str | None) -> str:
+    """An article's text as clustering reads it, its title apart: the summary, then the text
+    extracted from its page. One definition for a batch's articles and for a feed's sample of
+    earlier ones: the lines stored of an article stand for this text."""
+    return f"{summary}\n{fulltext or ''}"
+
+
 @dataclass(frozen=True)
 class PendingArticle:
     id: int

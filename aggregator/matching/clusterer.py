@@ -26,7 +26,15 @@ from aggregator.matching import extract, features, heap, sketch, text
 from aggregator.matching.articles import Doc
 from aggregator.matching.stories import STORY_THRESHOLD, assign, threshold_for
 from aggregator.matching.window import Window, doc
-from aggregator.model import Assignment, Cursor, Link, NewSketch, PendingArticle, StoredSketch
+from aggregator.model import (
+    Assignment,
+    Cursor,
+    Link,
+    NewSketch,
+    PendingArticle,
+    StoredSketch,
+    body_text,
+)
 from aggregator.times import epoch
 
 # Articles per batch and transaction: one poll of many outlets fits in one batch.
@@ -200,7 +208,7 @@ class Clusterer:
         )
         groups = [
             extract.Group(
-                [(a.title, f"{a.summary}\n{a.fulltext or ''}", a.language) for a in items], sample
+                [(a.title, body_text(a.summary, a.fulltext), a.language) for a in items], sample
             )
             for items, sample in zip(by_feed.values(), samples, strict=True)
         ]

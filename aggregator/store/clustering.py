@@ -8,7 +8,14 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from aggregator.model import Assignment, Cursor, NewSketch, PendingArticle, StoredSketch
+from aggregator.model import (
+    Assignment,
+    Cursor,
+    NewSketch,
+    PendingArticle,
+    StoredSketch,
+    body_text,
+)
 from aggregator.store import Database, in_parts, vectors
 from aggregator.store.schema import FILL_QUEUE_ORDER
 from aggregator.times import iso
@@ -257,15 +264,22 @@ def partitions(db: Database) -> list[str]:
 # A feed's articles before a cursor (its feed, sort time and key, each as given), the latest
 # first: each one's stored line hashes, or its text where none are stored.
 _SAMPLE = """SELECT s.lines, CASE WHEN s.lines IS NULL THEN a.summary END AS summary,
-        CASE WHEN s.lines IS NULL THEN COALESCE(a.fulltext, '') END AS body, a.sort_time, a.key
+        CASE WHEN s.lines IS NULL THEN a.fulltext END AS fulltext, a.sort_time, a.key
     FROM articles a LEFT JOIN article_sketches s ON s.article_id = a.id
     WHERE a.feed_url = {feed_url} AND (a.sort_time, a.key) < ({sort_time}, {key})
     ORDER BY a.sort_time DESC, a.key DESC LIMIT ?"""
 
 
-def _sampled(lines: bytes | None, summary: str | None, body: str | None) -> bytes | str:
+def _sampled(lines: bytes | None, summary: str, fulltext: str | None) -> bytes | str:
     """An article of a feed's sample as the clusterer's workers take it."""
-    return bytes(lines) if lines is not None else f"{summary}\n{body}"
+    return bytes(lines) if lines is not None else body_text(summary, fulltext)
+
+
+# An article's summary and extracted text in bytes (UTF-8), by dialect.
+_TEXT_BYTES = {
+    "postgresql": "octet_length(a.summary) + COALESCE(octet_length(a.fulltext), 0)",
+    "sqlite": "length(CAST(a.summary AS BLOB)) + COALESCE(length(CAST(a.fulltext AS BLOB)), 0)",
+}
 
 
 def _beginning_within(sized: Sequence[tuple[int, int]], limit: int | None) -> list[int]:
@@ -308,14 +322,8 @@ class ClusterState:
         # First the batch's ids and the bytes of their texts (PostgreSQL's octet_length reads a
         # stored text's size, not the text), then the texts of those that begin within the
         # limit, by id (docs/tuning.md, "BATCH_TEXT", says what one statement cost).
-        octets = "octet_length" if self.db.dialect == "postgresql" else "length"
-        cast = "{}" if self.db.dialect == "postgresql" else "CAST({} AS BLOB)"
-        size = " + ".join(
-            f"COALESCE({octets}({cast.format(column)}), 0)"
-            for column in ("a.summary", "a.fulltext")
-        )
         found = self.db.execute(
-            f"""SELECT p.article_id, {size} FROM cluster_pending p
+            f"""SELECT p.article_id, {_TEXT_BYTES[self.db.dialect]} FROM cluster_pending p
                 JOIN articles a ON a.id = p.article_id WHERE {where}{self._only}
                 ORDER BY p.sort_time, p.feed_url, p.key LIMIT ?""",
             (*(after or ()), *self._args, limit),
@@ -367,13 +375,13 @@ class ClusterState:
                     ORDER BY f.place, x.sort_time DESC, x.key DESC""",
                 (*(list(column) for column in zip(*firsts, strict=True)), limit),
             )
-            for place, lines, summary, body, _, _ in rows:
-                found[place - 1].append(_sampled(lines, summary, body))
+            for place, lines, summary, fulltext, _, _ in rows:
+                found[place - 1].append(_sampled(lines, summary, fulltext))
             return found
         sample = _SAMPLE.format(feed_url="?", sort_time="?", key="?")
         for place, (sort_time, feed_url, key) in enumerate(firsts):
             rows = self.db.execute(sample, (feed_url, sort_time, key, limit))
-            found[place] = [_sampled(lines, summary, body) for lines, summary, body, _, _ in rows]
+            found[place] = [_sampled(lines, summary, text) for lines, summary, text, _, _ in rows]
         return found
 
     def texts(self, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
