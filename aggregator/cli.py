@@ -109,14 +109,9 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         return 0
     stop = _stop_on_signals()
     with Supervisor() as supervisor:
-
-        def say(line: str) -> None:
-            print(line, flush=True)
-            supervisor.status(line)
-
         follow_cluster(
             config,
-            say=say,
+            say=supervisor.say,
             report=lambda r: print(_cluster_line(r), flush=True),
             stop=stop,
             fallback=args.fallback,
@@ -144,9 +139,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             due = time.monotonic() + every
         elif time.monotonic() >= due:
             polls = poll_line(PollReport(tuple(period)))
-            line = f"worker: in the last {args.report_every:g} min: {polls}"
-            print(line, flush=True)
-            supervisor.status(line)
+            supervisor.say(f"worker: in the last {args.report_every:g} min: {polls}")
             period.clear()
             due = time.monotonic() + every
 

@@ -29,8 +29,9 @@ def _address(value: str) -> str | None:
 
 class Supervisor:
     """``with Supervisor() as supervisor:`` around a service's work (ready as it starts,
-    stopping as it ends); ``status(line)`` on a change of role, ``alive()`` wherever the work
-    makes progress (it sends at most ALIVE_PER_INTERVAL messages a watchdog interval)."""
+    stopping as it ends); ``status(line)`` on a change of role (``say`` prints it too),
+    ``alive()`` wherever the work makes progress (it sends at most ALIVE_PER_INTERVAL messages
+    a watchdog interval)."""
 
     def __init__(self, environ: Mapping[str, str] = os.environ) -> None:
         self._address = _address(environ.get("NOTIFY_SOCKET", ""))
@@ -58,6 +59,11 @@ class Supervisor:
 
     def status(self, line: str) -> None:
         self._send("STATUS=" + line.replace("\n", " "))
+
+    def say(self, line: str) -> None:
+        """``line`` printed, and the status ``systemctl status`` shows."""
+        print(line, flush=True)
+        self.status(line)
 
     def stopping(self) -> None:
         self._send("STOPPING=1")
