@@ -654,6 +654,38 @@ def test_per_host_holds_across_pollers_for_full_text_pages(
     assert pages.most == 1  # one page of h0.test at a time, whichever poller fetches it
 
 
+def test_pollers_whose_pages_are_at_each_others_hosts_do_not_wait_on_each_other(
+        pg_url: str, server: FeedServer, tmp_path: Path) -> None:
+    """Feed A at host h1.test has its pages at h2.test, and feed B at h2.test its pages at
+    h1.test; per_host = 1. Two pollers that each held their feed's host for the whole poll would wait
+    for each other until the page deadline and store no text. A fetch holds its host only
+    for itself: every text is stored, and neither host ever serves two requests at once."""
+    host = {"a": "h1.test", "b": "h2.test"}
+    at_host = {"a": _AtOnce(), "b": _AtOnce()}
+    page = respond(b"<html><body><article><p>" + b"Text of the page. " * 40
+                   + b"</p></article></body></html>", content_type="text/html")
+    feeds = []
+    for feed, pages in (("a", "b"), ("b", "a")):
+        server.routes[f"/feed-{feed}"] = at_host[feed].slow(respond(rss([
+            {"title": f"Item {feed}{j}", "guid": f"{feed}{j}",
+             "link": f"http://{host[pages]}:{server.port}/page-{feed}{j}"} for j in range(3)])),
+            0.5)
+        for j in range(3):
+            server.routes[f"/page-{feed}{j}"] = at_host[pages].slow(page, 0.2)
+        feeds.append({"url": f"http://{host[feed]}:{server.port}/feed-{feed}",
+                      "outlet": f"Outlet {feed}", "fulltext": True})
+    config = load_config(write_config(tmp_path, feeds, {"database": pg_url, "per_host": 1,
+                                                         "concurrency": 1}))
+    _three_pollers(_stub_worker, config)
+    db = open_db(pg_url)
+    (texts,) = db.execute("SELECT COUNT(*) FROM articles WHERE fulltext LIKE '%Text of the page%'"
+                          ).fetchone()
+    db.close()
+    assert texts == 6
+    assert [h.most for h in at_host.values()] == [1, 1]
+    assert [h.served for h in at_host.values()] == [4, 4]  # its feed and the other's 3 pages
+
+
 def test_every_reading_command_works_on_postgresql(pg_url: str, tmp_path: Path) -> None:
     import json
 

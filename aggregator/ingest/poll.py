@@ -59,7 +59,7 @@ LEASE_MARGIN = 2
 WORKER_IDLE = 5.0
 # Seconds between a worker's calls of WorkOptions.alive.
 ALIVE_EVERY = 0.5
-# Seconds a claimed feed waits before it tries again for a place among its host's polls.
+# Seconds a fetch waits before it tries again for a place among its host's requests.
 HOST_WAIT = 0.2
 
 
@@ -170,7 +170,7 @@ async def work(
             while not (worker.stop and worker.stop.is_set()):
                 free = slots - len(running)
                 claimed = claims.claim_due(db, options.now(), worker.lease, free) if free else []
-                running |= {asyncio.create_task(_within_host(run, s)) for s in claimed}
+                running |= {asyncio.create_task(_poll_one(run, s)) for s in claimed}
                 if not running:
                     if worker.until_idle:
                         break
@@ -204,16 +204,14 @@ def _with_earlier(outcome: PollOutcome, before: PollOutcome | None) -> PollOutco
     return replace(outcome, new_articles=before.new_articles + outcome.new_articles)
 
 
-async def _within_host(run: _Run, state: FeedState) -> PollOutcome:
-    """Poll a feed once its host has a free place among ``per_host`` across every poller."""
-    async with _place(run, _host(fetch_url(state))):
-        return await _poll_one(run, state)
-
-
 @contextlib.asynccontextmanager
 async def _place(run: _Run, host: str) -> AsyncIterator[None]:
-    """One of ``host``'s ``per_host`` places across every poller, held for the body: waited for,
-    HOST_WAIT between tries."""
+    """One of ``host``'s ``per_host`` places across every poller, held for the body (one
+    fetch: a poller waiting for a place holds none, so two never wait for each other): waited
+    for, HOST_WAIT between tries; none for '' (an address the fetcher refuses)."""
+    if not host:
+        yield
+        return
     held, slots = run.held, run.config.settings.limits.per_host
     while (slot := claims.take_host_slot(run.db, host, slots, held.get(host, ()))) is None:
         await asyncio.sleep(HOST_WAIT)
@@ -222,7 +220,7 @@ async def _place(run: _Run, host: str) -> AsyncIterator[None]:
         yield
     finally:
         held[host].remove(slot)
-        if not held[host]:  # a worker meets every feed's host; it keeps those it polls now
+        if not held[host]:  # a worker meets every feed's host; it keeps those it fetches from now
             del held[host]
         claims.release_host_slot(run.db, host, slot)
 
@@ -336,7 +334,9 @@ async def _attempt(run: _Run, state: FeedState, status: list[int]) -> PollOutcom
     """One feed's poll (``status`` gets the HTTP status once there is one); raises on failure."""
     db, config, fetcher, pool, options = run.db, run.config, run.fetcher, run.pool, run.options
     s = config.settings
-    result = await fetcher.fetch(fetch_url(state), state.etag, state.last_modified)
+    url = fetch_url(state)
+    async with _place(run, _host(url)):
+        result = await fetcher.fetch(url, state.etag, state.last_modified)
     status.append(result.status)
     now = options.now()
     redirect_to, redirect_count = _redirect(state, result)
@@ -486,12 +486,9 @@ async def _page_texts(
         if a.url and a.key not in out and len(pages) < MAX_FULLTEXT_PER_POLL:
             pages[a.key] = a.url
     budget = FULLTEXT_DEADLINES * settings.limits.deadline
-    own = _host(fetch_url(state))
 
     def place(url: str) -> AbstractAsyncContextManager[None]:
-        # A page at the feed's own host is fetched within the poll's place there.
-        host = _host(url)
-        return contextlib.nullcontext() if host in ("", own) else _place(run, host)
+        return _place(run, _host(url))
 
     texts = await _fulltexts(run.fetcher, run.pool, pages, budget, settings.parse_timeout, place)
     given_up = now - FULLTEXT_WAIT

@@ -42,7 +42,7 @@ def claim_due(db: Database, now: datetime, lease: timedelta, limit: int) -> list
 
 
 def take_host_slot(db: Database, host: str, slots: int, held: Collection[int]) -> int | None:
-    """One of the ``slots`` places a host has for polls at once across every poller (``held``:
+    """One of the ``slots`` places a host has for fetches at once across every poller (``held``:
     those this poller holds already), or None while all are taken. On PostgreSQL a place is a
     session advisory lock, let go when the poller's connection ends; SQLite has one poller.
     The places are tried in one statement, from a random one on, so pollers spread over them."""
