@@ -206,9 +206,9 @@ def _with_earlier(outcome: PollOutcome, before: PollOutcome | None) -> PollOutco
 
 @contextlib.asynccontextmanager
 async def _place(run: _Run, host: str) -> AsyncIterator[None]:
-    """One of ``host``'s ``per_host`` places across every poller, held for the body (one
-    fetch: a poller waiting for a place holds none, so two never wait for each other): waited
-    for, HOST_WAIT between tries; none for '' (an address the fetcher refuses)."""
+    """One of ``host``'s ``per_host`` places across every poller, held for the body: one fetch,
+    so a fetch that waits for a place holds none and two pollers never wait for each other.
+    Tried every HOST_WAIT seconds; '' (an address the fetcher refuses) takes none."""
     if not host:
         yield
         return
