@@ -633,13 +633,33 @@ def _stub_worker(config: Config, moment: str) -> None:
     run_worker(config, PollOptions(now=lambda: at, resolve=stub_resolve))
 
 
+# An article page whose text the extractor finds.
+_PAGE = respond(b"<html><body><article><p>" + b"Text of the page. " * 40
+                + b"</p></article></body></html>", content_type="text/html")
+
+
+def _page_texts_of_three_pollers(
+        pg_url: str, tmp_path: Path, feeds: list[dict[str, Any]], concurrency: int) -> int:
+    """How many page texts three pollers store, polling ``feeds`` ``concurrency`` at a time
+    each, with per_host = 1."""
+    config = load_config(write_config(tmp_path, feeds, {"database": pg_url, "per_host": 1,
+                                                         "concurrency": concurrency}))
+    _three_pollers(_stub_worker, config)
+    db = open_db(pg_url)
+    try:
+        (texts,) = db.execute(
+            "SELECT COUNT(*) FROM articles WHERE fulltext LIKE '%Text of the page%'").fetchone()
+    finally:
+        db.close()
+    return int(texts)
+
+
 def test_per_host_holds_across_pollers_for_full_text_pages(
         pg_url: str, server: FeedServer, tmp_path: Path) -> None:
     """Full-text feeds of six hosts, every article page at a seventh: three pollers fetch the
     feeds six at a time and never two pages of that host at once (per_host = 1)."""
     pages = _AtOnce()
-    page = pages.slow(respond(b"<html><body><article><p>" + b"Text of the page. " * 40
-                              + b"</p></article></body></html>", content_type="text/html"), 0.2)
+    page = pages.slow(_PAGE, 0.2)
     feeds = []
     for i in range(1, 7):
         server.routes[f"/feed{i}"] = respond(rss([
@@ -649,13 +669,7 @@ def test_per_host_holds_across_pollers_for_full_text_pages(
             server.routes[f"/page{i}-{j}"] = page
         feeds.append({"url": f"http://h{i}.test:{server.port}/feed{i}", "outlet": f"Outlet {i}",
                       "fulltext": True})
-    config = load_config(write_config(tmp_path, feeds, {"database": pg_url, "per_host": 1,
-                                                         "concurrency": 2}))
-    _three_pollers(_stub_worker, config)
-    db = open_db(pg_url)
-    (texts,) = db.execute("SELECT COUNT(*) FROM articles WHERE fulltext LIKE '%Text of the page%'"
-                          ).fetchone()
-    db.close()
+    texts = _page_texts_of_three_pollers(pg_url, tmp_path, feeds, concurrency=2)
     assert pages.served == texts == 12
     assert pages.most == 1  # one page of h0.test at a time, whichever poller fetches it
 
@@ -663,13 +677,11 @@ def test_per_host_holds_across_pollers_for_full_text_pages(
 def test_pollers_whose_pages_are_at_each_others_hosts_do_not_wait_on_each_other(
         pg_url: str, server: FeedServer, tmp_path: Path) -> None:
     """Feed A at host h1.test has its pages at h2.test, and feed B at h2.test its pages at
-    h1.test; per_host = 1. Two pollers that each held their feed's host for the whole poll would wait
-    for each other until the page deadline and store no text. A fetch holds its host only
-    for itself: every text is stored, and neither host ever serves two requests at once."""
+    h1.test; per_host = 1. Two pollers that each held their feed's host for the whole poll
+    would wait for each other until the page deadline and store no text. A fetch holds its host
+    only for itself: every text is stored, and neither host ever serves two requests at once."""
     host = {"a": "h1.test", "b": "h2.test"}
     at_host = {"a": _AtOnce(), "b": _AtOnce()}
-    page = respond(b"<html><body><article><p>" + b"Text of the page. " * 40
-                   + b"</p></article></body></html>", content_type="text/html")
     feeds = []
     for feed, pages in (("a", "b"), ("b", "a")):
         server.routes[f"/feed-{feed}"] = at_host[feed].slow(respond(rss([
@@ -677,17 +689,10 @@ def test_pollers_whose_pages_are_at_each_others_hosts_do_not_wait_on_each_other(
              "link": f"http://{host[pages]}:{server.port}/page-{feed}{j}"} for j in range(3)])),
             0.5)
         for j in range(3):
-            server.routes[f"/page-{feed}{j}"] = at_host[pages].slow(page, 0.2)
+            server.routes[f"/page-{feed}{j}"] = at_host[pages].slow(_PAGE, 0.2)
         feeds.append({"url": f"http://{host[feed]}:{server.port}/feed-{feed}",
                       "outlet": f"Outlet {feed}", "fulltext": True})
-    config = load_config(write_config(tmp_path, feeds, {"database": pg_url, "per_host": 1,
-                                                         "concurrency": 1}))
-    _three_pollers(_stub_worker, config)
-    db = open_db(pg_url)
-    (texts,) = db.execute("SELECT COUNT(*) FROM articles WHERE fulltext LIKE '%Text of the page%'"
-                          ).fetchone()
-    db.close()
-    assert texts == 6
+    assert _page_texts_of_three_pollers(pg_url, tmp_path, feeds, concurrency=1) == 6
     assert [h.most for h in at_host.values()] == [1, 1]
     assert [h.served for h in at_host.values()] == [4, 4]  # its feed and the other's 3 pages
 
