@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -432,25 +431,19 @@ def _failure(
     return PollOutcome(state.url, False, 0, st, e.kind, message)
 
 
-async def _fulltexts(
-    fetcher: Fetcher,
-    pool: WorkerPool,
-    pages: Mapping[T, str],
-    budget: float,
-    timeout: float,
-    place: Callable[[str], AbstractAsyncContextManager[None]],
-) -> dict[T, str]:
+async def _fulltexts(run: _Run, pages: Mapping[T, str], budget: float) -> dict[T, str]:
     """The text of each page fetched and extracted within ``budget`` seconds, all at once
-    (the fetcher keeps to its per-host limit), each fetched within a ``place`` at its address's
+    (the fetcher keeps to its per-host limit), each fetched within a place at its address's
     host; by the caller's key, '' for a page tried in vain. Pages not done when the budget is
     spent are left out, to be tried next poll."""
+    timeout = run.config.settings.parse_timeout
 
     async def one(url: str) -> str:
         try:
-            async with place(url):
-                page = await fetcher.fetch(url, accept=ACCEPT_PAGE)
+            async with _place(run, _host(url)):
+                page = await run.fetcher.fetch(url, accept=ACCEPT_PAGE)
             if page.body:
-                return str(await pool.run(extract, (page.body, page.final_url), timeout) or "")
+                return str(await run.pool.run(extract, (page.body, page.final_url), timeout) or "")
         except AggregatorError:
             pass  # the item keeps its summary for matching
         return ""
@@ -485,12 +478,7 @@ async def _page_texts(
     for a in new:
         if a.url and a.key not in out and len(pages) < MAX_FULLTEXT_PER_POLL:
             pages[a.key] = a.url
-    budget = FULLTEXT_DEADLINES * settings.limits.deadline
-
-    def place(url: str) -> AbstractAsyncContextManager[None]:
-        return _place(run, _host(url))
-
-    texts = await _fulltexts(run.fetcher, run.pool, pages, budget, settings.parse_timeout, place)
+    texts = await _fulltexts(run, pages, FULLTEXT_DEADLINES * settings.limits.deadline)
     given_up = now - FULLTEXT_WAIT
     done = {
         w.id: texts.get(w.id, "")
