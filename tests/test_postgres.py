@@ -257,34 +257,37 @@ def test_a_poller_killed_mid_lease_loses_nothing_and_stores_nothing_twice(
     poller = SPAWN.Process(target=_worker, args=(config, moment.isoformat()))
     poller.start()
     db = open_db(pg_url)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        (done,) = db.execute("SELECT COUNT(*) FROM feeds WHERE last_success IS NOT NULL").fetchone()
-        if done >= 6:
-            break
-        time.sleep(0.05)
-    assert done >= 6
-    os.kill(poller.pid, signal.SIGKILL)  # type: ignore[arg-type]
-    poller.join()
-    # Six or so are stored; the others are in flight (the slow ones among them, and a fast one
-    # that waited for a place behind slow ones).
-    stored = {u for (u,) in db.execute(
-        "SELECT url FROM feeds WHERE last_success IS NOT NULL").fetchall()}
-    in_flight = sorted(f["url"] for f in feeds if f["url"] not in stored)
-    assert in_flight
-    # Their leases hold: another poller at the same moment finds nothing due.
-    assert run_worker(config, PollOptions(now=lambda: moment)).outcomes == ()
-    after = moment + (claimed_until := _lease_end(db) - moment)
-    report = run_worker(config, PollOptions(now=lambda: after))
-    assert sorted(o.url for o in report.outcomes) == in_flight
-    assert all(o.ok for o in report.outcomes)
-    assert claimed_until > timedelta(0)
-    run_cluster(config, now=lambda: after)
-    (articles, unique) = db.execute(
-        "SELECT COUNT(*), COUNT(DISTINCT (feed_url, key)) FROM articles").fetchone()
-    (linked,) = db.execute("SELECT COUNT(DISTINCT article_id) FROM story_links").fetchone()
-    (queued,) = db.execute("SELECT COUNT(*) FROM cluster_pending").fetchone()
-    db.close()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            (done,) = db.execute(
+                "SELECT COUNT(*) FROM feeds WHERE last_success IS NOT NULL").fetchone()
+            if done >= 6:
+                break
+            time.sleep(0.05)
+        assert done >= 6
+        os.kill(poller.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        poller.join()
+        # Six or so are stored; the others are in flight (the slow ones among them, and a fast
+        # one that waited for a place behind slow ones).
+        stored = {u for (u,) in db.execute(
+            "SELECT url FROM feeds WHERE last_success IS NOT NULL").fetchall()}
+        in_flight = sorted(f["url"] for f in feeds if f["url"] not in stored)
+        assert in_flight
+        # Their leases hold: another poller at the same moment finds nothing due.
+        assert run_worker(config, PollOptions(now=lambda: moment)).outcomes == ()
+        after = moment + (claimed_until := _lease_end(db) - moment)
+        report = run_worker(config, PollOptions(now=lambda: after))
+        assert sorted(o.url for o in report.outcomes) == in_flight
+        assert all(o.ok for o in report.outcomes)
+        assert claimed_until > timedelta(0)
+        run_cluster(config, now=lambda: after)
+        (articles, unique) = db.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT (feed_url, key)) FROM articles").fetchone()
+        (linked,) = db.execute("SELECT COUNT(DISTINCT article_id) FROM story_links").fetchone()
+        (queued,) = db.execute("SELECT COUNT(*) FROM cluster_pending").fetchone()
+    finally:
+        db.close()
     assert articles == unique == 12 * items
     assert linked == articles and queued == 0
 
