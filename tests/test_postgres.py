@@ -39,12 +39,12 @@ from pgserver import REQUIRED
 from aggregator.config import load_config
 from aggregator.demo import DATA, DEMO_DAY, SnapshotServer, _moment
 from aggregator.demo import write_config as write_demo_config
-from aggregator.ingest.poll import PollOptions, poll
+from aggregator.ingest.poll import PollOptions, lease_for, poll
 from aggregator.jobs import list_stories, run_cluster, run_worker
 from aggregator.model import Config, FeedConfig
 from aggregator.publish.sending import send_digest
 from aggregator.store import Database, open_db
-from aggregator.store.claims import claim_due
+from aggregator.store.claims import claim_due, renew
 from aggregator.store.feeds import sync_feeds
 from aggregator.times import iso
 
@@ -185,6 +185,28 @@ def test_eight_claimers_claim_each_due_feed_exactly_once(pg_url: str) -> None:
     assert not period(now + lease - timedelta(seconds=1))  # still leased: nobody claims
     second = period(now + lease)  # the lease has ended: each feed is due once more
     assert len(second) == 10_000 and set(second.values()) == {1}
+
+
+def test_a_claim_is_renewed_only_by_its_holder(pg_url: str) -> None:
+    db = open_db(pg_url)
+    try:
+        sync_feeds(db, [FeedConfig(url="https://a.example/rss", outlet="A")])
+        now = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+        lease = timedelta(minutes=5)
+        (mine,) = claim_due(db, now, lease, 10)
+        assert mine.next_due == iso(now + lease)
+        later = now + timedelta(minutes=4)
+        renewed = renew(db, mine.url, mine.next_due, later + lease)
+        assert renewed == iso(later + lease)
+        assert not claim_due(db, now + lease, lease, 10)  # the first lease's end: still held
+        # A claim that has moved on (renewed, or taken by another poller) is not renewed.
+        assert renew(db, mine.url, mine.next_due, later + 2 * lease) is None
+        (theirs,) = claim_due(db, later + lease, lease, 10)
+        assert renew(db, mine.url, renewed, later + 2 * lease) is None
+        assert theirs.next_due == iso(later + 2 * lease)
+        assert renew(db, theirs.url, theirs.next_due, later + 3 * lease) == iso(later + 3 * lease)
+    finally:
+        db.close()
 
 
 def test_pollers_starting_together_write_feeds_toml_in_turn(pg_url: str) -> None:
@@ -610,6 +632,33 @@ class _AtOnce:
                     self.served += 1
 
         return fn
+
+
+def test_a_claim_outlasts_its_hosts_queue(pg_url: str, server: FeedServer, tmp_path: Path) -> None:
+    """Fourteen feeds of one host, 0.8 s an answer, per_host = 1: the last waits ~10 s for its
+    place, longer than a claim's lease (8 s with these timeouts). A worker on the real clock
+    renews the claims of the feeds that wait, so none comes due again and is polled twice."""
+    served: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def counted(path: str, answer: Any) -> Any:
+        def fn(h: Any) -> None:
+            with lock:
+                served[path] = served.get(path, 0) + 1
+            answer(h)
+        return fn
+
+    feeds = []
+    for i in range(14):
+        server.routes[f"/{i}"] = counted(f"/{i}", _slow(rss([
+            {"title": f"Item {i}", "guid": f"g{i}", "link": f"https://example.org/{i}"}]), 0.8))
+        feeds.append({"url": f"http://127.0.0.1:{server.port}/{i}", "outlet": f"Outlet {i}"})
+    config = load_config(write_config(tmp_path, feeds, {"database": pg_url, "per_host": 1,
+                                                         "timeout": 1, "parse_timeout": 1}))
+    assert lease_for(config) == timedelta(seconds=8)
+    report = run_worker(config, PollOptions())
+    assert sorted(o.url for o in report.outcomes) == sorted(f["url"] for f in feeds)
+    assert served == {f"/{i}": 1 for i in range(14)}
 
 
 def test_per_host_holds_across_pollers(pg_url: str, server: FeedServer, tmp_path: Path) -> None:

@@ -60,6 +60,9 @@ WORKER_IDLE = 5.0
 ALIVE_EVERY = 0.5
 # Seconds a fetch waits before it tries again for a place among its host's requests.
 HOST_WAIT = 0.2
+# A claimed feed whose fetch waits for a place has its lease renewed once less than this share
+# of it is left.
+RENEW_BELOW = 0.75
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,7 @@ async def work(
         Fetcher(settings.limits, options.resolve) as fetcher,
         WorkerPool(settings.parse_workers) as pool,
     ):
-        run = _Run(db, config, fetcher, pool, options, unchanged)
+        run = _Run(db, config, fetcher, pool, options, unchanged, worker.lease)
         running: set[asyncio.Task[PollOutcome]] = set()
         beating = asyncio.create_task(_beat(worker.alive))
         try:
@@ -204,15 +207,18 @@ def _with_earlier(outcome: PollOutcome, before: PollOutcome | None) -> PollOutco
 
 
 @contextlib.asynccontextmanager
-async def _place(run: _Run, host: str) -> AsyncIterator[None]:
+async def _place(run: _Run, host: str, claim: _Claim | None = None) -> AsyncIterator[None]:
     """One of ``host``'s ``per_host`` places across every poller, held for the body: one fetch,
     so a fetch that waits for a place holds none and two pollers never wait for each other.
-    Tried every HOST_WAIT seconds; '' (an address the fetcher refuses) takes none."""
+    Tried every HOST_WAIT seconds, the ``claim`` kept meanwhile; '' (an address the fetcher
+    refuses) takes none."""
     if not host:
         yield
         return
     held, slots = run.held, run.config.settings.limits.per_host
     while (slot := claims.take_host_slot(run.db, host, slots, held.get(host, ()))) is None:
+        if claim is not None:
+            claim.keep(run.db, run.options.now())
         await asyncio.sleep(HOST_WAIT)
     held.setdefault(host, []).append(slot)  # SQLite's one poller holds place 0 as often as asked
     try:
@@ -285,7 +291,8 @@ def _save_unchanged(db: Database, unchanged: list[NotModified]) -> None:
 @dataclass(frozen=True)
 class _Run:
     """What every feed of one poll shares: the store, the settings, the HTTP client, the parse
-    workers, the options, and the unchanged polls waiting to be recorded together."""
+    workers, the options, the unchanged polls waiting to be recorded together, and how long a
+    claim lasts (None: the feeds were not claimed)."""
 
     db: Database
     config: Config
@@ -293,7 +300,27 @@ class _Run:
     pool: WorkerPool
     options: PollOptions
     unchanged: list[NotModified]
+    lease: timedelta | None = None
     held: dict[str, list[int]] = field(default_factory=dict)  # host -> the places this poller holds
+
+
+@dataclass
+class _Claim:
+    """A poller's claim on a feed (``until``: its lease's end as stored; None once another
+    poller has claimed the feed), renewed while the feed's fetch waits for a place: a queue at
+    a busy host does not outlast the lease, for another poller to claim the feed and poll it
+    too."""
+
+    url: str
+    until: str | None
+    lease: timedelta
+
+    def keep(self, db: Database, now: datetime) -> None:
+        """The lease renewed to a full one from ``now`` once less than RENEW_BELOW of it is
+        left."""
+        end = parse_iso(self.until)
+        if self.until is not None and end is not None and end - now < RENEW_BELOW * self.lease:
+            self.until = claims.renew(db, self.url, self.until, now + self.lease)
 
 
 async def _poll_feed(run: _Run, state: FeedState) -> PollOutcome:
@@ -334,7 +361,8 @@ async def _attempt(run: _Run, state: FeedState, status: list[int]) -> PollOutcom
     db, config, fetcher, pool, options = run.db, run.config, run.fetcher, run.pool, run.options
     s = config.settings
     url = fetch_url(state)
-    async with _place(run, _host(url)):
+    claim = _Claim(state.url, state.next_due, run.lease) if run.lease and state.next_due else None
+    async with _place(run, _host(url), claim):
         result = await fetcher.fetch(url, state.etag, state.last_modified)
     status.append(result.status)
     now = options.now()

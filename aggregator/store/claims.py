@@ -41,6 +41,18 @@ def claim_due(db: Database, now: datetime, lease: timedelta, limit: int) -> list
     return sorted((state(r) for r in rows), key=lambda s: s.url)
 
 
+def renew(db: Database, url: str, held_until: str, until: datetime) -> str | None:
+    """Move the claim on ``url`` that ends at ``held_until`` (as stored) to end at ``until``;
+    the new end as stored, or None if the feed holds no such claim any more."""
+    new = iso(until)
+    with db.transaction():
+        rows = db.query(
+            "UPDATE feeds SET next_due = :until WHERE url = :url AND next_due = :held RETURNING url",
+            {"until": new, "url": url, "held": held_until},
+        )
+    return new if rows else None
+
+
 def take_host_slot(db: Database, host: str, slots: int, held: Collection[int]) -> int | None:
     """One of the ``slots`` places a host has for fetches at once across every poller (``held``:
     those this poller holds already), or None while all are taken. On PostgreSQL a place is a
