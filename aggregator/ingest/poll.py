@@ -318,8 +318,10 @@ class _Claim:
     def keep(self, db: Database, now: datetime) -> None:
         """The lease renewed to a full one from ``now`` once less than RENEW_BELOW of it is
         left."""
+        if self.until is None:
+            return
         end = parse_iso(self.until)
-        if self.until is not None and end is not None and end - now < RENEW_BELOW * self.lease:
+        if end is not None and end - now < RENEW_BELOW * self.lease:
             self.until = claims.renew(db, self.url, self.until, now + self.lease)
 
 
