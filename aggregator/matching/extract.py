@@ -85,12 +85,13 @@ def extract_groups(groups: list[Group], copy_permutations: minhash.Permutations)
     out: list[Features] = []
     for g in groups:
         texts = [body for _, body, _ in g.items]
-        lines = [text.line_hashes(t) for t in texts]
+        hashed = [text.hashed_lines(t) for t in texts]  # once, for the sample and the stripping
+        lines = [text.distinct_hashes(h) for h in hashed]
         sample = [s if isinstance(s, bytes) else text.line_hashes(s) for s in g.sample]
         boiler = text.recurring_lines(
             lines + sample, text.BOILERPLATE_SHARE, text.BOILERPLATE_MIN_DOCS
         )
-        bodies = [text.strip_lines(t, boiler) for t in texts]
+        bodies = [text.strip_lines(t, boiler, h) for t, h in zip(texts, hashed, strict=True)]
         matches = [
             features.matched(title, body)
             for (title, _, _), body in zip(g.items, bodies, strict=True)

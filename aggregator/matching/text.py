@@ -11,7 +11,7 @@ import hashlib
 import re
 import unicodedata
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -230,8 +230,22 @@ def line_hashes(text: str) -> bytes:
     clustered articles, so that a feed's sample of earlier articles is read as these bytes
     rather than as their texts; a change to how lines are split, normalised or hashed must
     therefore clear the stored ones (``article_sketches.lines``)."""
-    hashes = {_line_hash(line) for line in map(normalise, split_lines(text)) if line}
-    return np.array(sorted(hashes), dtype="<u8").tobytes()
+    return distinct_hashes(hashed_lines(text))
+
+
+def hashed_lines(text: str) -> list[int | None]:
+    """The hash of each of a text's lines and sentences (split_lines) normalised, in order;
+    None for one that normalises to nothing."""
+    return _hashed(split_lines(text))
+
+
+def _hashed(lines: Iterable[str]) -> list[int | None]:
+    return [_line_hash(n) if (n := normalise(x)) else None for x in lines]
+
+
+def distinct_hashes(hashed: Iterable[int | None]) -> bytes:
+    """A text's hashed_lines as its line_hashes."""
+    return np.array(sorted({h for h in hashed if h is not None}), dtype="<u8").tobytes()
 
 
 def _line_hash(line: str) -> int:
@@ -274,11 +288,17 @@ def split_lines(text: str) -> list[str]:
     return [x.strip() for x in out if x and x.strip()]
 
 
-def strip_lines(text: str, boilerplate: frozenset[int]) -> str:
-    """``text`` without the lines that are outlet boilerplate (recurring_lines)."""
+def strip_lines(
+    text: str, boilerplate: frozenset[int], hashed: Sequence[int | None] | None = None
+) -> str:
+    """``text`` without the lines that are outlet boilerplate (recurring_lines); ``hashed``:
+    its hashed_lines, when they are at hand."""
     if not boilerplate:
         return text
-    return "\n".join(x for x in split_lines(text) if _line_hash(normalise(x)) not in boilerplate)
+    lines = split_lines(text)
+    if hashed is None:
+        hashed = _hashed(lines)
+    return "\n".join(x for x, h in zip(lines, hashed, strict=True) if h not in boilerplate)
 
 
 # A line in at least this share of an outlet's recent articles (and 4 of them) is boilerplate.
