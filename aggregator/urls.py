@@ -45,6 +45,14 @@ def is_http(url: str | None) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
+def host(url: str) -> str:
+    """The host ``url`` names, lower-case; '' if it names none (or is no URL)."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
 def canonical(url: str | None, base: str | None = None) -> str | None:
     """Absolute http(s) URL without tracking parameters or fragment; None if not http(s)."""
     if not url:

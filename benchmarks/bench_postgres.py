@@ -4,6 +4,10 @@ Pollers: 1,000 loopback feeds of 10 items on 16 hosts (127.0.0.1-16), first poll
 parse, store), by 1, 2 and 4 `aggregator worker` processes sharing the database; each figure
 against one worker in the same run.
 
+A busy host: the same 1,000 feeds polled by one worker with 100 feeds of a 17th host, which
+answers in 0.2 s, due before them (per_host = 4): the time until the 1,000 are polled, against
+the same 1,000 alone.
+
 Clustering: the throughput benchmark's articles clustered with the store on PostgreSQL,
 against the same articles on SQLite in the same run.
 
@@ -28,6 +32,7 @@ from aggregator.matching.clusterer import Clusterer
 from aggregator.model import Config
 from aggregator.store import open_db
 from aggregator.store.clustering import ClusterState
+from aggregator.store.feeds import sync_feeds
 
 from .bench_cluster import _store
 from .bench_memory import _peak
@@ -97,6 +102,59 @@ def bench_pollers() -> list[Row]:
             ">= 1.0x", rates[w] / rates[1] >= 1.0)
         for w in (2, 4)
     ]
+
+
+# Feeds of the busy host, due before the others, and how late it answers (seconds).
+BUSY, BUSY_DELAY = 100, 0.2
+
+
+def _others_polled_in(config: Config, others: set[str]) -> float:
+    """Seconds one worker takes to poll the feeds ``others`` (of ``config``'s, the rest due
+    before them)."""
+    db = open_db(config.settings.database)
+    try:
+        sync_feeds(db, config.feeds)
+        db.execute("UPDATE feeds SET next_due = ?", ("2026-11-01T00:01:00Z",))
+        for url in {f.url for f in config.feeds} - others:
+            db.execute("UPDATE feeds SET next_due = ? WHERE url = ?", ("2026-11-01T00:00:00Z", url))
+    finally:
+        db.close()
+    left = set(others)
+    done: list[float] = []
+
+    def progress(outcome: Any, polled: int, total: int) -> None:
+        left.discard(outcome.url)
+        if not left and not done:
+            done.append(time.perf_counter())
+
+    started = time.perf_counter()
+    run_worker(config, PollOptions(), progress=progress)
+    return done[0] - started
+
+
+def bench_busy_host() -> Row:
+    items = _items()
+    bodies = {f"/f/{i}.xml": _feed([items[(i * 7 + j) % len(items)] for j in range(ITEMS)], i)
+              for i in range(FEEDS + BUSY)}
+    feeds = FeedServerProcess(bodies, HOSTS + 1, slow={HOSTS: BUSY_DELAY})
+    pg = _server()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            urls = [feeds.url(p, i % HOSTS if i < FEEDS else HOSTS) for i, p in enumerate(bodies)]
+            others = set(urls[:FEEDS])
+            seconds = {}
+            for name, listed in (("alone", urls[:FEEDS]), ("busy", urls)):
+                config = load_config(_config(Path(tmp), listed, "127.0.0.0/8"))
+                limits = replace(config.settings.limits, per_host=4)
+                settings = replace(config.settings, database=pg.new_database(), limits=limits)
+                seconds[name] = _others_polled_in(replace(config, settings=settings), others)
+    finally:
+        pg.stop()
+        feeds.close()
+    ratio = seconds["busy"] / seconds["alone"]
+    return Row(f"postgresql: {FEEDS:,} feeds polled, {BUSY} of a host answering in {BUSY_DELAY} s "
+               "due first", f"{seconds['busy']:.1f} s", f"alone {seconds['alone']:.1f} s", ratio,
+               "<= 1.25x", ratio <= 1.25)
 
 
 def _cluster_rate(database: str, items: list[Any]) -> float:

@@ -36,15 +36,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _serve(port: int, bodies: dict[str, bytes], ready: Any, hosts: int) -> None:
+def _serve(port: int, bodies: dict[str, bytes], ready: Any, hosts: int,
+           slow: dict[int, float]) -> None:
     import asyncio
     import hashlib
 
     from aiohttp import web
 
     etags = {p: '"' + hashlib.sha1(b).hexdigest()[:16] + '"' for p, b in bodies.items()}
+    delays = {f"127.0.0.{k + 1}": seconds for k, seconds in slow.items()}
 
     async def handler(request: web.Request) -> web.Response:
+        if (delay := delays.get(request.host.split(":")[0])) is not None:
+            await asyncio.sleep(delay)
         path = request.path
         body = bodies.get(path)
         if body is None:
@@ -69,13 +73,16 @@ def _serve(port: int, bodies: dict[str, bytes], ready: Any, hosts: int) -> None:
 
 class FeedServerProcess:
     """An aiohttp server in another process serving ``bodies`` by path, with ETags, at
-    ``hosts`` loopback addresses (127.0.0.1, 127.0.0.2, ...)."""
+    ``hosts`` loopback addresses (127.0.0.1, 127.0.0.2, ...); the host numbered k answers
+    ``slow[k]`` seconds late."""
 
-    def __init__(self, bodies: dict[str, bytes], hosts: int = 1) -> None:
+    def __init__(self, bodies: dict[str, bytes], hosts: int = 1,
+                 slow: dict[int, float] | None = None) -> None:
         self.port = _free_port()
         ctx = multiprocessing.get_context("spawn")
         ready = ctx.Event()
-        self.proc = ctx.Process(target=_serve, args=(self.port, bodies, ready, hosts), daemon=True)
+        self.proc = ctx.Process(target=_serve, daemon=True,
+                                args=(self.port, bodies, ready, hosts, slow or {}))
         self.proc.start()
         if not ready.wait(30):
             raise RuntimeError("benchmark server did not start")

@@ -132,6 +132,37 @@ def healthy_feed(n: int, outlet: str, items: int = 5) -> bytes:
     } for i in range(items)], title=outlet)
 
 
+def busy_host_feeds(server: FeedServer, seconds: float) -> list[dict[str, Any]]:
+    """Three feeds of a busy host, h1.test, each answering in ``seconds`` (paths /busy0-2),
+    listed first; then twelve feeds of h2-h4.test answering at once (/other0-11)."""
+
+    def slow(answer: Behaviour) -> Behaviour:
+        def fn(h: BaseHTTPRequestHandler) -> None:
+            time.sleep(seconds)
+            answer(h)
+        return fn
+
+    at = [("busy", i, "h1.test") for i in range(3)]
+    at += [("other", i, f"h{2 + i % 3}.test") for i in range(12)]
+    feeds = []
+    for name, i, host in at:
+        answer = respond(rss([{"title": f"{name} {i}", "guid": f"{name}{i}",
+                               "link": f"https://example.org/{name}/{i}"}]))
+        server.routes[f"/{name}{i}"] = slow(answer) if name == "busy" else answer
+        feeds.append({"url": server.url(f"/{name}{i}", host), "outlet": f"{name} {i}"})
+    return feeds
+
+
+def others_fetched_beside_busy_host(server: FeedServer) -> bool:
+    """Whether the server had every other host's feed asked for (busy_host_feeds) before the busy
+    host's second feed: polled while the first was fetched, not behind the busy host's queue."""
+    paths = [p for p, _ in server.requests]
+    busy = [i for i, p in enumerate(paths) if p.startswith("/busy")]
+    others = [i for i, p in enumerate(paths) if p.startswith("/other")]
+    assert len(busy) == 3 and len(others) == 12, paths
+    return max(others) < busy[1]
+
+
 STUB_HOSTS = {f"h{i}.test": ["127.0.0.1"] for i in range(16)}
 STUB_HOSTS.update({
     "private.test": ["10.0.0.1"], "mapped.test": ["::ffff:127.0.0.2"],

@@ -27,7 +27,9 @@ from conftest import (
     FeedServer,
     NotifySocket,
     Sink,
+    busy_host_feeds,
     healthy_feed,
+    others_fetched_beside_busy_host,
     respond,
     rss,
     stub_resolve,
@@ -659,6 +661,50 @@ def test_a_claim_outlasts_its_hosts_queue(pg_url: str, server: FeedServer, tmp_p
     report = run_worker(config, PollOptions())
     assert sorted(o.url for o in report.outcomes) == sorted(f["url"] for f in feeds)
     assert served == {f"/{i}": 1 for i in range(14)}
+
+
+def test_a_busy_hosts_feeds_leave_a_pollers_other_slots_free(
+        pg_url: str, server: FeedServer, tmp_path: Path) -> None:
+    """Three feeds of one host answering in 2 s each, due first, then twelve of other hosts;
+    per_host = 1 and three slots. A poller claims at most two feeds of a host a place, so the
+    busy host's third stays unclaimed and the other hosts' feeds are all polled while its first
+    is fetched. Claimed by due time alone, its three feeds took all three slots."""
+    config = load_config(write_config(tmp_path, busy_host_feeds(server, 2.0),
+                                      {"database": pg_url, "per_host": 1, "concurrency": 3}))
+    db = open_db(pg_url)
+    try:
+        sync_feeds(db, config.feeds)
+        db.execute("UPDATE feeds SET next_due = CASE WHEN url LIKE '%//h1.test:%' "
+                   "THEN '2026-11-01T00:00:00+00:00' ELSE '2026-11-01T00:01:00+00:00' END")
+    finally:
+        db.close()
+    report = run_worker(config, PollOptions(resolve=stub_resolve))
+    assert len(report.outcomes) == 15 and all(o.ok for o in report.outcomes)
+    assert others_fetched_beside_busy_host(server)
+
+
+def test_a_claim_takes_at_most_per_host_feeds_of_a_host(pg_url: str, tmp_path: Path) -> None:
+    """Claims count a poller's feeds by host: of six due feeds of one host and three of others,
+    a claim for five with two a host takes the first two of that host and the three others; a
+    poller holding two of it already is given none of them."""
+    feeds = [{"url": f"https://busy.example/{i}", "outlet": f"Busy {i}"} for i in range(6)]
+    feeds += [{"url": f"https://other{i}.example/", "outlet": f"Other {i}"} for i in range(3)]
+    config = load_config(write_config(tmp_path, feeds, {"database": pg_url}))
+    now, lease = datetime(2026, 11, 2, 8, 0, tzinfo=UTC), timedelta(minutes=5)
+    db = open_db(pg_url)
+    try:
+        sync_feeds(db, config.feeds)
+        for i, f in enumerate(feeds):  # due in the order listed
+            db.execute("UPDATE feeds SET next_due = ? WHERE url = ?",
+                       (iso(now - timedelta(minutes=60 - i)), f["url"]))
+        claimed = [s.url for s in claim_due(db, now, lease, 5, {}, 2)]
+        assert claimed == sorted([feeds[0]["url"], feeds[1]["url"]]
+                                 + [f["url"] for f in feeds[6:]])
+        assert not claim_due(db, now, lease, 5, {"busy.example": 2}, 2)
+        assert [s.url for s in claim_due(db, now, lease, 5, {"busy.example": 1}, 2)] == [
+            feeds[2]["url"]]
+    finally:
+        db.close()
 
 
 def test_per_host_holds_across_pollers(pg_url: str, server: FeedServer, tmp_path: Path) -> None:

@@ -11,11 +11,11 @@ import asyncio
 import contextlib
 import hashlib
 import threading
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 from aggregator import urls
 from aggregator.errors import AggregatorError, FetchError, ParseError
@@ -63,6 +63,10 @@ HOST_WAIT = 0.2
 # A claimed feed whose fetch waits for a place has its lease renewed once less than this share
 # of it is left.
 RENEW_BELOW = 0.75
+# Feeds of one host a poller has in hand at once, for each of the host's places (per_host): a
+# busy host's other feeds wait outside the poller's slots, and its places stay busy while a feed
+# is parsed and saved.
+FEEDS_PER_PLACE = 2
 
 
 @dataclass(frozen=True)
@@ -106,10 +110,12 @@ async def poll(
     ):
         run = _Run(db, config, fetcher, pool, options, unchanged)
         sem = asyncio.Semaphore(settings.limits.concurrency)
+        in_hand = FEEDS_PER_PLACE * settings.limits.per_host
+        hosts = {h: asyncio.Semaphore(in_hand) for h in {urls.host(s.url) for s in due}}
         outcomes: list[PollOutcome] = []
 
         async def one(state: FeedState) -> None:
-            async with sem:
+            async with hosts[urls.host(state.url)], sem:  # a busy host's feeds wait outside
                 outcomes.append(await _poll_one(run, state))
             if progress:
                 progress(outcomes[-1], len(outcomes), len(due))
@@ -166,22 +172,35 @@ async def work(
         WorkerPool(settings.parse_workers) as pool,
     ):
         run = _Run(db, config, fetcher, pool, options, unchanged, worker.lease)
-        running: set[asyncio.Task[PollOutcome]] = set()
+        running: dict[asyncio.Task[PollOutcome], str] = {}  # each poll, its feed's host
         beating = asyncio.create_task(_beat(worker.alive))
         try:
             while not (worker.stop and worker.stop.is_set()):
                 free = slots - len(running)
-                claimed = claims.claim_due(db, options.now(), worker.lease, free) if free else []
-                running |= {asyncio.create_task(_poll_one(run, s)) for s in claimed}
+                claimed = (
+                    claims.claim_due(
+                        db,
+                        options.now(),
+                        worker.lease,
+                        free,
+                        Counter(running.values()),
+                        FEEDS_PER_PLACE * settings.limits.per_host,
+                    )
+                    if free
+                    else []
+                )
+                for s in claimed:
+                    running[asyncio.create_task(_poll_one(run, s))] = urls.host(s.url)
                 if not running:
                     if worker.until_idle:
                         break
                     await _pause(worker.idle, worker.stop)
                     continue
-                done, running = await asyncio.wait(
+                done, _ = await asyncio.wait(
                     running, timeout=worker.idle, return_when=asyncio.FIRST_COMPLETED
                 )
                 for task in done:
+                    del running[task]
                     outcome = task.result()
                     latest[outcome.url] = _with_earlier(outcome, latest.get(outcome.url))
                     polls += 1
@@ -228,15 +247,6 @@ async def _place(run: _Run, host: str, claim: _Claim | None = None) -> AsyncIter
         if not held[host]:  # a worker meets every feed's host; it keeps those it fetches from now
             del held[host]
         claims.release_host_slot(run.db, host, slot)
-
-
-def _host(url: str) -> str:
-    """The host whose places ``url``'s fetch takes; '' for an address no fetch would take (a
-    feed's hostile link: the fetcher refuses it)."""
-    try:
-        return urlsplit(url).hostname or ""
-    except ValueError:
-        return ""
 
 
 async def _beat(alive: Callable[[], None]) -> None:
@@ -364,7 +374,7 @@ async def _attempt(run: _Run, state: FeedState, status: list[int]) -> PollOutcom
     s = config.settings
     url = fetch_url(state)
     claim = _Claim(state.url, state.next_due, run.lease) if run.lease and state.next_due else None
-    async with _place(run, _host(url), claim):
+    async with _place(run, urls.host(url), claim):
         result = await fetcher.fetch(url, state.etag, state.last_modified)
     status.append(result.status)
     now = options.now()
@@ -470,7 +480,7 @@ async def _fulltexts(run: _Run, pages: Mapping[T, str], budget: float) -> dict[T
 
     async def one(url: str) -> str:
         try:
-            async with _place(run, _host(url)):
+            async with _place(run, urls.host(url)):
                 page = await run.fetcher.fetch(url, accept=ACCEPT_PAGE)
             if page.body:
                 return str(await run.pool.run(extract, (page.body, page.final_url), timeout) or "")

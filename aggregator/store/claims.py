@@ -11,34 +11,63 @@ from __future__ import annotations
 
 import random
 import zlib
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 
 from aggregator.model import FeedState
-from aggregator.store import Database
+from aggregator.store import Database, in_parts
 from aggregator.store.feeds import state
 from aggregator.times import iso
 
-_CLAIM = """
-    UPDATE feeds SET next_due = :lease_end
-    WHERE url IN (
-        SELECT url FROM feeds
-        WHERE listed = 1 AND gone = 0 AND (next_due IS NULL OR next_due <= :now)
-          AND (retry_until IS NULL OR retry_until <= :now)
-        ORDER BY next_due NULLS FIRST LIMIT :limit {lock})
-    RETURNING *"""
+_DUE = """
+    SELECT url, host FROM feeds
+    WHERE listed = 1 AND gone = 0 AND (next_due IS NULL OR next_due <= ?)
+      AND (retry_until IS NULL OR retry_until <= ?) {full}
+    ORDER BY next_due NULLS FIRST LIMIT ? {lock}"""
 
 
-def claim_due(db: Database, now: datetime, lease: timedelta, limit: int) -> list[FeedState]:
+def claim_due(
+    db: Database,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    held: Mapping[str, int] | None = None,
+    per_host: int | None = None,
+) -> list[FeedState]:
     """Claim up to ``limit`` of the listed feeds due at ``now``, longest due first, for
-    ``lease``; each comes back with its state, its ``next_due`` the lease's end."""
+    ``lease``; each comes back with its state, its ``next_due`` the lease's end.
+
+    With ``per_host``, no more of a host's feeds than make ``per_host`` with those the poller
+    holds already (``held``: how many, by host). The feeds of a busy host then stay due, for a
+    poller with room for them, and the next due of other hosts are claimed instead: a query
+    at a time, each leaving out the hosts the feeds claimed so far have filled."""
     lock = "FOR UPDATE SKIP LOCKED" if db.dialect == "postgresql" else ""
-    with db.transaction():
-        rows = db.query(
-            _CLAIM.format(lock=lock),
-            {"now": iso(now), "lease_end": iso(now + lease), "limit": limit},
-        )
-    return sorted((state(r) for r in rows), key=lambda s: s.url)
+    counts = Counter(held or {})
+    most = limit if per_host is None else per_host
+    claimed: list[FeedState] = []
+    while len(claimed) < limit:
+        full = [h for h, n in counts.items() if n >= most]
+        skip = f"AND COALESCE(host, '') NOT IN ({','.join('?' * len(full))})" if full else ""
+        wanted = limit - len(claimed)
+        with db.transaction():
+            due = db.execute(
+                _DUE.format(full=skip, lock=lock), (iso(now), iso(now), *full, wanted)
+            ).fetchall()
+            chosen = []
+            for url, host in due:
+                if counts[host or ""] < most:
+                    counts[host or ""] += 1
+                    chosen.append(url)
+            for part, marks in in_parts(chosen):
+                rows = db.query(
+                    f"UPDATE feeds SET next_due = ? WHERE url IN ({marks}) RETURNING *",
+                    (iso(now + lease), *part),
+                )
+                claimed += [state(r) for r in rows]
+        if len(due) < wanted or not chosen:
+            break  # no more are due
+    return sorted(claimed, key=lambda s: s.url)
 
 
 def renew(db: Database, url: str, held_until: str, until: datetime) -> str | None:

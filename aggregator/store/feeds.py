@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from aggregator import urls
 from aggregator.model import (
     Article,
     AwaitingText,
@@ -23,7 +24,9 @@ from aggregator.times import iso
 SYNC_LOCK = 0x66656564
 # The columns feeds.toml sets, in FeedConfig's order.
 _CONFIGURED = ("url", "outlet", "language", "country", "owner", "role", "fulltext", "interval")
-_REFRESHED = ", ".join(f"{c}=excluded.{c}" for c in _CONFIGURED[1:])
+# Those and the host the address names, which claims count a poller's feeds by (store.claims).
+_STORED = (*_CONFIGURED, "host")
+_REFRESHED = ", ".join(f"{c}=excluded.{c}" for c in _STORED[1:])
 
 
 def sync_feeds(db: Database, feeds: Sequence[FeedConfig]) -> None:
@@ -39,22 +42,23 @@ def sync_feeds(db: Database, feeds: Sequence[FeedConfig]) -> None:
             db.execute("SELECT pg_advisory_xact_lock(?)", (SYNC_LOCK,))
         stored = {
             r[0]: (tuple(r[:-1]), bool(r[-1]))
-            for r in db.execute(f"SELECT {', '.join(_CONFIGURED)}, listed FROM feeds")
+            for r in db.execute(f"SELECT {', '.join(_STORED)}, listed FROM feeds")
         }
         gone = [u for u, (_, listed) in stored.items() if listed and u not in wanted]
         for part, marks in in_parts(gone):
             db.execute(f"UPDATE feeds SET listed = 0 WHERE url IN ({marks})", part)
         db.executemany(
-            f"""INSERT INTO feeds ({", ".join(_CONFIGURED)}, listed)
-               VALUES ({", ".join("?" * len(_CONFIGURED))}, 1)
+            f"""INSERT INTO feeds ({", ".join(_STORED)}, listed)
+               VALUES ({", ".join("?" * len(_STORED))}, 1)
                ON CONFLICT(url) DO UPDATE SET {_REFRESHED}, listed=1""",
             [row for u, row in wanted.items() if stored.get(u) != (row, True)],
         )
 
 
 def _configured(f: FeedConfig) -> tuple[Any, ...]:
-    """A feed's configured columns as the store holds them."""
-    return (f.url, f.outlet, f.language, f.country, f.owner, f.role, int(f.fulltext), f.interval)
+    """A feed's configured columns as the store holds them, and its host."""
+    row = (f.url, f.outlet, f.language, f.country, f.owner, f.role, int(f.fulltext), f.interval)
+    return (*row, urls.host(f.url))
 
 
 def feed_states(db: Database, urls: Iterable[str]) -> list[FeedState]:

@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FeedServer, healthy_feed, respond, rss, stub_resolve, write_config
+from conftest import (
+    FeedServer,
+    busy_host_feeds,
+    healthy_feed,
+    others_fetched_beside_busy_host,
+    respond,
+    rss,
+    stub_resolve,
+    write_config,
+)
 from hostile import redirect
 
 from aggregator.cli import main
@@ -237,6 +246,17 @@ def test_a_worker_on_sqlite_polls_feeds_of_one_host_at_once(server: FeedServer,
     assert db.execute("SELECT COUNT(*) FROM articles WHERE fulltext LIKE '%own text%'"
                       ).fetchone() == (6,)
     db.close()
+
+
+def test_a_busy_hosts_feeds_leave_the_other_slots_free(server: FeedServer, tmp_path: Path) -> None:
+    """Three feeds of one host answering in 2 s each, listed first, then twelve of other hosts;
+    per_host = 1 and three feeds at once. The busy host's third feed waits outside the poll's
+    slots (two feeds of a host in hand a place), so the other hosts' feeds are all polled while
+    its first is fetched: taken in order, its three feeds held all three slots."""
+    feeds = busy_host_feeds(server, 2.0)
+    report = _poll(write_config(tmp_path, feeds, {"per_host": 1, "concurrency": 3}))
+    assert all(o.ok for o in report.outcomes) and len(report.outcomes) == 15  # type: ignore[attr-defined]
+    assert others_fetched_beside_busy_host(server)
 
 
 def test_per_host_bounds_fetches_at_once_and_keeps_no_idle_host(server: FeedServer) -> None:
