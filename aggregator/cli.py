@@ -397,10 +397,11 @@ def parser() -> argparse.ArgumentParser:
         'workers on any machine (README, "Running on several machines"). A feed claimed is '
         "leased, the lease renewed while it waits for a place at a busy host; a worker that dies "
         "leaves its feeds to come due again when their leases end. A host takes at most per_host "
-        "requests at once across all workers. Runs until SIGTERM or SIGINT, printing a line "
-        "of what its polls did every --report-every minutes, and one line as poll does when "
-        "it stops. Under systemd "
-        "(Type=notify) it says when it is ready and that it is alive, for WatchdogSec=.",
+        "requests at once across all workers, and a worker claims at most twice per_host of "
+        "one host's feeds at once. Runs until SIGTERM or SIGINT, printing a line of what its "
+        "polls did every --report-every minutes, and one line as poll does when it stops. "
+        "Under systemd (Type=notify) it says when it is ready and that it is alive, for "
+        "WatchdogSec=.",
     )
     s.add_argument(
         "--until-idle", action="store_true", help="stop once no feed is due instead of waiting"
