@@ -246,9 +246,26 @@ def pg_server() -> Iterator[Any]:
 
 
 @pytest.fixture
-def pg_url(pg_server: Any) -> str:
-    """A new, empty PostgreSQL database on the session's server."""
-    return str(pg_server.new_database())
+def pg_url(pg_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A new, empty PostgreSQL database on the session's server. The connections this process
+    opens during the test are closed as it ends, and one left open fails the test: left to the
+    garbage collector (a failing test's, which its traceback holds), its warning would fail
+    whichever later test it was collected in."""
+    from aggregator.store import postgres
+
+    opened: list[Any] = []
+    connect = postgres.connect
+
+    def recorded(url: str) -> Any:
+        opened.append(connect(url))
+        return opened[-1]
+
+    monkeypatch.setattr(postgres, "connect", recorded)
+    yield str(pg_server.new_database())
+    left = [db.location for db in opened if not db.conn.closed]
+    for db in opened:
+        db.close()
+    assert not left, f"connections left open: {left}"
 
 
 class NotifySocket:
