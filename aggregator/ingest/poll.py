@@ -173,24 +173,15 @@ async def work(
     ):
         run = _Run(db, config, fetcher, pool, options, unchanged, worker.lease)
         running: dict[asyncio.Task[PollOutcome], str] = {}  # each poll, its feed's host
+        in_hand = FEEDS_PER_PLACE * settings.limits.per_host
         beating = asyncio.create_task(_beat(worker.alive))
         try:
             while not (worker.stop and worker.stop.is_set()):
-                free = slots - len(running)
-                claimed = (
-                    claims.claim_due(
-                        db,
-                        options.now(),
-                        worker.lease,
-                        free,
-                        Counter(running.values()),
-                        FEEDS_PER_PLACE * settings.limits.per_host,
-                    )
-                    if free
-                    else []
-                )
-                for s in claimed:
-                    running[asyncio.create_task(_poll_one(run, s))] = urls.host(s.url)
+                if free := slots - len(running):
+                    held = Counter(running.values())
+                    now = options.now()
+                    for s in claims.claim_due(db, now, worker.lease, free, held, in_hand):
+                        running[asyncio.create_task(_poll_one(run, s))] = urls.host(s.url)
                 if not running:
                     if worker.until_idle:
                         break

@@ -33,18 +33,18 @@ def claim_due(
     lease: timedelta,
     limit: int,
     held: Mapping[str, int] | None = None,
-    per_host: int | None = None,
+    host_limit: int | None = None,
 ) -> list[FeedState]:
     """Claim up to ``limit`` of the listed feeds due at ``now``, longest due first, for
     ``lease``; each comes back with its state, its ``next_due`` the lease's end.
 
-    With ``per_host``, no more of a host's feeds than make ``per_host`` with those the poller
-    holds already (``held``: how many, by host). The feeds of a busy host then stay due, for a
-    poller with room for them, and the next due of other hosts are claimed instead: a query
-    at a time, each leaving out the hosts the feeds claimed so far have filled."""
+    With ``host_limit``, at most that many feeds of one host, counting those the poller holds
+    already (``held``: how many, by host). The feeds of a busy host then stay due, for a poller
+    with room for them, and the next due of other hosts are claimed instead: a query at a time,
+    each leaving out the hosts the feeds claimed so far have filled."""
     lock = "FOR UPDATE SKIP LOCKED" if db.dialect == "postgresql" else ""
     counts = Counter(held or {})
-    most = limit if per_host is None else per_host
+    most = limit if host_limit is None else host_limit
     claimed: list[FeedState] = []
     while len(claimed) < limit:
         full = [h for h, n in counts.items() if n >= most]
