@@ -396,7 +396,8 @@ def parser() -> argparse.ArgumentParser:
         description="Claim due feeds in batches and poll them, beside any number of other "
         'workers on any machine (README, "Running on several machines"). A feed claimed is '
         "leased, the lease renewed while it waits for a place at a busy host; a worker that dies "
-        "leaves its feeds to come due again when their leases end. A host takes at most per_host "
+        "leaves its feeds to come due again when their leases end, and one that is stopped "
+        "gives back those it had not polled. A host takes at most per_host "
         "requests at once across all workers, and a worker claims at most twice per_host of "
         "one host's feeds at once. Runs until SIGTERM or SIGINT, printing a line of what its "
         "polls did every --report-every minutes, and one line as poll does when it stops. "

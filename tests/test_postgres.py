@@ -41,7 +41,7 @@ from pgserver import REQUIRED
 from aggregator.config import load_config
 from aggregator.demo import DATA, DEMO_DAY, SnapshotServer, _moment
 from aggregator.demo import write_config as write_demo_config
-from aggregator.ingest.poll import PollOptions, lease_for, poll
+from aggregator.ingest.poll import PollOptions, WorkOptions, lease_for, poll, work
 from aggregator.jobs import list_stories, run_cluster, run_worker
 from aggregator.model import Config, FeedConfig
 from aggregator.publish.sending import send_digest
@@ -681,6 +681,48 @@ def test_a_busy_hosts_feeds_leave_a_pollers_other_slots_free(
     report = run_worker(config, PollOptions(resolve=stub_resolve))
     assert len(report.outcomes) == 15 and all(o.ok for o in report.outcomes)
     assert others_fetched_beside_busy_host(server)
+
+
+def test_a_stopped_worker_gives_back_the_feeds_it_had_not_polled(
+        pg_url: str, server: FeedServer, tmp_path: Path) -> None:
+    """A worker stopped (SIGTERM sets its stop) while three feeds' answers are late gives their
+    claims back: they are due at once for another poller, not when their leases end (40 s
+    here). The feed it had polled keeps its real next time."""
+    server.routes["/done"] = respond(rss([{"title": "Done", "guid": "d",
+                                           "link": "https://example.org/d"}]))
+    late = [f"http://127.0.0.1:{server.port}/late{i}" for i in range(3)]
+    for i in range(3):
+        server.routes[f"/late{i}"] = _slow(rss([{"title": f"Late {i}", "guid": f"l{i}",
+                                                 "link": f"https://example.org/l{i}"}]), 5)
+    feeds = [{"url": u, "outlet": f"Outlet {i}"} for i, u in enumerate(late)]
+    feeds.append({"url": f"http://127.0.0.1:{server.port}/done", "outlet": "Done"})
+    config = load_config(write_config(tmp_path, feeds, {"database": pg_url}))
+    stop = threading.Event()
+
+    def worker() -> None:
+        own = open_db(pg_url)
+        try:
+            options = WorkOptions(lease_for(config), until_idle=False, idle=0.2, stop=stop)
+            asyncio.run(work(own, config, PollOptions(), options))
+        finally:
+            own.close()
+
+    polling = threading.Thread(target=worker)
+    polling.start()
+    db = open_db(pg_url)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (
+                len(server.requests) == 4 and db.execute(
+                    "SELECT last_success FROM feeds WHERE url LIKE '%/done'").fetchone()[0]):
+            time.sleep(0.05)
+        stop.set()
+        polling.join(60)
+        assert not polling.is_alive()
+        now = datetime.now(UTC)
+        assert [s.url for s in claim_due(db, now, lease_for(config), 10)] == sorted(late)
+    finally:
+        db.close()
 
 
 def test_a_claim_takes_at_most_per_host_feeds_of_a_host(pg_url: str, tmp_path: Path) -> None:

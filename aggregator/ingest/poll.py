@@ -171,17 +171,18 @@ async def work(
         Fetcher(settings.limits, options.resolve) as fetcher,
         WorkerPool(settings.parse_workers) as pool,
     ):
-        run = _Run(db, config, fetcher, pool, options, unchanged, worker.lease)
-        running: dict[asyncio.Task[PollOutcome], str] = {}  # each poll, its feed's host
+        run = _Run(db, config, fetcher, pool, options, unchanged)
+        running: dict[asyncio.Task[PollOutcome], _Claim] = {}  # each poll, its feed's claim
         in_hand = FEEDS_PER_PLACE * settings.limits.per_host
         beating = asyncio.create_task(_beat(worker.alive))
         try:
             while not (worker.stop and worker.stop.is_set()):
                 if free := slots - len(running):
-                    held = Counter(running.values())
+                    held = Counter(urls.host(c.url) for c in running.values())
                     now = options.now()
                     for s in claims.claim_due(db, now, worker.lease, free, held, in_hand):
-                        running[asyncio.create_task(_poll_one(run, s))] = urls.host(s.url)
+                        claim = _Claim(s.url, s.next_due, worker.lease)
+                        running[asyncio.create_task(_poll_one(run, s, claim))] = claim
                 if not running:
                     if worker.until_idle:
                         break
@@ -204,6 +205,11 @@ async def work(
             beating.cancel()
             for task in running:
                 task.cancel()
+            # Stopped with feeds unpolled: due again now, for any poller, not when their leases
+            # end. A store that is gone keeps them until then.
+            with contextlib.suppress(AggregatorError):
+                unpolled = [(c.url, c.until) for c in running.values() if c.until]
+                claims.give_back(db, unpolled, options.now())
             _finish(run)
     _, waiting = due_feeds(db, config, options.now(), force=False)
     return _report(config, list(latest.values()), [w for w in waiting if w.url not in latest])
@@ -255,8 +261,8 @@ async def _pause(seconds: float, stop: threading.Event | None) -> None:
         await asyncio.sleep(min(left, 0.2))
 
 
-async def _poll_one(run: _Run, state: FeedState) -> PollOutcome:
-    outcome = await _poll_feed(run, state)
+async def _poll_one(run: _Run, state: FeedState, claim: _Claim | None = None) -> PollOutcome:
+    outcome = await _poll_feed(run, state, claim)
     if len(run.unchanged) >= NOT_MODIFIED_BATCH:
         _save_unchanged(run.db, run.unchanged)
     return outcome
@@ -292,8 +298,8 @@ def _save_unchanged(db: Database, unchanged: list[NotModified]) -> None:
 @dataclass(frozen=True)
 class _Run:
     """What every feed of one poll shares: the store, the settings, the HTTP client, the parse
-    workers, the options, the unchanged polls waiting to be recorded together, and how long a
-    claim lasts (None: the feeds were not claimed)."""
+    workers, the options, the unchanged polls waiting to be recorded together, and the places
+    at hosts the poller holds."""
 
     db: Database
     config: Config
@@ -301,7 +307,6 @@ class _Run:
     pool: WorkerPool
     options: PollOptions
     unchanged: list[NotModified]
-    lease: timedelta | None = None
     held: dict[str, list[int]] = field(default_factory=dict)  # host -> the places this poller holds
 
 
@@ -326,12 +331,13 @@ class _Claim:
             self.until = claims.renew(db, self.url, self.until, now + self.lease)
 
 
-async def _poll_feed(run: _Run, state: FeedState) -> PollOutcome:
-    """Poll one feed and record what happened. Any failure is this feed's: recorded with its
-    kind (``internal_error`` and the exception's class for the unexpected), never raised."""
+async def _poll_feed(run: _Run, state: FeedState, claim: _Claim | None) -> PollOutcome:
+    """Poll one feed (``claim``: this poller's on it, if it claimed it) and record what
+    happened. Any failure is this feed's: recorded with its kind (``internal_error`` and the
+    exception's class for the unexpected), never raised."""
     status: list[int] = []  # the HTTP status, once known
     try:
-        return await _attempt(run, state, status)
+        return await _attempt(run, state, status, claim)
     except FetchError as e:
         failed = Failed(e.kind, e.message, e.status or _first(status), e.retry_after)
     except ParseError as e:
@@ -359,12 +365,13 @@ class Failed:
     retry_after: float | None = None
 
 
-async def _attempt(run: _Run, state: FeedState, status: list[int]) -> PollOutcome:
+async def _attempt(
+    run: _Run, state: FeedState, status: list[int], claim: _Claim | None
+) -> PollOutcome:
     """One feed's poll (``status`` gets the HTTP status once there is one); raises on failure."""
     db, config, fetcher, pool, options = run.db, run.config, run.fetcher, run.pool, run.options
     s = config.settings
     url = fetch_url(state)
-    claim = _Claim(state.url, state.next_due, run.lease) if run.lease and state.next_due else None
     async with _place(run, urls.host(url), claim):
         result = await fetcher.fetch(url, state.etag, state.last_modified)
     status.append(result.status)

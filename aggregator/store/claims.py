@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import zlib
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from aggregator.model import FeedState
@@ -70,16 +70,25 @@ def claim_due(
     return sorted(claimed, key=lambda s: s.url)
 
 
+# A claim's lease moved to end at another time, if it still ends when its holder last set it.
+_MOVE = "UPDATE feeds SET next_due = :until WHERE url = :url AND next_due = :held RETURNING url"
+
+
 def renew(db: Database, url: str, held_until: str, until: datetime) -> str | None:
     """Move the claim on ``url`` that ends at ``held_until`` (as stored) to end at ``until``;
     the new end as stored, or None if the feed holds no such claim any more."""
     new = iso(until)
     with db.transaction():
-        rows = db.query(
-            "UPDATE feeds SET next_due = :until WHERE url = :url AND next_due = :held RETURNING url",
-            {"until": new, "url": url, "held": held_until},
-        )
+        rows = db.query(_MOVE, {"until": new, "url": url, "held": held_until})
     return new if rows else None
+
+
+def give_back(db: Database, held: Sequence[tuple[str, str]], now: datetime) -> int:
+    """The claims ``held`` (each feed's URL and its lease's end as stored) given back: each feed
+    due at ``now``, unless another poller has claimed it since. How many were given back."""
+    with db.transaction():
+        moved = [db.query(_MOVE, {"until": iso(now), "url": u, "held": h}) for u, h in held]
+    return sum(map(len, moved))
 
 
 def take_host_slot(db: Database, host: str, slots: int, held: Collection[int]) -> int | None:
