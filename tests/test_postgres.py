@@ -665,11 +665,11 @@ def test_a_claim_outlasts_its_hosts_queue(pg_url: str, server: FeedServer, tmp_p
 
 def test_a_busy_hosts_feeds_leave_a_pollers_other_slots_free(
         pg_url: str, server: FeedServer, tmp_path: Path) -> None:
-    """Three feeds of one host answering in 2 s each, due first, then twelve of other hosts;
+    """Three feeds of one host answering in 3 s each, due first, then twelve of other hosts;
     per_host = 1 and three slots. A poller claims at most two feeds of a host a place, so the
     busy host's third stays unclaimed and the other hosts' feeds are all polled while its first
     is fetched. Claimed by due time alone, its three feeds took all three slots."""
-    config = load_config(write_config(tmp_path, busy_host_feeds(server, 2.0),
+    config = load_config(write_config(tmp_path, busy_host_feeds(server, 3.0),
                                       {"database": pg_url, "per_host": 1, "concurrency": 3}))
     db = open_db(pg_url)
     try:

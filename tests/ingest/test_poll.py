@@ -249,11 +249,11 @@ def test_a_worker_on_sqlite_polls_feeds_of_one_host_at_once(server: FeedServer,
 
 
 def test_a_busy_hosts_feeds_leave_the_other_slots_free(server: FeedServer, tmp_path: Path) -> None:
-    """Three feeds of one host answering in 2 s each, listed first, then twelve of other hosts;
+    """Three feeds of one host answering in 3 s each, listed first, then twelve of other hosts;
     per_host = 1 and three feeds at once. The busy host's third feed waits outside the poll's
     slots (two feeds of a host in hand a place), so the other hosts' feeds are all polled while
     its first is fetched: taken in order, its three feeds held all three slots."""
-    feeds = busy_host_feeds(server, 2.0)
+    feeds = busy_host_feeds(server, 3.0)
     report = _poll(write_config(tmp_path, feeds, {"per_host": 1, "concurrency": 3}))
     assert all(o.ok for o in report.outcomes) and len(report.outcomes) == 15  # type: ignore[attr-defined]
     assert others_fetched_beside_busy_host(server)
