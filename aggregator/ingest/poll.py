@@ -63,9 +63,7 @@ HOST_WAIT = 0.2
 # A claimed feed whose fetch waits for a place has its lease renewed once less than this share
 # of it is left.
 RENEW_BELOW = 0.75
-# Feeds of one host a poller has in hand at once, for each of the host's places (per_host): a
-# busy host's other feeds wait outside the poller's slots, and its places stay busy while a feed
-# is parsed and saved.
+# Feeds of one host a poller has in hand at once, for each place the host has (per_host).
 FEEDS_PER_PLACE = 2
 
 
