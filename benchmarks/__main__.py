@@ -10,7 +10,7 @@ from .common import Row
 def main() -> int:
     from . import bench_build, bench_cluster, bench_memory, bench_poll, bench_postgres
 
-    stages = [bench_poll.bench_not_modified, bench_poll.bench_first_poll,
+    stages = [bench_poll.bench_not_modified, bench_poll.bench_first_poll, bench_poll.bench_busy_host,
               bench_cluster.bench_throughput, bench_cluster.bench_scaling,
               bench_build.bench_build, bench_postgres.bench_pollers,
               bench_postgres.bench_busy_host, bench_postgres.bench_cluster,

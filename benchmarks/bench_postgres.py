@@ -4,9 +4,7 @@ Pollers: 1,000 loopback feeds of 10 items on 16 hosts (127.0.0.1-16), first poll
 parse, store), by 1, 2 and 4 `aggregator worker` processes sharing the database; each figure
 against one worker in the same run.
 
-A busy host: the same 1,000 feeds polled by one worker with 100 feeds of a 17th host, which
-answers in 1 s, due before them (per_host = 4): the time until the 1,000 are polled, against
-the same 1,000 alone.
+A busy host: bench_poll's, the feeds polled by one worker, the busy host's due first.
 
 Clustering: the throughput benchmark's articles clustered with the store on PostgreSQL,
 against the same articles on SQLite in the same run.
@@ -26,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from aggregator.config import load_config
-from aggregator.ingest.poll import PollOptions
+from aggregator.ingest.poll import PollOptions, Progress
 from aggregator.jobs import run_worker
 from aggregator.matching.clusterer import Clusterer
 from aggregator.model import Config
@@ -36,7 +34,7 @@ from aggregator.store.feeds import sync_feeds
 
 from .bench_cluster import _store
 from .bench_memory import _peak
-from .bench_poll import _config, _feed, _items
+from .bench_poll import OTHER_HOSTS, _config, _feed, _items, busy_host, busy_row
 from .common import FeedServerProcess, Row
 from .corpus import T0, stream
 
@@ -104,57 +102,26 @@ def bench_pollers() -> list[Row]:
     ]
 
 
-# Feeds of the busy host, due before the others, and how late it answers (seconds).
-BUSY, BUSY_DELAY = 100, 1.0
-
-
-def _others_polled_in(config: Config, others: set[str]) -> float:
-    """Seconds one worker takes to poll the feeds ``others`` (of ``config``'s, the rest due
-    before them)."""
+def _worker_after_busy(config: Config, progress: Progress) -> None:
+    """One worker polling ``config``'s feeds, the busy host's due before the others."""
     db = open_db(config.settings.database)
     try:
         sync_feeds(db, config.feeds)
-        db.execute("UPDATE feeds SET next_due = ?", ("2026-11-01T00:01:00Z",))
-        for url in {f.url for f in config.feeds} - others:
-            db.execute("UPDATE feeds SET next_due = ? WHERE url = ?", ("2026-11-01T00:00:00Z", url))
+        db.execute("UPDATE feeds SET next_due = CASE WHEN url LIKE ? THEN ? ELSE ? END",
+                   (f"%//127.0.0.{OTHER_HOSTS + 1}:%", "2026-11-01T00:00:00Z",
+                    "2026-11-01T00:01:00Z"))
     finally:
         db.close()
-    left = set(others)
-    done: list[float] = []
-
-    def progress(outcome: Any, polled: int, total: int) -> None:
-        left.discard(outcome.url)
-        if not left and not done:
-            done.append(time.perf_counter())
-
-    started = time.perf_counter()
     run_worker(config, PollOptions(), progress=progress)
-    return done[0] - started
 
 
 def bench_busy_host() -> Row:
-    items = _items()
-    bodies = {f"/f/{i}.xml": _feed([items[(i * 7 + j) % len(items)] for j in range(ITEMS)], i)
-              for i in range(FEEDS + BUSY)}
-    feeds = FeedServerProcess(bodies, HOSTS + 1, slow={HOSTS: BUSY_DELAY})
     pg = _server()
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            urls = [feeds.url(p, i % HOSTS if i < FEEDS else HOSTS) for i, p in enumerate(bodies)]
-            others = set(urls[:FEEDS])
-            seconds = {}
-            for name, listed in (("alone", urls[:FEEDS]), ("busy", urls)):
-                config = load_config(_config(Path(tmp), listed, "127.0.0.0/8"))
-                limits = replace(config.settings.limits, per_host=4)
-                settings = replace(config.settings, database=pg.new_database(), limits=limits)
-                seconds[name] = _others_polled_in(replace(config, settings=settings), others)
+        busy, alone = busy_host(pg.new_database, _worker_after_busy)
     finally:
         pg.stop()
-        feeds.close()
-    ratio = seconds["busy"] / seconds["alone"]
-    return Row(f"postgresql: {FEEDS:,} feeds polled, {BUSY} of a host answering in {BUSY_DELAY} s "
-               "due first", f"{seconds['busy']:.1f} s", f"alone {seconds['alone']:.1f} s", ratio,
-               "<= 1.25x", ratio <= 1.25)
+    return busy_row("postgresql, 1 worker", busy, alone)
 
 
 def _cluster_rate(database: str, items: list[Any]) -> float:
