@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from aggregator import urls
 from aggregator.model import (
     Article,
     AwaitingText,
@@ -19,6 +18,7 @@ from aggregator.model import (
 )
 from aggregator.store import PENDING_CHANNEL, Database, in_parts
 from aggregator.times import iso
+from aggregator.urls import host as url_host
 
 # The PostgreSQL advisory lock under which feeds.toml is written to the store ('feed' in ASCII).
 SYNC_LOCK = 0x66656564
@@ -58,7 +58,7 @@ def sync_feeds(db: Database, feeds: Sequence[FeedConfig]) -> None:
 def _configured(f: FeedConfig) -> tuple[Any, ...]:
     """A feed's configured columns as the store holds them, and its host."""
     row = (f.url, f.outlet, f.language, f.country, f.owner, f.role, int(f.fulltext), f.interval)
-    return (*row, urls.host(f.url))
+    return (*row, url_host(f.url))
 
 
 def feed_states(db: Database, urls: Iterable[str]) -> list[FeedState]:
