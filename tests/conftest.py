@@ -132,23 +132,26 @@ def healthy_feed(n: int, outlet: str, items: int = 5) -> bytes:
     } for i in range(items)], title=outlet)
 
 
+def late(answer: Behaviour, seconds: float) -> Behaviour:
+    """``answer``, given ``seconds`` late."""
+
+    def fn(h: BaseHTTPRequestHandler) -> None:
+        time.sleep(seconds)
+        answer(h)
+
+    return fn
+
+
 def busy_host_feeds(server: FeedServer, seconds: float) -> list[dict[str, Any]]:
     """Three feeds of a busy host, h1.test, each answering in ``seconds`` (paths /busy0-2),
     listed first; then twelve feeds of h2-h4.test answering at once (/other0-11)."""
-
-    def slow(answer: Behaviour) -> Behaviour:
-        def fn(h: BaseHTTPRequestHandler) -> None:
-            time.sleep(seconds)
-            answer(h)
-        return fn
-
     at = [("busy", i, "h1.test") for i in range(3)]
     at += [("other", i, f"h{2 + i % 3}.test") for i in range(12)]
     feeds = []
     for name, i, host in at:
         answer = respond(rss([{"title": f"{name} {i}", "guid": f"{name}{i}",
                                "link": f"https://example.org/{name}/{i}"}]))
-        server.routes[f"/{name}{i}"] = slow(answer) if name == "busy" else answer
+        server.routes[f"/{name}{i}"] = late(answer, seconds) if name == "busy" else answer
         feeds.append({"url": server.url(f"/{name}{i}", host), "outlet": f"{name} {i}"})
     return feeds
 

@@ -29,6 +29,7 @@ from conftest import (
     Sink,
     busy_host_feeds,
     healthy_feed,
+    late,
     others_fetched_beside_busy_host,
     respond,
     rss,
@@ -258,13 +259,7 @@ def _fast_and_slow(server: FeedServer, seconds: float) -> None:
 
 
 def _slow(body: bytes, seconds: float) -> Any:
-    fast = respond(body)
-
-    def fn(h: Any) -> None:
-        time.sleep(seconds)
-        fast(h)
-
-    return fn
+    return late(respond(body), seconds)
 
 
 def test_a_poller_killed_mid_lease_loses_nothing_and_stores_nothing_twice(
@@ -642,27 +637,17 @@ def test_a_claim_outlasts_its_hosts_queue(pg_url: str, server: FeedServer, tmp_p
     """Fourteen feeds of one host, 0.8 s an answer, per_host = 1: the last waits ~10 s for its
     place, longer than a claim's lease (8 s with these timeouts). A worker on the real clock
     renews the claims of the feeds that wait, so none comes due again and is polled twice."""
-    served: dict[str, int] = {}
-    lock = threading.Lock()
-
-    def counted(path: str, answer: Any) -> Any:
-        def fn(h: Any) -> None:
-            with lock:
-                served[path] = served.get(path, 0) + 1
-            answer(h)
-        return fn
-
     feeds = []
     for i in range(14):
-        server.routes[f"/{i}"] = counted(f"/{i}", _slow(rss([
-            {"title": f"Item {i}", "guid": f"g{i}", "link": f"https://example.org/{i}"}]), 0.8))
+        server.routes[f"/{i}"] = _slow(rss([
+            {"title": f"Item {i}", "guid": f"g{i}", "link": f"https://example.org/{i}"}]), 0.8)
         feeds.append({"url": f"http://127.0.0.1:{server.port}/{i}", "outlet": f"Outlet {i}"})
     config = load_config(write_config(tmp_path, feeds, {"database": pg_url, "per_host": 1,
                                                          "timeout": 1, "parse_timeout": 1}))
     assert lease_for(config) == timedelta(seconds=8)
     report = run_worker(config, PollOptions())
     assert sorted(o.url for o in report.outcomes) == sorted(f["url"] for f in feeds)
-    assert served == {f"/{i}": 1 for i in range(14)}
+    assert Counter(path for path, _ in server.requests) == {f"/{i}": 1 for i in range(14)}
 
 
 def test_a_busy_hosts_feeds_leave_a_pollers_other_slots_free(
