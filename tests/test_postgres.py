@@ -47,7 +47,7 @@ from aggregator.jobs import list_stories, run_cluster, run_worker
 from aggregator.model import Config, FeedConfig
 from aggregator.publish.sending import send_digest
 from aggregator.store import Database, open_db
-from aggregator.store.claims import claim_due, renew
+from aggregator.store.claims import claim_due, release_host_slot, renew, take_host_slot
 from aggregator.store.feeds import sync_feeds
 from aggregator.times import iso
 
@@ -634,20 +634,58 @@ class _AtOnce:
 
 
 def test_a_claim_outlasts_its_hosts_queue(pg_url: str, server: FeedServer, tmp_path: Path) -> None:
-    """Fourteen feeds of one host, 0.8 s an answer, per_host = 1: the last waits ~10 s for its
-    place, longer than a claim's lease (8 s with these timeouts). A worker on the real clock
-    renews the claims of the feeds that wait, so none comes due again and is polled twice."""
+    """Another poller holds the one place of the feeds' host (per_host = 1) longer than a
+    claim's lease (8 s with these timeouts). A worker on the real clock renews the claims of its
+    feeds while they wait, so a poller claiming after the first lease's end finds none of them
+    due, and each is fetched once."""
     feeds = []
-    for i in range(14):
-        server.routes[f"/{i}"] = _slow(rss([
-            {"title": f"Item {i}", "guid": f"g{i}", "link": f"https://example.org/{i}"}]), 0.8)
+    for i in range(2):
+        server.routes[f"/{i}"] = respond(rss([
+            {"title": f"Item {i}", "guid": f"g{i}", "link": f"https://example.org/{i}"}]))
         feeds.append({"url": f"http://127.0.0.1:{server.port}/{i}", "outlet": f"Outlet {i}"})
     config = load_config(write_config(tmp_path, feeds, {"database": pg_url, "per_host": 1,
                                                          "timeout": 1, "parse_timeout": 1}))
-    assert lease_for(config) == timedelta(seconds=8)
-    report = run_worker(config, PollOptions())
-    assert sorted(o.url for o in report.outcomes) == sorted(f["url"] for f in feeds)
-    assert Counter(path for path, _ in server.requests) == {f"/{i}": 1 for i in range(14)}
+    lease = lease_for(config)
+    assert lease == timedelta(seconds=8)
+    reports: list[Any] = []
+    polling = threading.Thread(target=lambda: reports.append(run_worker(config, PollOptions())))
+    other = open_db(pg_url)
+    assert take_host_slot(other, "127.0.0.1", 1, ()) == 0
+    polling.start()
+    try:
+        time.sleep(lease.total_seconds() + 1)
+        found = claim_due(other, datetime.now(UTC), lease, 10)
+    finally:
+        release_host_slot(other, "127.0.0.1", 0)
+        polling.join(60)
+        other.close()
+    assert found == []  # the first lease's end has passed: renewed, the claims still hold
+    assert sorted(o.url for o in reports[0].outcomes) == sorted(f["url"] for f in feeds)
+    assert Counter(path for path, _ in server.requests) == {"/0": 1, "/1": 1}
+
+
+def test_a_pollers_fetches_at_a_host_take_its_places_in_turn(
+        pg_url: str, server: FeedServer, tmp_path: Path) -> None:
+    """Eight feeds of one host with one place (per_host = 1), due one after another, answering
+    in 0.3 s: a worker fetches them in the order they were due. A fetch waiting for the place
+    is served before one that came after it, where a feed claimed later could take the place
+    while the waiting one slept between its tries."""
+    feeds = []
+    for i in range(8):
+        server.routes[f"/f{i}"] = _slow(rss([
+            {"title": f"Item {i}", "guid": f"g{i}", "link": f"https://example.org/{i}"}]), 0.3)
+        feeds.append({"url": f"http://127.0.0.1:{server.port}/f{i}", "outlet": f"Outlet {i}"})
+    config = load_config(write_config(tmp_path, feeds, {"database": pg_url, "per_host": 1}))
+    db = open_db(pg_url)
+    try:
+        sync_feeds(db, config.feeds)
+        for i, f in enumerate(feeds):
+            db.execute("UPDATE feeds SET next_due = ? WHERE url = ?",
+                       (iso(datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=i)), f["url"]))
+    finally:
+        db.close()
+    run_worker(config, PollOptions())
+    assert [path for path, _ in server.requests] == [f"/f{i}" for i in range(8)]
 
 
 def test_a_busy_hosts_feeds_leave_a_pollers_other_slots_free(

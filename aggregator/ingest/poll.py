@@ -8,10 +8,10 @@ parse time limit.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import threading
-from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -176,7 +176,7 @@ async def work(
         try:
             while not (worker.stop and worker.stop.is_set()):
                 if free := slots - len(running):
-                    held = Counter(urls.host(c.url) for c in running.values())
+                    held = collections.Counter(urls.host(c.url) for c in running.values())
                     now = options.now()
                     for s in claims.claim_due(db, now, worker.lease, free, held, in_hand):
                         claim = _Claim(s.url, s.next_due, worker.lease)
@@ -224,16 +224,28 @@ def _with_earlier(outcome: PollOutcome, before: PollOutcome | None) -> PollOutco
 async def _place(run: _Run, host: str, claim: _Claim | None = None) -> AsyncIterator[None]:
     """One of ``host``'s ``per_host`` places across every poller, held for the body: one fetch,
     so a fetch that waits for a place holds none and two pollers never wait for each other.
-    Tried every HOST_WAIT seconds, the ``claim`` kept meanwhile; '' (an address the fetcher
-    refuses) takes none."""
+    Tried every HOST_WAIT seconds, by this poller's fetches at the host one after another in
+    the order they came, the ``claim`` kept meanwhile; '' (an address the fetcher refuses)
+    takes none."""
     if not host:
         yield
         return
     held, slots = run.held, run.config.settings.limits.per_host
-    while (slot := claims.take_host_slot(run.db, host, slots, held.get(host, ()))) is None:
-        if claim is not None:
-            claim.keep(run.db, run.options.now())
-        await asyncio.sleep(HOST_WAIT)
+    turn = object()
+    queue = run.waiting.setdefault(host, collections.deque())
+    queue.append(turn)
+    try:
+        while (
+            queue[0] is not turn
+            or (slot := claims.take_host_slot(run.db, host, slots, held.get(host, ()))) is None
+        ):
+            if claim is not None:
+                claim.keep(run.db, run.options.now())
+            await asyncio.sleep(HOST_WAIT)
+    finally:
+        queue.remove(turn)
+        if not queue:
+            del run.waiting[host]
     held.setdefault(host, []).append(slot)  # SQLite's one poller holds place 0 as often as asked
     try:
         yield
@@ -306,6 +318,8 @@ class _Run:
     options: PollOptions
     unchanged: list[NotModified]
     held: dict[str, list[int]] = field(default_factory=dict)  # host -> the places this poller holds
+    # host -> this poller's fetches waiting for a place there, the next to try first
+    waiting: dict[str, collections.deque[object]] = field(default_factory=dict)
 
 
 @dataclass
