@@ -155,10 +155,16 @@ def _feed(items: list[tuple[str, str, str, str]], n: int) -> bytes:
             + "</channel></rss>").encode()
 
 
-def bench_first_poll(n: int = 200, per_feed: int = 50) -> Row:
+def feed_bodies(n: int, per_feed: int) -> dict[str, bytes]:
+    """``n`` feeds of ``per_feed`` of the demo's items each (a different run of them each), by
+    path: /f/0.xml, /f/1.xml, ..."""
     items = _items()
-    bodies = {f"/f/{i}.xml": _feed([items[(i * 7 + j) % len(items)] for j in range(per_feed)], i)
-              for i in range(n)}
+    return {f"/f/{i}.xml": _feed([items[(i * 7 + j) % len(items)] for j in range(per_feed)], i)
+            for i in range(n)}
+
+
+def bench_first_poll(n: int = 200, per_feed: int = 50) -> Row:
+    bodies = feed_bodies(n, per_feed)
     size = sum(len(b) for b in bodies.values()) / n
     server = FeedServerProcess(bodies)
     try:
@@ -189,9 +195,7 @@ Poller = Callable[[Config, Progress], None]
 def busy_host(database: Callable[[], str], poller: Poller) -> tuple[float, float]:
     """Seconds until the OTHERS feeds are polled by ``poller`` (with per_host = 4): with the
     busy host's feeds before them, and alone; each run on a new database (``database()``)."""
-    items = _items()
-    bodies = {f"/f/{i}.xml": _feed([items[(i * 7 + j) % len(items)] for j in range(10)], i)
-              for i in range(BUSY + OTHERS)}
+    bodies = feed_bodies(BUSY + OTHERS, 10)
     server = FeedServerProcess(bodies, OTHER_HOSTS + 1, slow={OTHER_HOSTS: BUSY_DELAY})
     try:
         urls = [server.url(p, OTHER_HOSTS if i < BUSY else i % OTHER_HOSTS)

@@ -34,7 +34,7 @@ from aggregator.store.feeds import sync_feeds
 
 from .bench_cluster import _store
 from .bench_memory import _peak
-from .bench_poll import OTHER_HOSTS, _config, _feed, _items, busy_host, busy_row
+from .bench_poll import OTHER_HOSTS, _config, busy_host, busy_row, feed_bodies
 from .common import FeedServerProcess, Row
 from .corpus import T0, stream
 
@@ -78,9 +78,7 @@ def _poll_with(config: Config, workers: int) -> float:
 
 
 def bench_pollers() -> list[Row]:
-    items = _items()
-    bodies = {f"/f/{i}.xml": _feed([items[(i * 7 + j) % len(items)] for j in range(ITEMS)], i)
-              for i in range(FEEDS)}
+    bodies = feed_bodies(FEEDS, ITEMS)
     feeds = FeedServerProcess(bodies, HOSTS)
     pg = _server()
     try:
