@@ -750,6 +750,40 @@ def test_a_stopped_worker_gives_back_the_feeds_it_had_not_polled(
         db.close()
 
 
+def test_a_worker_stops_at_once_while_its_polls_wait(
+        pg_url: str, server: FeedServer, tmp_path: Path) -> None:
+    """A stop (SIGTERM sets it) ends a worker whose polls wait for a late answer at its next
+    look at the stop, not when a poll ends or its idle time (60 s here) runs out: a service
+    manager's restart does not wait for the slowest feed."""
+    server.routes["/late"] = _slow(rss([{"title": "Late", "guid": "l",
+                                         "link": "https://example.org/l"}]), 30)
+    feeds = [{"url": f"http://127.0.0.1:{server.port}/late", "outlet": "Late"}]
+    config = load_config(write_config(tmp_path, feeds, {"database": pg_url, "timeout": 40}))
+    stop = threading.Event()
+
+    def worker() -> None:
+        own = open_db(pg_url)
+        try:
+            options = WorkOptions(lease_for(config), until_idle=False, idle=60, stop=stop)
+            asyncio.run(work(own, config, PollOptions(), options))
+        finally:
+            own.close()
+
+    polling = threading.Thread(target=worker)
+    polling.start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not server.requests:
+            time.sleep(0.05)
+        assert server.requests
+        stop.set()
+        polling.join(10)  # before the answer (30 s) or the idle time (60 s) could wake it
+        assert not polling.is_alive()
+    finally:
+        stop.set()
+        polling.join()
+
+
 def test_a_claim_takes_at_most_per_host_feeds_of_a_host(pg_url: str, tmp_path: Path) -> None:
     """Claims count a poller's feeds by host: of six due feeds of one host and three of others,
     a claim for five with two a host takes the first two of that host and the three others; a

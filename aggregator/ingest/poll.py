@@ -56,6 +56,8 @@ FULLTEXT_WAIT = timedelta(days=1)
 LEASE_MARGIN = 2
 # Seconds a worker with no feed due waits before it looks again.
 WORKER_IDLE = 5.0
+# Seconds between a worker's looks at its stop event (set by a signal handler, in any thread).
+STOP_CHECK = 0.2
 # Seconds between a worker's calls of WorkOptions.alive.
 ALIVE_EVERY = 0.5
 # Seconds a fetch waits before it tries again for a place among its host's requests.
@@ -173,23 +175,22 @@ async def work(
         running: dict[asyncio.Task[PollOutcome], _Claim] = {}  # each poll, its feed's claim
         in_hand = FEEDS_PER_PLACE * settings.limits.per_host
         beating = asyncio.create_task(_beat(worker.alive))
+        stopping = asyncio.create_task(_stopped(worker.stop))
         try:
-            while not (worker.stop and worker.stop.is_set()):
+            while not stopping.done():
                 if free := slots - len(running):
                     held = collections.Counter(urls.host(c.url) for c in running.values())
                     now = options.now()
                     for s in claims.claim_due(db, now, worker.lease, free, held, in_hand):
                         claim = _Claim(s.url, s.next_due, worker.lease)
                         running[asyncio.create_task(_poll_one(run, s, claim))] = claim
-                if not running:
-                    if worker.until_idle:
-                        break
-                    await _pause(worker.idle, worker.stop)
-                    continue
+                if not running and worker.until_idle:
+                    break
+                # Woken by a poll's end, a stop, or the idle time (when more may be due).
                 done, _ = await asyncio.wait(
-                    running, timeout=worker.idle, return_when=asyncio.FIRST_COMPLETED
+                    [*running, stopping], timeout=worker.idle, return_when=asyncio.FIRST_COMPLETED
                 )
-                for task in done:
+                for task in [t for t in running if t in done]:
                     del running[task]
                     outcome = task.result()
                     latest[outcome.url] = _with_earlier(outcome, latest.get(outcome.url))
@@ -201,6 +202,7 @@ async def work(
                 _save_unchanged(db, unchanged)
         finally:
             beating.cancel()
+            stopping.cancel()
             for task in running:
                 task.cancel()
             # Stopped with feeds unpolled: due again now, for any poller, not when their leases
@@ -264,11 +266,10 @@ async def _beat(alive: Callable[[], None]) -> None:
         await asyncio.sleep(ALIVE_EVERY)
 
 
-async def _pause(seconds: float, stop: threading.Event | None) -> None:
-    """Sleep ``seconds``, or less once ``stop`` is set (a signal handler may set it)."""
-    end = asyncio.get_running_loop().time() + seconds
-    while not (stop and stop.is_set()) and (left := end - asyncio.get_running_loop().time()) > 0:
-        await asyncio.sleep(min(left, 0.2))
+async def _stopped(stop: threading.Event | None) -> None:
+    """Return once ``stop`` is set, looking every STOP_CHECK seconds; without one, never."""
+    while not (stop and stop.is_set()):
+        await asyncio.sleep(STOP_CHECK)
 
 
 async def _poll_one(run: _Run, state: FeedState, claim: _Claim | None = None) -> PollOutcome:
