@@ -708,6 +708,24 @@ def test_a_busy_hosts_feeds_leave_a_pollers_other_slots_free(
     assert others_fetched_beside_busy_host(server)
 
 
+def _worker_thread(pg_url: str, config: Config, stop: threading.Event,
+                   idle: float) -> threading.Thread:
+    """A worker polling ``config``'s feeds on its own connection until ``stop`` is set, looking
+    for due feeds every ``idle`` seconds; started."""
+
+    def worker() -> None:
+        own = open_db(pg_url)
+        try:
+            options = WorkOptions(lease_for(config), until_idle=False, idle=idle, stop=stop)
+            asyncio.run(work(own, config, PollOptions(), options))
+        finally:
+            own.close()
+
+    polling = threading.Thread(target=worker)
+    polling.start()
+    return polling
+
+
 def test_a_stopped_worker_gives_back_the_feeds_it_had_not_polled(
         pg_url: str, server: FeedServer, tmp_path: Path) -> None:
     """A worker stopped (SIGTERM sets its stop) while three feeds' answers are late gives their
@@ -723,17 +741,7 @@ def test_a_stopped_worker_gives_back_the_feeds_it_had_not_polled(
     feeds.append({"url": f"http://127.0.0.1:{server.port}/done", "outlet": "Done"})
     config = load_config(write_config(tmp_path, feeds, {"database": pg_url}))
     stop = threading.Event()
-
-    def worker() -> None:
-        own = open_db(pg_url)
-        try:
-            options = WorkOptions(lease_for(config), until_idle=False, idle=0.2, stop=stop)
-            asyncio.run(work(own, config, PollOptions(), options))
-        finally:
-            own.close()
-
-    polling = threading.Thread(target=worker)
-    polling.start()
+    polling = _worker_thread(pg_url, config, stop, idle=0.2)
     db = open_db(pg_url)
     try:
         deadline = time.monotonic() + 60
@@ -760,17 +768,7 @@ def test_a_worker_stops_at_once_while_its_polls_wait(
     feeds = [{"url": f"http://127.0.0.1:{server.port}/late", "outlet": "Late"}]
     config = load_config(write_config(tmp_path, feeds, {"database": pg_url, "timeout": 40}))
     stop = threading.Event()
-
-    def worker() -> None:
-        own = open_db(pg_url)
-        try:
-            options = WorkOptions(lease_for(config), until_idle=False, idle=60, stop=stop)
-            asyncio.run(work(own, config, PollOptions(), options))
-        finally:
-            own.close()
-
-    polling = threading.Thread(target=worker)
-    polling.start()
+    polling = _worker_thread(pg_url, config, stop, idle=60)
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not server.requests:

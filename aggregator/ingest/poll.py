@@ -1,4 +1,4 @@
-"""Polling: fetch every due feed concurrently, parse in worker processes, feeds.
+"""Polling: fetch every due feed concurrently, parse in worker processes, store each feed's poll.
 
 Wires fetch (httpx), workers + parse (feedparser), schedule and the feeds. One feed's failure is
 recorded as data and never stops the others; each feed is bounded by its own fetch deadline and
