@@ -240,6 +240,7 @@ class FeedUpdate:
     title: str | None
     redirect_to: str | None
     redirect_count: int
+    host: str | None = None  # the host its polls go to from now on; None: as before
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,7 @@ class NotModified:
     next_due: datetime
     redirect_to: str | None = None
     redirect_count: int = 0
+    host: str | None = None  # the host its polls go to from now on; None: as before
 
 
 @dataclass(frozen=True)

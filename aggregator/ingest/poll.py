@@ -111,11 +111,11 @@ async def poll(
         run = _Run(db, config, fetcher, pool, options, unchanged)
         sem = asyncio.Semaphore(settings.limits.concurrency)
         in_hand = FEEDS_PER_PLACE * settings.limits.per_host
-        hosts = {h: asyncio.Semaphore(in_hand) for h in {urls.host(s.url) for s in due}}
+        hosts = {h: asyncio.Semaphore(in_hand) for h in {_polled_host(s) for s in due}}
         outcomes: list[PollOutcome] = []
 
         async def one(state: FeedState) -> None:
-            async with hosts[urls.host(state.url)], sem:  # a busy host's feeds wait outside
+            async with hosts[_polled_host(state)], sem:  # a busy host's feeds wait outside
                 outcomes.append(await _poll_one(run, state))
             if progress:
                 progress(outcomes[-1], len(outcomes), len(due))
@@ -179,10 +179,10 @@ async def work(
         try:
             while not stopping.done():
                 if free := slots - len(running):
-                    held = collections.Counter(urls.host(c.url) for c in running.values())
+                    held = collections.Counter(c.host for c in running.values())
                     now = options.now()
                     for s in claims.claim_due(db, now, worker.lease, free, held, in_hand):
-                        claim = _Claim(s.url, s.next_due, worker.lease)
+                        claim = _Claim(s.url, _polled_host(s), s.next_due, worker.lease)
                         running[asyncio.create_task(_poll_one(run, s, claim))] = claim
                 if not running and worker.until_idle:
                     break
@@ -325,12 +325,13 @@ class _Run:
 
 @dataclass
 class _Claim:
-    """A poller's claim on a feed (``until``: its lease's end as stored; None once another
-    poller has claimed the feed), renewed while the feed's fetch waits for a place: a queue at
-    a busy host does not outlast the lease, for another poller to claim the feed and poll it
-    too."""
+    """A poller's claim on a feed whose polls go to ``host`` (``until``: its lease's end as
+    stored; None once another poller has claimed the feed), renewed while the feed's fetch waits
+    for a place: a queue at a busy host does not outlast the lease, for another poller to claim
+    the feed and poll it too."""
 
     url: str
+    host: str
     until: str | None
     lease: timedelta
 
@@ -390,6 +391,7 @@ async def _attempt(
     status.append(result.status)
     now = options.now()
     redirect_to, redirect_count = _redirect(state, result)
+    host = urls.host(_polled_at(state.url, redirect_to, redirect_count))  # from now on
 
     def next_due(ttl_minutes: int | None) -> datetime:
         return schedule.next_success(
@@ -413,6 +415,7 @@ async def _attempt(
                 next_due(state.ttl_minutes),
                 redirect_to,
                 redirect_count,
+                host,
             )
         )
         return PollOutcome(state.url, True, 0, result.status, not_modified=True)
@@ -434,6 +437,7 @@ async def _attempt(
         title=parsed.title or None,
         redirect_to=redirect_to,
         redirect_count=redirect_count,
+        host=host,
     )
     new = feeds.save_success(db, update, state.outlet, parsed.articles, fulltexts)
     return PollOutcome(state.url, True, new, result.status)
@@ -442,9 +446,18 @@ async def _attempt(
 def fetch_url(state: FeedState) -> str:
     """The configured URL, or where it moved once the move has been confirmed (the feed keeps
     its configured URL as its identity; `aggregator feeds` reports the move)."""
-    if state.redirect_to and state.redirect_count >= schedule.REDIRECT_CONFIRMATIONS:
-        return state.redirect_to
-    return state.url
+    return _polled_at(state.url, state.redirect_to, state.redirect_count)
+
+
+def _polled_host(state: FeedState) -> str:
+    """The host a feed's polls go to, which pollers count their feeds by (store.claims)."""
+    return urls.host(fetch_url(state))
+
+
+def _polled_at(url: str, redirect_to: str | None, redirect_count: int) -> str:
+    if redirect_to and redirect_count >= schedule.REDIRECT_CONFIRMATIONS:
+        return redirect_to
+    return url
 
 
 def _redirect(state: FeedState, result: FetchResult) -> tuple[str | None, int]:

@@ -24,9 +24,12 @@ from aggregator.urls import host as url_host
 SYNC_LOCK = 0x66656564
 # The columns feeds.toml sets, in FeedConfig's order.
 _CONFIGURED = ("url", "outlet", "language", "country", "owner", "role", "fulltext", "interval")
-# Those and the host the address names, which claims count a poller's feeds by (store.claims).
-_STORED = (*_CONFIGURED, "host")
-_REFRESHED = ", ".join(f"{c}=excluded.{c}" for c in _STORED[1:])
+# A listed feed's columns refreshed from feeds.toml, and its host: claims count a poller's feeds
+# by the host their polls go to (store.claims), the configured address's until a poll records a
+# confirmed move (FeedUpdate.host), so a feed's host is written once and then by its polls.
+_REFRESHED = ", ".join(
+    [*(f"{c}=excluded.{c}" for c in _CONFIGURED[1:]), "host=COALESCE(feeds.host, excluded.host)"]
+)
 
 
 def sync_feeds(db: Database, feeds: Sequence[FeedConfig]) -> None:
@@ -40,25 +43,28 @@ def sync_feeds(db: Database, feeds: Sequence[FeedConfig]) -> None:
     with db.transaction():
         if db.dialect == "postgresql":
             db.execute("SELECT pg_advisory_xact_lock(?)", (SYNC_LOCK,))
-        stored = {
-            r[0]: (tuple(r[:-1]), bool(r[-1]))
-            for r in db.execute(f"SELECT {', '.join(_STORED)}, listed FROM feeds")
+        stored = {  # by URL: the configured columns, whether a host is known, whether listed
+            r[0]: (tuple(r[:-2]), r[-2] is not None, bool(r[-1]))
+            for r in db.execute(f"SELECT {', '.join(_CONFIGURED)}, host, listed FROM feeds")
         }
-        gone = [u for u, (_, listed) in stored.items() if listed and u not in wanted]
+        gone = [u for u, (_, _, listed) in stored.items() if listed and u not in wanted]
         for part, marks in in_parts(gone):
             db.execute(f"UPDATE feeds SET listed = 0 WHERE url IN ({marks})", part)
         db.executemany(
-            f"""INSERT INTO feeds ({", ".join(_STORED)}, listed)
-               VALUES ({", ".join("?" * len(_STORED))}, 1)
+            f"""INSERT INTO feeds ({", ".join(_CONFIGURED)}, host, listed)
+               VALUES ({", ".join("?" * len(_CONFIGURED))}, ?, 1)
                ON CONFLICT(url) DO UPDATE SET {_REFRESHED}, listed=1""",
-            [row for u, row in wanted.items() if stored.get(u) != (row, True)],
+            [
+                (*row, url_host(u))
+                for u, row in wanted.items()
+                if stored.get(u) != (row, True, True)
+            ],
         )
 
 
 def _configured(f: FeedConfig) -> tuple[Any, ...]:
-    """A feed's configured columns as the store holds them, and its host."""
-    row = (f.url, f.outlet, f.language, f.country, f.owner, f.role, int(f.fulltext), f.interval)
-    return (*row, url_host(f.url))
+    """A feed's configured columns as the store holds them."""
+    return (f.url, f.outlet, f.language, f.country, f.owner, f.role, int(f.fulltext), f.interval)
 
 
 def feed_states(db: Database, urls: Iterable[str]) -> list[FeedState]:
@@ -175,7 +181,7 @@ def save_success(
             """UPDATE feeds SET etag=?, last_modified=?, body_hash=?, last_status=?, ok=1,
                  error_kind=NULL, error=NULL, failures=0, last_polled=?, last_success=?,
                  next_due=?, retry_until=NULL, ttl_minutes=?, title=COALESCE(?, title),
-                 redirect_to=?, redirect_count=?,
+                 redirect_to=?, redirect_count=?, host=COALESCE(?, host),
                  last_new_article=CASE WHEN ? > 0 THEN ? ELSE last_new_article END
                WHERE url=?""",
             (
@@ -190,6 +196,7 @@ def save_success(
                 update.title,
                 update.redirect_to,
                 update.redirect_count,
+                update.host,
                 new,
                 now,
                 update.url,
@@ -303,7 +310,7 @@ def save_not_modified(db: Database, rows: Sequence[NotModified]) -> None:
         db.executemany(
             """UPDATE feeds SET last_status=?, ok=1, error_kind=NULL, error=NULL, failures=0,
                  last_polled=?, last_success=?, next_due=?, retry_until=NULL,
-                 redirect_to=?, redirect_count=? WHERE url=?""",
+                 redirect_to=?, redirect_count=?, host=COALESCE(?, host) WHERE url=?""",
             [
                 (
                     r.status,
@@ -312,6 +319,7 @@ def save_not_modified(db: Database, rows: Sequence[NotModified]) -> None:
                     iso(r.next_due),
                     r.redirect_to,
                     r.redirect_count,
+                    r.host,
                     r.url,
                 )
                 for r in rows

@@ -279,7 +279,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         sqlite=("ALTER TABLE article_sketches ADD COLUMN lines BLOB",),
         postgresql=("ALTER TABLE article_sketches ADD COLUMN lines BYTEA",),
     ),
-    # The host of each feed's address: a poller claims at most a few feeds of one host at a time
+    # The host each feed's polls go to: a poller claims at most a few feeds of one host at a time
     # (store.claims), so the feeds of a busy host do not fill its every slot.
     Migration("m012_feed_hosts", **both("ALTER TABLE feeds ADD COLUMN host TEXT")),
 )

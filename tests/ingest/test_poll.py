@@ -33,6 +33,8 @@ from aggregator.jobs import run_worker
 from aggregator.lock import run_lock
 from aggregator.model import FetchLimits
 from aggregator.store import open_db
+from aggregator.store.claims import claim_due
+from aggregator.store.feeds import sync_feeds
 
 
 def _poll(cfg_path: Path, **kw: object) -> object:
@@ -143,6 +145,34 @@ def test_permanent_redirect_is_followed_after_repeats(server: FeedServer, tmp_pa
     assert n == 5  # the feed keeps its identity and its articles
     assert main(["--config", str(cfg_path), "feeds"]) == 0
     assert f"moved permanently to {new}" in capsys.readouterr().out
+
+
+def test_a_feed_moved_for_good_counts_at_the_host_its_polls_go_to(
+        server: FeedServer, tmp_path: Path) -> None:
+    """Pollers count their feeds by host (claims take a few of one host at a time): a feed moved
+    to another host counts there once the move is confirmed, and a poller starting again keeps
+    it there."""
+    server.routes["/new.xml"] = respond(healthy_feed(2, "n"), conditional=False)
+    server.routes["/old.xml"] = redirect(f"http://h2.test:{server.port}/new.xml", 301)
+    old = f"http://h1.test:{server.port}/old.xml"
+    cfg_path = write_config(tmp_path, [{"url": old, "outlet": "Moved"}])
+    db = sqlite3.connect(tmp_path / "aggregator.db")
+    hosts = []
+    for _ in range(4):
+        _poll(cfg_path, force=True)
+        hosts.append(db.execute("SELECT host FROM feeds").fetchone()[0])
+    assert hosts == ["h1.test", "h1.test", "h2.test", "h2.test"]
+    assert len(server.hits("/old.xml")) == 3 and len(server.hits("/new.xml")) == 4
+    store = open_db(str(tmp_path / "aggregator.db"))
+    try:
+        sync_feeds(store, load_config(cfg_path).feeds)  # as a poller does when it starts
+        later = datetime.now(UTC) + timedelta(days=1)
+        lease = timedelta(minutes=5)
+        assert not claim_due(store, later, lease, 1, {"h2.test": 2}, 2)
+        assert [s.url for s in claim_due(store, later, lease, 1, {"h1.test": 2}, 2)] == [old]
+    finally:
+        store.close()
+    assert db.execute("SELECT host FROM feeds").fetchone()[0] == "h2.test"
 
 
 def test_second_run_exits_at_once_when_locked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
