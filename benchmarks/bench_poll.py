@@ -188,21 +188,27 @@ def bench_first_poll(n: int = 200, per_feed: int = 50) -> Row:
 # A busy host's benchmark: OTHERS feeds of 10 items on OTHER_HOSTS hosts, and BUSY feeds of one
 # more host, listed (and due) before them, which answers BUSY_DELAY seconds late.
 OTHERS, OTHER_HOSTS, BUSY, BUSY_DELAY = 1_000, 16, 100, 1.0
+# Runs of each case, alternating, the best of which counts: the machine's speed drifts.
+BUSY_RUNS = 2
 # A poller of a configuration, told of each feed's poll.
 Poller = Callable[[Config, Progress], None]
 
 
 def busy_host(database: Callable[[], str], poller: Poller) -> tuple[float, float]:
     """Seconds until the OTHERS feeds are polled by ``poller`` (with per_host = 4): with the
-    busy host's feeds before them, and alone; each run on a new database (``database()``)."""
+    busy host's feeds before them, and alone; the best of BUSY_RUNS runs each, every run on a
+    new database (``database()``)."""
     bodies = feed_bodies(BUSY + OTHERS, 10)
     server = FeedServerProcess(bodies, OTHER_HOSTS + 1, slow={OTHER_HOSTS: BUSY_DELAY})
     try:
         urls = [server.url(p, OTHER_HOSTS if i < BUSY else i % OTHER_HOSTS)
                 for i, p in enumerate(bodies)]
+        busy, alone = [], []
         with tempfile.TemporaryDirectory() as tmp:
-            return _others_polled_in(Path(tmp), urls, database, poller), _others_polled_in(
-                Path(tmp), urls[BUSY:], database, poller)
+            for _ in range(BUSY_RUNS):
+                busy.append(_others_polled_in(Path(tmp), urls, database, poller))
+                alone.append(_others_polled_in(Path(tmp), urls[BUSY:], database, poller))
+        return min(busy), min(alone)
     finally:
         server.close()
 
