@@ -151,6 +151,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             stop=_stop_on_signals(),
             progress=progress,
             alive=supervisor.alive,
+            say=supervisor.say,
         )
     print(f"worker: {poll_line(report)}")
     return EXIT_ALL_FAILED if report.all_failed else 0

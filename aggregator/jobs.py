@@ -24,7 +24,7 @@ from aggregator.publish.ranking import current_stories
 from aggregator.publish.sending import send_digest
 from aggregator.publish.site import build_site
 from aggregator.publish.terminal import poll_line
-from aggregator.store import PENDING_CHANNEL, clustering, ensure, is_url, open_db
+from aggregator.store import PENDING_CHANNEL, claims, clustering, ensure, is_url, open_db
 from aggregator.store.clustering import ClusterState
 from aggregator.store.feeds import health
 from aggregator.store.postgres import PostgresDatabase
@@ -43,6 +43,8 @@ CLUSTER_LOCK = 0x636C7573
 STANDBY_RETRY = 1.0
 # Seconds a following clusterer waits for a notification before it looks for work anyway.
 FOLLOW_FALLBACK = 60.0
+# How far a worker's clock may be from the database server's before the worker says so.
+CLOCK_TOLERANCE = timedelta(seconds=10)
 
 
 def _now() -> datetime:
@@ -87,15 +89,29 @@ def run_worker(
     stop: threading.Event | None = None,
     progress: Progress | None = None,
     alive: Callable[[], None] = lambda: None,
+    say: Callable[[str], None] = print,
 ) -> PollReport:
     """A poller (store.claims): polls due feeds until none is due, or with ``until_idle``
-    unset until ``stop`` is set (``alive``: see WorkOptions)."""
+    unset until ``stop`` is set (``alive``: see WorkOptions). It ``say``s so as it starts if
+    its clock is off the database server's by more than CLOCK_TOLERANCE."""
     db = open_db(config.settings.database)
     try:
+        ahead = claims.clock_ahead(db, options.now())
+        if abs(ahead) > CLOCK_TOLERANCE:
+            say(_clock_warning(ahead))
         worker = WorkOptions(lease_for(config), until_idle=until_idle, stop=stop, alive=alive)
         return asyncio.run(work(db, config, options, worker, progress))
     finally:
         db.close()
+
+
+def _clock_warning(ahead: timedelta) -> str:
+    side = "ahead of" if ahead > timedelta(0) else "behind"
+    return (
+        f"worker: this machine's clock is {abs(ahead).total_seconds():,.0f} s {side} the "
+        "database server's; claims are timed by it, so set the clocks right (NTP): a worker "
+        "whose clock is off by minutes polls feeds early, or again while another polls them"
+    )
 
 
 @contextmanager

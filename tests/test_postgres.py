@@ -782,6 +782,22 @@ def test_a_worker_stops_at_once_while_its_polls_wait(
         polling.join()
 
 
+def test_a_worker_says_so_when_its_clock_is_off_the_database_servers(
+        pg_url: str, server: FeedServer, tmp_path: Path) -> None:
+    """Claims are timed by each worker's clock: a worker whose clock is minutes off the
+    database server's says so as it starts, one that agrees says nothing."""
+    server.routes["/f"] = respond(rss([{"title": "F", "guid": "f", "link": "https://example.org/f"}]))
+    feeds = [{"url": f"http://127.0.0.1:{server.port}/f", "outlet": "F"}]
+    config = load_config(write_config(tmp_path, feeds, {"database": pg_url}))
+    said: list[str] = []
+    run_worker(config, PollOptions(), say=said.append)
+    assert said == []
+    for minutes, side in ((5, "ahead of"), (-5, "behind")):
+        moment = datetime.now(UTC) + timedelta(minutes=minutes)
+        run_worker(config, PollOptions(now=lambda moment=moment: moment), say=said.append)
+        assert len(said) == 1 and f"clock is 300 s {side} the database server's" in said.pop()
+
+
 def test_a_claim_takes_at_most_per_host_feeds_of_a_host(pg_url: str, tmp_path: Path) -> None:
     """Claims count a poller's feeds by host: of six due feeds of one host and three of others,
     a claim for five with two a host takes the first two of that host and the three others; a

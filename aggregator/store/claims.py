@@ -14,6 +14,7 @@ import zlib
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import cast
 
 from aggregator.model import FeedState
 from aggregator.store import Database, in_parts
@@ -68,6 +69,16 @@ def claim_due(
         if len(due) < wanted or not chosen:
             break  # no more are due
     return sorted(claimed, key=lambda s: s.url)
+
+
+def clock_ahead(db: Database, now: datetime) -> timedelta:
+    """How far ``now``, by a poller's clock, is ahead of the database server's clock (behind:
+    negative). Claims and leases are timed by each poller's clock, so the pollers' clocks must
+    agree. Zero on SQLite, whose one poller runs where its file is."""
+    if db.dialect != "postgresql":
+        return timedelta(0)
+    (server,) = db.execute("SELECT now()").fetchone()
+    return now - cast(datetime, server)
 
 
 # A claim's lease moved to end at another time, if it still ends when its holder last set it.
