@@ -664,6 +664,32 @@ def test_a_claim_outlasts_its_hosts_queue(pg_url: str, server: FeedServer, tmp_p
     assert Counter(path for path, _ in server.requests) == {"/0": 1, "/1": 1}
 
 
+def test_a_poller_lets_go_of_each_place_it_is_done_with(pg_url: str) -> None:
+    """A poller holding some of a host's places takes another and lets each go: another poller
+    can then take every place. A place's lock is re-entrant; once psycopg had prepared the
+    statement, PostgreSQL's plan tried the lock before it left out the places held, stacking a
+    second lock on a held place, which its one release left held for as long as the poller
+    ran."""
+    one, other = open_db(pg_url), open_db(pg_url)
+    try:
+        for _ in range(30):
+            held: list[int] = []
+            for _ in range(3):
+                held.append(take_host_slot(one, "h1.test", 4, held))  # type: ignore[arg-type]
+            assert None not in held  # the others are free
+            for place in held:
+                release_host_slot(one, "h1.test", place)
+            taken: list[int] = []
+            for _ in range(4):
+                taken.append(take_host_slot(other, "h1.test", 4, taken))  # type: ignore[arg-type]
+            assert sorted(taken) == [0, 1, 2, 3]
+            for place in taken:
+                release_host_slot(other, "h1.test", place)
+    finally:
+        one.close()
+        other.close()
+
+
 def test_a_pollers_fetches_at_a_host_take_its_places_in_turn(
         pg_url: str, server: FeedServer, tmp_path: Path) -> None:
     """Eight feeds of one host with one place (per_host = 1), due one after another, answering

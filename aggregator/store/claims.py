@@ -102,6 +102,17 @@ def give_back(db: Database, held: Sequence[tuple[str, str]], now: datetime) -> i
     return sum(map(len, moved))
 
 
+# A host's first free place from a given one on, locked. The places this poller holds are left
+# out before any is tried (a materialized CTE is evaluated apart): the lock is re-entrant, so
+# trying one held already would stack a second lock on it, which one release leaves held.
+_TAKE = """
+    WITH free AS MATERIALIZED (
+        SELECT s FROM (SELECT (g + ?) % ? AS s, g FROM generate_series(0, ? - 1) AS g) AS p
+        WHERE s <> ALL(?::int[]) ORDER BY g
+    )
+    SELECT s FROM free WHERE pg_try_advisory_lock(?, s) LIMIT 1"""
+
+
 def take_host_slot(db: Database, host: str, slots: int, held: Collection[int]) -> int | None:
     """One of the ``slots`` places a host has for fetches at once across every poller (``held``:
     those this poller holds already), or None while all are taken. On PostgreSQL a place is a
@@ -110,9 +121,7 @@ def take_host_slot(db: Database, host: str, slots: int, held: Collection[int]) -
     if db.dialect != "postgresql":
         return 0
     found = db.execute(
-        "SELECT s FROM (SELECT (g + ?) % ? AS s FROM generate_series(0, ? - 1) AS g) AS p"
-        " WHERE s <> ALL(?::int[]) AND pg_try_advisory_lock(?, s) LIMIT 1",
-        (random.randrange(slots), slots, slots, list(held), _host_key(host)),
+        _TAKE, (random.randrange(slots), slots, slots, list(held), _host_key(host))
     ).fetchone()
     return None if found is None else int(found[0])
 
