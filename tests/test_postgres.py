@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import replace
@@ -662,6 +663,28 @@ def test_a_claim_outlasts_its_hosts_queue(pg_url: str, server: FeedServer, tmp_p
     assert found == []  # the first lease's end has passed: renewed, the claims still hold
     assert sorted(o.url for o in reports[0].outcomes) == sorted(f["url"] for f in feeds)
     assert Counter(path for path, _ in server.requests) == {"/0": 1, "/1": 1}
+
+
+def test_hosts_have_places_of_their_own(pg_url: str) -> None:
+    """Two hosts never share their places, even hosts whose names have the same CRC-32: with
+    one place each, two pollers hold one of each at once; a poller holding a host's every place
+    keeps the others out until it lets one go."""
+    one, two = open_db(pg_url), open_db(pg_url)
+    try:
+        assert zlib.crc32(b"plumless") == zlib.crc32(b"buckeroo")
+        assert take_host_slot(one, "plumless", 1, ()) == 0
+        assert take_host_slot(two, "buckeroo", 1, ()) == 0
+        assert take_host_slot(two, "plumless", 1, ()) is None
+        held: list[int] = []
+        for _ in range(64):
+            held.append(take_host_slot(one, "h1.test", 64, held))  # type: ignore[arg-type]
+        assert sorted(held) == list(range(64))
+        assert take_host_slot(two, "h1.test", 64, ()) is None
+        release_host_slot(one, "h1.test", 63)
+        assert take_host_slot(two, "h1.test", 64, ()) == 63
+    finally:
+        one.close()
+        two.close()
 
 
 def test_a_poller_lets_go_of_each_place_it_is_done_with(pg_url: str) -> None:

@@ -9,8 +9,8 @@ claim at once and none waits; on SQLite the one writer claims alone.
 
 from __future__ import annotations
 
+import hashlib
 import random
-import zlib
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -20,6 +20,9 @@ from aggregator.model import FeedState
 from aggregator.store import Database, in_parts
 from aggregator.store.feeds import state
 from aggregator.times import iso
+
+# Bits of an advisory lock's second key that number a host's places (per_host is at most 64).
+PLACE_BITS = 6
 
 _DUE = """
     SELECT url, host FROM feeds
@@ -110,7 +113,7 @@ _TAKE = """
         SELECT s FROM (SELECT (g + ?) % ? AS s, g FROM generate_series(0, ? - 1) AS g) AS p
         WHERE s <> ALL(?::int[]) ORDER BY g
     )
-    SELECT s FROM free WHERE pg_try_advisory_lock(?, s) LIMIT 1"""
+    SELECT s FROM free WHERE pg_try_advisory_lock(?, ? + s) LIMIT 1"""
 
 
 def take_host_slot(db: Database, host: str, slots: int, held: Collection[int]) -> int | None:
@@ -120,18 +123,23 @@ def take_host_slot(db: Database, host: str, slots: int, held: Collection[int]) -
     The places are tried in one statement, from a random one on, so pollers spread over them."""
     if db.dialect != "postgresql":
         return 0
-    found = db.execute(
-        _TAKE, (random.randrange(slots), slots, slots, list(held), _host_key(host))
-    ).fetchone()
+    first, base = _host_keys(host)
+    start = random.randrange(slots)
+    found = db.execute(_TAKE, (start, slots, slots, list(held), first, base)).fetchone()
     return None if found is None else int(found[0])
 
 
 def release_host_slot(db: Database, host: str, slot: int) -> None:
     if db.dialect == "postgresql":
-        db.execute("SELECT pg_advisory_unlock(?, ?)", (_host_key(host), slot))
+        first, base = _host_keys(host)
+        db.execute("SELECT pg_advisory_unlock(?, ?)", (first, base + slot))
 
 
-def _host_key(host: str) -> int:
-    """A host as the first of an advisory lock's two 32-bit keys (a key space apart from the
-    clusterer's 64-bit ones)."""
-    return zlib.crc32(host.encode()) - 2**31
+def _host_keys(host: str) -> tuple[int, int]:
+    """A host's places as advisory locks of two signed 32-bit keys (a key space apart from the
+    clusterer's 64-bit ones): the first key, and the second's for place 0, place ``s`` being
+    that plus ``s``. 58 bits of the host's hash tell hosts apart; the low PLACE_BITS are the
+    place's."""
+    digest = int.from_bytes(hashlib.blake2b(host.encode(), digest_size=8).digest(), "big")
+    rest = (digest >> PLACE_BITS) & ((1 << (32 - PLACE_BITS)) - 1)
+    return (digest >> 32) - 2**31, (rest << PLACE_BITS) - 2**31
