@@ -29,6 +29,7 @@ from aggregator.model import (
     Config,
     FeedState,
     FeedUpdate,
+    FetchLimits,
     FetchResult,
     NotModified,
     ParsedFeed,
@@ -110,8 +111,10 @@ async def poll(
     ):
         run = _Run(db, config, fetcher, pool, options, unchanged)
         sem = asyncio.Semaphore(settings.limits.concurrency)
-        in_hand = FEEDS_PER_PLACE * settings.limits.per_host
-        hosts = {h: asyncio.Semaphore(in_hand) for h in {_polled_host(s) for s in due}}
+        in_hand = _in_hand(settings.limits)
+        hosts: dict[str, asyncio.Semaphore] = collections.defaultdict(
+            lambda: asyncio.Semaphore(in_hand)
+        )
         outcomes: list[PollOutcome] = []
 
         async def one(state: FeedState) -> None:
@@ -173,7 +176,7 @@ async def work(
     ):
         run = _Run(db, config, fetcher, pool, options, unchanged)
         running: dict[asyncio.Task[PollOutcome], _Claim] = {}  # each poll, its feed's claim
-        in_hand = FEEDS_PER_PLACE * settings.limits.per_host
+        in_hand = _in_hand(settings.limits)
         beating = asyncio.create_task(_beat(worker.alive))
         stopping = asyncio.create_task(_stopped(worker.stop))
         try:
@@ -213,6 +216,11 @@ async def work(
             _finish(run)
     _, waiting = due_feeds(db, config, options.now(), force=False)
     return _report(config, list(latest.values()), [w for w in waiting if w.url not in latest])
+
+
+def _in_hand(limits: FetchLimits) -> int:
+    """The most feeds of one host a poller has in hand at once."""
+    return FEEDS_PER_PLACE * limits.per_host
 
 
 def _with_earlier(outcome: PollOutcome, before: PollOutcome | None) -> PollOutcome:

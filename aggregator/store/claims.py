@@ -97,12 +97,12 @@ def renew(db: Database, url: str, held_until: str, until: datetime) -> str | Non
     return new if rows else None
 
 
-def give_back(db: Database, held: Sequence[tuple[str, str]], now: datetime) -> int:
+def give_back(db: Database, held: Sequence[tuple[str, str]], now: datetime) -> None:
     """The claims ``held`` (each feed's URL and its lease's end as stored) given back: each feed
-    due at ``now``, unless another poller has claimed it since. How many were given back."""
+    due at ``now``, unless another poller has claimed it since."""
     with db.transaction():
-        moved = [db.query(_MOVE, {"until": iso(now), "url": u, "held": h}) for u, h in held]
-    return sum(map(len, moved))
+        for u, h in held:
+            db.query(_MOVE, {"until": iso(now), "url": u, "held": h})
 
 
 # A host's first free place from a given one on, locked. The places this poller holds are left
