@@ -400,8 +400,11 @@ def parser() -> argparse.ArgumentParser:
         "leaves its feeds to come due again when their leases end, and one that is stopped "
         "gives back those it had not polled. A host takes at most per_host "
         "requests at once across all workers, and a worker claims at most twice per_host of "
-        "one host's feeds at once. Runs until SIGTERM or SIGINT, printing a line of what its "
-        "polls did every --report-every minutes, and one line as poll does when it stops. "
+        "one host's feeds at once (a feed counts at the host its polls go to). Claims are "
+        "timed by each worker's clock: a worker whose clock is more than 10 s off the "
+        "database server's says so as it starts. Runs until SIGTERM or SIGINT (it stops "
+        "within a fraction of a second), printing a line of what its polls did every "
+        "--report-every minutes, and one line as poll does when it stops. "
         "Under systemd (Type=notify) it says when it is ready and that it is alive, for "
         "WatchdogSec=.",
     )
