@@ -35,6 +35,7 @@ from aggregator.supervisor import Supervisor
 
 if TYPE_CHECKING:  # the command modules are imported when their command runs
     from aggregator.matching.clusterer import ClusterReport
+    from aggregator.store.transfer import Copied
 
 EXIT_ERROR = 1
 # `poll`: feeds were due and every one failed (offline, DNS, blocked): cron can tell "nothing
@@ -301,6 +302,25 @@ def cmd_clusters(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_copy(args: argparse.Namespace) -> int:
+    from aggregator.jobs import copy_database
+
+    started = time.monotonic()
+    total = 0
+
+    def progress(c: Copied) -> None:
+        nonlocal total
+        total += c.rows
+        print(f"{c.table}: {c.rows:,} rows", flush=True)
+
+    where, _ = copy_database(_config(args), args.target, progress)
+    print(
+        f"copied {total:,} rows into {where} in {time.monotonic() - started:.1f} s; to use it, "
+        "set database in feeds.toml (or $AGGREGATOR_DATABASE_URL) to it"
+    )
+    return 0
+
+
 # -- build / email / run / demo ----------------------------------------------------------------------
 
 
@@ -529,6 +549,19 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true", help="JSON (see README for the contract)")
     g.add_argument("--csv", action="store_true", help="CSV, one row per article")
     s.set_defaults(fn=cmd_clusters)
+
+    s = sub.add_parser(
+        "copy",
+        help="copy the whole database into an empty one (SQLite to PostgreSQL, or back)",
+        description="Copy everything the configured database keeps (feeds and their polling "
+        "state, articles, stories, digests, the clusterer's queue) into TARGET, a new or empty "
+        "database: a PostgreSQL URL or a SQLite file's path. Stop the daily job, the workers "
+        "and the clusterer first; then point feeds.toml (or $AGGREGATOR_DATABASE_URL) at "
+        "TARGET, and everything carries on from where it was. The source is left as it is; a "
+        "copy that fails leaves TARGET empty.",
+    )
+    s.add_argument("target", metavar="TARGET", help="postgresql://... or a path")
+    s.set_defaults(fn=cmd_copy)
 
     s = sub.add_parser("build", help="render the static site from the database")
     s.add_argument("--out", metavar="DIR", help="output folder (default: settings.site_dir)")

@@ -10,9 +10,10 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aggregator.errors import AggregatorError, LockedError, StorageError
@@ -28,6 +29,7 @@ from aggregator.store import PENDING_CHANNEL, claims, clustering, ensure, is_url
 from aggregator.store.clustering import ClusterState
 from aggregator.store.feeds import health
 from aggregator.store.postgres import PostgresDatabase
+from aggregator.store.transfer import Copied, copy_store
 from aggregator.times import iso
 
 if TYPE_CHECKING:
@@ -281,6 +283,28 @@ def feed_health(config: Config) -> list[FeedHealth]:
         )
         for f in config.feeds
     ]
+
+
+def copy_database(
+    config: Config, target: str, progress: Callable[[Copied], None] = lambda c: None
+) -> tuple[str, list[Copied]]:
+    """Copy the configured database whole into ``target`` (a PostgreSQL URL, or a SQLite path),
+    which must be empty; the target's location as it may be shown, and each table's rows. A
+    SQLite file at either end is locked as a poll locks it, so no daily job writes the source
+    while it is read."""
+    source = config.settings.database
+    if not is_url(target):
+        target = str(Path(target).resolve())
+        if not is_url(source) and Path(source).resolve() == Path(target):
+            raise StorageError(f"{target} is the configured database: copy it somewhere else")
+    with ExitStack() as stack:
+        for database in (source, target):
+            if not is_url(database):
+                ensure(database, create=database == target)
+                stack.enter_context(run_lock(database))
+        read = stack.enter_context(closing(open_db(source, create=False)))
+        written = stack.enter_context(closing(open_db(target)))
+        return written.location, copy_store(read, written, progress)
 
 
 def list_stories(

@@ -10,7 +10,7 @@ records of model.py or plain values, never a driver's rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -53,7 +53,7 @@ class Database(Protocol):
         """The rows of a query, read by column name."""
         ...
 
-    def stream(self, sql: str, params: Params = ()) -> Iterator[Any]:
+    def stream(self, sql: str, params: Params = ()) -> Generator[Any, None, None]:
         """The rows of a query, read from the database a part at a time as they are iterated
         (a window of millions of articles), not all at once; the connection runs nothing else
         until the last is read."""
@@ -62,6 +62,16 @@ class Database(Protocol):
     def transaction(self) -> AbstractContextManager[None]:
         """One transaction that holds the write lock from its start (SQLite) or whose rows
         are locked as it writes them (PostgreSQL)."""
+        ...
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """One transaction that only reads, and reads the database as it was at its first
+        read, whatever others write meanwhile."""
+        ...
+
+    def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        """Write many rows into ``table`` as fast as the backend can (PostgreSQL's COPY),
+        taking them as they come; how many there were."""
         ...
 
     def close(self) -> None: ...

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Literal
@@ -97,7 +97,7 @@ class PostgresDatabase:
         with self._failing(), self.conn.cursor(row_factory=dict_row) as cursor:
             return cursor.execute(*_statement(sql, params)).fetchall()
 
-    def stream(self, sql: str, params: Params = ()) -> Iterator[Any]:
+    def stream(self, sql: str, params: Params = ()) -> Generator[Any, None, None]:
         # psycopg's cursors take a whole result in one gulp; a server-side cursor, in a
         # transaction of its own, gives STREAM_ROWS rows a fetch.
         with (
@@ -123,6 +123,25 @@ class PostgresDatabase:
     def transaction(self) -> Iterator[None]:
         with self._failing(), self.conn.transaction():
             yield
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        with self._failing(), self.conn.transaction(force_rollback=True):
+            self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+
+    def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        names = ", ".join(f'"{c}"' for c in columns)
+        n = 0
+        with (
+            self._failing(),
+            self.conn.cursor() as cursor,
+            cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+                n += 1
+        return n
 
     def close(self) -> None:
         self.conn.close()

@@ -2,7 +2,8 @@
 "Database schema"): each migration has the same name on SQLite and on PostgreSQL, and its
 statements in each dialect (the same text where the dialects agree).
 
-Never edit a migration that has shipped; add a new one.
+Never edit a migration that has shipped; add a new one. A new table is either copied by
+`aggregator copy` (``transfer.TABLES``) or made again by the backend (``transfer.NOT_COPIED``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ versions carry on from their record) and turns on WAL and a busy timeout.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -56,7 +56,7 @@ class SqliteDatabase:
         cursor.row_factory = sqlite3.Row
         return [dict(r) for r in cursor.execute(sql, params).fetchall()]
 
-    def stream(self, sql: str, params: Params = ()) -> Iterator[Any]:
+    def stream(self, sql: str, params: Params = ()) -> Generator[Any, None, None]:
         # sqlite3 steps through a result as it is iterated.
         yield from self.conn.execute(sql, params)
 
@@ -70,8 +70,44 @@ class SqliteDatabase:
             raise
         self.conn.execute("COMMIT")
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        # A deferred transaction sees the database as at its first read (WAL mode), and lets
+        # writers go on.
+        self.conn.execute("BEGIN DEFERRED")
+        try:
+            yield
+        finally:
+            self.conn.execute("ROLLBACK")
+
+    def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        counted = _Counted(rows)
+        names = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join("?" * len(columns))
+        try:
+            self.conn.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', counted)
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.location}: {e}") from e
+        return counted.n
+
     def close(self) -> None:
         self.conn.close()
+
+
+class _Counted:
+    """Rows passed on as they come, counted."""
+
+    def __init__(self, rows: Iterable[Sequence[Any]]) -> None:
+        self.rows = iter(rows)
+        self.n = 0
+
+    def __iter__(self) -> Iterator[Sequence[Any]]:
+        return self
+
+    def __next__(self) -> Sequence[Any]:
+        row = next(self.rows)
+        self.n += 1
+        return row
 
 
 def connect(path: str) -> SqliteDatabase:
