@@ -311,7 +311,8 @@ def cmd_copy(args: argparse.Namespace) -> int:
     def progress(c: Copied) -> None:
         nonlocal total
         total += c.rows
-        print(f"{c.table}: {c.rows:,} rows", flush=True)
+        cleaned = f" ({c.cleaned:,} without the NUL characters of their texts)" if c.cleaned else ""
+        print(f"{c.table}: {c.rows:,} rows{cleaned}", flush=True)
 
     where, _ = copy_database(_config(args), args.target, progress)
     print(

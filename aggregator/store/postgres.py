@@ -216,8 +216,12 @@ def _keepalives(url: str) -> dict[str, Any]:
 
 
 def _reason(e: Exception, line: int = -1) -> str:
-    """One line of an error's message: by default the last (psycopg's first lines repeat the
+    """One line of an error's message: the server's, with where it arose (a COPY's row and
+    column); else a line of psycopg's, by default the last (its first lines repeat the
     connection attempt)."""
+    if isinstance(e, psycopg.Error) and e.diag.message_primary:
+        where = (e.diag.context or "").strip().splitlines()
+        return e.diag.message_primary + (f" ({where[0]})" if where else "")
     text = str(e).strip()
     return text.splitlines()[line] if text else type(e).__name__
 

@@ -52,6 +52,7 @@ class Copied:
 
     table: str
     rows: int
+    cleaned: int = 0  # rows whose texts held NUL characters, which PostgreSQL does not store
 
 
 def copy_store(
@@ -77,12 +78,16 @@ def copy_store(
                 )
             rows = source.stream(f"SELECT {', '.join(columns)} FROM {table}")
             # Closed here, not when collected: a source's cursor ends in its snapshot.
-            with closing(rows), closing(_as_stored(target, table, columns, rows)) as stored:
+            cleaned = [0]
+            with (
+                closing(rows),
+                closing(_as_stored(target, table, columns, rows, cleaned)) as stored,
+            ):
                 try:
                     n = target.load(table, columns, stored)
                 except StorageError as e:
                     raise StorageError(f"copying {table}: {e}") from e
-            done.append(Copied(table, n))
+            done.append(Copied(table, n, cleaned[0]))
             progress(done[-1])
         _carry_on(target)
     if target.dialect == "sqlite":
@@ -130,18 +135,27 @@ def _hold(target: Database) -> None:
 
 
 def _as_stored(
-    target: Database, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    target: Database,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    cleaned: list[int],
 ) -> Generator[Sequence[Any], None, None]:
-    """The source's rows as the target stores them: a term vector that an earlier version wrote
+    """The source's rows as PostgreSQL stores them. A term vector that an earlier version wrote
     as JSON text (which SQLite keeps in the same column) becomes the bytes PostgreSQL's column
-    holds."""
-    if target.dialect != "postgresql" or table != "article_sketches":
+    holds; a text holding NUL characters (which SQLite keeps, and earlier versions took from
+    extracted pages) loses them, as today's ingest drops them, and its row is counted in
+    ``cleaned``."""
+    if target.dialect != "postgresql":
         yield from rows
         return
-    at = columns.index("terms")
+    terms = columns.index("terms") if table == "article_sketches" else None
     for row in rows:
-        if isinstance(row[at], str):
-            row = (*row[:at], vectors.dumps(vectors.loads(row[at])), *row[at + 1 :])
+        if terms is not None and isinstance(row[terms], str):
+            row = (*row[:terms], vectors.dumps(vectors.loads(row[terms])), *row[terms + 1 :])
+        if any(isinstance(v, str) and "\x00" in v for v in row):
+            row = tuple(v.replace("\x00", "") if isinstance(v, str) else v for v in row)
+            cleaned[0] += 1
         yield row
 
 

@@ -135,11 +135,13 @@ def test_a_copy_that_fails_leaves_the_target_empty_and_a_second_copies_once(
     path = _source(server, tmp_path)
     database = str(tmp_path / "aggregator.db")
     db = open_db(database)
-    # A text PostgreSQL refuses (a NUL byte, which SQLite keeps), in the second table copied.
     (last,) = db.execute("SELECT MAX(id) FROM articles").fetchone()
-    author = db.execute("SELECT author FROM articles WHERE id = ?", (last,)).fetchone()[0]
+    # A value PostgreSQL refuses (text in a number's column, which SQLite keeps), in the fourth
+    # table copied.
+    score = db.execute("SELECT score FROM story_links WHERE article_id = ?", (last,)).fetchone()[0]
+    db.execute("UPDATE story_links SET score = 'high' WHERE article_id = ?", (last,))
+    # What earlier versions could store: a NUL in a text, a term vector as JSON text.
     db.execute("UPDATE articles SET author = 'a' || char(0) || 'b' WHERE id = ?", (last,))
-    # A term vector as earlier versions stored it: JSON text.
     stored = db.execute("SELECT terms FROM article_sketches WHERE article_id = ?", (last,))
     vector = vectors.loads(stored.fetchone()[0])
     db.execute("UPDATE article_sketches SET terms = ? WHERE article_id = ?",
@@ -149,23 +151,25 @@ def test_a_copy_that_fails_leaves_the_target_empty_and_a_second_copies_once(
 
     assert main(["--config", str(path), "copy", pg_url]) == 1
     error = capsys.readouterr().err
-    assert "copying articles:" in error and "0x00" in error
-    assert set(_rows(pg_url).values()) == {0}  # the feeds copied first are gone with the rest
+    assert "copying story_links:" in error and "double precision" in error
+    assert set(_rows(pg_url).values()) == {0}  # the three tables copied first are gone too
 
     db = open_db(database)
-    db.execute("UPDATE articles SET author = ? WHERE id = ?", (author, last))
+    db.execute("UPDATE story_links SET score = ? WHERE article_id = ?", (score, last))
     db.close()
     assert main(["--config", str(path), "copy", pg_url]) == 0
+    assert "articles: 16 rows (1 without the NUL characters of their texts)" in capsys.readouterr().out
     copied = _rows(pg_url)
     assert copied == _rows(database) and copied["articles"] == 16
     target = open_db(pg_url)
+    (author,) = target.execute("SELECT author FROM articles WHERE id = ?", (last,)).fetchone()
     (terms,) = target.execute("SELECT terms FROM article_sketches WHERE article_id = ?",
                               (last,)).fetchone()
     target.close()
+    assert author == "ab"
     assert isinstance(terms, bytes)
     assert vectors.loads(terms) == pytest.approx(vector, rel=1e-6)
 
-    capsys.readouterr()
     assert main(["--config", str(path), "copy", pg_url]) == 1
     error = capsys.readouterr().err
     assert "is not empty (it holds feeds, articles" in error
