@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, NoReturn
 from aggregator import __version__
 from aggregator.config import CONFIG_ENV, config_path, load_config
 from aggregator.errors import AggregatorError
-from aggregator.model import Config, PollOutcome, PollReport
+from aggregator.model import Config, Copied, PollOutcome, PollReport
 from aggregator.publish.terminal import (
     explain_lines,
     feeds_table,
@@ -35,7 +35,6 @@ from aggregator.supervisor import Supervisor
 
 if TYPE_CHECKING:  # the command modules are imported when their command runs
     from aggregator.matching.clusterer import ClusterReport
-    from aggregator.store.transfer import Copied
 
 EXIT_ERROR = 1
 # `poll`: feeds were due and every one failed (offline, DNS, blocked): cron can tell "nothing

@@ -20,7 +20,7 @@ from aggregator.errors import AggregatorError, LockedError, StorageError
 from aggregator.ingest.poll import PollOptions, Progress, WorkOptions, lease_for, poll, work
 from aggregator.lock import run_lock
 from aggregator.matching.clusterer import Clusterer, ClusterReport
-from aggregator.model import Config, FeedHealth, PollReport, StoryQuery, StoryView
+from aggregator.model import Config, Copied, FeedHealth, PollReport, StoryQuery, StoryView
 from aggregator.publish.ranking import current_stories
 from aggregator.publish.sending import send_digest
 from aggregator.publish.site import build_site
@@ -29,7 +29,7 @@ from aggregator.store import PENDING_CHANNEL, claims, clustering, ensure, is_url
 from aggregator.store.clustering import ClusterState
 from aggregator.store.feeds import health
 from aggregator.store.postgres import PostgresDatabase
-from aggregator.store.transfer import Copied, copy_store
+from aggregator.store.transfer import copy_store
 from aggregator.times import iso
 
 if TYPE_CHECKING:

@@ -445,3 +445,15 @@ class DigestRecord:
     since: str
     until: str
     message: bytes
+
+
+# -- A store copied into another (store -> jobs and cli).
+
+
+@dataclass(frozen=True)
+class Copied:
+    """One table's rows copied."""
+
+    table: str
+    rows: int
+    cleaned: int = 0  # rows whose texts held NUL characters, which PostgreSQL does not store

@@ -1,5 +1,5 @@
 """A whole store copied into another, empty one: a SQLite file into PostgreSQL when a user
-outgrows one machine (README, "Moving to PostgreSQL"), PostgreSQL back into a file, or one file
+outgrows one machine (README, "Moving an existing store"), PostgreSQL back into a file, or one file
 into a new one.
 
 Everything a store keeps is copied: the feeds with their polling state, the articles, their
@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Sequence
 from contextlib import closing
-from dataclasses import dataclass
 from typing import Any
 
 from aggregator.errors import StorageError
+from aggregator.model import Copied
 from aggregator.store import Database, feeds, vectors
 
 # The tables copied, each after the tables its rows refer to.
@@ -44,15 +44,6 @@ TABLES = (
 NOT_COPIED = frozenset(
     {"_sqlite_migrations", "aggregator_migrations", "articles_fts", "fts_pending"}
 )
-
-
-@dataclass(frozen=True)
-class Copied:
-    """One table's rows copied."""
-
-    table: str
-    rows: int
-    cleaned: int = 0  # rows whose texts held NUL characters, which PostgreSQL does not store
 
 
 def copy_store(
