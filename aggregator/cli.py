@@ -306,9 +306,24 @@ def cmd_copy(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     total = 0
+    show = sys.stderr.isatty()
+    counting = False  # a table's count of rows so far is on the terminal's line
 
     def progress(c: Copied) -> None:
-        nonlocal total
+        nonlocal total, counting
+        if not c.finished:
+            if show:
+                print(
+                    f"\r{c.table}: {c.rows:,} of {c.total:,} rows",
+                    end="",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                counting = True
+            return
+        if counting:
+            print(file=sys.stderr)
+            counting = False
         total += c.rows
         cleaned = f" ({c.cleaned:,} without the NUL characters of their texts)" if c.cleaned else ""
         print(f"{c.table}: {c.rows:,} rows{cleaned}", flush=True)

@@ -452,8 +452,10 @@ class DigestRecord:
 
 @dataclass(frozen=True)
 class Copied:
-    """One table's rows copied."""
+    """One table's rows copied, so far or in all."""
 
     table: str
     rows: int
+    total: int  # the rows the source holds
     cleaned: int = 0  # rows whose texts held NUL characters, which PostgreSQL does not store
+    finished: bool = False  # every row of the table is copied

@@ -15,8 +15,9 @@ copies everything once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
+from dataclasses import replace
 from typing import Any
 
 from aggregator.errors import StorageError
@@ -38,6 +39,8 @@ TABLES = (
     "digests",
     "cluster_pending",
 )
+# Rows between two reports of a table's progress.
+PROGRESS_ROWS = 10_000
 # The tables a store holds that are not copied: each backend's record of its migrations, and
 # SQLite's full-text index and its queue (made again from the articles; PostgreSQL's is a column
 # the server computes).
@@ -50,7 +53,7 @@ def copy_store(
     source: Database, target: Database, progress: Callable[[Copied], None] = lambda c: None
 ) -> list[Copied]:
     """Copy every row of ``source`` into ``target``, which must hold none; ``progress`` hears of
-    each table as it is done."""
+    each table every PROGRESS_ROWS rows and as it is done."""
     done: list[Copied] = []
     with source.snapshot(), target.transaction():
         _hold(target)
@@ -67,18 +70,15 @@ def copy_store(
                     f"{table}: {source.location} and {target.location} have different columns "
                     "(made by different versions of aggregator?)"
                 )
+            (total,) = source.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
             rows = source.stream(f"SELECT {', '.join(columns)} FROM {table}")
-            # Closed here, not when collected: a source's cursor ends in its snapshot.
-            cleaned = [0]
-            with (
-                closing(rows),
-                closing(_as_stored(target, table, columns, rows, cleaned)) as stored,
-            ):
+            with closing(rows):  # here, not when collected: the cursor ends in the snapshot
+                flow = _Flow(target.dialect, Copied(table, 0, total), columns, rows, progress)
                 try:
-                    n = target.load(table, columns, stored)
+                    target.load(table, columns, flow)
                 except StorageError as e:
                     raise StorageError(f"copying {table}: {e}") from e
-            done.append(Copied(table, n, cleaned[0]))
+            done.append(replace(flow.copied, finished=True))
             progress(done[-1])
         _carry_on(target)
     if target.dialect == "sqlite":
@@ -125,29 +125,47 @@ def _hold(target: Database) -> None:
         target.execute(f"LOCK TABLE {', '.join(TABLES)} IN EXCLUSIVE MODE")
 
 
-def _as_stored(
-    target: Database,
-    table: str,
-    columns: Sequence[str],
-    rows: Iterable[Sequence[Any]],
-    cleaned: list[int],
-) -> Generator[Sequence[Any], None, None]:
-    """The source's rows as PostgreSQL stores them. A term vector that an earlier version wrote
-    as JSON text (which SQLite keeps in the same column) becomes the bytes PostgreSQL's column
-    holds; a text holding NUL characters (which SQLite keeps, and earlier versions took from
-    extracted pages) loses them, as today's ingest drops them, and its row is counted in
-    ``cleaned``."""
-    if target.dialect != "postgresql":
-        yield from rows
-        return
-    terms = columns.index("terms") if table == "article_sketches" else None
-    for row in rows:
-        if terms is not None and isinstance(row[terms], str):
-            row = (*row[:terms], vectors.dumps(vectors.loads(row[terms])), *row[terms + 1 :])
-        if any(isinstance(v, str) and "\x00" in v for v in row):
-            row = tuple(v.replace("\x00", "") if isinstance(v, str) else v for v in row)
-            cleaned[0] += 1
-        yield row
+class _Flow:
+    """A table's rows on their way from the source, as the target stores them, counted in
+    ``copied`` and told to ``progress`` every PROGRESS_ROWS.
+
+    Into PostgreSQL, a term vector that an earlier version wrote as JSON text (which SQLite keeps
+    in the same column) becomes the bytes PostgreSQL's column holds, and a text holding NUL
+    characters (which SQLite keeps, and earlier versions took from extracted pages) loses them,
+    as today's ingest drops them: its row is counted as cleaned."""
+
+    def __init__(
+        self,
+        dialect: str,
+        copied: Copied,
+        columns: Sequence[str],
+        rows: Iterator[Sequence[Any]],
+        progress: Callable[[Copied], None],
+    ) -> None:
+        self.copied = copied
+        self._rows = rows
+        self._progress = progress
+        self._server = dialect == "postgresql"
+        self._terms = columns.index("terms") if copied.table == "article_sketches" else None
+
+    def __iter__(self) -> _Flow:
+        return self
+
+    def __next__(self) -> Sequence[Any]:
+        row = next(self._rows)
+        cleaned = 0
+        if self._server:
+            at = self._terms
+            if at is not None and isinstance(row[at], str):
+                row = (*row[:at], vectors.dumps(vectors.loads(row[at])), *row[at + 1 :])
+            if any(isinstance(v, str) and "\x00" in v for v in row):
+                row = tuple(v.replace("\x00", "") if isinstance(v, str) else v for v in row)
+                cleaned = 1
+        c = self.copied
+        self.copied = replace(c, rows=c.rows + 1, cleaned=c.cleaned + cleaned)
+        if self.copied.rows % PROGRESS_ROWS == 0:  # not finished: more rows may follow
+            self._progress(self.copied)
+        return row
 
 
 def _carry_on(target: Database) -> None:

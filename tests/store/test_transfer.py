@@ -20,10 +20,10 @@ from aggregator.config import load_config
 from aggregator.demo import DATA, DEMO_DAY, SnapshotServer, _moment
 from aggregator.demo import write_config as write_demo_config
 from aggregator.ingest.poll import PollOptions
-from aggregator.jobs import feed_health, list_stories, run_cluster, run_poll
+from aggregator.jobs import copy_database, feed_health, list_stories, run_cluster, run_poll
 from aggregator.lock import run_lock
-from aggregator.model import Config
-from aggregator.store import open_db, vectors
+from aggregator.model import Config, Copied
+from aggregator.store import open_db, transfer, vectors
 from aggregator.store.transfer import NOT_COPIED, TABLES, tables_of
 
 pytestmark = pytest.mark.timeout(300)
@@ -177,7 +177,8 @@ def test_a_copy_that_fails_leaves_the_target_empty_and_a_second_copies_once(
 
 
 def test_a_copy_refuses_its_own_source_and_a_source_in_use(
-    server: FeedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    server: FeedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = _source(server, tmp_path)
     database = str(tmp_path / "aggregator.db")
@@ -187,8 +188,15 @@ def test_a_copy_refuses_its_own_source_and_a_source_in_use(
     with run_lock(database):  # a daily job polling
         assert main(["--config", str(path), "copy", str(tmp_path / "new.db")]) == 1
     assert "another aggregator run is using" in capsys.readouterr().err
-    assert main(["--config", str(path), "copy", str(tmp_path / "new.db")]) == 0
-    assert _rows(str(tmp_path / "new.db")) == _rows(database)
+    monkeypatch.setattr(transfer, "PROGRESS_ROWS", 5)
+    heard: list[Copied] = []
+    copy_database(load_config(path), str(tmp_path / "new.db"), heard.append)
+    copied = _rows(str(tmp_path / "new.db"))
+    assert copied == _rows(database) and copied["articles"] == 16
+    # Each table told every 5 rows, then once done.
+    articles = [(c.rows, c.total, c.finished) for c in heard if c.table == "articles"]
+    assert articles == [(5, 16, False), (10, 16, False), (15, 16, False), (16, 16, True)]
+    assert [c.table for c in heard if c.finished] == list(TABLES)
 
 
 def test_a_copy_killed_midway_leaves_the_target_empty_and_a_second_copies_once(
