@@ -27,6 +27,7 @@ from aggregator.publish.terminal import (
     explain_lines,
     feeds_table,
     format_story,
+    overview_lines,
     poll_line,
     stories_csv,
     story_json,
@@ -173,6 +174,18 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         print(json.dumps([asdict(h) for h in rows], indent=2, ensure_ascii=False))
         return 0
     for line in feeds_table(rows, args.verbose, _tty()):
+        print(line)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from aggregator.jobs import overview
+
+    o = overview(_config(args))
+    if args.json:
+        print(json.dumps(asdict(o), indent=2, ensure_ascii=False))
+        return 0
+    for line in overview_lines(o, datetime.now(UTC)):
         print(line)
     return 0
 
@@ -489,6 +502,18 @@ def parser() -> argparse.ArgumentParser:
     f.set_defaults(fn=cmd_feeds_import)
     f = fsub.add_parser("export", help="print the configured feeds as OPML")
     f.set_defaults(fn=cmd_feeds_export)
+
+    s = sub.add_parser(
+        "status",
+        help="the pipeline at a glance: feeds due and failing, articles waiting for clustering",
+        description="Whether the pollers and the clusterer keep up, read from the database (so "
+        "from any machine): the feeds listed, failing (by kind), gone and due now (not yet "
+        "taken by a poller, with how long the longest has waited), the articles stored, those "
+        "waiting for the clusterer (with how long the longest has waited), and the last "
+        "digest sent.",
+    )
+    s.add_argument("--json", action="store_true", help="as JSON, for monitoring")
+    s.set_defaults(fn=cmd_status)
 
     s = sub.add_parser("eval", help="score the clustering on a labelled JSONL file")
     s.add_argument(

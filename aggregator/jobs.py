@@ -20,7 +20,15 @@ from aggregator.errors import AggregatorError, LockedError, StorageError
 from aggregator.ingest.poll import PollOptions, Progress, WorkOptions, lease_for, poll, work
 from aggregator.lock import run_lock
 from aggregator.matching.clusterer import Clusterer, ClusterReport
-from aggregator.model import Config, Copied, FeedHealth, PollReport, StoryQuery, StoryView
+from aggregator.model import (
+    Config,
+    Copied,
+    FeedHealth,
+    Overview,
+    PollReport,
+    StoryQuery,
+    StoryView,
+)
 from aggregator.publish.ranking import current_stories
 from aggregator.publish.sending import send_digest
 from aggregator.publish.site import build_site
@@ -28,6 +36,7 @@ from aggregator.publish.terminal import poll_line
 from aggregator.store import PENDING_CHANNEL, claims, clustering, ensure, is_url, open_db
 from aggregator.store.clustering import ClusterState
 from aggregator.store.feeds import health
+from aggregator.store.overview import overview as store_overview
 from aggregator.store.postgres import PostgresDatabase
 from aggregator.store.transfer import copy_store
 from aggregator.times import iso
@@ -305,6 +314,16 @@ def copy_database(
         read = stack.enter_context(closing(open_db(source, create=False)))
         written = stack.enter_context(closing(open_db(target)))
         return written.location, copy_store(read, written, progress)
+
+
+def overview(config: Config, now: Clock = _now) -> Overview:
+    """The pipeline at a glance (``aggregator status``): whether the pollers and the clusterer
+    keep up."""
+    db = open_db(config.settings.database, create=False)
+    try:
+        return store_overview(db, now())
+    finally:
+        db.close()
 
 
 def list_stories(

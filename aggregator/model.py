@@ -459,3 +459,27 @@ class Copied:
     total: int  # the rows the source holds
     cleaned: int = 0  # rows whose texts held NUL characters, which PostgreSQL does not store
     finished: bool = False  # every row of the table is copied
+
+
+# -- The pipeline at a glance (store -> jobs -> cli).
+
+
+@dataclass(frozen=True)
+class Overview:
+    """Whether the pollers and the clusterer keep up, from the store alone (so from any
+    machine): feeds due and not yet taken by a poller, and articles waiting for the clusterer,
+    each with how long the longest has waited. Times are stored timestamps."""
+
+    database: str
+    feeds: int  # listed in feeds.toml
+    failing: int  # not gone, and the last poll failed
+    failures: tuple[tuple[str, int], ...]  # the failing by error kind, most first
+    gone: int
+    never_polled: int
+    due: int  # due now (or never polled), not gone, not taken by a poller
+    due_since: str | None  # when the longest-due of those polled before came due
+    articles: int
+    newest: str | None  # when the newest article was stored
+    waiting: int  # articles stored and not yet clustered
+    waiting_since: str | None  # when the longest-waiting of them was stored
+    digest_until: str | None  # the end of the last digest sent

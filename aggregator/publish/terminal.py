@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from aggregator.matching.metrics import Mistake
-from aggregator.model import FeedHealth, PollReport, StoryView
+from aggregator.model import FeedHealth, Overview, PollReport, StoryView
 from aggregator.times import epoch
 
 
@@ -242,3 +242,32 @@ def _waiting(r: PollReport) -> str:
 def _cut(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…"
+
+
+def overview_lines(o: Overview, now: datetime) -> Iterator[str]:
+    """The pipeline at a glance: a line each for the database, the feeds, the articles, the
+    clustering and the digest."""
+    yield f"database    {o.database}"
+    feeds = (
+        f"{o.feeds} listed: {o.feeds - o.failing - o.gone - o.never_polled} ok, {o.failing} failing"
+    )
+    if o.failures:
+        feeds += " (" + ", ".join(f"{kind} x{n}" for kind, n in o.failures[:SHOWN_KINDS])
+        feeds += (
+            f", {len(o.failures) - SHOWN_KINDS} more kinds)"
+            if len(o.failures) > SHOWN_KINDS
+            else ")"
+        )
+    feeds += f", {o.gone} gone, {o.never_polled} never polled; {o.due} due"
+    if o.due_since:
+        feeds += f", the longest for {_age(o.due_since, now)}"
+    yield f"feeds       {feeds}"
+    articles = f"{o.articles:,} stored"
+    if o.newest:
+        articles += f", the newest {_age(o.newest, now)} ago"
+    yield f"articles    {articles}"
+    waiting = f"{o.waiting:,} articles waiting"
+    if o.waiting_since:
+        waiting += f", the longest for {_age(o.waiting_since, now)}"
+    yield f"clustering  {waiting}"
+    yield f"digest      {'last sent up to ' + o.digest_until if o.digest_until else 'none sent yet'}"

@@ -1,0 +1,55 @@
+"""The pipeline at a glance, read from the store: what `aggregator status` shows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aggregator.model import Overview
+from aggregator.store import Database
+from aggregator.times import iso
+
+
+def overview(db: Database, now: datetime) -> Overview:
+    """The feeds listed, failing and due at ``now``, the articles stored, those waiting for the
+    clusterer and the last digest sent; each count one statement over an index or a small
+    table, but the count of articles (the size of the store)."""
+    listed, gone, failing, never, due = db.execute(
+        "SELECT COUNT(*), COALESCE(SUM(gone), 0),"
+        " COALESCE(SUM(CASE WHEN gone = 0 AND ok = 0 THEN 1 ELSE 0 END), 0),"
+        " COALESCE(SUM(CASE WHEN gone = 0 AND last_polled IS NULL THEN 1 ELSE 0 END), 0),"
+        " COALESCE(SUM(CASE WHEN gone = 0 AND (next_due IS NULL OR next_due <= ?)"
+        " THEN 1 ELSE 0 END), 0)"
+        " FROM feeds WHERE listed = 1",
+        (iso(now),),
+    ).fetchone()
+    first_due = db.execute(
+        "SELECT next_due FROM feeds WHERE listed = 1 AND gone = 0 AND next_due <= ?"
+        " ORDER BY next_due LIMIT 1",
+        (iso(now),),
+    ).fetchone()
+    kinds = db.execute(
+        "SELECT COALESCE(error_kind, 'unknown'), COUNT(*) FROM feeds"
+        " WHERE listed = 1 AND gone = 0 AND ok = 0 GROUP BY 1 ORDER BY 2 DESC, 1"
+    ).fetchall()
+    (articles,) = db.execute("SELECT COUNT(*) FROM articles").fetchone()
+    newest = db.execute("SELECT first_seen FROM articles ORDER BY id DESC LIMIT 1").fetchone()
+    waiting, waiting_since = db.execute(
+        "SELECT COUNT(*), MIN(a.first_seen) FROM cluster_pending p"
+        " JOIN articles a ON a.id = p.article_id"
+    ).fetchone()
+    (digest_until,) = db.execute("SELECT MAX(until) FROM digests WHERE status = 'sent'").fetchone()
+    return Overview(
+        database=db.location,
+        feeds=int(listed),
+        failing=int(failing),
+        failures=tuple((str(k), int(n)) for k, n in kinds),
+        gone=int(gone),
+        never_polled=int(never),
+        due=int(due),
+        due_since=str(first_due[0]) if first_due else None,
+        articles=int(articles),
+        newest=str(newest[0]) if newest else None,
+        waiting=int(waiting),
+        waiting_since=str(waiting_since) if waiting_since else None,
+        digest_until=str(digest_until) if digest_until else None,
+    )
