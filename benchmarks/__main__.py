@@ -13,7 +13,7 @@ def main() -> int:
     stages = [bench_poll.bench_not_modified, bench_poll.bench_first_poll, bench_poll.bench_busy_host,
               bench_cluster.bench_throughput, bench_cluster.bench_scaling,
               bench_build.bench_build, bench_postgres.bench_pollers,
-              bench_postgres.bench_busy_host, bench_postgres.bench_cluster,
+              bench_postgres.bench_busy_host, bench_postgres.bench_cluster, bench_postgres.bench_copy,
               bench_postgres.bench_window, bench_memory.bench_window, bench_memory.bench_feeds]
     only = sys.argv[1:]
     rows: list[Row] = []
