@@ -125,6 +125,13 @@ def _clock_warning(ahead: timedelta) -> str:
     )
 
 
+def _cluster_key(partition: str | None) -> int:
+    """The advisory lock a store's clusterer holds, or one partition's."""
+    return (
+        CLUSTER_LOCK if partition is None else CLUSTER_LOCK << 32 | zlib.crc32(partition.encode())
+    )
+
+
 @contextmanager
 def _cluster_lock(
     db: Database, partition: str | None = None, wait: Callable[[], bool] | None = None
@@ -135,7 +142,7 @@ def _cluster_lock(
     if not isinstance(db, PostgresDatabase):
         yield
         return
-    key = CLUSTER_LOCK if partition is None else CLUSTER_LOCK << 32 | zlib.crc32(partition.encode())
+    key = _cluster_key(partition)
     while not db.try_lock(key):
         if wait is None or not wait():
             where = "" if partition is None else f" (partition {partition})"
@@ -321,6 +328,14 @@ def overview(config: Config, now: Clock = _now) -> Overview:
     keep up."""
     db = open_db(config.settings.database, create=False)
     try:
+        if isinstance(db, PostgresDatabase):
+            server = db
+            return store_overview(
+                db,
+                now(),
+                by_partition=bool(config.settings.partition_by),
+                holder=lambda partition: server.holder(_cluster_key(partition)),
+            )
         return store_overview(db, now())
     finally:
         db.close()

@@ -465,10 +465,22 @@ class Copied:
 
 
 @dataclass(frozen=True)
+class Queue:
+    """The articles waiting for one clusterer, and on PostgreSQL who holds its lock."""
+
+    partition: str | None  # a feed language, with partition_by; else None
+    waiting: int  # articles stored and not yet clustered
+    waiting_since: str | None  # when the longest-waiting of them was stored
+    clusterer: str | None = None  # PostgreSQL: the holder of its lock, None when none holds it
+
+
+@dataclass(frozen=True)
 class Overview:
     """Whether the pollers and the clusterer keep up, from the store alone (so from any
     machine): feeds due and not yet taken by a poller, and articles waiting for the clusterer,
     each with how long the longest has waited. Times are stored timestamps."""
+
+    server: bool  # PostgreSQL, where each queue's clusterer holds a lock
 
     database: str
     feeds: int  # listed in feeds.toml
@@ -480,6 +492,5 @@ class Overview:
     due_since: str | None  # when the longest-due of those polled before came due
     articles: int
     newest: str | None  # when the newest article was stored
-    waiting: int  # articles stored and not yet clustered
-    waiting_since: str | None  # when the longest-waiting of them was stored
+    queues: tuple[Queue, ...]  # the clusterer's queue, one per partition
     digest_until: str | None  # the end of the last digest sent

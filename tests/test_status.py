@@ -11,11 +11,12 @@ from conftest import FeedServer, healthy_feed, respond, write_config
 
 from aggregator.cli import main
 from aggregator.config import load_config
-from aggregator.jobs import overview
-from aggregator.model import FeedConfig
+from aggregator.jobs import _cluster_lock, overview
+from aggregator.model import FeedConfig, Queue
 from aggregator.store import open_db
 from aggregator.store.claims import claim_due
 from aggregator.store.feeds import sync_feeds
+from aggregator.store.postgres import PostgresDatabase
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -48,6 +49,7 @@ def test_status_tells_feeds_due_and_failing_and_articles_waiting(
     assert main(["--config", str(path), "status", "--json"]) == 0
     seen = json.loads(capsys.readouterr().out)
     assert seen == {
+        "server": False,
         "database": str(tmp_path / "aggregator.db"),
         "feeds": 4,
         "failing": 1,
@@ -58,8 +60,7 @@ def test_status_tells_feeds_due_and_failing_and_articles_waiting(
         "due_since": None,
         "articles": 10,
         "newest": newest,
-        "waiting": 10,
-        "waiting_since": oldest,
+        "queues": [{"partition": None, "waiting": 10, "waiting_since": oldest, "clusterer": None}],
         "digest_until": None,
     }
     later = datetime.now(UTC) + timedelta(days=2)
@@ -91,4 +92,41 @@ def test_status_on_postgresql_leaves_out_the_feeds_a_poller_has_taken(
         db.close()
     o = overview(config, now=lambda: later)
     assert len(taken) == 2 and o.due == 1
-    assert (o.feeds, o.failing, o.articles, o.waiting) == (3, 1, 10, 0)
+    assert (o.feeds, o.failing, o.articles) == (3, 1, 10)
+    assert o.queues == (Queue(None, 0, None, None),)
+
+
+def test_status_on_postgresql_tells_each_partitions_queue_and_clusterer(
+    server: FeedServer, tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.routes["/a"] = respond(healthy_feed(1, "A"))
+    server.routes["/b"] = respond(healthy_feed(2, "B", items=3))
+    server.routes["/c"] = respond(healthy_feed(3, "C", items=2))
+    path = write_config(
+        tmp_path,
+        [{"url": server.url("/a"), "outlet": "A", "language": "en"},
+         {"url": server.url("/b"), "outlet": "B", "language": "fr"},
+         {"url": server.url("/c"), "outlet": "C"}],
+        {"database": pg_url, "partition_by": "language"},
+    )
+    assert main(["--config", str(path), "poll", "--no-cluster"]) == 0
+    holder = open_db(pg_url)
+    assert isinstance(holder, PostgresDatabase)
+    try:
+        with _cluster_lock(holder, "en"):  # a clusterer of the English feeds' articles
+            (pid,) = holder.execute("SELECT pg_backend_pid()").fetchone()
+            o = overview(load_config(path))
+            capsys.readouterr()
+            assert main(["--config", str(path), "status"]) == 0
+            lines = capsys.readouterr().out.splitlines()
+    finally:
+        holder.close()
+    en, fr, und = o.queues
+    assert (en.partition, en.waiting, fr.partition, fr.waiting, und.partition, und.waiting) == (
+        "en", 5, "fr", 3, "und", 2)
+    assert en.clusterer is not None and en.clusterer.startswith(f"127.0.0.1 (pid {pid}) since ")
+    assert fr.clusterer is None and und.clusterer is None
+    assert lines[3].startswith("clustering  en: 5 articles waiting, the longest for 0m; "
+                               "clusterer: 127.0.0.1")
+    assert lines[4] == "            fr: 3 articles waiting, the longest for 0m; no clusterer runs"
+    assert lines[5] == "            und: 2 articles waiting, the longest for 0m; no clusterer runs"

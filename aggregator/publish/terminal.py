@@ -266,8 +266,12 @@ def overview_lines(o: Overview, now: datetime) -> Iterator[str]:
     if o.newest:
         articles += f", the newest {_age(o.newest, now)} ago"
     yield f"articles    {articles}"
-    waiting = f"{o.waiting:,} articles waiting"
-    if o.waiting_since:
-        waiting += f", the longest for {_age(o.waiting_since, now)}"
-    yield f"clustering  {waiting}"
+    for i, q in enumerate(o.queues):
+        waiting = f"{q.partition}: " if q.partition is not None else ""
+        waiting += f"{q.waiting:,} articles waiting"
+        if q.waiting_since:
+            waiting += f", the longest for {_age(q.waiting_since, now)}"
+        if o.server:
+            waiting += f"; clusterer: {q.clusterer}" if q.clusterer else "; no clusterer runs"
+        yield f"{'clustering' if i == 0 else '':<12}{waiting}"
     yield f"digest      {'last sent up to ' + o.digest_until if o.digest_until else 'none sent yet'}"

@@ -261,6 +261,29 @@ def partitions(db: Database) -> list[str]:
     return sorted(str(language) for (language,) in rows)
 
 
+def queues(db: Database, by_partition: bool) -> list[tuple[str | None, int, str | None]]:
+    """The clusterer's queue: how many articles wait and when the longest-waiting was stored;
+    ``by_partition``, for each partition with a listed feed or a waiting article."""
+    if not by_partition:
+        waiting, since = db.execute(
+            "SELECT COUNT(*), MIN(a.first_seen) FROM cluster_pending p"
+            " JOIN articles a ON a.id = p.article_id"
+        ).fetchone()
+        return [(None, int(waiting), since)]
+    found = {
+        str(language): (int(waiting), since)
+        for language, waiting, since in db.execute(
+            f"SELECT {_PARTITION}, COUNT(*), MIN(a.first_seen) FROM cluster_pending p"
+            " JOIN articles a ON a.id = p.article_id GROUP BY 1"
+        )
+    }
+    for (language,) in db.execute(
+        f"SELECT DISTINCT COALESCE(language, '{NO_LANGUAGE}') FROM feeds WHERE listed = 1"
+    ):
+        found.setdefault(str(language), (0, None))
+    return [(language, *found[language]) for language in sorted(found)]
+
+
 # A feed's articles before a cursor (its feed, sort time and key, each as given), the latest
 # first: each one's stored line hashes, or its text where none are stored.
 _SAMPLE = """SELECT s.lines, CASE WHEN s.lines IS NULL THEN a.summary END AS summary,

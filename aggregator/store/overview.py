@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
-from aggregator.model import Overview
-from aggregator.store import Database
+from aggregator.model import Overview, Queue
+from aggregator.store import Database, clustering
 from aggregator.times import iso
 
 
-def overview(db: Database, now: datetime) -> Overview:
+def overview(
+    db: Database,
+    now: datetime,
+    by_partition: bool = False,
+    holder: Callable[[str | None], str | None] = lambda partition: None,
+) -> Overview:
     """The feeds listed, failing and due at ``now``, the articles stored, those waiting for the
-    clusterer and the last digest sent; each count one statement over an index or a small
-    table, but the count of articles (the size of the store)."""
+    clusterer (``by_partition``, for each partition), with who holds each partition's lock on
+    PostgreSQL (``holder``), and the last digest sent. Each count is one statement over an
+    index or a small table, but the count of articles (the size of the store)."""
+    server = db.dialect == "postgresql"
     listed, gone, failing, never, due = db.execute(
         "SELECT COUNT(*), COALESCE(SUM(gone), 0),"
         " COALESCE(SUM(CASE WHEN gone = 0 AND ok = 0 THEN 1 ELSE 0 END), 0),"
@@ -33,12 +41,9 @@ def overview(db: Database, now: datetime) -> Overview:
     ).fetchall()
     (articles,) = db.execute("SELECT COUNT(*) FROM articles").fetchone()
     newest = db.execute("SELECT first_seen FROM articles ORDER BY id DESC LIMIT 1").fetchone()
-    waiting, waiting_since = db.execute(
-        "SELECT COUNT(*), MIN(a.first_seen) FROM cluster_pending p"
-        " JOIN articles a ON a.id = p.article_id"
-    ).fetchone()
     (digest_until,) = db.execute("SELECT MAX(until) FROM digests WHERE status = 'sent'").fetchone()
     return Overview(
+        server=server,
         database=db.location,
         feeds=int(listed),
         failing=int(failing),
@@ -49,7 +54,9 @@ def overview(db: Database, now: datetime) -> Overview:
         due_since=str(first_due[0]) if first_due else None,
         articles=int(articles),
         newest=str(newest[0]) if newest else None,
-        waiting=int(waiting),
-        waiting_since=str(waiting_since) if waiting_since else None,
+        queues=tuple(
+            Queue(partition, waiting, since, holder(partition) if server else None)
+            for partition, waiting, since in clustering.queues(db, by_partition)
+        ),
         digest_until=str(digest_until) if digest_until else None,
     )

@@ -152,6 +152,20 @@ class PostgresDatabase:
         row = self.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()
         return bool(row and row[0])
 
+    def holder(self, key: int) -> str | None:
+        """Who holds the session advisory lock ``key``: its client's address (or "a local
+        socket"), process id and when its session began; None when nobody does."""
+        row = self.execute(
+            "SELECT COALESCE(host(a.client_addr), 'a local socket'), l.pid,"
+            " to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+            " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+            " AND l.classid = ? AND l.objid = ? AND l.database = (SELECT oid FROM pg_database"
+            " WHERE datname = current_database())",
+            (key >> 32, key & 0xFFFFFFFF),
+        ).fetchone()
+        return f"{row[0]} (pid {row[1]}) since {row[2]}" if row else None
+
     def unlock(self, key: int) -> None:
         """Release the session advisory lock ``key``; a closed connection released it as it
         ended (and unlocking there would hide why it ended)."""
