@@ -54,6 +54,9 @@ CLUSTER_LOCK = 0x636C7573
 STANDBY_RETRY = 1.0
 # Seconds a following clusterer waits for a notification before it looks for work anyway.
 FOLLOW_FALLBACK = 60.0
+# The names a worker's and a following clusterer's sessions carry on a PostgreSQL server.
+WORKER_ROLE = "aggregator worker"
+CLUSTERER_ROLE = "aggregator clusterer"
 # How far a worker's clock may be from the database server's before the worker says so.
 CLOCK_TOLERANCE = timedelta(seconds=10)
 
@@ -105,7 +108,7 @@ def run_worker(
     """A poller (store.claims): polls due feeds until none is due, or with ``until_idle``
     unset until ``stop`` is set (``alive``: see WorkOptions). It ``say``s so as it starts if
     its clock is off the database server's by more than CLOCK_TOLERANCE."""
-    db = open_db(config.settings.database)
+    db = open_db(config.settings.database, role=WORKER_ROLE)
     try:
         ahead = claims.clock_ahead(db, options.now())
         if abs(ahead) > CLOCK_TOLERANCE:
@@ -226,7 +229,7 @@ def follow_cluster(
         raise AggregatorError(
             "cluster --follow: give --partition LANGUAGE when partition_by is set, and only then"
         )
-    db = open_db(config.settings.database)
+    db = open_db(config.settings.database, role=CLUSTERER_ROLE)
     if not isinstance(db, PostgresDatabase):
         db.close()
         raise StorageError(
@@ -335,6 +338,7 @@ def overview(config: Config, now: Clock = _now) -> Overview:
                 now(),
                 by_partition=bool(config.settings.partition_by),
                 holder=lambda partition: server.holder(_cluster_key(partition)),
+                workers=server.sessions(WORKER_ROLE),
             )
         return store_overview(db, now())
     finally:

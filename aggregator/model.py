@@ -481,8 +481,8 @@ class Overview:
     each with how long the longest has waited. Times are stored timestamps."""
 
     server: bool  # PostgreSQL, where each queue's clusterer holds a lock
-
     database: str
+    workers: tuple[tuple[str, int], ...]  # PostgreSQL: the workers connected, by address
     feeds: int  # listed in feeds.toml
     failing: int  # not gone, and the last poll failed
     failures: tuple[tuple[str, int], ...]  # the failing by error kind, most first

@@ -259,8 +259,8 @@ def pg_url(pg_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     opened: list[Any] = []
     connect = postgres.connect
 
-    def recorded(url: str) -> Any:
-        opened.append(connect(url))
+    def recorded(url: str, *args: Any) -> Any:
+        opened.append(connect(url, *args))
         return opened[-1]
 
     monkeypatch.setattr(postgres, "connect", recorded)

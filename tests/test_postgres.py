@@ -1067,6 +1067,12 @@ def test_the_urls_own_options_and_keepalives_are_kept(pg_url: str) -> None:
         assert _settings(db, "statement_timeout", "tcp_keepalives_idle",
                          "tcp_keepalives_count") == ["7s", "40", "3"]
         assert db.conn.info.get_parameters()["keepalives_idle"] == "50"  # type: ignore[union-attr]
+        assert _settings(db, "application_name") == ["aggregator"]  # a session's role
+    finally:
+        db.close()
+    db = open_db(url + "&application_name=mine", role="aggregator worker")
+    try:
+        assert _settings(db, "application_name") == ["mine"]  # the URL's own name
     finally:
         db.close()
 

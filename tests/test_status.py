@@ -11,7 +11,7 @@ from conftest import FeedServer, healthy_feed, respond, write_config
 
 from aggregator.cli import main
 from aggregator.config import load_config
-from aggregator.jobs import _cluster_lock, overview
+from aggregator.jobs import WORKER_ROLE, _cluster_lock, overview
 from aggregator.model import FeedConfig, Queue
 from aggregator.store import open_db
 from aggregator.store.claims import claim_due
@@ -50,6 +50,7 @@ def test_status_tells_feeds_due_and_failing_and_articles_waiting(
     seen = json.loads(capsys.readouterr().out)
     assert seen == {
         "server": False,
+        "workers": [],
         "database": str(tmp_path / "aggregator.db"),
         "feeds": 4,
         "failing": 1,
@@ -94,6 +95,7 @@ def test_status_on_postgresql_leaves_out_the_feeds_a_poller_has_taken(
     assert len(taken) == 2 and o.due == 1
     assert (o.feeds, o.failing, o.articles) == (3, 1, 10)
     assert o.queues == (Queue(None, 0, None, None),)
+    assert o.workers == ()  # `poll` is no worker
 
 
 def test_status_on_postgresql_tells_each_partitions_queue_and_clusterer(
@@ -111,6 +113,7 @@ def test_status_on_postgresql_tells_each_partitions_queue_and_clusterer(
     )
     assert main(["--config", str(path), "poll", "--no-cluster"]) == 0
     holder = open_db(pg_url)
+    workers = [open_db(pg_url, role=WORKER_ROLE) for _ in range(2)]
     assert isinstance(holder, PostgresDatabase)
     try:
         with _cluster_lock(holder, "en"):  # a clusterer of the English feeds' articles
@@ -120,13 +123,16 @@ def test_status_on_postgresql_tells_each_partitions_queue_and_clusterer(
             assert main(["--config", str(path), "status"]) == 0
             lines = capsys.readouterr().out.splitlines()
     finally:
-        holder.close()
+        for db in (holder, *workers):
+            db.close()
+    assert o.workers == (("127.0.0.1", 2),)
+    assert lines[1] == "workers     2 connected: 127.0.0.1 x2"
     en, fr, und = o.queues
     assert (en.partition, en.waiting, fr.partition, fr.waiting, und.partition, und.waiting) == (
         "en", 5, "fr", 3, "und", 2)
     assert en.clusterer is not None and en.clusterer.startswith(f"127.0.0.1 (pid {pid}) since ")
     assert fr.clusterer is None and und.clusterer is None
-    assert lines[3].startswith("clustering  en: 5 articles waiting, the longest for 0m; "
+    assert lines[4].startswith("clustering  en: 5 articles waiting, the longest for 0m; "
                                "clusterer: 127.0.0.1")
-    assert lines[4] == "            fr: 3 articles waiting, the longest for 0m; no clusterer runs"
-    assert lines[5] == "            und: 2 articles waiting, the longest for 0m; no clusterer runs"
+    assert lines[5] == "            fr: 3 articles waiting, the longest for 0m; no clusterer runs"
+    assert lines[6] == "            und: 2 articles waiting, the longest for 0m; no clusterer runs"

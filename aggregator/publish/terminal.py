@@ -248,6 +248,10 @@ def overview_lines(o: Overview, now: datetime) -> Iterator[str]:
     """The pipeline at a glance: a line each for the database, the feeds, the articles, the
     clustering and the digest."""
     yield f"database    {o.database}"
+    if o.server:
+        connected = sum(n for _, n in o.workers)
+        where = ", ".join(f"{address}" + (f" x{n}" if n > 1 else "") for address, n in o.workers)
+        yield f"workers     {connected} connected" + (f": {where}" if where else "")
     feeds = (
         f"{o.feeds} listed: {o.feeds - o.failing - o.gone - o.never_polled} ok, {o.failing} failing"
     )

@@ -111,13 +111,14 @@ def ensure(database: str | Path, create: bool = True) -> None:
         raise StorageError(f"{path}: cannot create its folder: {e.strerror or e}") from e
 
 
-def open_db(database: str | Path, create: bool = True) -> Database:
-    """Open and migrate the database (``ensure`` first)."""
+def open_db(database: str | Path, create: bool = True, role: str = "aggregator") -> Database:
+    """Open and migrate the database (``ensure`` first); a server's session is named for its
+    ``role`` (its ``application_name``)."""
     location = str(database)
     if is_url(location):
         from aggregator.store import postgres
 
-        return postgres.connect(location)
+        return postgres.connect(location, role)
     from aggregator.store import sqlite
 
     ensure(location, create)

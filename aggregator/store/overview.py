@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from aggregator.model import Overview, Queue
@@ -15,10 +15,12 @@ def overview(
     now: datetime,
     by_partition: bool = False,
     holder: Callable[[str | None], str | None] = lambda partition: None,
+    workers: Sequence[tuple[str, int]] = (),
 ) -> Overview:
     """The feeds listed, failing and due at ``now``, the articles stored, those waiting for the
     clusterer (``by_partition``, for each partition), with who holds each partition's lock on
-    PostgreSQL (``holder``), and the last digest sent. Each count is one statement over an
+    PostgreSQL (``holder``), the workers connected (``workers``: by address, how many) and the last
+    digest sent. Each count is one statement over an
     index or a small table, but the count of articles (the size of the store)."""
     server = db.dialect == "postgresql"
     listed, gone, failing, never, due = db.execute(
@@ -45,6 +47,7 @@ def overview(
     return Overview(
         server=server,
         database=db.location,
+        workers=tuple(workers),
         feeds=int(listed),
         failing=int(failing),
         failures=tuple((str(k), int(n)) for k, n in kinds),

@@ -166,6 +166,19 @@ class PostgresDatabase:
         ).fetchone()
         return f"{row[0]} (pid {row[1]}) since {row[2]}" if row else None
 
+    def sessions(self, role: str) -> list[tuple[str, int]]:
+        """The sessions of this database named ``role``, by their client's address (or "a
+        local socket"): how many from each."""
+        return [
+            (str(address), int(n))
+            for address, n in self.execute(
+                "SELECT COALESCE(host(client_addr), 'a local socket'), COUNT(*)"
+                " FROM pg_stat_activity WHERE datname = current_database()"
+                " AND application_name = ? GROUP BY 1 ORDER BY 1",
+                (role,),
+            )
+        ]
+
     def unlock(self, key: int) -> None:
         """Release the session advisory lock ``key``; a closed connection released it as it
         ended (and unlocking there would hide why it ended)."""
@@ -187,14 +200,18 @@ class PostgresDatabase:
         return woken
 
 
-def connect(url: str) -> PostgresDatabase:
+def connect(url: str, role: str = "aggregator") -> PostgresDatabase:
+    """A connection whose session is named ``role`` (``application_name``: what
+    ``pg_stat_activity`` shows, and ``sessions`` counts), unless the URL names it."""
     if psycopg is None:
         raise StorageError(
             f"{redacted(url)}: PostgreSQL needs psycopg: pip install 'aggregator[postgresql]'"
         )
     try:
+        given = psycopg.conninfo.conninfo_to_dict(url)
+        named: dict[str, Any] = {} if "application_name" in given else {"application_name": role}
         conn = psycopg.connect(
-            url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, **_keepalives(url)
+            url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, **_keepalives(url), **named
         )
     except psycopg.Error as e:
         raise StorageError(f"{redacted(url)}: cannot open the database: {_reason(e)}") from e
