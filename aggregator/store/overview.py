@@ -18,10 +18,10 @@ def overview(
     workers: Sequence[tuple[str, int]] = (),
 ) -> Overview:
     """The feeds listed, failing and due at ``now``, the articles stored, those waiting for the
-    clusterer (``by_partition``, for each partition), with who holds each partition's lock on
-    PostgreSQL (``holder``), the workers connected (``workers``: by address, how many) and the last
-    digest sent. Each count is one statement over an
-    index or a small table, but the count of articles (the size of the store)."""
+    clusterer (``by_partition``, for each partition) with who holds each partition's lock on
+    PostgreSQL (``holder``), the workers connected (``workers``: by address, how many) and the
+    last digest sent. Each count is one statement over an index or a small table, but the
+    count of articles (the size of the store)."""
     server = db.dialect == "postgresql"
     listed, gone, failing, never, due = db.execute(
         "SELECT COUNT(*), COALESCE(SUM(gone), 0),"
