@@ -507,10 +507,11 @@ def parser() -> argparse.ArgumentParser:
         "status",
         help="the pipeline at a glance: feeds due and failing, articles waiting for clustering",
         description="Whether the pollers and the clusterer keep up, read from the database (so "
-        "from any machine): the feeds listed, failing (by kind), gone and due now (not yet "
-        "taken by a poller, with how long the longest has waited), the articles stored, those "
-        "waiting for the clusterer (with how long the longest has waited), and the last "
-        "digest sent.",
+        "from any machine): on PostgreSQL the workers connected; the feeds listed, failing (by "
+        "kind), gone and due now (not yet taken by a poller, with how long the longest has "
+        "waited); the articles stored; those waiting for the clusterer (with how long the "
+        "longest has waited; on PostgreSQL for each partition, with who holds its clusterer's "
+        "lock); and the last digest sent.",
     )
     s.add_argument("--json", action="store_true", help="as JSON, for monitoring")
     s.set_defaults(fn=cmd_status)
