@@ -69,9 +69,9 @@ class Database(Protocol):
         read, whatever others write meanwhile."""
         ...
 
-    def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """Write many rows into ``table`` as fast as the backend can (PostgreSQL's COPY),
-        taking them as they come; how many there were."""
+        taking them as they come."""
         ...
 
     def close(self) -> None: ...

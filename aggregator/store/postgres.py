@@ -130,9 +130,8 @@ class PostgresDatabase:
             self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield
 
-    def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         names = ", ".join(f'"{c}"' for c in columns)
-        n = 0
         with (
             self._failing(),
             self.conn.cursor() as cursor,
@@ -140,8 +139,6 @@ class PostgresDatabase:
         ):
             for row in rows:
                 copy.write_row(row)
-                n += 1
-        return n
 
     def close(self) -> None:
         self.conn.close()

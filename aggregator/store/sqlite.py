@@ -80,34 +80,16 @@ class SqliteDatabase:
         finally:
             self.conn.execute("ROLLBACK")
 
-    def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-        counted = _Counted(rows)
+    def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         names = ", ".join(f'"{c}"' for c in columns)
         marks = ", ".join("?" * len(columns))
         try:
-            self.conn.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', counted)
+            self.conn.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
         except sqlite3.Error as e:
             raise StorageError(f"{self.location}: {e}") from e
-        return counted.n
 
     def close(self) -> None:
         self.conn.close()
-
-
-class _Counted:
-    """Rows passed on as they come, counted."""
-
-    def __init__(self, rows: Iterable[Sequence[Any]]) -> None:
-        self.rows = iter(rows)
-        self.n = 0
-
-    def __iter__(self) -> Iterator[Sequence[Any]]:
-        return self
-
-    def __next__(self) -> Sequence[Any]:
-        row = next(self.rows)
-        self.n += 1
-        return row
 
 
 def connect(path: str) -> SqliteDatabase:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
-from dataclasses import replace
 from typing import Any
 
 from aggregator.errors import StorageError
@@ -73,12 +72,12 @@ def copy_store(
             (total,) = source.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
             rows = source.stream(f"SELECT {', '.join(columns)} FROM {table}")
             with closing(rows):  # here, not when collected: the cursor ends in the snapshot
-                flow = _Flow(target.dialect, Copied(table, 0, total), columns, rows, progress)
+                flow = _Flow(target.dialect, table, total, columns, rows, progress)
                 try:
                     target.load(table, columns, flow)
                 except StorageError as e:
                     raise StorageError(f"copying {table}: {e}") from e
-            done.append(replace(flow.copied, finished=True))
+            done.append(flow.copied(finished=True))
             progress(done[-1])
         _carry_on(target)
     if target.dialect == "sqlite":
@@ -126,8 +125,8 @@ def _hold(target: Database) -> None:
 
 
 class _Flow:
-    """A table's rows on their way from the source, as the target stores them, counted in
-    ``copied`` and told to ``progress`` every PROGRESS_ROWS.
+    """A table's rows on their way from the source, as the target stores them, counted and
+    told to ``progress`` every PROGRESS_ROWS.
 
     Into PostgreSQL, a term vector that an earlier version wrote as JSON text (which SQLite keeps
     in the same column) becomes the bytes PostgreSQL's column holds, and a text holding NUL
@@ -137,34 +136,36 @@ class _Flow:
     def __init__(
         self,
         dialect: str,
-        copied: Copied,
+        table: str,
+        total: int,
         columns: Sequence[str],
         rows: Iterator[Sequence[Any]],
         progress: Callable[[Copied], None],
     ) -> None:
-        self.copied = copied
-        self._rows = rows
+        self.table, self.total, self.rows, self.cleaned = table, total, 0, 0
+        self._source = rows
         self._progress = progress
         self._server = dialect == "postgresql"
-        self._terms = columns.index("terms") if copied.table == "article_sketches" else None
+        self._terms = columns.index("terms") if table == "article_sketches" else None
+
+    def copied(self, finished: bool = False) -> Copied:
+        return Copied(self.table, self.rows, self.total, self.cleaned, finished)
 
     def __iter__(self) -> _Flow:
         return self
 
     def __next__(self) -> Sequence[Any]:
-        row = next(self._rows)
-        cleaned = 0
+        row = next(self._source)
         if self._server:
             at = self._terms
             if at is not None and isinstance(row[at], str):
                 row = (*row[:at], vectors.dumps(vectors.loads(row[at])), *row[at + 1 :])
             if any(isinstance(v, str) and "\x00" in v for v in row):
                 row = tuple(v.replace("\x00", "") if isinstance(v, str) else v for v in row)
-                cleaned = 1
-        c = self.copied
-        self.copied = replace(c, rows=c.rows + 1, cleaned=c.cleaned + cleaned)
-        if self.copied.rows % PROGRESS_ROWS == 0:  # not finished: more rows may follow
-            self._progress(self.copied)
+                self.cleaned += 1
+        self.rows += 1
+        if self.rows % PROGRESS_ROWS == 0:  # not finished: more rows may follow
+            self._progress(self.copied())
         return row
 
 
