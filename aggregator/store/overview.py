@@ -23,19 +23,15 @@ def overview(
     last digest sent. Each count is one statement over an index or a small table, but the
     count of articles (the size of the store)."""
     server = db.dialect == "postgresql"
-    listed, gone, failing, never, due = db.execute(
+    listed, gone, failing, never, due, first_due = db.execute(
         "SELECT COUNT(*), COALESCE(SUM(gone), 0),"
         " COALESCE(SUM(CASE WHEN gone = 0 AND ok = 0 THEN 1 ELSE 0 END), 0),"
         " COALESCE(SUM(CASE WHEN gone = 0 AND last_polled IS NULL THEN 1 ELSE 0 END), 0),"
-        " COALESCE(SUM(CASE WHEN gone = 0 AND (next_due IS NULL OR next_due <= ?)"
-        " THEN 1 ELSE 0 END), 0)"
+        " COALESCE(SUM(CASE WHEN gone = 0 AND (next_due IS NULL OR next_due <= :now)"
+        " THEN 1 ELSE 0 END), 0),"
+        " MIN(CASE WHEN gone = 0 AND next_due <= :now THEN next_due END)"
         " FROM feeds WHERE listed = 1",
-        (iso(now),),
-    ).fetchone()
-    first_due = db.execute(
-        "SELECT next_due FROM feeds WHERE listed = 1 AND gone = 0 AND next_due <= ?"
-        " ORDER BY next_due LIMIT 1",
-        (iso(now),),
+        {"now": iso(now)},
     ).fetchone()
     kinds = db.execute(
         "SELECT COALESCE(error_kind, 'unknown'), COUNT(*) FROM feeds"
@@ -54,7 +50,7 @@ def overview(
         gone=int(gone),
         never_polled=int(never),
         due=int(due),
-        due_since=str(first_due[0]) if first_due else None,
+        due_since=str(first_due) if first_due else None,
         articles=int(articles),
         newest=str(newest[0]) if newest else None,
         queues=tuple(
