@@ -223,10 +223,13 @@ def _failures(r: PollReport) -> str:
     for o in failed:
         example.setdefault(o.error_kind or "unknown", o.error or "")
     ordered = sorted(kinds.items(), key=lambda kn: (-kn[1], kn[0]))
-    shown = [f"{kind} x{n} ({_cut(example[kind])})" for kind, n in ordered[:SHOWN_KINDS]]
-    if len(kinds) > SHOWN_KINDS:
-        shown.append(f"{len(kinds) - SHOWN_KINDS} more kinds")
-    return ", ".join(shown)
+    return _kinds([f"{kind} x{n} ({_cut(example[kind])})" for kind, n in ordered])
+
+
+def _kinds(shown: Sequence[str]) -> str:
+    """Failure kinds, most first, the first SHOWN_KINDS of them and how many more."""
+    more = [f"{len(shown) - SHOWN_KINDS} more kinds"] if len(shown) > SHOWN_KINDS else []
+    return ", ".join([*shown[:SHOWN_KINDS], *more])
 
 
 def _waiting(r: PollReport) -> str:
@@ -256,12 +259,7 @@ def overview_lines(o: Overview, now: datetime) -> Iterator[str]:
         f"{o.feeds} listed: {o.feeds - o.failing - o.gone - o.never_polled} ok, {o.failing} failing"
     )
     if o.failures:
-        feeds += " (" + ", ".join(f"{kind} x{n}" for kind, n in o.failures[:SHOWN_KINDS])
-        feeds += (
-            f", {len(o.failures) - SHOWN_KINDS} more kinds)"
-            if len(o.failures) > SHOWN_KINDS
-            else ")"
-        )
+        feeds += f" ({_kinds([f'{kind} x{n}' for kind, n in o.failures])})"
     feeds += f", {o.gone} gone, {o.never_polled} never polled; {o.due} due"
     if o.due_since:
         feeds += f", the longest for {_age(o.due_since, now)}"

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aggregator.model import StoryView
-from aggregator.publish.terminal import format_story
+from aggregator.model import Overview, Queue, StoryView
+from aggregator.publish.terminal import format_story, overview_lines
 
 
 @pytest.mark.parametrize(("outlets", "articles", "expected"), [
@@ -21,3 +21,13 @@ def test_story_block_counts_outlets_and_articles_in_words(
                       "2026-11-01T09:00:00Z", outlets, len(outlets), articles, 1.0, ())
     block = format_story(1, story, datetime(2026, 11, 1, 10, tzinfo=UTC))
     assert expected in block and "2h ago" in block
+
+
+def test_the_status_lines_name_the_first_kinds_of_failure_and_count_the_rest() -> None:
+    kinds = (("dns", 5), ("http_4xx", 3), ("timeout", 2), ("tls", 2), ("parse", 1), ("gone", 1))
+    o = Overview(server=False, database="a.db", workers=(), feeds=20, failing=14,
+                 failures=kinds, gone=0, never_polled=0, due=0, due_since=None, articles=0,
+                 newest=None, queues=(Queue(None, 0, None),), digest_until=None)
+    lines = list(overview_lines(o, datetime(2026, 12, 6, tzinfo=UTC)))
+    assert lines[1] == ("feeds       20 listed: 6 ok, 14 failing (dns x5, http_4xx x3, timeout x2,"
+                        " tls x2, 2 more kinds), 0 gone, 0 never polled; 0 due")
