@@ -21,6 +21,8 @@ from aggregator.model import Config, EmailSettings, FeedConfig, FetchLimits, Set
 
 # Control characters (line breaks included) and the invisible ones that reorder or hide text.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# Any white space, as str.isspace tells it.
+_SPACE = re.compile(r"\s")
 
 DEFAULT_CONFIG = "feeds.toml"
 CONFIG_ENV = "AGGREGATOR_CONFIG"
@@ -229,7 +231,7 @@ def feed_entry(entry: Any, where: str) -> FeedConfig:
         parts.port  # noqa: B018 - a port out of range raises here
     except ValueError as e:
         raise ConfigError(f"{where}: key 'url': not a valid URL ({e}): {url!r}") from e
-    if parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
+    if parts.scheme not in ("http", "https") or not host or _SPACE.search(url):
         raise ConfigError(f"{where}: key 'url': must be an http(s) URL with a host, got {url!r}")
     role = entry.get("role")
     if role is not None and role not in ROLES:
