@@ -136,3 +136,37 @@ def test_status_on_postgresql_tells_each_partitions_queue_and_clusterer(
                                "clusterer: 127.0.0.1")
     assert lines[5] == "            fr: 3 articles waiting, the longest for 0m; no clusterer runs"
     assert lines[6] == "            und: 2 articles waiting, the longest for 0m; no clusterer runs"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_status_reads_every_figure_as_at_one_moment(
+    backend: str, server: FeedServer, tmp_path: Path, request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    database = request.getfixturevalue("pg_url") if backend == "postgresql" else "aggregator.db"
+    path = _feeds(server, tmp_path, database)
+    assert main(["--config", str(path), "poll", "--no-cluster"]) == 0
+    config = load_config(path)
+    writer = open_db(config.settings.database)
+    kind = type(writer)
+    read = kind.execute
+    written: list[bool] = []
+
+    def a_worker_writes_after_the_first_read(self: object, sql: str, *args: object) -> object:
+        rows = read(self, sql, *args)  # type: ignore[arg-type]
+        if "SUM(gone)" in sql and not written:  # status's first read: the feeds' counts
+            written.append(True)
+            with writer.transaction():  # two more feeds fail, between status's reads
+                writer.execute("UPDATE feeds SET ok = 0, error_kind = 'timeout' WHERE ok = 1")
+        return rows
+
+    monkeypatch.setattr(kind, "execute", a_worker_writes_after_the_first_read)
+    try:
+        during = overview(config)
+    finally:
+        monkeypatch.undo()
+        writer.close()
+    after = overview(config)
+    assert written
+    assert (during.failing, during.failures) == (1, (("http_4xx", 1),))
+    assert (after.failing, after.failures) == (3, (("timeout", 2), ("http_4xx", 1)))
