@@ -253,14 +253,15 @@ def overview_lines(o: Overview, now: datetime) -> Iterator[str]:
     yield f"database    {o.database}"
     if o.server:
         connected = sum(n for _, n in o.workers)
-        where = ", ".join(f"{address}" + (f" x{n}" if n > 1 else "") for address, n in o.workers)
-        yield f"workers     {connected} connected" + (f": {where}" if where else "")
+        where = ", ".join(f"{address}" + (f" x{n:,}" if n > 1 else "") for address, n in o.workers)
+        yield f"workers     {connected:,} connected" + (f": {where}" if where else "")
     feeds = (
-        f"{o.feeds} listed: {o.feeds - o.failing - o.gone - o.never_polled} ok, {o.failing} failing"
+        f"{o.feeds:,} listed: {o.feeds - o.failing - o.gone - o.never_polled:,} ok,"
+        f" {o.failing:,} failing"
     )
     if o.failures:
-        feeds += f" ({_kinds([f'{kind} x{n}' for kind, n in o.failures])})"
-    feeds += f", {o.gone} gone, {o.never_polled} never polled; {o.due} due"
+        feeds += f" ({_kinds([f'{kind} x{n:,}' for kind, n in o.failures])})"
+    feeds += f", {o.gone:,} gone, {o.never_polled:,} never polled; {o.due:,} due"
     if o.due_since:
         feeds += f", the longest for {_age(o.due_since, now)}"
     yield f"feeds       {feeds}"

@@ -31,3 +31,18 @@ def test_the_status_lines_name_the_first_kinds_of_failure_and_count_the_rest() -
     lines = list(overview_lines(o, datetime(2026, 12, 6, tzinfo=UTC)))
     assert lines[1] == ("feeds       20 listed: 6 ok, 14 failing (dns x5, http_4xx x3, timeout x2,"
                         " tls x2, 2 more kinds), 0 gone, 0 never polled; 0 due")
+
+
+def test_the_status_lines_write_large_counts_with_thousands_separators() -> None:
+    o = Overview(server=True, database="postgresql://db/news", workers=(("10.0.0.2", 1200),),
+                 feeds=200_000, failing=19_896, failures=(("dns", 19_896),), gone=1_000,
+                 never_polled=150_000, due=180_104, due_since=None, articles=2_000_000,
+                 newest=None, queues=(Queue(None, 12_345, None, None),), digest_until=None)
+    lines = list(overview_lines(o, datetime(2026, 12, 6, tzinfo=UTC)))
+    assert lines[1:5] == [
+        "workers     1,200 connected: 10.0.0.2 x1,200",
+        "feeds       200,000 listed: 29,104 ok, 19,896 failing (dns x19,896), 1,000 gone,"
+        " 150,000 never polled; 180,104 due",
+        "articles    2,000,000 stored",
+        "clustering  12,345 articles waiting; no clusterer runs",
+    ]
