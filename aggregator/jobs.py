@@ -107,12 +107,17 @@ def run_worker(
 ) -> PollReport:
     """A poller (store.claims): polls due feeds until none is due, or with ``until_idle``
     unset until ``stop`` is set (``alive``: see WorkOptions). It ``say``s so as it starts if
-    its clock is off the database server's by more than CLOCK_TOLERANCE."""
+    its clock is off the database server's by more than CLOCK_TOLERANCE, and which feeds and
+    store it polls for."""
     db = open_db(config.settings.database, role=WORKER_ROLE)
     try:
         ahead = claims.clock_ahead(db, options.now())
         if abs(ahead) > CLOCK_TOLERANCE:
             say(_clock_warning(ahead))
+        say(
+            f"worker: polling the feeds of {config.path} ({len(config.feeds):,} listed) as they"
+            f" come due, for {db.location}"
+        )
         worker = WorkOptions(lease_for(config), until_idle=until_idle, stop=stop, alive=alive)
         return asyncio.run(work(db, config, options, worker, progress))
     finally:

@@ -834,17 +834,21 @@ def test_a_worker_stops_at_once_while_its_polls_wait(
 def test_a_worker_says_so_when_its_clock_is_off_the_database_servers(
         pg_url: str, server: FeedServer, tmp_path: Path) -> None:
     """Claims are timed by each worker's clock: a worker whose clock is minutes off the
-    database server's says so as it starts, one that agrees says nothing."""
+    database server's says so as it starts, one that agrees says only what it polls."""
     server.routes["/f"] = respond(rss([{"title": "F", "guid": "f", "link": "https://example.org/f"}]))
     feeds = [{"url": f"http://127.0.0.1:{server.port}/f", "outlet": "F"}]
     config = load_config(write_config(tmp_path, feeds, {"database": pg_url}))
     said: list[str] = []
+    started = (f"worker: polling the feeds of {config.path} (1 listed) as they come due,"
+               f" for {pg_url}")
     run_worker(config, PollOptions(), say=said.append)
-    assert said == []
+    assert said == [started]
     for minutes, side in ((5, "ahead of"), (-5, "behind")):
+        said.clear()
         moment = datetime.now(UTC) + timedelta(minutes=minutes)
         run_worker(config, PollOptions(now=lambda moment=moment: moment), say=said.append)
-        assert len(said) == 1 and f"clock is 300 s {side} the database server's" in said.pop()
+        assert len(said) == 2 and f"clock is 300 s {side} the database server's" in said[0]
+        assert said[1] == started
 
 
 def test_a_claim_takes_at_most_per_host_feeds_of_a_host(pg_url: str, tmp_path: Path) -> None:
@@ -1146,6 +1150,7 @@ def test_a_running_worker_says_what_its_polls_did_every_few_minutes(
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert worker.stdout is not None
+        started = worker.stdout.readline()
         assert select.select([worker.stdout], [], [], 30)[0], "no report within 30 s"
         line = worker.stdout.readline()
         worker.send_signal(signal.SIGTERM)
@@ -1153,6 +1158,8 @@ def test_a_running_worker_says_what_its_polls_did_every_few_minutes(
     finally:
         worker.kill()
         worker.wait()
+    assert started == (f"worker: polling the feeds of {config} (3 listed) as they come due,"
+                       f" for {pg_url}\n")
     assert line.startswith("worker: in the last 0.04 min: 2 feeds ok, 1 failed, 2 new articles; "
                            "failed: http_4xx x1 (HTTP 404)"), line
     assert worker.returncode == 0 and out.startswith("worker: "), (out, err)
