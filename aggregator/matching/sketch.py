@@ -19,6 +19,7 @@ and signatures are never mixed across it.
 
 from __future__ import annotations
 
+import importlib.metadata
 import itertools
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -26,15 +27,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-import datasketch
 import numpy as np
-from datasketch import MinHash
 
 from aggregator.matching import minhash
 
 SEED = 1
 SCHEME = "affine32"
-SKETCH_VERSION = f"datasketch-{datasketch.__version__.split('.')[0]}/{SCHEME}/seed{SEED}"
+SKETCH_VERSION = (
+    f"datasketch-{importlib.metadata.version('datasketch').split('.')[0]}/{SCHEME}/seed{SEED}"
+)
 
 # Permutations of the copy signature, banded COPY_BANDS (bands, rows).
 COPY_PERMS = 128
@@ -52,7 +53,10 @@ def _hash32(item: bytes) -> int:
 @lru_cache(maxsize=8)
 def permutations(num_perm: int) -> minhash.Permutations:
     """datasketch's permutations for signatures of ``num_perm`` values (our seed and scheme),
-    made once per size."""
+    made once per size. datasketch is imported here, when a signature is first made: its import
+    pulls in much of scipy (0.2 s and 34 MB), which a command that does not cluster never needs."""
+    from datasketch import MinHash
+
     a, b = MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME).permutations
     return a, b
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import zlib
 
+import datasketch
 import numpy as np
 import pytest
 from datasketch import LeanMinHash, MinHash, MinHashLSH
@@ -212,3 +215,22 @@ def test_signatures_stay_those_of_the_terms_when_the_vocabulary_lets_terms_go() 
     ids, sizes = np.array([0, 1, 2, 3, 4, 3]), np.array([5, 1])
     assert hashes.signatures(names, ids, sizes, sketch.STORY_PERMS) == sketch.signatures(
         [names, ["term9"]], sketch.STORY_PERMS)
+
+
+def test_the_sketch_version_names_datasketchs_major_version() -> None:
+    major = datasketch.__version__.split(".")[0]
+    assert f"datasketch-{major}/affine32/seed1" == sketch.SKETCH_VERSION
+
+
+def test_commands_that_do_not_cluster_never_import_datasketch() -> None:
+    """Its import pulls in much of scipy (0.2 s and 34 MB of every command's start): it waits
+    until a signature is first made."""
+    code = (
+        "import sys, aggregator.cli, aggregator.jobs, aggregator.matching.sketch as s;"
+        "print('datasketch' in sys.modules, end=' ');"
+        "s.permutations(s.STORY_PERMS);"
+        "print('datasketch' in sys.modules)"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True)
+    assert found.stdout.split() == ["False", "True"]
