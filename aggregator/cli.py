@@ -170,6 +170,8 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     from aggregator.jobs import feed_health
 
     rows = feed_health(_config(args))
+    if args.failing:
+        rows = [h for h in rows if h.failing]
     if args.json:
         print(json.dumps([asdict(h) for h in rows], indent=2, ensure_ascii=False))
         return 0
@@ -495,6 +497,9 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("feeds", help="list the feeds with their health; import/export OPML")
     s.add_argument("--json", action="store_true", help="machine-readable list")
     s.add_argument("--verbose", "-v", action="store_true", help="show each failing feed's error")
+    s.add_argument(
+        "--failing", action="store_true", help="only the feeds whose last poll failed (not gone)"
+    )
     s.set_defaults(fn=cmd_feeds)
     fsub = s.add_subparsers(dest="feeds_command", metavar="ACTION")
     f = fsub.add_parser("import", help="append the feeds of an OPML file to feeds.toml")

@@ -154,6 +154,11 @@ class FeedHealth:
     owner: str | None = None
     role: str | None = None
 
+    @property
+    def failing(self) -> bool:
+        """Its last poll failed, and it is not gone: what `aggregator status` counts failing."""
+        return not self.ok and not self.gone and self.last_polled is not None
+
 
 @dataclass(frozen=True)
 class PollOutcome:

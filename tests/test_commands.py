@@ -1,5 +1,5 @@
 """Commands end to end: OPML round trip, full-text extraction with boilerplate removal,
-`aggregator run`, `clusters` filters and formats."""
+`aggregator run`, `clusters` filters and formats, `feeds --failing`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import FeedServer, respond, rss, write_config
+from conftest import FeedServer, healthy_feed, respond, rss, write_config
 
 from aggregator.cli import main
 from aggregator.config import load_config
@@ -145,3 +145,29 @@ def test_clusters_refuses_counts_below_one(option: str, value: str,
         main(["clusters", option, value])
     assert stop.value.code == 2
     assert f"argument {option}: {value!r} is not a whole number, 1 or more" in capsys.readouterr().err
+
+
+def test_feeds_failing_lists_only_the_feeds_whose_last_poll_failed(
+    server: FeedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Of a feed that works, one answering 404, one gone (410) and one never polled, only the
+    404 is failing: the feeds status counts as failing, and those a poll's line points to."""
+    server.routes["/ok.xml"] = respond(healthy_feed(1, "ok"))
+    server.routes["/missing.xml"] = respond(b"not here", status=404, content_type="text/plain")
+    server.routes["/gone.xml"] = respond(b"gone", status=410, content_type="text/plain")
+    feeds = [{"url": server.url(f"/{name}.xml"), "outlet": name.title()}
+             for name in ("ok", "missing", "gone")]
+    assert main(["--config", str(write_config(tmp_path, feeds)), "poll", "--no-cluster"]) == 0
+    assert "see `aggregator feeds --failing -v`" in capsys.readouterr().out
+    cfg = write_config(tmp_path, [*feeds, {"url": server.url("/new.xml"), "outlet": "New"}])
+
+    assert main(["--config", str(cfg), "feeds"]) == 0
+    everything = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in everything[1:]] == [
+        ["Ok", "ok"], ["Missing", "http_4xx"], ["Gone", "gone"], ["New", "never"]]
+    assert main(["--config", str(cfg), "feeds", "--failing", "-v"]) == 0
+    failing = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in failing[1:2]] == [["Missing", "http_4xx"]]
+    assert len(failing) == 3 and "404" in failing[2]  # the header, the feed, its error
+    assert main(["--config", str(cfg), "feeds", "--failing", "--json"]) == 0
+    assert [h["outlet"] for h in json.loads(capsys.readouterr().out)] == ["Missing"]

@@ -209,7 +209,7 @@ def poll_line(r: PollReport) -> str:
         return "no feeds configured"
     line = f"{r.ok} feeds ok, {r.failed} failed, {r.new_articles} new articles"
     if r.failed:
-        line += f"; failed: {_failures(r)}; see `aggregator feeds -v`"
+        line += f"; failed: {_failures(r)}; see `aggregator feeds --failing -v`"
     if r.waiting:
         line += f"; {len(r.waiting)} waiting: {_waiting(r)}"
     return line

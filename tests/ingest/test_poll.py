@@ -195,7 +195,7 @@ def test_poll_cli_says_why_and_exits_by_what_worked(server: FeedServer, tmp_path
     assert main(["--config", str(cfg_path), "poll"]) == 3
     out = capsys.readouterr().out
     assert "0 feeds ok, 3 failed" in out and "connection_error x3 (cannot connect" in out
-    assert "see `aggregator feeds -v`" in out
+    assert "see `aggregator feeds --failing -v`" in out
     # The next poll has nothing due and says when the next attempt is.
     assert main(["--config", str(cfg_path), "poll"]) == 0
     out = capsys.readouterr().out
