@@ -496,6 +496,6 @@ class Overview:
     due: int  # due now (or never polled), not gone, not taken by a poller
     due_since: str | None  # when the longest-due of those polled before came due
     articles: int
-    newest: str | None  # when the newest article was stored
+    newest: str | None  # when the last article stored was first seen
     queues: tuple[Queue, ...]  # the clusterer's queue, one per partition
     digest_until: str | None  # the end of the last digest sent
