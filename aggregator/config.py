@@ -9,11 +9,12 @@ import ipaddress
 import math
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import tomli
 
 from aggregator import USER_AGENT
 from aggregator.errors import ConfigError
@@ -126,14 +127,23 @@ def config_path(explicit: str | None) -> Path:
 def load_config(path: str | os.PathLike[str]) -> Config:
     p = Path(path)
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
     except FileNotFoundError as e:
         raise ConfigError(f"{p}: no such file (use --config or {CONFIG_ENV})") from e
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{p}: cannot read: {e}") from e
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p}: not valid TOML: {e}") from e
-    return parse_config(raw, p)
+    return config_from_text(text, p)
+
+
+def config_from_text(text: str, path: Path) -> Config:
+    """feeds.toml's ``text`` (``path`` names it in errors) parsed and checked. Every command
+    reads it, so it is parsed by tomli's compiled wheels rather than the standard library's
+    tomllib, its pure-Python twin (docs/tuning.md, "Reading feeds.toml")."""
+    try:
+        raw = tomli.loads(text)
+    except tomli.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    return parse_config(raw, path)
 
 
 def parse_config(raw: Mapping[str, Any], path: Path) -> Config:

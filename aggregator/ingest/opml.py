@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import tomllib
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aggregator.config import feed_entry, load_config, parse_config
+from aggregator.config import config_from_text, feed_entry, load_config
 from aggregator.errors import ConfigError
 from aggregator.model import FeedConfig
 
@@ -111,7 +110,7 @@ def _append(config_file: Path, entries: str) -> None:
     """feeds.toml with ``entries`` appended, checked whole, then swapped in with one rename."""
     old = config_file.read_text(encoding="utf-8") if config_file.exists() else ""
     new = old + ("\n" if old and not old.endswith("\n") else "") + "\n" + entries
-    parse_config(tomllib.loads(new), config_file)  # the whole file, as the next command reads it
+    config_from_text(new, config_file)  # the whole file, as the next command reads it
     folder = config_file.resolve().parent
     fd, tmp = tempfile.mkstemp(prefix=f".{config_file.name}.", dir=folder)
     try:
