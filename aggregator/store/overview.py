@@ -58,7 +58,7 @@ def overview(
             articles=int(articles),
             newest=str(newest[0]) if newest else None,
             queues=tuple(
-                Queue(partition, waiting, since, holder(partition) if server else None)
+                Queue(partition, waiting, since, holder(partition))
                 for partition, waiting, since in clustering.queues(db, by_partition)
             ),
             digest_until=str(digest_until) if digest_until else None,
