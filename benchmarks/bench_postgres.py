@@ -11,7 +11,8 @@ against the same articles on SQLite in the same run.
 
 Copying a store: a clustered SQLite store copied into an empty PostgreSQL database (`aggregator
 copy`: the articles, their sketches, links and stories), against storing the same articles into
-another empty one as pollers store them, in the same run; the best of two of each, alternating.
+another empty one as pollers store them, in the same run; the best of two of each, run in the
+order copy, store, store, copy.
 
 Window memory: bench_memory's peak of a fresh clusterer with 50,000 articles in its window,
 with the store on PostgreSQL, against the same on SQLite in the same run.
@@ -187,7 +188,7 @@ def bench_copy(n: int = 20_000) -> Row:
             _store(db, items)
             Clusterer(ClusterState(db), 72).run()  # sketches, links and stories to copy too
             db.close()
-            # Best of two each, alternating: single runs of either varied by ~15 %.
+            # Best of two each, copy, store, store, copy: single runs varied by ~15 %.
             copies, stores = [_timed_copy(source, pg.new_database())], []
             stores += [_timed_store(items, pg.new_database()) for _ in range(2)]
             copies.append(_timed_copy(source, pg.new_database()))
