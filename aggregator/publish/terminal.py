@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import textwrap
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -106,6 +107,18 @@ CSV_COLUMNS = (
     "published",
     "copy_of",
 )
+
+
+def json_array(items: Iterable[object]) -> Iterator[str]:
+    """``items`` as one JSON array, indented as ``json.dumps(list(items), indent=2)`` gives it,
+    a line per item's part: a list of 200,000 feeds is printed without holding all of it."""
+    encoder = json.JSONEncoder(indent=2, ensure_ascii=False)
+    first = True
+    for item in items:
+        text = encoder.encode(item).replace("\n", "\n  ")
+        yield ("[\n  " if first else ",\n  ") + text
+        first = False
+    yield "[]\n" if first else "\n]\n"
 
 
 def stories_csv(stories: Sequence[StoryView]) -> str:

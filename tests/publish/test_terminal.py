@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from aggregator.model import Overview, Queue, StoryView
-from aggregator.publish.terminal import format_story, overview_lines
+from aggregator.publish.terminal import format_story, json_array, overview_lines
 
 
 @pytest.mark.parametrize(("outlets", "articles", "expected"), [
@@ -46,3 +48,15 @@ def test_the_status_lines_write_large_counts_with_thousands_separators() -> None
         "articles    2,000,000 stored",
         "clustering  12,345 articles waiting; no clusterer runs",
     ]
+
+
+@pytest.mark.parametrize("items", [
+    [],
+    [{"url": "https://a.example/feed", "ok": True}],
+    [{"title": "Zürich\nline two", "members": [{"outlet": "A", "n": [1, 2]}], "none": None}, 3,
+     "text", {}, []],
+])
+def test_a_json_array_printed_item_by_item_is_what_json_dumps_prints(items: list[Any]) -> None:
+    printed = "".join(json_array(iter(items)))
+    assert printed == json.dumps(items, indent=2, ensure_ascii=False) + "\n"
+    assert json.loads(printed) == items
