@@ -12,7 +12,6 @@ boilerplate) cost the batch."""
 from __future__ import annotations
 
 import multiprocessing
-import resource
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -29,12 +28,16 @@ BATCH = 2_000
 SPAWN = multiprocessing.get_context("spawn")
 
 
-def _rss() -> int:
+def _status(field: str) -> int:
+    """A size /proc/self/status gives, in bytes: ``VmRSS`` now, ``VmHWM`` the highest it has
+    been. Not getrusage's ru_maxrss, which a spawned process inherits: it starts at the peak of
+    the process it was spawned from, so after a benchmark that clustered in the runner's own
+    process it gave that peak rather than the clusterer's."""
     with open("/proc/self/status", encoding="ascii") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def _build(path: str, n: int, words: int, feeds: int, sentences: bool) -> None:
@@ -60,10 +63,10 @@ def _in_sentences(text: str, words: int = 20) -> str:
 
 def _measure(path: str, out: multiprocessing.queues.Queue) -> None:  # type: ignore[type-arg]
     db = open_db(path)
-    before = _rss()
+    before = _status("VmRSS")
     clusterer = Clusterer(ClusterState(db), 72)
     report = clusterer.run()
-    highest = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    highest = _status("VmHWM")
     out.put((report.articles, len(clusterer.window.docs), before, highest))
     db.close()
 
