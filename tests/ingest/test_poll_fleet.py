@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import resource
 import sqlite3
 import time
 from pathlib import Path
 
 import pytest
-from conftest import FeedServer, healthy_feed, respond, rss, stub_resolve, write_config
+from conftest import (
+    FeedServer,
+    healthy_feed,
+    peak_rss,
+    respond,
+    rss,
+    start_peak_rss,
+    stub_resolve,
+    write_config,
+)
 from hostile import (
     BILLION_LAUGHS,
     EXTERNAL_ENTITY,
@@ -107,11 +115,11 @@ def test_fleet(server: FeedServer, tmp_path: Path) -> None:
                                                      "parse_timeout": PARSE_LIMIT,
                                                      "per_host": 4}))
     db = open_db(cfg.settings.database)
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = start_peak_rss()
     started = time.monotonic()
     report = asyncio.run(poll(db, cfg, PollOptions(resolve=stub_resolve)))
     elapsed = time.monotonic() - started
-    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_after = peak_rss()
 
     by_url = {o.url: o for o in report.outcomes}
     assert len(by_url) == len(feeds)
@@ -126,7 +134,7 @@ def test_fleet(server: FeedServer, tmp_path: Path) -> None:
     # Bounded: every slow feed stops at its own deadline (4 per host, spread over 16 hosts:
     # at most two rounds of deadlines), plus parse limits and a margin for a loaded machine.
     assert elapsed < DEADLINE * 2 + PARSE_LIMIT * 2 + 20, elapsed
-    assert (rss_after - rss_before) < 400 * 1024, "poller memory grew by more than 400 MB"
+    assert rss_after - rss_before < 400 * 2**20, "poller memory grew by more than 400 MiB"
 
     conn = sqlite3.connect(cfg.settings.database)
     stored = dict(conn.execute("SELECT feed_url, COUNT(*) FROM articles GROUP BY feed_url"))
