@@ -110,8 +110,8 @@ CSV_COLUMNS = (
 
 
 def json_array(items: Iterable[object]) -> Iterator[str]:
-    """``items`` as one JSON array, indented as ``json.dumps(list(items), indent=2)`` gives it,
-    a line per item's part: a list of 200,000 feeds is printed without holding all of it."""
+    """``items`` as one JSON array, as ``json.dumps(list(items), indent=2)`` writes it, made an
+    item at a time: a list of 200,000 feeds is printed without holding all of its text."""
     encoder = json.JSONEncoder(indent=2, ensure_ascii=False)
     first = True
     for item in items:
