@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, NoReturn
 from aggregator import __version__
 from aggregator.config import CONFIG_ENV, config_path, load_config
 from aggregator.errors import AggregatorError
-from aggregator.model import Config, Copied, FeedHealth, PollOutcome, PollReport
+from aggregator.model import Config, Copied, PollOutcome, PollReport
 from aggregator.publish.terminal import (
     explain_lines,
+    feed_json,
     feeds_table,
     format_story,
     json_array,
@@ -174,9 +175,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     if args.failing:
         rows = [h for h in rows if h.failing]
     if args.json:
-        # A FeedHealth is flat: its fields as they are, without asdict's deep copy of each.
-        names = [f.name for f in fields(FeedHealth)]
-        sys.stdout.writelines(json_array({n: getattr(h, n) for n in names} for h in rows))
+        sys.stdout.writelines(json_array(feed_json(h) for h in rows))
         return 0
     for line in feeds_table(rows, args.verbose, _tty()):
         print(line)
