@@ -16,6 +16,8 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from resident import status
+
 from aggregator.matching.clusterer import Clusterer
 from aggregator.store import open_db
 from aggregator.store.clustering import ClusterState
@@ -26,18 +28,6 @@ from .corpus import T0, stream
 
 BATCH = 2_000
 SPAWN = multiprocessing.get_context("spawn")
-
-
-def _status(field: str) -> int:
-    """A size /proc/self/status gives, in bytes: ``VmRSS`` now, ``VmHWM`` the highest it has
-    been. Not getrusage's ru_maxrss, which a spawned process inherits: it starts at the peak of
-    the process it was spawned from, so after a benchmark that clustered in the runner's own
-    process it gave that peak rather than the clusterer's."""
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def _build(path: str, n: int, words: int, feeds: int, sentences: bool) -> None:
@@ -63,10 +53,10 @@ def _in_sentences(text: str, words: int = 20) -> str:
 
 def _measure(path: str, out: multiprocessing.queues.Queue) -> None:  # type: ignore[type-arg]
     db = open_db(path)
-    before = _status("VmRSS")
+    before = status("VmRSS")
     clusterer = Clusterer(ClusterState(db), 72)
     report = clusterer.run()
-    highest = _status("VmHWM")
+    highest = status("VmHWM")  # not ru_maxrss, which it started with the runner's
     out.put((report.articles, len(clusterer.window.docs), before, highest))
     db.close()
 

@@ -21,12 +21,13 @@ with the store on PostgreSQL, against the same on SQLite in the same run.
 from __future__ import annotations
 
 import multiprocessing
-import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from pgserver import PgServer, binaries
 
 from aggregator.config import load_config
 from aggregator.ingest.poll import PollOptions, Progress
@@ -43,9 +44,6 @@ from .bench_memory import _peak
 from .bench_poll import OTHER_HOSTS, _config, busy_host, busy_row, feed_bodies
 from .common import FeedServerProcess, Row
 from .corpus import T0, stream
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from pgserver import PgServer, binaries
 
 SPAWN = multiprocessing.get_context("spawn")
 FEEDS = 1000

@@ -223,29 +223,6 @@ class Sink:
         return "250 Message accepted"
 
 
-def _proc_status(field: str) -> int:
-    """A size /proc/self/status gives, in bytes."""
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
-def start_peak_rss() -> int:
-    """This process's RSS now, in bytes, with the kernel's record of its highest RSS set back
-    to it (Linux's clear_refs): getrusage's ru_maxrss never goes down, so the peak of an
-    earlier test in this process would hide the one measured next."""
-    with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
-        f.write("5")
-    return _proc_status("VmRSS")
-
-
-def peak_rss() -> int:
-    """The highest RSS of this process, in bytes, since start_peak_rss."""
-    return _proc_status("VmHWM")
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -8,16 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import (
-    FeedServer,
-    healthy_feed,
-    peak_rss,
-    respond,
-    rss,
-    start_peak_rss,
-    stub_resolve,
-    write_config,
-)
+from conftest import FeedServer, healthy_feed, respond, rss, stub_resolve, write_config
 from hostile import (
     BILLION_LAUGHS,
     EXTERNAL_ENTITY,
@@ -30,6 +21,7 @@ from hostile import (
     stall,
     status,
 )
+from resident import peak, start_peak
 
 from aggregator.config import load_config
 from aggregator.ingest.poll import PollOptions, poll
@@ -115,11 +107,11 @@ def test_fleet(server: FeedServer, tmp_path: Path) -> None:
                                                      "parse_timeout": PARSE_LIMIT,
                                                      "per_host": 4}))
     db = open_db(cfg.settings.database)
-    rss_before = start_peak_rss()
+    rss_before = start_peak()
     started = time.monotonic()
     report = asyncio.run(poll(db, cfg, PollOptions(resolve=stub_resolve)))
     elapsed = time.monotonic() - started
-    rss_after = peak_rss()
+    rss_after = peak()
 
     by_url = {o.url: o for o in report.outcomes}
     assert len(by_url) == len(feeds)
